@@ -1,0 +1,66 @@
+/**
+ * Every hyperparameter of an ALOCC run, in one place. The whole object is saved in each run file and compared on
+ * resume, so a checkpoint always says exactly how it was made.
+ */
+export interface ModelConfig {
+  /** Side of the square input image, pixels. MNIST: 28. */
+  inputSize: number;
+  /** Image channels. MNIST: 1 (grey). */
+  channels: number;
+  /** Base filter count of the discriminator D (the reference's df_dim). D uses 1×, 2×, 4×, 8× this. */
+  dfDim: number;
+  /** Base filter count of the reconstructor R's decoder (the reference's gf_dim). */
+  gfDim: number;
+}
+
+export interface TrainConfig {
+  /** MNIST digit treated as the normal (target) class, 0-9. */
+  digit: number;
+  /** Passes over the training images. */
+  epochs: number;
+  /** Target images per step. */
+  batchSize: number;
+  /** Weight of the reconstruction BCE in R's loss (the reference's r_alpha); the adversarial BCE has weight 1. */
+  rAlpha: number;
+  /** RMSprop learning rate, for both R and D. */
+  learningRate: number;
+  /** Each gradient element is clipped to [-clipValue, clipValue] before the update (Keras clipvalue). */
+  clipValue: number;
+  /** Standard deviation of the Gaussian noise added to R's input, in pixel units ([0, 1] scale). */
+  noiseStd: number;
+  /** R updates per D update on the same noisy batch. */
+  rStepsPerBatch: number;
+  /** Share of the target digit's training images held out for validation and threshold calibration, 0-1. */
+  validationFraction: number;
+  /** Percentile (0-100) of the validation reconstruction losses used as the novelty threshold. */
+  thresholdPercentile: number;
+  /** Seed for weight initialisation, the validation split, shuffling and noise. */
+  seed: number;
+  /** Train on at most this many target images (0: all); for quick runs and tests. */
+  limit: number;
+}
+
+export interface RunConfig {
+  model: ModelConfig;
+  train: TrainConfig;
+}
+
+export const DEFAULT_MODEL_CONFIG: ModelConfig = { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 };
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  digit: 1,
+  epochs: 5,
+  batchSize: 128,
+  rAlpha: 0.2,
+  learningRate: 0.002,
+  clipValue: 1.0,
+  noiseStd: 0.155,
+  rStepsPerBatch: 2,
+  validationFraction: 0.1,
+  thresholdPercentile: 95,
+  seed: 42,
+  limit: 0,
+};
+
+/** Fields that change the network's weights' shapes; a resumed run must keep them. */
+export const ARCHITECTURE_FIELDS: (keyof ModelConfig)[] = ['inputSize', 'channels', 'dfDim', 'gfDim'];

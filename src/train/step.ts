@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs';
+import { TrainConfig } from '../config';
+import { bce } from './losses';
+
+/** R, D and one optimiser each: what a training step changes. */
+export interface AloccNets {
+  r: tf.LayersModel;
+  d: tf.LayersModel;
+  rOptimizer: tf.Optimizer;
+  dOptimizer: tf.Optimizer;
+}
+
+/** Plain numbers from one batch, recorded in the run file. */
+export interface BatchLosses {
+  /** BCE of D on real target images against 1. */
+  dLossReal: number;
+  /** BCE of D on R(x̃) against 0. */
+  dLossFake: number;
+  /** R's total loss, rAlpha·reconLoss + advLoss, from its last update on this batch. */
+  gLoss: number;
+  /** BCE between R(x̃) and x, mean over pixels. */
+  reconLoss: number;
+  /** BCE of D(R(x̃)) against 1: how well R fools D. */
+  advLoss: number;
+}
+
+/** The RMSprop the reference uses (rho 0.9), for one network. */
+export function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
+  return tf.train.rmsprop(cfg.learningRate, 0.9, 0, 1e-7);
+}
+
+function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+}
+
+/** One update of `vars` on `loss`, gradients clipped element-wise; returns the loss before the update. */
+function update(optimizer: tf.Optimizer, vars: tf.Variable[], clipValue: number, loss: () => tf.Scalar): tf.Scalar {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(loss, vars);
+    const clipped: tf.NamedTensorMap = {};
+    for (const name of Object.keys(grads)) clipped[name] = tf.clipByValue(grads[name], -clipValue, clipValue);
+    optimizer.applyGradients(clipped);
+    return value;
+  });
+}
+
+/**
+ * Runs `fn` with D's BatchNorm moving statistics put back afterwards: in R's step D must be frozen, but tfjs-layers
+ * updates moving averages whenever a BatchNorm layer runs in training mode.
+ */
+function withFrozenStatistics<T>(model: tf.LayersModel, fn: () => T): T {
+  const frozen = model.nonTrainableWeights.map((w) => ({ w, value: tf.keep(w.read().clone()) }));
+  try {
+    return fn();
+  } finally {
+    for (const { w, value } of frozen) {
+      w.write(value);
+      value.dispose();
+    }
+  }
+}
+
+/** Adds N(0, noiseStd²) to every pixel; seeded so a resumed run draws the same noise. */
+export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Tensor4D {
+  return tf.tidy(() => tf.add(x, tf.randomNormal(x.shape, 0, noiseStd, 'float32', seed)));
+}
+
+/**
+ * D's step, as the reference does it: one update on real images labelled 1, then one on R's reconstructions of the
+ * noisy images labelled 0 (R in inference mode, as Keras' predict()). Each update sees a batch of one kind only, so
+ * BatchNorm statistics are per kind, as in the reference.
+ */
+export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig) {
+  const vars = trainableVariables(nets.d);
+  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(x, { training: true }) as tf.Tensor, 1));
+  const fakeLoss = tf.tidy(() => {
+    const fake = nets.r.apply(xNoisy, { training: false }) as tf.Tensor4D;
+    return update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(fake, { training: true }) as tf.Tensor, 0));
+  });
+  return { dLossReal: real, dLossFake: fakeLoss };
+}
+
+/** R's step with D frozen: minimises rAlpha·BCE(R(x̃), x) + BCE(D(R(x̃)), 1). */
+export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig) {
+  const vars = trainableVariables(nets.r);
+  let recon: tf.Scalar | null = null;
+  let adv: tf.Scalar | null = null;
+  const total = withFrozenStatistics(nets.d, () =>
+    update(nets.rOptimizer, vars, cfg.clipValue, () => {
+      const y = nets.r.apply(xNoisy, { training: true }) as tf.Tensor4D;
+      const r = bce(y, x);
+      const a = bce(nets.d.apply(y, { training: true }) as tf.Tensor, 1);
+      recon = tf.keep(r);
+      adv = tf.keep(a);
+      return tf.add(tf.mul(r, cfg.rAlpha), a) as tf.Scalar;
+    }),
+  );
+  return { gLoss: total, reconLoss: recon! as tf.Scalar, advLoss: adv! as tf.Scalar };
+}
+
+/**
+ * One batch of the ALOCC schedule: noise, D's step, then `rStepsPerBatch` R steps on the same noisy batch. Returns
+ * plain numbers; every tensor it makes is disposed.
+ */
+export function trainBatch(nets: AloccNets, x: tf.Tensor4D, cfg: TrainConfig, noiseSeed: number): BatchLosses {
+  const xNoisy = addNoise(x, cfg.noiseStd, noiseSeed);
+  const scalars: tf.Scalar[] = [];
+  try {
+    const d = discriminatorStep(nets, x, xNoisy, cfg);
+    scalars.push(d.dLossReal, d.dLossFake);
+    let r = reconstructorStep(nets, x, xNoisy, cfg);
+    for (let i = 1; i < cfg.rStepsPerBatch; i++) {
+      tf.dispose([r.gLoss, r.reconLoss, r.advLoss]);
+      r = reconstructorStep(nets, x, xNoisy, cfg);
+    }
+    scalars.push(r.gLoss, r.reconLoss, r.advLoss);
+    const [dLossReal, dLossFake, gLoss, reconLoss, advLoss] = scalars.map((s) => s.dataSync()[0]);
+    return { dLossReal, dLossFake, gLoss, reconLoss, advLoss };
+  } finally {
+    tf.dispose(scalars);
+    xNoisy.dispose();
+  }
+}

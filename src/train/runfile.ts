@@ -53,3 +53,32 @@ export function pickBestEpoch(epochs: EpochRecord[]): number | null {
   for (const e of epochs) if (!best || e.valReconLoss < best.valReconLoss) best = e;
   return best ? best.epoch : null;
 }
+
+const EPOCH_NUMBER_FIELDS = ['epoch', 'valReconLoss', 'threshold', 'wallSeconds', 'imagesPerSecond'] as const;
+
+/** Checks the shape of a parsed run file; returns the first problem found, or null. */
+export function runFileProblem(value: unknown): string | null {
+  const run = value as Partial<RunFile> | null;
+  if (!run || typeof run !== 'object') return 'not a JSON object';
+  if (run.format !== 'alocc-run') return "its 'format' is not 'alocc-run'";
+  if (run.version !== 1) return `its version ${JSON.stringify(run.version)} is not supported (expected 1)`;
+  const model = run.config?.model as unknown as Record<string, unknown> | undefined;
+  const train = run.config?.train as unknown as Record<string, unknown> | undefined;
+  if (!model || !train) return "it lacks 'config.model' or 'config.train'";
+  for (const [k, v] of Object.entries({ ...model, ...train })) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return `config field '${k}' is not a finite number`;
+  }
+  for (const k of ['inputSize', 'channels', 'dfDim', 'gfDim']) {
+    const v = model[k];
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 4096) return `config.model.${k} is not a sane size`;
+  }
+  if (!Array.isArray(run.epochs) || !Array.isArray(run.batches)) return "it lacks the 'epochs' or 'batches' list";
+  for (const e of run.epochs) {
+    for (const k of EPOCH_NUMBER_FIELDS) if (typeof e?.[k] !== 'number') return `an epoch record lacks '${k}'`;
+    if (!e.checksums || typeof e.checksums !== 'object') return `epoch ${e.epoch} has no checksums`;
+  }
+  if (run.bestEpoch !== null && !run.epochs.some((e) => e.epoch === run.bestEpoch)) {
+    return `bestEpoch ${run.bestEpoch} is not among its epochs`;
+  }
+  return null;
+}

@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs';
+import { reconstructionLossPerImage } from '../train/losses';
+
+/** The three per-image novelty signals alocc reports. */
+export interface ImageScores {
+  /** BCE between R(x) and x, mean over pixels: larger is more novel. The default score. */
+  reconLoss: Float32Array;
+  /** D(R(x)): D's belief that R's reconstruction is of the target class (the paper's score). */
+  dOfR: Float32Array;
+  /** D(x): D's belief that the image itself is of the target class. */
+  dOfX: Float32Array;
+}
+
+export interface ScoringNets {
+  r: tf.LayersModel;
+  d: tf.LayersModel;
+}
+
+/**
+ * Scores `count` images of side `size` (grey, [0, 1], row-major, concatenated) in batches, both networks in inference
+ * mode. Optionally returns the reconstructions (for example grids).
+ */
+export function scoreImages(
+  nets: ScoringNets,
+  pixels: Float32Array,
+  count: number,
+  size = 28,
+  batchSize = 256,
+  reconstructions?: Float32Array,
+): ImageScores {
+  const per = size * size;
+  const out: ImageScores = {
+    reconLoss: new Float32Array(count),
+    dOfR: new Float32Array(count),
+    dOfX: new Float32Array(count),
+  };
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const [loss, dr, dx, rec] = tf.tidy(() => {
+      const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, 1]);
+      const y = nets.r.predict(x) as tf.Tensor4D;
+      return [
+        reconstructionLossPerImage(y, x),
+        (nets.d.predict(y) as tf.Tensor).reshape([n]),
+        (nets.d.predict(x) as tf.Tensor).reshape([n]),
+        reconstructions ? y : null,
+      ];
+    });
+    out.reconLoss.set(loss.dataSync(), start);
+    out.dOfR.set(dr.dataSync(), start);
+    out.dOfX.set(dx.dataSync(), start);
+    if (rec && reconstructions) reconstructions.set(rec.dataSync(), start * per);
+    tf.dispose([loss, dr, dx, rec].filter((t): t is tf.Tensor => t !== null));
+  }
+  return out;
+}
+
+/** Value at percentile p (0-100) of `values`, linear interpolation between order statistics (numpy's default). */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return NaN;
+  const pos = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}

@@ -1,0 +1,208 @@
+import * as tf from '@tensorflow/tfjs';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ModelConfig, TrainConfig } from '../config';
+import { AloccError, firstLine } from '../errors';
+import { readFileOrExplain, sha256, writeDirAtomic } from '../fsutil';
+import { buildDiscriminator } from '../models/discriminator';
+import { buildReconstructor } from '../models/reconstructor';
+import { RunFile } from './runfile';
+import { AloccNets, makeOptimizer } from './step';
+
+/** checkpoints/digit-<d>: one run per digit. */
+export function runDirFor(checkpointDir: string, digit: number): string {
+  return path.join(checkpointDir, `digit-${digit}`);
+}
+
+export function epochDirFor(runDir: string, epoch: number): string {
+  return path.join(runDir, `epoch-${epoch}`);
+}
+
+/** model.json + weights.bin in the tfjs layers format, as in-memory files. */
+async function serializeModel(model: tf.LayersModel): Promise<{ json: string; bin: Uint8Array }> {
+  let out: { json: string; bin: Uint8Array } | null = null;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const bin = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData!));
+      const json = JSON.stringify({
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      });
+      out = { json, bin };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return out!;
+}
+
+async function serializeOptimizer(optimizer: tf.Optimizer): Promise<{ specs: tf.io.WeightsManifestEntry[]; bin: Uint8Array }> {
+  const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
+  return { specs, bin: new Uint8Array(data) };
+}
+
+/** Writes R, D and both optimisers' state into epoch-<n>/ atomically; returns the files' checksums. */
+export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: AloccNets): Promise<Record<string, string>> {
+  const [r, d, ro, dopt] = await Promise.all([
+    serializeModel(nets.r),
+    serializeModel(nets.d),
+    serializeOptimizer(nets.rOptimizer),
+    serializeOptimizer(nets.dOptimizer),
+  ]);
+  const optimizerBin = new Uint8Array(ro.bin.length + dopt.bin.length);
+  optimizerBin.set(ro.bin, 0);
+  optimizerBin.set(dopt.bin, ro.bin.length);
+  return writeDirAtomic(epochDirFor(runDir, epoch), {
+    'r/model.json': r.json,
+    'r/weights.bin': r.bin,
+    'd/model.json': d.json,
+    'd/weights.bin': d.bin,
+    'optimizers.json': JSON.stringify({ r: ro.specs, d: dopt.specs, rBytes: ro.bin.length }),
+    'optimizers.bin': optimizerBin,
+  });
+}
+
+/**
+ * Reads one checkpoint file after checking it against the checksum recorded in the run file, and that it stays inside
+ * the checkpoint folder (no absolute paths, '..', URLs, or symlinks that lead out).
+ */
+function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
+    throw new AloccError(`checkpoint ${epochDir} refers to '${rel}', outside its folder; refusing to load it`);
+  }
+  const file = path.join(epochDir, rel);
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    throw new AloccError(`checkpoint file ${file} is missing; retrain or pick another epoch with --epoch`);
+  }
+  const root = fs.realpathSync(epochDir);
+  if (!real.startsWith(root + path.sep)) {
+    throw new AloccError(`checkpoint file ${file} leads outside ${epochDir} (symlink); refusing to load it`);
+  }
+  const data = readFileOrExplain(file, 'checkpoint file');
+  const expected = checksums[rel];
+  if (!expected) throw new AloccError(`checkpoint file ${file} has no checksum in the run file; refusing to load it`);
+  if (sha256(data) !== expected) {
+    throw new AloccError(`checkpoint file ${file} is corrupt (checksum mismatch); retrain or pick another epoch with --epoch`);
+  }
+  return data;
+}
+
+function parseJson(data: Buffer, file: string): any {
+  try {
+    return JSON.parse(data.toString('utf8'));
+  } catch (err) {
+    throw new AloccError(`${file} is not valid JSON: ${firstLine(err)}`);
+  }
+}
+
+/** Copies weights by name into `model`, demanding the same names and shapes: a checkpoint of another network fails. */
+function assignWeights(model: tf.LayersModel, weights: tf.NamedTensorMap, file: string): void {
+  const expected = model.weights.map((w) => w.originalName);
+  const missing = expected.filter((n) => !(n in weights));
+  const extra = Object.keys(weights).filter((n) => !expected.includes(n));
+  if (missing.length || extra.length) {
+    const what = missing.length ? `lacks ${missing[0]}` : `has unexpected weight ${extra[0]}`;
+    throw new AloccError(`${file} does not match the ${model.name} network of this run: it ${what}`);
+  }
+  for (const w of model.weights) {
+    const t = weights[w.originalName];
+    if (!tf.util.arraysEqual(t.shape, w.shape as number[])) {
+      throw new AloccError(`${file} does not match ${model.name}: ${w.originalName} has shape [${t.shape}], expected [${w.shape}]`);
+    }
+    w.write(t);
+  }
+}
+
+function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd', checksums: Record<string, string>): void {
+  const jsonFile = path.join(epochDir, sub, 'model.json');
+  const manifest = parseJson(readVerified(epochDir, `${sub}/model.json`, checksums), jsonFile);
+  const groups = manifest?.weightsManifest;
+  if (!Array.isArray(groups) || groups.length === 0) throw new AloccError(`${jsonFile} has no weightsManifest`);
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const g of groups) {
+    if (!Array.isArray(g?.paths) || !Array.isArray(g?.weights)) throw new AloccError(`${jsonFile} has a malformed weightsManifest`);
+    for (const p of g.paths) buffers.push(readVerified(epochDir, path.posix.join(sub, String(p)), checksums));
+    specs.push(...g.weights);
+  }
+  const data = Buffer.concat(buffers);
+  let weights: tf.NamedTensorMap;
+  try {
+    weights = tf.io.decodeWeights(new Uint8Array(data).buffer, specs);
+  } catch (err) {
+    throw new AloccError(`${jsonFile} does not match its weights file: ${firstLine(err)}`);
+  }
+  try {
+    assignWeights(model, weights, jsonFile);
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+}
+
+async function loadOptimizer(optimizer: tf.Optimizer, specs: tf.io.WeightsManifestEntry[], data: Uint8Array, file: string) {
+  try {
+    const map = tf.io.decodeWeights(data.slice().buffer, specs);
+    await optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
+  } catch (err) {
+    throw new AloccError(`${file} does not hold a valid optimiser state: ${firstLine(err)}`);
+  }
+}
+
+export interface LoadedNets {
+  r: tf.LayersModel;
+  d: tf.LayersModel;
+}
+
+/** Builds R and D from the run's config and fills them from epoch <n>'s verified files. */
+export function loadEpochModels(runDir: string, run: RunFile, epoch: number): LoadedNets {
+  const record = run.epochs.find((e) => e.epoch === epoch);
+  if (!record) {
+    const have = run.epochs.map((e) => e.epoch).join(', ') || 'none';
+    throw new AloccError(`epoch ${epoch} has no checkpoint in ${runDir} (completed epochs: ${have})`);
+  }
+  const epochDir = epochDirFor(runDir, epoch);
+  const r = buildReconstructor(run.config.model, run.config.train.seed);
+  const d = buildDiscriminator(run.config.model, run.config.train.seed);
+  try {
+    loadModelWeights(r, epochDir, 'r', record.checksums);
+    loadModelWeights(d, epochDir, 'd', record.checksums);
+  } catch (err) {
+    r.dispose();
+    d.dispose();
+    throw err;
+  }
+  return { r, d };
+}
+
+/** Everything training needs to continue after epoch <n>: R, D and both optimisers with their state. */
+export async function loadTrainingState(runDir: string, run: RunFile, epoch: number, train: TrainConfig): Promise<AloccNets> {
+  const { r, d } = loadEpochModels(runDir, run, epoch);
+  const epochDir = epochDirFor(runDir, epoch);
+  const checksums = run.epochs.find((e) => e.epoch === epoch)!.checksums;
+  const specFile = path.join(epochDir, 'optimizers.json');
+  const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
+  const bin = readVerified(epochDir, 'optimizers.bin', checksums);
+  const nets: AloccNets = { r, d, rOptimizer: makeOptimizer(train), dOptimizer: makeOptimizer(train) };
+  const rBytes = Number(specs?.rBytes);
+  if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && rBytes <= bin.length)) {
+    throw new AloccError(`${specFile} is malformed`);
+  }
+  await loadOptimizer(nets.rOptimizer, specs.r, bin.subarray(0, rBytes), specFile);
+  await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes), specFile);
+  return nets;
+}
+
+/** Fresh R, D and optimisers for a new run. */
+export function createNets(model: ModelConfig, train: TrainConfig): AloccNets {
+  return {
+    r: buildReconstructor(model, train.seed),
+    d: buildDiscriminator(model, train.seed),
+    rOptimizer: makeOptimizer(train),
+    dOptimizer: makeOptimizer(train),
+  };
+}

@@ -1,0 +1,37 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { AloccError, firstLine } from '../errors';
+import { readFileOrExplain, writeFileAtomic } from '../fsutil';
+import { RunFile, runFileProblem } from './runfile';
+
+export const RUN_FILE_NAME = 'run.json';
+
+export function runFilePath(runDir: string): string {
+  return path.join(runDir, RUN_FILE_NAME);
+}
+
+/** Reads and validates run.json; null when the run does not exist yet. */
+export function readRunFileIfExists(runDir: string): RunFile | null {
+  const file = runFilePath(runDir);
+  if (!fs.existsSync(file)) return null;
+  return readRunFile(runDir);
+}
+
+/** Reads and validates run.json, with one clear line for every way it can be wrong. */
+export function readRunFile(runDir: string): RunFile {
+  const file = runFilePath(runDir);
+  const text = readFileOrExplain(file, 'run file').toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new AloccError(`run file ${file} is not valid JSON (${firstLine(err)}); delete the folder and retrain`);
+  }
+  const problem = runFileProblem(parsed);
+  if (problem) throw new AloccError(`run file ${file} is invalid: ${problem}`);
+  return parsed as RunFile;
+}
+
+export function writeRunFile(runDir: string, run: RunFile): void {
+  writeFileAtomic(runFilePath(runDir), JSON.stringify(run) + '\n');
+}

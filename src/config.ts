@@ -64,3 +64,20 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
 
 /** Fields that change the network's weights' shapes; a resumed run must keep them. */
 export const ARCHITECTURE_FIELDS: (keyof ModelConfig)[] = ['inputSize', 'channels', 'dfDim', 'gfDim'];
+
+/** Fields a resumed run may change: only how long it trains. */
+export const RESUMABLE_CHANGES: (keyof TrainConfig)[] = ['epochs'];
+
+/** "field (run X, now Y)" for every field that differs between a saved config and the requested one. */
+export function configDifferences(saved: RunConfig, requested: RunConfig): string[] {
+  const out: string[] = [];
+  for (const section of ['model', 'train'] as const) {
+    const a = saved[section] as unknown as Record<string, unknown>;
+    const b = requested[section] as unknown as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (section === 'train' && (RESUMABLE_CHANGES as string[]).includes(key)) continue;
+      if (a[key] !== b[key]) out.push(`${key} (run ${JSON.stringify(a[key])}, now ${JSON.stringify(b[key])})`);
+    }
+  }
+  return out;
+}

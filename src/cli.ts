@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_CHOICES } from './backend';
+import { DEFAULT_TRAIN_CONFIG as D } from './config';
+import { AloccError, EXIT, firstLine } from './errors';
+
+// Commands are loaded when they run: `alocc --help` and usage errors should not pay for loading TensorFlow.js.
+
+function intIn(name: string, min: number, max: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+function numberIn(name: string, min: number, max: number, exclusiveMin = false) {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (exclusiveMin && n === min)) {
+      throw new InvalidArgumentError(`${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` to ${max}` : ''}.`);
+    }
+    return n;
+  };
+}
+
+const digitOption = () => new Option('-d, --digit <digit>', 'MNIST digit that is the normal class (0-9)').argParser(intIn('--digit', 0, 9));
+const dirOption = () => new Option('--checkpoint-dir <dir>', 'folder holding digit-<d>/ runs').default('checkpoints');
+const backendOption = () =>
+  new Option('--backend <name>', 'tfjs backend: auto tries gpu, node, wasm, cpu in turn').choices(BACKEND_CHOICES).default('auto');
+
+let verbose = false;
+
+/** The version in alocc's package.json, found from here whether running from src/ (tsx) or dist/src/. */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')).version;
+  }
+  return 'unknown';
+}
+
+export function buildProgram(): Command {
+  const program = new Command('alocc')
+    .description('Train and run ALOCC one-class novelty detectors (Sabokrou et al., CVPR 2018) with TensorFlow.js')
+    .version(packageVersion())
+    .option('--verbose', 'print stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride()
+    .hook('preAction', (cmd) => {
+      verbose = Boolean(cmd.opts().verbose);
+    });
+
+  program
+    .command('train')
+    .description('train R and D on the MNIST training images of one digit; a checkpoint per epoch')
+    .addOption(digitOption().default(D.digit))
+    .option('-e, --epochs <n>', 'epochs to train', intIn('--epochs', 1, 10000), D.epochs)
+    .option('--batch-size <n>', 'images per step', intIn('--batch-size', 2, 4096), D.batchSize)
+    .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
+    .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)
+    .option('--noise-std <x>', 'std of the Gaussian noise added to R\'s input (pixels in [0, 1])', numberIn('--noise-std', 0, 10), D.noiseStd)
+    .option('--seed <n>', 'seed for weights, split, shuffling and noise', intIn('--seed', 0, 2 ** 31 - 1), D.seed)
+    .option('--limit <n>', 'train on the first N images of the digit (0: all)', intIn('--limit', 0, 1e7), D.limit)
+    .addOption(dirOption())
+    .addOption(backendOption())
+    .option('--resume', 'continue the run in --checkpoint-dir from its last complete epoch')
+    .option('--overwrite', 'delete an existing run for this digit and start over')
+    .action(async (o) => {
+      if (o.resume && o.overwrite) throw new InvalidArgumentError('--resume and --overwrite exclude each other.');
+      const { train } = await import('./commands/train');
+      await train({
+        digit: o.digit,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        rAlpha: o.rAlpha,
+        learningRate: o.lr,
+        noiseStd: o.noiseStd,
+        seed: o.seed,
+        limit: o.limit,
+        checkpointDir: o.checkpointDir,
+        backend: o.backend,
+        resume: o.resume,
+        overwrite: o.overwrite,
+      });
+    });
+
+  program
+    .command('score')
+    .description('score PNG images (files or folders): reconstruction loss, D outputs and a novel/normal verdict')
+    .argument('<png...>', 'PNG files, or folders to search for *.png')
+    .addOption(digitOption())
+    .addOption(dirOption())
+    .option('--epoch <n>', 'use this epoch instead of the one with the lowest validation loss', intIn('--epoch', 1, 1e6))
+    .option('--invert', 'treat images as dark-on-light drawings and invert them')
+    .option('--no-invert', 'never invert (default: detect dark-on-light drawings)')
+    .option('--json', 'one JSON object per line')
+    .addOption(backendOption())
+    .action(async (paths: string[], o) => {
+      const { score } = await import('./commands/score');
+      const invertGiven = process.argv.some((a) => a === '--invert' || a === '--no-invert');
+      const { failed } = await score({
+        paths,
+        digit: o.digit,
+        checkpointDir: o.checkpointDir,
+        epoch: o.epoch,
+        invert: invertGiven ? Boolean(o.invert) : 'auto',
+        json: Boolean(o.json),
+        backend: o.backend,
+      });
+      if (failed > 0) process.exitCode = EXIT.failure;
+    });
+
+  program
+    .command('plot-losses')
+    .description('draw the training losses of a run as a PNG chart')
+    .addOption(digitOption())
+    .addOption(dirOption())
+    .option('-o, --out <file>', 'where to write the PNG (default: <checkpoint-dir>/digit-<d>/losses.png)')
+    .action(async (o) => {
+      const { plotLosses } = await import('./commands/plot-losses');
+      const { resolveDigit } = await import('./commands/resolve-run');
+      const file = await plotLosses({ digit: resolveDigit(o.checkpointDir, o.digit), checkpointDir: o.checkpointDir, out: o.out });
+      process.stdout.write(file + '\n');
+    });
+
+  return program;
+}
+
+/** The one place where errors become messages and exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // Help and version exit 0; commander has already printed its message.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`alocc: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    const message = err instanceof AloccError ? err.message : firstLine(err);
+    process.stderr.write(`alocc: ${message}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return err instanceof AloccError ? err.exitCode : EXIT.failure;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

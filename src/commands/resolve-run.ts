@@ -1,0 +1,49 @@
+import * as fs from 'fs';
+import { AloccError } from '../errors';
+import { loadEpochModels, LoadedNets, runDirFor } from '../train/checkpoint';
+import { EpochRecord, RunFile } from '../train/runfile';
+import { readRunFile, runFilePath } from '../train/runfile-io';
+
+/** The digit to use: the one asked for, or the only one trained in checkpointDir. */
+export function resolveDigit(checkpointDir: string, digit: number | undefined): number {
+  if (digit !== undefined) return digit;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(checkpointDir);
+  } catch {
+    // Reported below as "no run found".
+  }
+  const digits = names
+    .map((n) => /^digit-(\d)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null && fs.existsSync(runFilePath(`${checkpointDir}/${m[0]}`)))
+    .map((m) => Number(m[1]));
+  if (digits.length === 1) return digits[0];
+  if (digits.length === 0) {
+    throw new AloccError(`no trained model found in ${checkpointDir}; train one with: alocc train --digit 1`);
+  }
+  throw new AloccError(`${checkpointDir} holds runs for digits ${digits.join(', ')}; choose one with --digit`);
+}
+
+export interface ResolvedModel extends LoadedNets {
+  run: RunFile;
+  runDir: string;
+  record: EpochRecord;
+}
+
+/** Loads the checkpoint `score` and `eval` use: the best epoch by validation loss, or the one asked for. */
+export function loadScoringModel(checkpointDir: string, digit: number, epoch?: number): ResolvedModel {
+  const runDir = runDirFor(checkpointDir, digit);
+  if (!fs.existsSync(runFilePath(runDir))) {
+    throw new AloccError(
+      `no trained model for digit ${digit}: ${runFilePath(runDir)} does not exist; train one with: alocc train --digit ${digit}` +
+        (checkpointDir === 'checkpoints' ? '' : ` --checkpoint-dir ${checkpointDir}`),
+    );
+  }
+  const run = readRunFile(runDir);
+  const chosen = epoch ?? run.bestEpoch;
+  if (chosen === null) {
+    throw new AloccError(`${runDir} has no completed epoch yet; finish training with: alocc train --digit ${digit} --resume`);
+  }
+  const nets = loadEpochModels(runDir, run, chosen);
+  return { ...nets, run, runDir, record: run.epochs.find((e) => e.epoch === chosen)! };
+}

@@ -1,0 +1,107 @@
+import { BackendChoice, describeBackend, selectBackend } from '../backend';
+import { findPngs } from '../data/files';
+import { readPngAsDigit } from '../data/png';
+import { AloccError, firstLine } from '../errors';
+import { scoreImages } from '../score/scorer';
+import { loadScoringModel, resolveDigit } from './resolve-run';
+
+export interface ScoreOptions {
+  /** PNG files and folders (searched recursively for *.png). */
+  paths: string[];
+  digit?: number;
+  checkpointDir: string;
+  /** Epoch to use instead of the one with the lowest validation reconstruction loss. */
+  epoch?: number;
+  /** 'auto' detects dark-on-light drawings; true/false forces. */
+  invert: 'auto' | boolean;
+  json: boolean;
+  backend: BackendChoice;
+  out?: NodeJS.WritableStream;
+  log?: NodeJS.WritableStream;
+}
+
+/** What `score` prints for one image. */
+export interface ScoreResult {
+  file: string;
+  reconstructionLoss: number;
+  dOfReconstruction: number;
+  dOfInput: number;
+  verdict: 'novel' | 'normal';
+  threshold: number;
+  inverted: boolean;
+}
+
+/** Images decoded and scored together: large enough to keep the backend busy, small enough to stream. */
+const CHUNK = 256;
+
+function formatResult(r: ScoreResult): string {
+  return (
+    `${r.file}: ${r.verdict} (reconstruction loss ${r.reconstructionLoss.toFixed(5)} ` +
+    `${r.verdict === 'novel' ? '>' : '<='} threshold ${r.threshold.toFixed(5)}; ` +
+    `D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}${r.inverted ? '; inverted' : ''})`
+  );
+}
+
+/**
+ * `alocc score`: scores every PNG given (folders recursively), streaming results in chunks. A file that cannot be read
+ * gets one line on stderr and the others are still scored; the returned count of failures sets the exit code.
+ */
+export async function score(opts: ScoreOptions): Promise<{ scored: number; failed: number }> {
+  const out = opts.out ?? process.stdout;
+  const log = opts.log ?? process.stderr;
+  const backend = await selectBackend(opts.backend);
+  if (!opts.json) log.write(describeBackend(backend) + '\n');
+  const digit = resolveDigit(opts.checkpointDir, opts.digit);
+  const model = loadScoringModel(opts.checkpointDir, digit, opts.epoch);
+  const threshold = model.record.threshold;
+  const per = model.run.config.model.inputSize ** 2;
+  let scored = 0;
+  let failed = 0;
+  let files: string[] = [];
+  let inverted: boolean[] = [];
+  let pixels = new Float32Array(CHUNK * per);
+
+  const flush = () => {
+    if (files.length === 0) return;
+    const s = scoreImages(model, pixels, files.length, model.run.config.model.inputSize);
+    files.forEach((file, i) => {
+      const result: ScoreResult = {
+        file,
+        reconstructionLoss: s.reconLoss[i],
+        dOfReconstruction: s.dOfR[i],
+        dOfInput: s.dOfX[i],
+        verdict: s.reconLoss[i] > threshold ? 'novel' : 'normal',
+        threshold,
+        inverted: inverted[i],
+      };
+      out.write((opts.json ? JSON.stringify(result) : formatResult(result)) + '\n');
+    });
+    scored += files.length;
+    files = [];
+    inverted = [];
+    pixels = new Float32Array(CHUNK * per);
+  };
+
+  try {
+    for await (const file of findPngs(opts.paths)) {
+      try {
+        const img = await readPngAsDigit(file, { invert: opts.invert });
+        pixels.set(img.pixels, files.length * per);
+        files.push(file);
+        inverted.push(img.inverted);
+      } catch (err) {
+        failed++;
+        const why = err instanceof AloccError ? err.message : `${file}: ${firstLine(err)}`;
+        if (opts.json) out.write(JSON.stringify({ file, error: why }) + '\n');
+        log.write(`alocc: ${why}\n`);
+      }
+      if (files.length === CHUNK) flush();
+    }
+    flush();
+  } finally {
+    model.r.dispose();
+    model.d.dispose();
+  }
+  if (scored + failed === 0) throw new AloccError(`no PNG files found in ${opts.paths.join(', ')}`);
+  return { scored, failed };
+}

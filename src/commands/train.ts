@@ -1,0 +1,144 @@
+import * as fs from 'fs';
+import { BackendChoice, describeBackend, selectBackend } from '../backend';
+import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig, TrainConfig } from '../config';
+import { loadMnistDigits, splitValidation } from '../data/mnist';
+import { AloccError, EXIT } from '../errors';
+import { watchInterrupts } from '../signals';
+import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
+import { progressReporter } from '../train/progress';
+import { RunFile } from '../train/runfile';
+import { readRunFileIfExists, runFilePath } from '../train/runfile-io';
+import { ImageSet, runTraining, TrainingInterrupted } from '../train/trainer';
+
+export interface TrainOptions extends Partial<TrainConfig> {
+  digit: number;
+  checkpointDir: string;
+  backend: BackendChoice;
+  /** Continue the run in checkpointDir from its last complete epoch. */
+  resume?: boolean;
+  /** Delete an existing run for this digit and start over. */
+  overwrite?: boolean;
+  /** Where progress goes; stderr by default. */
+  log?: NodeJS.WriteStream;
+}
+
+function gather(pixels: Float32Array, idx: Uint32Array, per: number): ImageSet {
+  const out = new Float32Array(idx.length * per);
+  idx.forEach((row, i) => out.set(pixels.subarray(row * per, (row + 1) * per), i * per));
+  return { pixels: out, count: idx.length };
+}
+
+/** The target digit's MNIST training images, split (seeded) into training and validation sets. */
+function loadTrainingImages(cfg: RunConfig): { train: ImageSet; validation: ImageSet } {
+  const { digit, limit, validationFraction, seed } = cfg.train;
+  const all = loadMnistDigits(digit, 'train');
+  const count = limit > 0 ? Math.min(limit, all.count) : all.count;
+  const { trainIdx, valIdx } = splitValidation(count, validationFraction, seed);
+  if (trainIdx.length < 2 || valIdx.length < 1) {
+    throw new AloccError(`--limit ${limit} leaves too few images to train and validate on; use at least 20`);
+  }
+  const per = cfg.model.inputSize * cfg.model.inputSize * cfg.model.channels;
+  return { train: gather(all.images, trainIdx, per), validation: gather(all.images, valIdx, per) };
+}
+
+function newRunFile(cfg: RunConfig, backend: string, train: ImageSet, validation: ImageSet): RunFile {
+  const now = new Date().toISOString();
+  return {
+    format: 'alocc-run',
+    version: 1,
+    config: cfg,
+    backend,
+    createdAt: now,
+    updatedAt: now,
+    trainImages: train.count,
+    validationImages: validation.count,
+    epochs: [],
+    batches: [],
+    bestEpoch: null,
+  };
+}
+
+/** `alocc train`: trains R and D on one digit, with a checkpoint per epoch. Returns the run file. */
+export async function train(opts: TrainOptions): Promise<RunFile> {
+  const log = opts.log ?? process.stderr;
+  const trainCfg: TrainConfig = { ...DEFAULT_TRAIN_CONFIG };
+  for (const key of Object.keys(trainCfg) as (keyof TrainConfig)[]) {
+    if (opts[key] !== undefined) trainCfg[key] = opts[key] as number;
+  }
+  const cfg: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG }, train: trainCfg };
+  const runDir = runDirFor(opts.checkpointDir, cfg.train.digit);
+
+  const existing = readRunFileIfExists(runDir);
+  if (opts.resume && !existing) {
+    throw new AloccError(`nothing to resume: ${runFilePath(runDir)} does not exist; start with: alocc train --digit ${cfg.train.digit}`);
+  }
+  if (existing && !opts.resume && !opts.overwrite) {
+    throw new AloccError(
+      `${runDir} already holds a run of ${existing.epochs.length} epoch(s); continue it with --resume ` +
+        `(and --epochs N), or start over with --overwrite`,
+    );
+  }
+  if (existing && opts.resume) {
+    const diffs = configDifferences(existing.config, cfg);
+    if (diffs.length) throw new AloccError(`cannot resume ${runDir}: settings differ from the run's: ${diffs.join(', ')}`);
+  }
+
+  const backend = await selectBackend(opts.backend);
+  log.write(describeBackend(backend) + '\n');
+  const { train: trainSet, validation } = loadTrainingImages(cfg);
+
+  let run: RunFile;
+  const done = existing?.epochs.length ?? 0;
+  if (existing && opts.resume) {
+    if (done >= cfg.train.epochs) {
+      log.write(`${runDir} already has ${done} epoch(s); nothing to do (raise --epochs to train longer)\n`);
+      return existing;
+    }
+    run = { ...existing, config: cfg };
+    log.write(`resuming ${runDir} after epoch ${done}\n`);
+  } else {
+    if (existing) fs.rmSync(runDir, { recursive: true, force: true });
+    run = newRunFile(cfg, backend.label, trainSet, validation);
+  }
+  const nets = existing && opts.resume ? await loadTrainingState(runDir, existing, done, cfg.train) : createNets(cfg.model, cfg.train);
+
+  log.write(
+    `training digit ${cfg.train.digit} on ${trainSet.count} images (${validation.count} held out) for ` +
+      `${cfg.train.epochs} epoch(s), batch ${cfg.train.batchSize}; checkpoints in ${runDir}\n`,
+  );
+  const progress = progressReporter(cfg.train.epochs, log);
+  const interrupts = watchInterrupts('stopping: the current epoch is abandoned, completed checkpoints are kept');
+  try {
+    run = await runTraining({
+      config: cfg,
+      runDir,
+      nets,
+      run,
+      train: trainSet,
+      validation,
+      events: progress,
+      shouldStop: () => interrupts.signal() !== null,
+    });
+  } catch (err) {
+    progress.stop();
+    if (err instanceof TrainingInterrupted) {
+      const sig = interrupts.signal();
+      throw new AloccError(
+        `interrupted; ${err.completedEpochs} complete epoch(s) kept in ${runDir}; continue with: ` +
+          `alocc train --digit ${cfg.train.digit} --resume --epochs ${cfg.train.epochs}`,
+        sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint,
+      );
+    }
+    throw err;
+  } finally {
+    interrupts.dispose();
+    nets.r.dispose();
+    nets.d.dispose();
+  }
+  const best = run.epochs.find((e) => e.epoch === run.bestEpoch)!;
+  process.stdout.write(
+    `done: best epoch ${best.epoch} (validation reconstruction loss ${best.valReconLoss.toFixed(5)}, ` +
+      `novelty threshold ${best.threshold.toFixed(5)}); run file ${runFilePath(runDir)}\n`,
+  );
+  return run;
+}

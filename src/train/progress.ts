@@ -1,0 +1,56 @@
+import * as cliProgress from 'cli-progress';
+import { EpochRecord } from './runfile';
+import { TrainingEvents } from './trainer';
+
+const fmt = (v: number) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : v.toFixed(4));
+
+/** The line printed when an epoch completes, on a TTY and in logs alike. */
+export function epochSummary(r: EpochRecord, total: number): string {
+  return (
+    `epoch ${r.epoch}/${total}: recon ${fmt(r.mean.reconLoss)} val-recon ${fmt(r.valReconLoss)} ` +
+    `d-real ${fmt(r.mean.dLossReal)} d-fake ${fmt(r.mean.dLossFake)} adv ${fmt(r.mean.advLoss)} ` +
+    `threshold ${fmt(r.threshold)} | ${r.wallSeconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s`
+  );
+}
+
+/**
+ * Training progress on stderr: a live bar per epoch (ETA, images/s, losses) when stderr is a terminal, and one plain
+ * line per epoch otherwise, so logs and CI output stay readable.
+ */
+export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream = process.stderr): TrainingEvents & { stop(): void } {
+  const tty = Boolean(stream.isTTY);
+  let bar: cliProgress.SingleBar | null = null;
+  const stop = () => {
+    bar?.stop();
+    bar = null;
+  };
+  return {
+    epochStart(epoch, batches) {
+      if (!tty) return;
+      bar = new cliProgress.SingleBar(
+        {
+          stream,
+          format: `epoch ${epoch}/${totalEpochs} [{bar}] {value}/{total} batches | ETA {eta_formatted} | {ips} img/s | recon {recon} d {d} adv {adv}`,
+          hideCursor: true,
+          clearOnComplete: true,
+          etaBuffer: 20,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(batches, 0, { ips: '-', recon: '-', d: '-', adv: '-' });
+    },
+    batchEnd(_epoch, batch, l, ips) {
+      bar?.update(batch + 1, {
+        ips: ips.toFixed(1),
+        recon: fmt(l.reconLoss),
+        d: fmt(l.dLossReal + l.dLossFake),
+        adv: fmt(l.advLoss),
+      });
+    },
+    epochEnd(record) {
+      stop();
+      stream.write(epochSummary(record, totalEpochs) + '\n');
+    },
+    stop,
+  };
+}

@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs';
+import { RunConfig } from '../config';
+import { AloccError } from '../errors';
+import { mulberry32, shuffleInPlace } from '../data/random';
+import { percentile, scoreImages } from '../score/scorer';
+import { saveEpochCheckpoint } from './checkpoint';
+import { writeRunFile } from './runfile-io';
+import { BatchRecord, EpochRecord, pickBestEpoch, RunFile } from './runfile';
+import { AloccNets, BatchLosses, trainBatch } from './step';
+
+/** Images as one flat Float32Array of `count` grey 28×28 images in [0, 1]. */
+export interface ImageSet {
+  pixels: Float32Array;
+  count: number;
+}
+
+/** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
+export interface TrainingEvents {
+  epochStart?(epoch: number, batches: number): void;
+  batchEnd?(epoch: number, batch: number, losses: BatchLosses, imagesPerSecond: number): void;
+  epochEnd?(record: EpochRecord, run: RunFile): void;
+}
+
+export interface TrainingJob {
+  config: RunConfig;
+  runDir: string;
+  nets: AloccNets;
+  /** Run file to extend (resume) or a fresh one with no epochs. */
+  run: RunFile;
+  train: ImageSet;
+  validation: ImageSet;
+  events?: TrainingEvents;
+  /** Polled between batches; true abandons the current epoch (completed ones stay saved). */
+  shouldStop?: () => boolean;
+}
+
+/** Thrown when shouldStop() asked the run to end; the CLI maps it to exit code 130 or 143. */
+export class TrainingInterrupted extends Error {
+  constructor(readonly completedEpochs: number) {
+    super('training interrupted');
+  }
+}
+
+const LOSS_KEYS: (keyof BatchLosses)[] = ['dLossReal', 'dLossFake', 'gLoss', 'reconLoss', 'advLoss'];
+
+/** Batches per epoch: the reference drops the last partial batch; a set smaller than one batch is one batch. */
+export function batchesPerEpoch(count: number, batchSize: number): number {
+  return Math.max(1, Math.floor(count / batchSize));
+}
+
+/** Distinct, reproducible seeds for the shuffle of each epoch and the noise of each step. */
+function derivedSeed(seed: number, stream: number, index: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(stream, 0xc2b2ae35) + index) >>> 0;
+}
+
+function gatherBatch(set: ImageSet, order: Uint32Array, start: number, n: number, per: number): Float32Array {
+  const out = new Float32Array(n * per);
+  for (let i = 0; i < n; i++) out.set(set.pixels.subarray(order[start + i] * per, (order[start + i] + 1) * per), i * per);
+  return out;
+}
+
+function validationStats(nets: AloccNets, set: ImageSet, size: number, pct: number) {
+  const { reconLoss } = scoreImages(nets, set.pixels, set.count, size);
+  let sum = 0;
+  for (const v of reconLoss) sum += v;
+  return { mean: sum / Math.max(1, set.count), threshold: percentile(reconLoss, pct) };
+}
+
+async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; seconds: number; images: number }> {
+  const { config, nets, train, events } = job;
+  const { batchSize, seed } = config.train;
+  const size = config.model.inputSize;
+  const per = size * size * config.model.channels;
+  const n = batchesPerEpoch(train.count, batchSize);
+  const perBatch = Math.min(batchSize, train.count);
+  const order = Uint32Array.from({ length: train.count }, (_, i) => i);
+  shuffleInPlace(order, mulberry32(derivedSeed(seed, 1, epoch)));
+
+  events?.epochStart?.(epoch, n);
+  const records: BatchRecord[] = [];
+  const started = performance.now();
+  for (let b = 0; b < n; b++) {
+    if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
+    const batch = gatherBatch(train, order, b * perBatch, perBatch, per);
+    const x = tf.tensor4d(batch, [perBatch, size, size, config.model.channels]);
+    let losses: BatchLosses;
+    try {
+      losses = trainBatch(nets, x, config.train, derivedSeed(seed, 2, (epoch - 1) * n + b));
+    } finally {
+      x.dispose();
+    }
+    const bad = LOSS_KEYS.find((k) => !Number.isFinite(losses[k]));
+    if (bad) {
+      throw new AloccError(
+        `training diverged: ${bad} is ${losses[bad]} at epoch ${epoch}, batch ${b + 1}; the last good checkpoint is kept. ` +
+          'Try a lower --lr',
+      );
+    }
+    records.push({ epoch, batch: b, fractionalEpoch: epoch - 1 + (b + 1) / n, ...losses });
+    const seconds = (performance.now() - started) / 1000;
+    events?.batchEnd?.(epoch, b, losses, ((b + 1) * perBatch) / seconds);
+    // Lets signal handlers run between batches: a synchronous loop would hold Ctrl-C until the epoch ends.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const mean = Object.fromEntries(
+    LOSS_KEYS.map((k) => [k, records.reduce((s, r) => s + r[k], 0) / records.length]),
+  ) as unknown as BatchLosses;
+  return { mean, batches: records, seconds: (performance.now() - started) / 1000, images: n * perBatch };
+}
+
+/**
+ * Trains from the epoch after the run's last completed one up to config.train.epochs. After each epoch: validation
+ * loss and threshold, an atomic checkpoint, then the run file (so run.json never names a checkpoint that is not whole).
+ */
+export async function runTraining(job: TrainingJob): Promise<RunFile> {
+  const { config, run } = job;
+  const first = run.epochs.length + 1;
+  for (let epoch = first; epoch <= config.train.epochs; epoch++) {
+    const result = await trainEpoch(job, epoch);
+    if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
+    const val = validationStats(job.nets, job.validation, config.model.inputSize, config.train.thresholdPercentile);
+    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets);
+    const record: EpochRecord = {
+      epoch,
+      mean: result.mean,
+      valReconLoss: val.mean,
+      threshold: val.threshold,
+      wallSeconds: result.seconds,
+      imagesPerSecond: result.images / result.seconds,
+      checksums,
+    };
+    run.epochs.push(record);
+    run.batches.push(...result.batches);
+    run.bestEpoch = pickBestEpoch(run.epochs);
+    run.updatedAt = new Date().toISOString();
+    writeRunFile(job.runDir, run);
+    job.events?.epochEnd?.(record, run);
+  }
+  return run;
+}

@@ -1,0 +1,102 @@
+// Runs the built CLI (dist/src/cli.js, made by `npm run build`) as a user would, on a few hundred MNIST images.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import { loadMnist } from '../src/data/mnist';
+import { encodeGreyPng } from '../src/data/png';
+import { tempDir } from './helpers';
+
+const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
+const work = tempDir('alocc-e2e-');
+const ckpt = path.join(work, 'ckpt');
+
+function alocc(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Writes the first `n` MNIST test images of `digit` as PNGs; returns their paths. */
+function writeTestDigits(digit: number, n: number): string[] {
+  const { images, labels, count } = loadMnist('test');
+  const files: string[] = [];
+  for (let i = 0; i < count && files.length < n; i++) {
+    if (labels[i] !== digit) continue;
+    const file = path.join(work, `test-${digit}-${files.length}.png`);
+    fs.writeFileSync(file, encodeGreyPng(images.subarray(i * 784, (i + 1) * 784), 28, 28));
+    files.push(file);
+  }
+  return files;
+}
+
+before(() => {
+  assert.ok(fs.existsSync(CLI), `${CLI} is missing: run npm run build first`);
+});
+
+test('train, score, plot-losses end to end through the built CLI', () => {
+  const t = alocc('train', '--digit', '1', '--epochs', '2', '--limit', '400', '--batch-size', '64', '--checkpoint-dir', ckpt, '--backend', 'wasm');
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stderr, /backend: wasm/);
+  assert.match(t.stderr, /epoch 2\/2: recon/);
+  assert.match(t.stdout, /best epoch \d/);
+  for (const e of [1, 2]) assert.ok(fs.existsSync(path.join(ckpt, 'digit-1', `epoch-${e}`, 'r', 'model.json')));
+  const run = JSON.parse(fs.readFileSync(path.join(ckpt, 'digit-1', 'run.json'), 'utf8'));
+  assert.equal(run.epochs.length, 2);
+  assert.ok(run.epochs[1].mean.reconLoss < run.batches[0].reconLoss, 'reconstruction loss went down');
+
+  const ones = writeTestDigits(1, 10);
+  const sevens = writeTestDigits(7, 10);
+  const s = alocc('score', '--json', '--checkpoint-dir', ckpt, '--backend', 'wasm', ...ones, ...sevens);
+  assert.equal(s.code, 0, s.stderr);
+  const rows = s.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(rows.length, 20);
+  const mean = (files: string[]) => {
+    const r = rows.filter((row) => files.includes(row.file));
+    return r.reduce((a, row) => a + row.reconstructionLoss, 0) / r.length;
+  };
+  assert.ok(mean(ones) < mean(sevens), `1s (${mean(ones)}) reconstruct better than 7s (${mean(sevens)})`);
+  assert.ok(rows.every((r) => r.verdict === 'novel' || r.verdict === 'normal'));
+
+  const out = path.join(work, 'chart.png');
+  const p = alocc('plot-losses', '--checkpoint-dir', ckpt, '--out', out);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(p.stdout.trim(), out);
+  const png = PNG.sync.read(fs.readFileSync(out));
+  assert.ok(png.width >= 600 && png.height >= 400, `chart is ${png.width}×${png.height}`);
+});
+
+test('usage errors exit 2 with one line and no stack trace', () => {
+  for (const args of [
+    ['train', '--digit', '10'],
+    ['train', '--epochs', '0'],
+    ['train', '--epochs', 'abc'],
+    ['train', '--backend', 'tpu'],
+    ['score'],
+  ]) {
+    const r = alocc(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('scoring without a checkpoint says where it looked and how to make one; exit 1', () => {
+  const png = writeTestDigits(3, 1)[0];
+  const r = alocc('score', png, '--digit', '4', '--checkpoint-dir', path.join(work, 'empty'), '--backend', 'wasm');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /alocc train --digit 4/);
+  assert.match(r.stderr, /empty/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('an unreadable file gets one line naming it, the others are still scored, exit 1', () => {
+  const good = writeTestDigits(1, 1)[0];
+  const bad = path.join(work, 'not-a.png');
+  fs.writeFileSync(bad, 'hello');
+  const r = alocc('score', '--checkpoint-dir', ckpt, '--backend', 'wasm', bad, good, path.join(work, 'missing.png'));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, new RegExp(`${path.basename(good)}: (novel|normal)`));
+  assert.match(r.stderr, /not-a\.png/);
+  assert.match(r.stderr, /missing\.png/);
+});

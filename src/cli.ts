@@ -122,10 +122,13 @@ export function buildProgram(): Command {
     .addOption(digitOption())
     .addOption(dirOption())
     .option('-o, --out <file>', 'where to write the PNG (default: <checkpoint-dir>/digit-<d>/losses.png)')
+    .option('--width <px>', 'chart width in pixels', intIn('--width', 200, 8000), 1200)
+    .option('--height <px>', 'chart height in pixels', intIn('--height', 200, 8000), 700)
     .action(async (o) => {
       const { plotLosses } = await import('./commands/plot-losses');
       const { resolveDigit } = await import('./commands/resolve-run');
-      const file = await plotLosses({ digit: resolveDigit(o.checkpointDir, o.digit), checkpointDir: o.checkpointDir, out: o.out });
+      const digit = resolveDigit(o.checkpointDir, o.digit);
+      const file = await plotLosses({ digit, checkpointDir: o.checkpointDir, out: o.out, width: o.width, height: o.height });
       process.stdout.write(file + '\n');
     });
 

@@ -20,15 +20,19 @@ export function readRunFileIfExists(runDir: string): RunFile | null {
 /** Reads and validates run.json, with one clear line for every way it can be wrong. */
 export function readRunFile(runDir: string): RunFile {
   const file = runFilePath(runDir);
+  if (!fs.existsSync(file)) {
+    const digit = /digit-(\d)$/.exec(path.resolve(runDir))?.[1] ?? '<d>';
+    throw new AloccError(`no training run found at ${file}; create one with: alocc train --digit ${digit}`);
+  }
   const text = readFileOrExplain(file, 'run file').toString('utf8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new AloccError(`run file ${file} is not valid JSON (${firstLine(err)}); delete the folder and retrain`);
+    throw new AloccError(`${file} is not valid JSON (${firstLine(err)}); delete the folder and retrain`);
   }
   const problem = runFileProblem(parsed);
-  if (problem) throw new AloccError(`run file ${file} is invalid: ${problem}`);
+  if (problem) throw new AloccError(`${file} is not an alocc run file: ${problem}`);
   return parsed as RunFile;
 }
 

@@ -1,0 +1,85 @@
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import { PNG } from 'pngjs';
+import { AloccError, firstLine } from '../errors';
+import { DigitResult, InvertMode, rgbaToDigit } from './digitize';
+import { MAX_PNG_FILE_BYTES, PngStructure, checkPngStructure, inflatedSize } from './png-format';
+
+export { DIGIT_SIDE, InvertMode } from './digitize';
+export { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, encodeGreyPng } from './png-format';
+
+export interface PngDigitOptions {
+  /** 'auto' (default): invert when the image's border is bright, i.e. a dark digit on light paper. */
+  invert?: InvertMode;
+}
+
+export interface PngDigit extends DigitResult {
+  /** The PNG's own size, before resizing. */
+  width: number;
+  height: number;
+}
+
+/**
+ * pngjs bounds inflation by the image size only for non-interlaced images; for interlaced ones it inflates
+ * without limit, so a small image with a huge zlib stream would exhaust memory. Inflate once here, capped.
+ */
+function checkInterlacedInflation(structure: PngStructure, name: string): void {
+  const expected = inflatedSize(structure.header);
+  try {
+    zlib.inflateSync(Buffer.concat(structure.idatParts), { maxOutputLength: expected + 1 });
+  } catch (err) {
+    if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new AloccError(`${name}: corrupt PNG (image data inflates past the ${expected} bytes its size allows); re-export the image`);
+    }
+    throw new AloccError(`${name}: corrupt PNG (bad compressed image data: ${firstLine(err)}); re-export the image`);
+  }
+}
+
+/**
+ * Decodes PNG bytes into a 28×28 MNIST-style digit. Everything checkable without decompressing (signature, CRCs,
+ * size limit) is checked first; every failure is an AloccError whose one-line message starts with `name`.
+ */
+export function decodePngBufferAsDigit(buf: Buffer, name: string, opts: PngDigitOptions = {}): PngDigit {
+  const structure = checkPngStructure(buf, name);
+  if (structure.header.interlaced) checkInterlacedInflation(structure, name);
+  let decoded: { width: number; height: number; data: Buffer };
+  try {
+    // pngjs rejects bytes after IEND, which many real files carry; they mean nothing, so cut them off.
+    decoded = PNG.sync.read(buf.subarray(0, structure.end));
+  } catch (err) {
+    throw new AloccError(`${name}: corrupt PNG (${firstLine(err)}); re-export or re-download the image`);
+  }
+  const { width, height, data } = decoded;
+  if (width !== structure.header.width || height !== structure.header.height || data.length !== width * height * 4) {
+    throw new AloccError(`${name}: corrupt PNG (decoded size does not match its header); re-export the image`);
+  }
+  const digit = rgbaToDigit(data, width, height, opts.invert ?? 'auto');
+  return { ...digit, width, height };
+}
+
+async function readPngFile(file: string): Promise<Buffer> {
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AloccError(`${file}: no such file`);
+    throw new AloccError(`${file}: cannot read (${code ?? firstLine(err)})`);
+  }
+  if (stat.isDirectory()) throw new AloccError(`${file}: is a directory, not a PNG file`);
+  if (!stat.isFile()) throw new AloccError(`${file}: not a regular file`);
+  if (stat.size === 0) throw new AloccError(`${file}: file is empty (0 bytes); not an image`);
+  if (stat.size > MAX_PNG_FILE_BYTES) {
+    throw new AloccError(`${file}: file too large (${stat.size} bytes; the limit is ${MAX_PNG_FILE_BYTES}); downscale it first`);
+  }
+  try {
+    return await fs.promises.readFile(file);
+  } catch (err) {
+    throw new AloccError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? firstLine(err)})`);
+  }
+}
+
+/** Reads any PNG (any colour type, bit depth, size, interlacing) as a 28×28 light-on-dark digit in [0, 1]. */
+export async function readPngAsDigit(file: string, opts: PngDigitOptions = {}): Promise<PngDigit> {
+  return decodePngBufferAsDigit(await readPngFile(file), file, opts);
+}

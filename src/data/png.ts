@@ -20,18 +20,23 @@ export interface PngDigit extends DigitResult {
 }
 
 /**
- * pngjs bounds inflation by the image size only for non-interlaced images; for interlaced ones it inflates
- * without limit, so a small image with a huge zlib stream would exhaust memory. Inflate once here, capped.
+ * Inflates the image data once, capped at the size the header allows, before pngjs does: pngjs inflates an
+ * interlaced image without any limit (a small image with a huge zlib stream would exhaust memory), and its
+ * messages for short or overlong data are cryptic. Costs one extra inflate, small next to decoding.
  */
-function checkInterlacedInflation(structure: PngStructure, name: string): void {
+function checkImageData(structure: PngStructure, name: string): void {
   const expected = inflatedSize(structure.header);
+  let actual: number;
   try {
-    zlib.inflateSync(Buffer.concat(structure.idatParts), { maxOutputLength: expected + 1 });
+    actual = zlib.inflateSync(Buffer.concat(structure.idatParts), { maxOutputLength: expected + 1 }).length;
   } catch (err) {
     if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new AloccError(`${name}: corrupt PNG (image data inflates past the ${expected} bytes its size allows); re-export the image`);
     }
     throw new AloccError(`${name}: corrupt PNG (bad compressed image data: ${firstLine(err)}); re-export the image`);
+  }
+  if (actual !== expected) {
+    throw new AloccError(`${name}: corrupt PNG (image data holds ${actual} of the ${expected} bytes its size needs); re-export the image`);
   }
 }
 
@@ -41,7 +46,7 @@ function checkInterlacedInflation(structure: PngStructure, name: string): void {
  */
 export function decodePngBufferAsDigit(buf: Buffer, name: string, opts: PngDigitOptions = {}): PngDigit {
   const structure = checkPngStructure(buf, name);
-  if (structure.header.interlaced) checkInterlacedInflation(structure, name);
+  checkImageData(structure, name);
   let decoded: { width: number; height: number; data: Buffer };
   try {
     // pngjs rejects bytes after IEND, which many real files carry; they mean nothing, so cut them off.

@@ -116,6 +116,16 @@ function checkSplit(split: string): asserts split is MnistSplit {
   if (split !== 'train' && split !== 'test') throw new UsageError(`MNIST split "${split}" is not train or test`);
 }
 
+/** Reads and cross-checks an IDX image file and its label file. */
+export function readIdxDataset(imagesFile: string, labelsFile: string): MnistRaw {
+  const images = parseIdxImages(readMnistFile(imagesFile), imagesFile);
+  const labels = parseIdxLabels(readMnistFile(labelsFile), labelsFile);
+  if (images.count !== labels.count) {
+    throw corrupt(labelsFile, `${labels.count} labels for ${images.count} images in ${path.basename(imagesFile)}`);
+  }
+  return { pixels: images.pixels, labels: labels.labels, count: images.count };
+}
+
 const rawCache = new Map<MnistSplit, MnistRaw>();
 const floatCache = new Map<MnistSplit, MnistImages>();
 
@@ -125,12 +135,7 @@ export function loadMnistRaw(split: MnistSplit): MnistRaw {
   const cached = rawCache.get(split);
   if (cached) return cached;
   const files = mnistFiles(split);
-  const images = parseIdxImages(readMnistFile(files.images), files.images);
-  const labels = parseIdxLabels(readMnistFile(files.labels), files.labels);
-  if (images.count !== labels.count) {
-    throw corrupt(files.labels, `${labels.count} labels for ${images.count} images in ${path.basename(files.images)}`);
-  }
-  const raw = { pixels: images.pixels, labels: labels.labels, count: images.count };
+  const raw = readIdxDataset(files.images, files.labels);
   rawCache.set(split, raw);
   return raw;
 }

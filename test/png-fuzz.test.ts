@@ -34,7 +34,8 @@ function assertDigit(digit: { pixels: Float32Array }): void {
   for (const v of digit.pixels) assert.ok(v >= 0 && v <= 1, `pixel ${v}`);
 }
 
-const decode = (buf: Uint8Array) => () => decodePngBufferAsDigit(Buffer.from(buf), 'fuzz.png');
+const decode = (buf: Uint8Array, fit: 'none' | 'mnist' = 'none') => () => decodePngBufferAsDigit(Buffer.from(buf), 'fuzz.png', { fit });
+const fitMode = fc.constantFrom('none' as const, 'mnist' as const);
 
 /** Seeds for mutation: small valid PNGs covering the decoder's branches. */
 const seeds: Buffer[] = (
@@ -91,9 +92,9 @@ test('mutated PNGs only ever raise AloccError, with CRCs broken or repaired', { 
   const seedIndex = fc.integer({ min: 0, max: seeds.length - 1 });
   const mutations = fc.array(mutation, { minLength: 1, maxLength: 4 });
   fc.assert(
-    fc.property(seedIndex, mutations, fc.boolean(), (i, ms, repair) => {
+    fc.property(seedIndex, mutations, fc.boolean(), fitMode, (i, ms, repair, fit) => {
       const mutated = mutate(seeds[i], ms);
-      onlyAloccErrors(decode(repair ? fixCrcs(mutated) : mutated), assertDigit);
+      onlyAloccErrors(decode(repair ? fixCrcs(mutated) : mutated, fit), assertDigit);
     }),
     { numRuns: 1500 },
   );
@@ -108,7 +109,7 @@ test('any IHDR with arbitrary image data only ever raises AloccError', { timeout
     interlaced: fc.boolean(),
   });
   fc.assert(
-    fc.property(header, fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 48 }), (ihdr, seedBytes, palette) => {
+    fc.property(header, fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 48 }), fitMode, (ihdr, seedBytes, palette, fit) => {
       // Raw data of exactly the declared size (when small), so decoding gets as far as filters and palette lookups.
       let rawLength = 100;
       try {
@@ -121,7 +122,7 @@ test('any IHDR with arbitrary image data only ever raises AloccError', { timeout
       const chunks = [PNG_SIGNATURE, buildIhdr(ihdr)];
       if (palette.length) chunks.push(buildPngChunk('PLTE', palette));
       chunks.push(buildPngChunk('IDAT', zlib.deflateSync(raw)), buildPngChunk('IEND'));
-      onlyAloccErrors(decode(Buffer.concat(chunks)), assertDigit);
+      onlyAloccErrors(decode(Buffer.concat(chunks), fit), assertDigit);
     }),
     { numRuns: 1500 },
   );

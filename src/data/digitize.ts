@@ -4,9 +4,14 @@
  * costs no more memory than its RGBA buffer.
  */
 
+import { fitLikeMnist } from './mnist-fit';
+
 export const DIGIT_SIDE = 28;
 
 export type InvertMode = 'auto' | boolean;
+
+/** 'none': the whole image, as is. 'mnist': crop to the digit, scale it into 20×20, centre it by mass, stretch contrast. */
+export type FitMode = 'none' | 'mnist';
 
 export interface DigitResult {
   /** DIGIT_SIDE*DIGIT_SIDE grey values in [0, 1], light digit on dark, row-major. */
@@ -82,17 +87,17 @@ function overlap(a0: number, a1: number, b0: number, b1: number): number {
 }
 
 /**
- * Area averaging of the image padded (centred, with `pad`) to a side×side square, side ≥ DIGIT_SIDE: each output
+ * Area averaging of the image padded (centred, with `pad`) to a side×side square, side ≥ outSide: each output
  * pixel is the mean of the square region it covers, partially covered source pixels weighted by the covered part.
  * Since a source pixel is at most one output pixel wide, it touches at most two output columns and two rows.
  */
-function areaDownsample(rgba: Uint8Array, width: number, height: number, comp: Compositing, pad: number): Float64Array {
+function areaDownsample(rgba: Uint8Array, width: number, height: number, comp: Compositing, pad: number, outSide: number): Float64Array {
   const side = Math.max(width, height);
-  const scale = side / DIGIT_SIDE;
+  const scale = side / outSide;
   const offX = Math.floor((side - width) / 2);
   const offY = Math.floor((side - height) / 2);
-  const sums = new Float64Array(DIGIT_SIDE * DIGIT_SIDE);
-  const rowSums = new Float64Array(DIGIT_SIDE + 1);
+  const sums = new Float64Array(outSide * outSide);
+  const rowSums = new Float64Array(outSide + 1);
   let j = Math.floor(offY / scale);
   let rowBoundary = (j + 1) * scale;
   for (let y = 0; y < height; y++) {
@@ -116,25 +121,25 @@ function areaDownsample(rgba: Uint8Array, width: number, height: number, comp: C
     const q = offY + y;
     while (q >= rowBoundary) rowBoundary = (++j + 1) * scale;
     const fy = q + 1 <= rowBoundary ? 1 : rowBoundary - q;
-    for (let c = 0; c < DIGIT_SIDE; c++) {
-      if (j < DIGIT_SIDE) sums[j * DIGIT_SIDE + c] += rowSums[c] * fy;
-      if (fy < 1 && j + 1 < DIGIT_SIDE) sums[(j + 1) * DIGIT_SIDE + c] += rowSums[c] * (1 - fy);
+    for (let c = 0; c < outSide; c++) {
+      if (j < outSide) sums[j * outSide + c] += rowSums[c] * fy;
+      if (fy < 1 && j + 1 < outSide) sums[(j + 1) * outSide + c] += rowSums[c] * (1 - fy);
     }
   }
   const area = scale * scale;
-  const out = new Float64Array(DIGIT_SIDE * DIGIT_SIDE);
-  for (let r = 0; r < DIGIT_SIDE; r++) {
+  const out = new Float64Array(outSide * outSide);
+  for (let r = 0; r < outSide; r++) {
     const rowCover = overlap(offY, offY + height, r * scale, (r + 1) * scale);
-    for (let c = 0; c < DIGIT_SIDE; c++) {
+    for (let c = 0; c < outSide; c++) {
       const imageArea = rowCover * overlap(offX, offX + width, c * scale, (c + 1) * scale);
-      out[r * DIGIT_SIDE + c] = (sums[r * DIGIT_SIDE + c] + pad * Math.max(0, area - imageArea)) / area;
+      out[r * outSide + c] = (sums[r * outSide + c] + pad * Math.max(0, area - imageArea)) / area;
     }
   }
   return out;
 }
 
-/** Bilinear (half-pixel centres) enlargement of an image smaller than DIGIT_SIDE, padded to a square first. */
-function bilinearUpsample(rgba: Uint8Array, width: number, height: number, comp: Compositing, pad: number): Float64Array {
+/** Bilinear (half-pixel centres) enlargement of an image smaller than outSide, padded to a square first. */
+function bilinearUpsample(rgba: Uint8Array, width: number, height: number, comp: Compositing, pad: number, outSide: number): Float64Array {
   const side = Math.max(width, height);
   const offX = Math.floor((side - width) / 2);
   const offY = Math.floor((side - height) / 2);
@@ -142,43 +147,48 @@ function bilinearUpsample(rgba: Uint8Array, width: number, height: number, comp:
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) square[(offY + y) * side + offX + x] = greyAt(rgba, (y * width + x) * 4, comp);
   }
-  const coord = (o: number) => Math.min(side - 1, Math.max(0, ((o + 0.5) * side) / DIGIT_SIDE - 0.5));
-  const out = new Float64Array(DIGIT_SIDE * DIGIT_SIDE);
-  for (let r = 0; r < DIGIT_SIDE; r++) {
+  const coord = (o: number) => Math.min(side - 1, Math.max(0, ((o + 0.5) * side) / outSide - 0.5));
+  const out = new Float64Array(outSide * outSide);
+  for (let r = 0; r < outSide; r++) {
     const sy = coord(r);
     const y0 = Math.floor(sy);
     const y1 = Math.min(side - 1, y0 + 1);
     const fy = sy - y0;
-    for (let c = 0; c < DIGIT_SIDE; c++) {
+    for (let c = 0; c < outSide; c++) {
       const sx = coord(c);
       const x0 = Math.floor(sx);
       const x1 = Math.min(side - 1, x0 + 1);
       const fx = sx - x0;
       const top = square[y0 * side + x0] * (1 - fx) + square[y0 * side + x1] * fx;
       const bottom = square[y1 * side + x0] * (1 - fx) + square[y1 * side + x1] * fx;
-      out[r * DIGIT_SIDE + c] = top * (1 - fy) + bottom * fy;
+      out[r * outSide + c] = top * (1 - fy) + bottom * fy;
     }
   }
   return out;
 }
 
+/** Resolution at which 'mnist' fitting finds the digit's box; beyond it, extra detail would be averaged away. */
+const FIT_WORKING_SIDE = 8 * DIGIT_SIDE;
+
 /**
  * RGBA bytes (width*height*4) → 28×28 grey in [0, 1], light on dark. A non-square image is padded to a square
  * with its border colour so its aspect ratio is kept. `invert: 'auto'` inverts when the border is bright
- * (dark-on-light drawings and scans).
+ * (dark-on-light drawings and scans). `fit: 'mnist'` then normalises it the way MNIST itself was made.
  */
-export function rgbaToDigit(rgba: Uint8Array, width: number, height: number, invert: InvertMode = 'auto'): DigitResult {
+export function rgbaToDigit(rgba: Uint8Array, width: number, height: number, invert: InvertMode = 'auto', fit: FitMode = 'none'): DigitResult {
   const comp = chooseCompositing(rgba, width * height);
   const background = borderMean(rgba, width, height, comp);
   const inverted = invert === 'auto' ? background > 0.5 : invert;
+  const side = Math.max(width, height);
+  const outSide = fit === 'mnist' ? Math.min(Math.max(side, DIGIT_SIDE), FIT_WORKING_SIDE) : DIGIT_SIDE;
   const grey =
-    Math.max(width, height) >= DIGIT_SIDE
-      ? areaDownsample(rgba, width, height, comp, background)
-      : bilinearUpsample(rgba, width, height, comp, background);
-  const pixels = new Float32Array(DIGIT_SIDE * DIGIT_SIDE);
+    side >= outSide
+      ? areaDownsample(rgba, width, height, comp, background, outSide)
+      : bilinearUpsample(rgba, width, height, comp, background, outSide);
+  const pixels = new Float32Array(outSide * outSide);
   for (let p = 0; p < pixels.length; p++) {
     const v = Math.min(1, Math.max(0, grey[p]));
     pixels[p] = inverted ? 1 - v : v;
   }
-  return { pixels, inverted };
+  return { pixels: fit === 'mnist' ? fitLikeMnist(pixels, outSide) : pixels, inverted };
 }

@@ -2,15 +2,17 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { AloccError, firstLine } from '../errors';
-import { DigitResult, InvertMode, rgbaToDigit } from './digitize';
+import { DigitResult, FitMode, InvertMode, rgbaToDigit } from './digitize';
 import { MAX_PNG_FILE_BYTES, PngStructure, checkPngStructure, inflatedSize } from './png-format';
 
-export { DIGIT_SIDE, InvertMode } from './digitize';
+export { DIGIT_SIDE, FitMode, InvertMode } from './digitize';
 export { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, encodeGreyPng } from './png-format';
 
 export interface PngDigitOptions {
   /** 'auto' (default): invert when the image's border is bright, i.e. a dark digit on light paper. */
   invert?: InvertMode;
+  /** 'none' (default): the whole image, scaled. 'mnist': crop to the digit and frame it as MNIST digits are framed. */
+  fit?: FitMode;
 }
 
 export interface PngDigit extends DigitResult {
@@ -58,7 +60,7 @@ export function decodePngBufferAsDigit(buf: Buffer, name: string, opts: PngDigit
   if (width !== structure.header.width || height !== structure.header.height || data.length !== width * height * 4) {
     throw new AloccError(`${name}: corrupt PNG (decoded size does not match its header); re-export the image`);
   }
-  const digit = rgbaToDigit(data, width, height, opts.invert ?? 'auto');
+  const digit = rgbaToDigit(data, width, height, opts.invert ?? 'auto', opts.fit ?? 'none');
   return { ...digit, width, height };
 }
 

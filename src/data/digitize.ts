@@ -20,7 +20,7 @@ export interface DigitResult {
   inverted: boolean;
 }
 
-// Rec. 601 luma, the weights most greyscale conversions (and MNIST's scanners' era) use, scaled for 0-255 input.
+// Rec. 601 luma, the usual weights for colour to grey, scaled for 0-255 input.
 const R_WEIGHT = 0.299 / 255;
 const G_WEIGHT = 0.587 / 255;
 const B_WEIGHT = 0.114 / 255;

@@ -5,7 +5,8 @@ import { AloccError, firstLine } from '../errors';
 import { DigitResult, FitMode, InvertMode, rgbaToDigit } from './digitize';
 import { MAX_PNG_FILE_BYTES, PngStructure, checkPngStructure, inflatedSize } from './png-format';
 
-export { DIGIT_SIDE, FitMode, InvertMode } from './digitize';
+export { DIGIT_SIDE } from './digitize';
+export type { FitMode, InvertMode } from './digitize';
 export { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, encodeGreyPng } from './png-format';
 
 export interface PngDigitOptions {

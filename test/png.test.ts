@@ -1,0 +1,177 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { AloccError } from '../src/errors';
+import { DIGIT_SIDE, decodePngBufferAsDigit, encodeGreyPng, readPngAsDigit } from '../src/data/png';
+import { PngSpec, buildPng } from './helpers/png-builder';
+
+const SIDE = DIGIT_SIDE;
+
+/** A 28×28 image whose square rows/cols 8..19 is ink: the expected digit is exactly 1 there, 0 elsewhere. */
+const inSquare = (x: number, y: number) => x >= 8 && x < 20 && y >= 8 && y < 20;
+
+function assertSquareDigit(pixels: Float32Array, label: string): void {
+  assert.equal(pixels.length, SIDE * SIDE, label);
+  for (let y = 0; y < SIDE; y++) {
+    for (let x = 0; x < SIDE; x++) {
+      const want = inSquare(x, y) ? 1 : 0;
+      assert.ok(Math.abs(pixels[y * SIDE + x] - want) < 1e-6, `${label}: pixel (${x},${y}) = ${pixels[y * SIDE + x]}, want ${want}`);
+    }
+  }
+}
+
+/** White-on-black square in every colour type × bit depth × interlacing the PNG spec allows. */
+function squareSpecs(): [string, PngSpec][] {
+  const specs: [string, PngSpec][] = [];
+  const add = (colorType: PngSpec['colorType'], depths: PngSpec['bitDepth'][], pixel: (ink: boolean, max: number) => number[], extra: Partial<PngSpec> = {}) => {
+    for (const bitDepth of depths) {
+      for (const interlaced of [false, true]) {
+        const max = 2 ** bitDepth - 1;
+        const spec = { width: SIDE, height: SIDE, colorType, bitDepth, interlaced, pixel: (x: number, y: number) => pixel(inSquare(x, y), max), ...extra };
+        specs.push([`colour type ${colorType}, ${bitDepth}-bit${interlaced ? ', interlaced' : ''}`, spec]);
+      }
+    }
+  };
+  add(0, [1, 2, 4, 8, 16], (ink, max) => [ink ? max : 0]);
+  add(2, [8, 16], (ink, max) => (ink ? [max, max, max] : [0, 0, 0]));
+  add(3, [1, 2, 4, 8], (ink, max) => [ink ? max : 0], {});
+  add(4, [8, 16], (ink, max) => [ink ? max : 0, max]);
+  add(6, [8, 16], (ink, max) => (ink ? [max, max, max, max] : [0, 0, 0, max]));
+  // Palette: index 0 black, the highest index white, anything between a distracting colour.
+  for (const [, spec] of specs) {
+    const entries = 2 ** spec.bitDepth;
+    if (spec.colorType === 3) spec.palette = Array.from({ length: entries }, (_, i) => (i === 0 ? [0, 0, 0] : i === entries - 1 ? [255, 255, 255] : [200, 10, 10]));
+  }
+  return specs;
+}
+
+test('decodes every colour type, bit depth and interlacing to the same digit', () => {
+  const specs = squareSpecs();
+  assert.equal(specs.length, 30);
+  for (const [label, spec] of specs) {
+    const buf = buildPng(spec);
+    // The hand-built file is a valid PNG by an independent decoder's account.
+    const reference = PNG.sync.read(buf);
+    assert.equal(reference.data[(10 * SIDE + 10) * 4], 255, `${label}: reference decoder sees ink`);
+    const digit = decodePngBufferAsDigit(buf, `${label}.png`);
+    assert.equal(digit.inverted, false, label);
+    assert.deepEqual([digit.width, digit.height], [SIDE, SIDE], label);
+    assertSquareDigit(digit.pixels, label);
+  }
+});
+
+test('interlaced images of awkward sizes (empty Adam7 passes) decode', () => {
+  for (const [width, height] of [[1, 1], [3, 5], [9, 2]]) {
+    const buf = buildPng({ width, height, colorType: 0, bitDepth: 8, interlaced: true, pixel: (x, y) => [(x + y) % 2 ? 255 : 0] });
+    const digit = decodePngBufferAsDigit(buf, 'small.png', { invert: false });
+    assert.equal(digit.pixels.length, SIDE * SIDE);
+    assert.ok(digit.pixels.every((v) => v >= 0 && v <= 1));
+  }
+});
+
+test('black pen on white paper is detected and inverted; invert can be forced either way', () => {
+  const spec: PngSpec = { width: SIDE, height: SIDE, colorType: 2, bitDepth: 8, pixel: (x, y) => (inSquare(x, y) ? [0, 0, 0] : [255, 255, 255]) };
+  const auto = decodePngBufferAsDigit(buildPng(spec), 'pen.png');
+  assert.equal(auto.inverted, true);
+  assertSquareDigit(auto.pixels, 'auto');
+  const kept = decodePngBufferAsDigit(buildPng(spec), 'pen.png', { invert: false });
+  assert.equal(kept.inverted, false);
+  assert.equal(kept.pixels[0], 1);
+  assert.equal(kept.pixels[10 * SIDE + 10], 0);
+  const whiteOnBlack = buildPng({ ...spec, pixel: (x, y) => (inSquare(x, y) ? [255, 255, 255] : [0, 0, 0]) });
+  const forced = decodePngBufferAsDigit(whiteOnBlack, 'forced.png', { invert: true });
+  assert.equal(forced.inverted, true);
+  assert.equal(forced.pixels[0], 1);
+});
+
+test('transparent pixels are background: dark or light strokes on transparency both give a light digit', () => {
+  const blackInk: PngSpec = { width: SIDE, height: SIDE, colorType: 6, bitDepth: 8, pixel: (x, y) => (inSquare(x, y) ? [0, 0, 0, 255] : [0, 0, 0, 0]) };
+  const fromBlack = decodePngBufferAsDigit(buildPng(blackInk), 'black-ink.png');
+  assert.equal(fromBlack.inverted, true);
+  assertSquareDigit(fromBlack.pixels, 'black ink on transparent');
+  const whiteInk: PngSpec = { ...blackInk, colorType: 4, pixel: (x, y) => (inSquare(x, y) ? [255, 255] : [0, 0]) };
+  const fromWhite = decodePngBufferAsDigit(buildPng(whiteInk), 'white-ink.png');
+  assert.equal(fromWhite.inverted, false);
+  assertSquareDigit(fromWhite.pixels, 'white ink on transparent');
+  // Palette with a transparent entry (tRNS), dark ink: as above.
+  const paletted: PngSpec = {
+    width: SIDE, height: SIDE, colorType: 3, bitDepth: 2, pixel: (x, y) => [inSquare(x, y) ? 1 : 0],
+    palette: [[255, 255, 255], [20, 20, 20]], transparency: Uint8Array.from([0, 255]),
+  };
+  const fromPalette = decodePngBufferAsDigit(buildPng(paletted), 'palette.png');
+  assert.equal(fromPalette.inverted, true);
+  for (let p = 0; p < SIDE * SIDE; p++) {
+    const want = inSquare(p % SIDE, Math.floor(p / SIDE)) ? 1 - 20 / 255 : 0;
+    assert.ok(Math.abs(fromPalette.pixels[p] - want) < 1e-3, `palette pixel ${p}`);
+  }
+});
+
+test('a 280×280 drawing is area-averaged down to 28×28', () => {
+  // Ink over x in [85, 195), y in [80, 200): output columns 8 and 19 are half covered.
+  const spec: PngSpec = { width: 280, height: 280, colorType: 0, bitDepth: 8, pixel: (x, y) => [x >= 85 && x < 195 && y >= 80 && y < 200 ? 255 : 0] };
+  const digit = decodePngBufferAsDigit(buildPng(spec), 'big.png');
+  assert.deepEqual([digit.width, digit.height], [280, 280]);
+  for (let y = 0; y < SIDE; y++) {
+    for (let x = 0; x < SIDE; x++) {
+      const want = y < 8 || y >= 20 || x < 8 || x >= 20 ? 0 : x === 8 || x === 19 ? 0.5 : 1;
+      assert.ok(Math.abs(digit.pixels[y * SIDE + x] - want) < 1e-6, `(${x},${y}) = ${digit.pixels[y * SIDE + x]}, want ${want}`);
+    }
+  }
+});
+
+test('a non-square image is padded to a square with its background, keeping its aspect ratio', () => {
+  // 56×28, ink at x in [20, 36), y in [6, 22): padded to 56×56 (image at rows 14..41), halved.
+  const wide: PngSpec = { width: 56, height: 28, colorType: 0, bitDepth: 8, pixel: (x, y) => [x >= 20 && x < 36 && y >= 6 && y < 22 ? 255 : 0] };
+  const digit = decodePngBufferAsDigit(buildPng(wide), 'wide.png');
+  assert.deepEqual([digit.width, digit.height], [56, 28]);
+  for (let y = 0; y < SIDE; y++) {
+    for (let x = 0; x < SIDE; x++) {
+      const want = x >= 10 && x < 18 && y >= 10 && y < 18 ? 1 : 0;
+      assert.ok(Math.abs(digit.pixels[y * SIDE + x] - want) < 1e-6, `(${x},${y})`);
+    }
+  }
+  // Dark pen on a tall white page: the padding must be white too, so after inversion there are no bright bars.
+  const tall: PngSpec = { width: 28, height: 84, colorType: 0, bitDepth: 8, pixel: (x, y) => [x >= 10 && x < 18 && y >= 30 && y < 54 ? 0 : 255] };
+  const tallDigit = decodePngBufferAsDigit(buildPng(tall), 'tall.png');
+  assert.equal(tallDigit.inverted, true);
+  assert.ok(tallDigit.pixels[0] < 1e-6 && tallDigit.pixels[14 * SIDE + 0] < 1e-6);
+  assert.ok(tallDigit.pixels[14 * SIDE + 14] > 0.6);
+});
+
+test('a tiny image is enlarged smoothly and symmetrically', () => {
+  const tiny: PngSpec = { width: 7, height: 7, colorType: 0, bitDepth: 8, pixel: (x, y) => [x === 3 && y === 3 ? 255 : 0] };
+  const { pixels } = decodePngBufferAsDigit(buildPng(tiny), 'tiny.png');
+  assert.equal(pixels[0], 0);
+  assert.ok(pixels[13 * SIDE + 13] > 0.5 && pixels[14 * SIDE + 14] > 0.5);
+  for (let y = 0; y < SIDE; y++) {
+    for (let x = 0; x < SIDE; x++) assert.ok(Math.abs(pixels[y * SIDE + x] - pixels[(SIDE - 1 - y) * SIDE + (SIDE - 1 - x)]) < 1e-6);
+  }
+});
+
+test('encodeGreyPng round-trips through the reader, floats and bytes alike', async () => {
+  const pixels = new Float32Array(SIDE * SIDE).map((_, i) => (i % 29) / 28);
+  const buf = encodeGreyPng(pixels, SIDE, SIDE);
+  const back = decodePngBufferAsDigit(buf, 'round.png', { invert: false });
+  for (let i = 0; i < pixels.length; i++) assert.ok(Math.abs(back.pixels[i] - pixels[i]) <= 0.5 / 255 + 1e-6);
+  const bytes = encodeGreyPng(Uint8Array.from({ length: 6 }, (_, i) => i * 50), 3, 2);
+  const decoded = PNG.sync.read(bytes);
+  assert.deepEqual([decoded.width, decoded.height, decoded.data[4 * 5]], [3, 2, 250]);
+  assert.throws(() => encodeGreyPng(new Float32Array(5), 2, 2), AloccError);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-png-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'a.png'), buf);
+    const fromFile = await readPngAsDigit(path.join(dir, 'a.png'), { invert: false });
+    assert.deepEqual(fromFile.pixels, back.pixels);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bytes after IEND are ignored, as other viewers do', () => {
+  const spec: PngSpec = { width: SIDE, height: SIDE, colorType: 0, bitDepth: 8, pixel: (x, y) => [inSquare(x, y) ? 255 : 0] };
+  const digit = decodePngBufferAsDigit(Buffer.concat([buildPng(spec), Buffer.from('trailing junk')]), 'junk.png');
+  assertSquareDigit(digit.pixels, 'trailing junk');
+});

@@ -99,6 +99,11 @@ export function buildProgram(): Command {
     .option('--epoch <n>', 'use this epoch instead of the one with the lowest validation loss', intIn('--epoch', 1, 1e6))
     .option('--invert', 'treat images as dark-on-light drawings and invert them')
     .option('--no-invert', 'never invert (default: detect dark-on-light drawings)')
+    .addOption(
+      new Option('--fit <mode>', 'frame drawings like MNIST digits (crop, 20×20 box, centre of mass); auto: for images not 28×28')
+        .choices(['auto', 'mnist', 'none'])
+        .default('auto'),
+    )
     .option('--json', 'one JSON object per line')
     .addOption(backendOption())
     .action(async (paths: string[], o) => {
@@ -110,6 +115,7 @@ export function buildProgram(): Command {
         checkpointDir: o.checkpointDir,
         epoch: o.epoch,
         invert: invertGiven ? Boolean(o.invert) : 'auto',
+        fit: o.fit,
         json: Boolean(o.json),
         backend: o.backend,
       });

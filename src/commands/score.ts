@@ -14,6 +14,8 @@ export interface ScoreOptions {
   epoch?: number;
   /** 'auto' detects dark-on-light drawings; true/false forces. */
   invert: 'auto' | boolean;
+  /** How a drawing is framed into 28×28: see PngDigitOptions.fit. */
+  fit: 'auto' | 'mnist' | 'none';
   json: boolean;
   backend: BackendChoice;
   out?: NodeJS.WritableStream;
@@ -85,7 +87,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   try {
     for await (const file of findPngs(opts.paths)) {
       try {
-        const img = await readPngAsDigit(file, { invert: opts.invert });
+        const img = await readPngAsDigit(file, { invert: opts.invert, fit: opts.fit });
         pixels.set(img.pixels, files.length * per);
         files.push(file);
         inverted.push(img.inverted);

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
 import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig, TrainConfig } from '../config';
-import { loadMnistDigits, splitValidation } from '../data/mnist';
+import { gatherRows, loadMnistDigits, splitValidation } from '../data/mnist';
 import { AloccError, EXIT } from '../errors';
 import { watchInterrupts } from '../signals';
 import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
@@ -23,9 +23,7 @@ export interface TrainOptions extends Partial<TrainConfig> {
 }
 
 function gather(pixels: Float32Array, idx: Uint32Array, per: number): ImageSet {
-  const out = new Float32Array(idx.length * per);
-  idx.forEach((row, i) => out.set(pixels.subarray(row * per, (row + 1) * per), i * per));
-  return { pixels: out, count: idx.length };
+  return { pixels: gatherRows(pixels, per, idx), count: idx.length };
 }
 
 /** The target digit's MNIST training images, split (seeded) into training and validation sets. */

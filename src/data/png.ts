@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { AloccError, firstLine } from '../errors';
-import { DigitResult, FitMode, InvertMode, rgbaToDigit } from './digitize';
+import { DIGIT_SIDE, DigitResult, FitMode, InvertMode, rgbaToDigit } from './digitize';
 import { MAX_PNG_FILE_BYTES, PngStructure, checkPngStructure, inflatedSize } from './png-format';
 
 export { DIGIT_SIDE } from './digitize';
@@ -12,8 +12,11 @@ export { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, encodeGreyPng } from './png-format'
 export interface PngDigitOptions {
   /** 'auto' (default): invert when the image's border is bright, i.e. a dark digit on light paper. */
   invert?: InvertMode;
-  /** 'none' (default): the whole image, scaled. 'mnist': crop to the digit and frame it as MNIST digits are framed. */
-  fit?: FitMode;
+  /**
+   * 'none' (default): the whole image, scaled. 'mnist': crop to the digit and frame it as MNIST digits are framed.
+   * 'auto': 'none' for 28×28 images (taken to be framed like MNIST already), 'mnist' for any other size.
+   */
+  fit?: FitMode | 'auto';
 }
 
 export interface PngDigit extends DigitResult {
@@ -61,7 +64,8 @@ export function decodePngBufferAsDigit(buf: Buffer, name: string, opts: PngDigit
   if (width !== structure.header.width || height !== structure.header.height || data.length !== width * height * 4) {
     throw new AloccError(`${name}: corrupt PNG (decoded size does not match its header); re-export the image`);
   }
-  const digit = rgbaToDigit(data, width, height, opts.invert ?? 'auto', opts.fit ?? 'none');
+  const fit = opts.fit === 'auto' ? (width === DIGIT_SIDE && height === DIGIT_SIDE ? 'none' : 'mnist') : (opts.fit ?? 'none');
+  const digit = rgbaToDigit(data, width, height, opts.invert ?? 'auto', fit);
   return { ...digit, width, height };
 }
 

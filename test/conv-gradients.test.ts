@@ -23,6 +23,10 @@ const CASES: Case[] = [
   { x: [1, 5, 5, 2], w: [1, 1, 2, 3], strides: [2, 2], pad: 'valid' }, // kernel smaller than the stride
   { x: [2, 11, 11, 2], w: [5, 5, 2, 3], strides: [3, 3], pad: 'same' },
   { x: [2, 8, 7, 2], w: [5, 3, 2, 3], strides: [1, 1], pad: 'same' }, // different top and left padding
+  // Fewer output than input channels at stride 1: the filter gradient swaps the roles of x and dy.
+  { x: [2, 12, 12, 8], w: [5, 5, 8, 1], strides: [1, 1], pad: 'same' }, // R's last layer
+  { x: [1, 9, 8, 4], w: [3, 2, 4, 2], strides: [1, 1], pad: 'valid' },
+  { x: [2, 8, 7, 4], w: [5, 3, 4, 2], strides: [1, 1], pad: 'same' },
 ];
 
 /** Deterministic values in [-1, 1) so every backend sees the same numbers. */

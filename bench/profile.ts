@@ -40,6 +40,18 @@ async function main() {
   const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
   for (const [name, e] of rows.slice(0, 25)) console.log(`${name.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(5)} calls`);
   console.log(`kernels total (nested counted twice): ${rows.reduce((s, r) => s + r[1].ms, 0).toFixed(0)} ms`);
+  if (process.argv.includes('--shapes')) {
+    const byShape = new Map<string, { ms: number; n: number }>();
+    for (const k of info.kernels) {
+      const key = `${k.name} ${k.inputShapes.map((s) => (s ? s.join('x') : '-')).join(', ')}`;
+      const e = byShape.get(key) ?? { ms: 0, n: 0 };
+      e.ms += k.kernelTimeMs as number;
+      e.n += 1;
+      byShape.set(key, e);
+    }
+    const top = [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
+    for (const [key, e] of top) console.log(`${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(4)}×  ${key}`);
+  }
 }
 
 main().catch((err) => {

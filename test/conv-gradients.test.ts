@@ -103,6 +103,52 @@ for (const fused of [false, true]) {
   }
 }
 
+/** Gradients through BatchNorm in training mode (statistics from the batch), as tfjs-layers computes it. */
+function batchNormGradients(shape: [number, number, number, number]): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(shape, 5), shape);
+    const c = shape[3];
+    const gamma = tf.add(tf.tensor1d(values([c], 6)), 1.5);
+    const beta = tf.tensor1d(values([c], 7));
+    const weight = tf.tensor(values(shape, 8), shape);
+    const f = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xi, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.batchNorm(xi, mean, variance, b, g, 1e-3), weight));
+    };
+    return tf.grads(f)([x, gamma, beta]).map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+test('BatchNorm training gradients (x, gamma, beta) match stock cpu', async () => {
+  for (const shape of [[4, 5, 5, 8], [1, 3, 7, 2]] as [number, number, number, number][]) {
+    const reference = await on('cpu', false, () => batchNormGradients(shape));
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const fast = await on(backend, true, () => batchNormGradients(shape));
+      ['dx', 'dgamma', 'dbeta'].forEach((what, i) => assertClose(fast[i], reference[i], `${backend} ${shape.join('×')} ${what}`));
+    }
+  }
+});
+
+test('Sum and Mean over leading axes match stock cpu; other axes still work', async () => {
+  const shape = [3, 4, 5, 6];
+  const reductions = (): Float32Array[] =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(values(shape, 9), shape as [number, number, number, number]);
+      return [
+        tf.sum(x, [0, 1, 2]),
+        tf.mean(x, [0, 1, 2], true),
+        tf.sum(x, 0),
+        tf.mean(x, [1, 0]),
+        tf.sum(x, [1, 2]),
+        tf.mean(x, -1),
+        tf.sum(x),
+      ].map((t) => t.dataSync() as Float32Array);
+    });
+  const reference = await on('cpu', false, reductions);
+  const fast = await on('wasm', true, reductions);
+  reference.forEach((r, i) => assertClose(fast[i], r, `reduction ${i}`));
+});
+
 test('registering twice keeps one set of kernels and prints no warning', async () => {
   const warnings: unknown[] = [];
   const warn = console.warn;

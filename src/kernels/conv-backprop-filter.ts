@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { cropSpatial } from './conv-backprop-input';
 
 /**
  * The gradient of a convolution with respect to its filter, written as ONE forward convolution so it runs on the
@@ -30,7 +31,7 @@ export function conv2dBackpropFilterViaConv(
     let padRight = (outW - 1) * sw + kw - padLeft - inW;
     let xs: tf.Tensor4D = x;
     if (padBottom < 0 || padRight < 0) {
-      xs = tf.slice(x, [0, 0, 0, 0], [-1, inH + Math.min(0, padBottom), inW + Math.min(0, padRight), -1]);
+      xs = cropSpatial(x, 0, 0, inH + Math.min(0, padBottom), inW + Math.min(0, padRight));
       padBottom = Math.max(0, padBottom);
       padRight = Math.max(0, padRight);
     }

@@ -1,5 +1,146 @@
+import * as tf from '@tensorflow/tfjs';
+import { fusedBatchNormGrad } from './batchnorm-grad';
+import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
+import { conv2dBackpropInputViaConv } from './conv-backprop-input';
+import { leadingAxesReduction } from './reductions';
+
+export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
+export { conv2dBackpropInputViaConv } from './conv-backprop-input';
+
 /**
- * Registers convolution-gradient kernels for the wasm and cpu backends (filled in by the kernels work, issue 3).
- * Until then the backends' own kernels run.
+ * Fast training kernels for the backends without native TensorFlow. Stock wasm has no Conv2DBackpropFilter at all
+ * and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both are replaced by forward
+ * convolutions (see the two modules), which also covers tf.fused.conv2d: its gradient calls the same two ops.
+ * On wasm, leading-axes Sum/Mean become matrix products, and on both the BatchNorm gradient avoids Tile.
+ * Native backends must keep their own kernels, so only these two are accepted.
  */
-export function registerFastConvGradients(_backend: 'wasm' | 'cpu' | string): void {}
+const FAST_BACKENDS = ['wasm', 'cpu'] as const;
+
+type Conv2DBackpropAttrs = {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  inputShape?: [number, number, number, number];
+  filterShape?: [number, number, number, number];
+};
+
+function stridePair(strides: [number, number] | number): [number, number] {
+  return typeof strides === 'number' ? [strides, strides] : strides;
+}
+
+/** A replacement kernel, given the backend's own (undefined where it has none). */
+type Override = (stock: tf.KernelConfig | undefined, backendName: string) => tf.KernelFunc;
+
+const convBackpropInput: Override = (stock, backendName) => (args) => {
+  const a = args.attrs as unknown as Conv2DBackpropAttrs;
+  if (a.dataFormat === 'NCHW') return nchwFallback('Conv2DBackpropInput', stock, backendName, args);
+  const { dy, filter } = args.inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
+  const strides = stridePair(a.strides);
+  const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape, strides, 1, a.pad, a.dimRoundingMode);
+  return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
+};
+
+const convBackpropFilter: Override = (stock, backendName) => (args) => {
+  const a = args.attrs as unknown as Conv2DBackpropAttrs;
+  if (a.dataFormat === 'NCHW') return nchwFallback('Conv2DBackpropFilter', stock, backendName, args);
+  const { x, dy } = args.inputs as { x: tf.Tensor4D; dy: tf.Tensor4D };
+  const strides = stridePair(a.strides);
+  const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape!, strides, 1, a.pad, a.dimRoundingMode);
+  return conv2dBackpropFilterViaConv(x, dy, a.filterShape!, strides, info.padInfo.top, info.padInfo.left);
+};
+
+function nchwFallback(kernel: string, stock: tf.KernelConfig | undefined, backendName: string, args: Parameters<tf.KernelFunc>[0]) {
+  if (stock) return stock.kernelFunc(args);
+  throw new Error(`${kernel} on '${backendName}' (fast kernels): dataFormat 'NCHW' is not supported; use NHWC`);
+}
+
+const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) => {
+  if (!stock) throw new Error(`backend '${backendName}' has no ${kernel} kernel to fall back on`);
+  return leadingAxesReduction(kernel, stock);
+};
+
+const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
+  wasm: {
+    Conv2DBackpropInput: convBackpropInput,
+    Conv2DBackpropFilter: convBackpropFilter,
+    Sum: reduction('Sum'),
+    Mean: reduction('Mean'),
+  },
+  cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
+};
+
+/** The kernels each backend had before ours, so they can be put back. */
+const stockKernels = new Map<string, Map<string, tf.KernelConfig | undefined>>();
+
+/** Ours are recognised by this marker, which makes registering twice a no-op. */
+const FAST_MARK = Symbol.for('alocc.fastKernel');
+
+function isFast(config: tf.KernelConfig | undefined): boolean {
+  return config != null && (config.kernelFunc as unknown as Record<symbol, boolean>)[FAST_MARK] === true;
+}
+
+function isFastBackend(name: string): name is (typeof FAST_BACKENDS)[number] {
+  return (FAST_BACKENDS as readonly string[]).includes(name);
+}
+
+/**
+ * Replaces the convolution gradients (and, on wasm, leading-axes Sum/Mean) of `backend` ('wasm' or 'cpu') and
+ * routes the BatchNorm gradient through a Tile-free version while that backend is active. Idempotent. Any other
+ * backend name (the native 'tensorflow' one above all) is left untouched.
+ */
+export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
+  if (!isFastBackend(backend)) return;
+  registerBatchNormGradient();
+  for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
+    const current = tf.getKernel(kernel, backend);
+    if (isFast(current)) continue;
+    if (!stockKernels.has(backend)) stockKernels.set(backend, new Map());
+    stockKernels.get(backend)!.set(kernel, current);
+    if (current) tf.unregisterKernel(kernel, backend);
+    const kernelFunc = override(current, backend);
+    (kernelFunc as unknown as Record<symbol, boolean>)[FAST_MARK] = true;
+    tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+  }
+}
+
+/** Puts the backend's own kernels back (wasm then again has no Conv2DBackpropFilter); for tests and benchmarks. */
+export function unregisterFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
+  const stock = stockKernels.get(backend);
+  if (!stock) return;
+  for (const [kernel, original] of stock) {
+    if (isFast(tf.getKernel(kernel, backend))) tf.unregisterKernel(kernel, backend);
+    if (original) tf.registerKernel(original);
+  }
+  stockKernels.delete(backend);
+}
+
+/** Whether `backend` currently runs our kernels. */
+export function hasFastConvGradients(backend: string): boolean {
+  return isFastBackend(backend) && Object.keys(OVERRIDES[backend]).every((k) => isFast(tf.getKernel(k, backend)));
+}
+
+let stockBatchNormGrad: tf.GradConfig | undefined;
+
+/**
+ * Gradients are registered per kernel name, not per backend, so the replacement checks the active backend each
+ * time and hands every other backend (native ones included) the stock gradient.
+ */
+function registerBatchNormGradient(): void {
+  if (stockBatchNormGrad) return;
+  const stock = tf.getGradient('FusedBatchNorm');
+  if (!stock) return;
+  stockBatchNormGrad = stock;
+  tf.registerGradient({
+    ...stock,
+    gradFunc: (dy, saved, attrs) => {
+      const active = tf.getBackend();
+      if (hasFastConvGradients(active)) {
+        const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+        const fast = fusedBatchNormGrad(dy as tf.Tensor, saved, varianceEpsilon);
+        if (fast) return fast;
+      }
+      return stock.gradFunc(dy, saved, attrs);
+    },
+  });
+}

@@ -1,0 +1,170 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { hasFastConvGradients, registerFastConvGradients, unregisterFastConvGradients } from '../src/kernels';
+
+/** A convolution case: input and filter shapes, strides, padding. */
+interface Case {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  strides: [number, number];
+  pad: 'same' | 'valid';
+}
+
+const CASES: Case[] = [
+  { x: [2, 28, 28, 1], w: [5, 5, 1, 16], strides: [2, 2], pad: 'same' }, // the nets' first layer
+  { x: [3, 7, 7, 32], w: [5, 5, 32, 64], strides: [2, 2], pad: 'same' }, // odd size, 7 → 4
+  { x: [1, 9, 11, 3], w: [3, 3, 3, 4], strides: [1, 1], pad: 'valid' }, // batch 1
+  { x: [2, 16, 16, 16], w: [3, 3, 16, 32], strides: [1, 1], pad: 'valid' }, // R's decoder
+  { x: [2, 8, 8, 3], w: [5, 5, 3, 4], strides: [1, 1], pad: 'same' },
+  { x: [2, 10, 9, 2], w: [4, 3, 2, 3], strides: [2, 2], pad: 'valid' }, // even kernel, unused last row
+  { x: [2, 9, 10, 3], w: [3, 5, 3, 2], strides: [1, 2], pad: 'same' }, // unequal strides
+  { x: [1, 5, 5, 2], w: [1, 1, 2, 3], strides: [2, 2], pad: 'valid' }, // kernel smaller than the stride
+  { x: [2, 11, 11, 2], w: [5, 5, 2, 3], strides: [3, 3], pad: 'same' },
+  { x: [2, 8, 7, 2], w: [5, 3, 2, 3], strides: [1, 1], pad: 'same' }, // different top and left padding
+  // Fewer output than input channels at stride 1: the filter gradient swaps the roles of x and dy.
+  { x: [2, 12, 12, 8], w: [5, 5, 8, 1], strides: [1, 1], pad: 'same' }, // R's last layer
+  { x: [1, 9, 8, 4], w: [3, 2, 4, 2], strides: [1, 1], pad: 'valid' },
+  { x: [2, 8, 7, 4], w: [5, 3, 4, 2], strides: [1, 1], pad: 'same' },
+];
+
+/** Deterministic values in [-1, 1) so every backend sees the same numbers. */
+function values(shape: number[], seed: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+type Grads = { dx: Float32Array; dw: Float32Array; db?: Float32Array };
+
+/** Gradients of Σ conv(x, w)·dyWeight on the active backend, through tf.conv2d or tf.fused.conv2d with bias + relu. */
+function gradients(c: Case, fused: boolean): Grads {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(c.x, 1), c.x);
+    const w = tf.tensor4d(values(c.w, 2), c.w);
+    const b = tf.tensor1d(values([c.w[3]], 3));
+    const outShape = tf.conv2d(x, w, c.strides, c.pad).shape;
+    const dyWeight = tf.tensor(values(outShape, 4), outShape);
+    const f = fused
+      ? (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+          tf.sum(tf.mul(tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: wi as tf.Tensor4D, bias: bi, strides: c.strides, pad: c.pad, activation: 'relu' }), dyWeight))
+      : (xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.strides, c.pad), dyWeight));
+    const g = fused ? tf.grads(f)([x, w, b]) : tf.grads(f)([x, w]);
+    return { dx: g[0].dataSync() as Float32Array, dw: g[1].dataSync() as Float32Array, db: g[2]?.dataSync() as Float32Array | undefined };
+  }) as Grads;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  }
+  assert.ok(scale > 0, `${what}: reference is all zeros, the case tests nothing`);
+  assert.ok(worst <= 1e-4 * scale, `${what}: max |difference| ${worst} exceeds 1e-4 × max |reference| ${scale}`);
+}
+
+/** Stock cpu kernels are the reference; each case is computed there first. */
+async function on<T>(backend: 'cpu' | 'wasm', fast: boolean, fn: () => T): Promise<T> {
+  await tf.setBackend(backend);
+  if (fast) registerFastConvGradients(backend);
+  else unregisterFastConvGradients(backend);
+  return fn();
+}
+
+function describeCase(c: Case): string {
+  return `x ${c.x.join('×')} w ${c.w.join('×')} strides ${c.strides.join(',')} ${c.pad}`;
+}
+
+before(async () => {
+  await tf.setBackend('wasm');
+  await tf.setBackend('cpu');
+});
+
+for (const fused of [false, true]) {
+  for (const c of CASES) {
+    test(`${fused ? 'fused conv (bias + relu)' : 'conv'} gradients match stock cpu: ${describeCase(c)}`, async () => {
+      const reference = await on('cpu', false, () => gradients(c, fused));
+      for (const backend of ['wasm', 'cpu'] as const) {
+        const fast = await on(backend, true, () => gradients(c, fused));
+        assertClose(fast.dx, reference.dx, `${backend} dx`);
+        assertClose(fast.dw, reference.dw, `${backend} dw`);
+        if (fused) assertClose(fast.db!, reference.db!, `${backend} dbias`);
+      }
+    });
+  }
+}
+
+/** Gradients through BatchNorm in training mode (statistics from the batch), as tfjs-layers computes it. */
+function batchNormGradients(shape: [number, number, number, number]): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(shape, 5), shape);
+    const c = shape[3];
+    const gamma = tf.add(tf.tensor1d(values([c], 6)), 1.5);
+    const beta = tf.tensor1d(values([c], 7));
+    const weight = tf.tensor(values(shape, 8), shape);
+    const f = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xi, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.batchNorm(xi, mean, variance, b, g, 1e-3), weight));
+    };
+    return tf.grads(f)([x, gamma, beta]).map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+test('BatchNorm training gradients (x, gamma, beta) match stock cpu', async () => {
+  for (const shape of [[4, 5, 5, 8], [1, 3, 7, 2]] as [number, number, number, number][]) {
+    const reference = await on('cpu', false, () => batchNormGradients(shape));
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const fast = await on(backend, true, () => batchNormGradients(shape));
+      ['dx', 'dgamma', 'dbeta'].forEach((what, i) => assertClose(fast[i], reference[i], `${backend} ${shape.join('×')} ${what}`));
+    }
+  }
+});
+
+test('Sum and Mean over leading axes match stock cpu; other axes still work', async () => {
+  const shape = [3, 4, 5, 6];
+  const reductions = (): Float32Array[] =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(values(shape, 9), shape as [number, number, number, number]);
+      return [
+        tf.sum(x, [0, 1, 2]),
+        tf.mean(x, [0, 1, 2], true),
+        tf.sum(x, 0),
+        tf.mean(x, [1, 0]),
+        tf.sum(x, [1, 2]),
+        tf.mean(x, -1),
+        tf.sum(x),
+      ].map((t) => t.dataSync() as Float32Array);
+    });
+  const reference = await on('cpu', false, reductions);
+  const fast = await on('wasm', true, reductions);
+  reference.forEach((r, i) => assertClose(fast[i], r, `reduction ${i}`));
+});
+
+test('registering twice keeps one set of kernels and prints no warning', async () => {
+  const warnings: unknown[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args);
+  try {
+    await tf.setBackend('wasm');
+    registerFastConvGradients('wasm');
+    registerFastConvGradients('wasm');
+    registerFastConvGradients('tensorflow'); // native backend: must be ignored
+  } finally {
+    console.warn = warn;
+  }
+  assert.deepEqual(warnings, []);
+  assert.ok(hasFastConvGradients('wasm'));
+  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'tensorflow'), undefined);
+  unregisterFastConvGradients('wasm');
+  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined, 'stock wasm has no filter gradient');
+  assert.ok(tf.getKernel('Conv2DBackpropInput', 'wasm'), 'stock wasm input gradient is back');
+});

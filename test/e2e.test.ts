@@ -7,7 +7,7 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import { loadMnist } from '../src/data/mnist';
 import { encodeGreyPng } from '../src/data/png';
-import { tempDir } from './helpers';
+import { tempDir } from './helpers/fixtures';
 
 const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
 const work = tempDir('alocc-e2e-');

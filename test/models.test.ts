@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG } from '../src/config';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
-import { useTestBackend } from './helpers';
+import { useTestBackend } from './helpers/fixtures';
 
 test('R maps 28×28×1 to 28×28×1 with the reference layer names and parameter count', async () => {
   await useTestBackend();

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { createNets } from '../src/train/checkpoint';
 import { addNoise, discriminatorStep, reconstructorStep, trainBatch } from '../src/train/step';
-import { strokeImages, useTestBackend } from './helpers';
+import { strokeImages, useTestBackend } from './helpers/fixtures';
 
 const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: 16 };
 const snapshot = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));

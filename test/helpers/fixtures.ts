@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../../src/backend';
 
 /** The backend tests train on: wasm with alocc's convolution-gradient kernels, as users without native TF get. */
 export async function useTestBackend(): Promise<void> {

@@ -3,7 +3,8 @@
  * images (the digits the model was not trained on).
  */
 
-export type Flag = boolean | 0 | 1;
+/** A yes/no per image: true or 1 is yes; any typed array of 0/1 works (non-zero counts as yes). */
+export type Flag = boolean | number;
 
 /**
  * Area under the ROC curve, exactly: the Mann-Whitney U statistic over (positives × negatives), a tie between a

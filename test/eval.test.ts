@@ -148,7 +148,7 @@ test('evalAllDigits trains only the digits that lack the epochs, then tables eve
     trained.push(digit);
     await makeFakeRun(all, digit, { epochs, model: SMALL_MODEL });
   };
-  const opts = { checkpointDir: all, json: false, draws: 2, seed: 3, limit: 100, referenceImages: 0, epochs: 1 };
+  const opts = { checkpointDir: all, json: false, draws: 2, seed: 3, limit: 90, referenceImages: 0, epochs: 1 };
   const printed: string[] = [];
   const summary = await evalAllDigits(opts, trainFn, { loadMnist, print: (t) => printed.push(t) });
   assert.deepEqual(trained, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -162,5 +162,13 @@ test('evalAllDigits trains only the digits that lack the epochs, then tables eve
   trained.length = 0; // a second sweep finds every run complete
   await evalAllDigits(opts, trainFn, { loadMnist, print: () => {} });
   assert.deepEqual(trained, []);
+  fs.rmSync(all, { recursive: true, force: true });
+});
+
+test('evalAllDigits stops with one line when training leaves a run short of the epochs', async () => {
+  const all = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-eval-all-'));
+  const opts = { checkpointDir: all, json: false, draws: 2, seed: 3, limit: 50, referenceImages: 0, epochs: 2 };
+  await assert.rejects(evalAllDigits(opts, async () => {}, { loadMnist, print: () => {} }),
+    /^AloccError: training digit 0 stopped at epoch 0 of 2; run the same command again to resume$/);
   fs.rmSync(all, { recursive: true, force: true });
 });

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { UsageError } from '../errors';
+import { AloccError, UsageError } from '../errors';
 import { defaultMnistLoader } from '../eval/dataset';
 import { EvalReport } from '../eval/evaluate';
 import { meanSd } from '../eval/metrics';
@@ -125,6 +125,10 @@ export async function evalAllDigits(opts: EvalAllOptions, trainFn: TrainFn, deps
     if (have < opts.epochs) {
       log(`digit ${digit}: training to ${opts.epochs} epochs (has ${have})`);
       await trainFn(digit, opts.epochs);
+      const now = completedEpochs(opts.checkpointDir, digit);
+      if (now < opts.epochs) {
+        throw new AloccError(`training digit ${digit} stopped at epoch ${now} of ${opts.epochs}; run the same command again to resume`);
+      }
     }
     const { report, files } = evaluateRun({ ...opts, digit }, data, deps.progressStream ?? process.stderr);
     if (scores.length === 0) scores = report.scores.map((s) => ({ name: s.name, label: s.label }));

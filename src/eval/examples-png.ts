@@ -57,6 +57,8 @@ const TITLE = 50;
 const GROUP_HEADER = 22;
 const LABEL_LINES = 2;
 const LINE = 15;
+/** Between an input and its reconstruction, so the two read as separate images. */
+const PAIR_GAP = 3;
 
 /** Grey image (values 0-1, row-major) as a canvas, so it can be scaled up without smoothing. */
 function greyCanvas(pixels: Float32Array, size: number): Canvas {
@@ -85,7 +87,7 @@ export function drawExamples(result: EvaluateResult): Buffer {
     items: report.examples.map((e, k) => ({ e, k })).filter(({ e }) => e.group === g),
   }));
   const cols = Math.max(1, ...groups.map((g) => g.items.length));
-  const groupHeight = GROUP_HEADER + 2 * cell + GAP + LABEL_LINES * LINE + GAP;
+  const groupHeight = GROUP_HEADER + 2 * cell + PAIR_GAP + GAP + LABEL_LINES * LINE + GAP;
   const width = LEFT + cols * (cell + GAP) + GAP;
   const height = TITLE + groups.length * groupHeight + GAP;
   const canvas = createCanvas(width, height);
@@ -111,7 +113,7 @@ export function drawExamples(result: EvaluateResult): Buffer {
     ctx.fillText(`${what} (${items.length})`, GAP, top + 3);
     ctx.font = `12px "${family}"`;
     ctx.fillText('input', GAP, top + GROUP_HEADER + cell / 2 - 6);
-    ctx.fillText('R(x)', GAP, top + GROUP_HEADER + cell + cell / 2 - 6);
+    ctx.fillText('R(x)', GAP, top + GROUP_HEADER + cell + PAIR_GAP + cell / 2 - 6);
     items.forEach(({ e, k }, col) => drawExample(ctx, family, e, col, top, cell, examplePixels.inputs.subarray(k * per, (k + 1) * per),
       examplePixels.reconstructions.subarray(k * per, (k + 1) * per), size));
   });
@@ -125,12 +127,13 @@ function drawExample(
   const x = LEFT + col * (cell + GAP);
   const y = top + GROUP_HEADER;
   ctx.drawImage(greyCanvas(input, size), x, y, cell, cell);
-  ctx.drawImage(greyCanvas(reconstruction, size), x, y + cell, cell, cell);
+  ctx.drawImage(greyCanvas(reconstruction, size), x, y + cell + PAIR_GAP, cell, cell);
+  const textTop = y + 2 * cell + PAIR_GAP + 4;
   const right = e.verdict === e.group;
   ctx.font = `11px "${family}"`;
   ctx.fillStyle = '#333333';
-  ctx.fillText(`${e.label} · ${e.reconLoss.toFixed(4)}`, x, y + 2 * cell + 4);
+  ctx.fillText(`${e.label} · ${e.reconLoss.toFixed(4)}`, x, textTop);
   ctx.fillStyle = right ? '#1a7f37' : '#cf222e';
   ctx.font = `bold 11px "${family}"`;
-  ctx.fillText(e.verdict === 'novel' ? 'NOVEL' : 'normal', x, y + 2 * cell + 4 + LINE);
+  ctx.fillText(e.verdict === 'novel' ? 'NOVEL' : 'normal', x, textTop + LINE);
 }

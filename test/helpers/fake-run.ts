@@ -5,8 +5,8 @@ import { EpochRecord, RunFile } from '../../src/train/runfile';
 import { writeRunFile } from '../../src/train/runfile-io';
 import { readIdx } from './mnist-idx';
 
-/** Narrow nets: the pure-JS cpu backend scores them ~10× faster than the default width, enough for field tests. */
-export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 4, gfDim: 4 };
+/** Narrow nets: the pure-JS cpu backend scores them many times faster than the default width; enough for field tests. */
+export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 
 /**
  * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the threshold is the 95th

@@ -1,0 +1,139 @@
+import { Canvas, createCanvas, GlobalFonts, SKRSContext2D } from '@napi-rs/canvas';
+import * as fs from 'fs';
+import * as path from 'path';
+import { AloccError } from '../errors';
+import { EvaluateResult, ExampleRecord } from './evaluate';
+
+const PREFERRED_FAMILIES = ['DejaVu Sans', 'Liberation Sans', 'Noto Sans', 'Arial', 'Helvetica'];
+/** The node_modules folder the canvas package sits in, wherever this file was compiled to. */
+function nodeModulesDir(): string {
+  return path.resolve(path.dirname(require.resolve('@napi-rs/canvas/package.json')), '..', '..');
+}
+
+const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts', nodeModulesDir()];
+
+function findFontFile(dir: string, depth = 0): string | null {
+  if (depth > 6 || !fs.existsSync(dir)) return null;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return null;
+  }
+  const file = entries.find((e) => e.isFile() && /\.(ttf|otf)$/i.test(e.name));
+  if (file) return path.join(dir, file.name);
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const found = findFontFile(path.join(dir, e.name), depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * A font family canvas can draw text with. Skia finds the system's fonts by itself; where it finds none, the first
+ * font file under the usual folders is registered. A picture of scores without its numbers is worse than an error.
+ */
+export function ensureFontFamily(): string {
+  const have = () => GlobalFonts.families.map((f) => f.family);
+  const pick = () => PREFERRED_FAMILIES.find((f) => have().includes(f)) ?? have()[0];
+  if (have().length === 0) {
+    for (const dir of FONT_DIRS) {
+      const file = findFontFile(dir);
+      if (file && GlobalFonts.registerFromPath(file)) break;
+    }
+  }
+  const family = pick();
+  if (!family) {
+    throw new AloccError(`no font found for the labels of examples.png (looked in ${FONT_DIRS.join(', ')}); install one, e.g. apt-get install fonts-dejavu-core`);
+  }
+  return family;
+}
+
+const SCALE = 3;
+const GAP = 8;
+const LEFT = 92;
+const TITLE = 50;
+const GROUP_HEADER = 22;
+const LABEL_LINES = 2;
+const LINE = 15;
+/** Between an input and its reconstruction, so the two read as separate images. */
+const PAIR_GAP = 3;
+
+/** Grey image (values 0-1, row-major) as a canvas, so it can be scaled up without smoothing. */
+function greyCanvas(pixels: Float32Array, size: number): Canvas {
+  const c = createCanvas(size, size);
+  const ctx = c.getContext('2d');
+  const img = ctx.createImageData(size, size);
+  for (let i = 0; i < size * size; i++) {
+    const v = Math.round(Math.min(1, Math.max(0, pixels[i])) * 255);
+    img.data.set([v, v, v, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  return c;
+}
+
+/**
+ * examples.png: for normal and novel test images, a row of inputs above a row of R's reconstructions, each labelled
+ * with its reconstruction loss and the threshold's verdict (green when right, red when wrong).
+ */
+export function drawExamples(result: EvaluateResult): Buffer {
+  const { report, examplePixels } = result;
+  const family = ensureFontFamily();
+  const { size } = examplePixels;
+  const cell = size * SCALE;
+  const groups = (['normal', 'novel'] as const).map((g) => ({
+    group: g,
+    items: report.examples.map((e, k) => ({ e, k })).filter(({ e }) => e.group === g),
+  }));
+  const cols = Math.max(1, ...groups.map((g) => g.items.length));
+  const groupHeight = GROUP_HEADER + 2 * cell + PAIR_GAP + GAP + LABEL_LINES * LINE + GAP;
+  const width = LEFT + cols * (cell + GAP) + GAP;
+  const height = TITLE + groups.length * groupHeight + GAP;
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, width, height);
+  ctx.imageSmoothingEnabled = false;
+  ctx.textBaseline = 'top';
+
+  ctx.fillStyle = '#111111';
+  ctx.font = `bold 15px "${family}"`;
+  ctx.fillText(`digit ${report.digit}, epoch ${report.epoch}: novel when recon loss > ${report.threshold.value.toFixed(4)}`, GAP, 9);
+  ctx.font = `12px "${family}"`;
+  ctx.fillStyle = '#555555';
+  ctx.fillText('under each: true digit · recon loss, then the verdict (green right, red wrong)', GAP, 29);
+
+  const per = size * size;
+  groups.forEach(({ group, items }, gi) => {
+    const top = TITLE + gi * groupHeight;
+    ctx.fillStyle = '#111111';
+    ctx.font = `bold 13px "${family}"`;
+    const what = group === 'normal' ? `normal: digit ${report.digit}` : 'novel: other digits';
+    ctx.fillText(`${what} (${items.length})`, GAP, top + 3);
+    ctx.font = `12px "${family}"`;
+    ctx.fillText('input', GAP, top + GROUP_HEADER + cell / 2 - 6);
+    ctx.fillText('R(x)', GAP, top + GROUP_HEADER + cell + PAIR_GAP + cell / 2 - 6);
+    items.forEach(({ e, k }, col) => drawExample(ctx, family, e, col, top, cell, examplePixels.inputs.subarray(k * per, (k + 1) * per),
+      examplePixels.reconstructions.subarray(k * per, (k + 1) * per), size));
+  });
+  return canvas.toBuffer('image/png');
+}
+
+function drawExample(
+  ctx: SKRSContext2D, family: string, e: ExampleRecord, col: number, top: number, cell: number,
+  input: Float32Array, reconstruction: Float32Array, size: number,
+): void {
+  const x = LEFT + col * (cell + GAP);
+  const y = top + GROUP_HEADER;
+  ctx.drawImage(greyCanvas(input, size), x, y, cell, cell);
+  ctx.drawImage(greyCanvas(reconstruction, size), x, y + cell + PAIR_GAP, cell, cell);
+  const textTop = y + 2 * cell + PAIR_GAP + 4;
+  const right = e.verdict === e.group;
+  ctx.font = `11px "${family}"`;
+  ctx.fillStyle = '#333333';
+  ctx.fillText(`${e.label} · ${e.reconLoss.toFixed(4)}`, x, textTop);
+  ctx.fillStyle = right ? '#1a7f37' : '#cf222e';
+  ctx.font = `bold 11px "${family}"`;
+  ctx.fillText(e.verdict === 'novel' ? 'NOVEL' : 'normal', x, textTop + LINE);
+}

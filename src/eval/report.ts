@@ -1,0 +1,132 @@
+import * as path from 'path';
+import { writeFileAtomic } from '../fsutil';
+import { EvalReport, EvaluateResult } from './evaluate';
+import { drawExamples } from './examples-png';
+import { MeanSd } from './metrics';
+
+/** A number for people: 'n/a' for NaN (a diverged model), fixed digits otherwise. */
+export function fmt(x: number | null | undefined, digits = 3): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits);
+}
+
+/** Four significant digits: raw score means can be anywhere from 1e-4 to 1. */
+function sig(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : 'n/a';
+}
+
+export function fmtMeanSd(m: MeanSd, digits = 3): string {
+  return m.n > 1 ? `${fmt(m.mean, digits)} ± ${fmt(m.sd, digits)}` : fmt(m.mean, digits);
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10} %`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+/** report.md: the report as readable tables. */
+export function renderMarkdown(report: EvalReport): string {
+  const t = report.testImages;
+  const th = report.threshold;
+  const lines: string[] = [
+    `# ALOCC evaluation: digit ${report.digit}, epoch ${report.epoch}`,
+    '',
+    `- Test images: ${t.scored} from the MNIST test set; normal (digit ${report.digit}): ${t.normal}; novel (other digits): ${t.novel}`,
+    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ' (best by validation recon loss)' : ` (best: ${report.bestEpoch})`}; ` +
+      `backend ${report.backend} (trained on ${report.runBackend})`,
+    `- ${report.startedAt} to ${report.finishedAt} (${fmt(report.seconds, 1)} s); seed ${report.seed}, ${report.draws} draws per share`,
+    '',
+    '## AUROC on the whole test set',
+    '',
+    'Novel images are the positives; 0.5 is chance. Raw score means per class, and which way the score points for novel images.',
+    '',
+    ...table(
+      ['score', 'AUROC', 'normal mean ± sd', 'novel mean ± sd', 'novel when', 'what it is'],
+      report.scores.map((s) => [s.label, fmt(s.auroc, 4), `${sig(s.normal.mean)} ± ${sig(s.normal.sd)}`, `${sig(s.novel.mean)} ± ${sig(s.novel.sd)}`, s.novelWhen, s.description]),
+    ),
+    '',
+    `## Calibrated threshold: recon loss > ${fmt(th.value, 5)} → novel`,
+    '',
+    `Threshold from the ${th.source} (no test images). On the whole test set:`,
+    '',
+    ...table(
+      ['precision', 'recall', 'F1', 'TP', 'FP', 'TN', 'FN'],
+      [[fmt(th.precision), fmt(th.recall), fmt(th.f1), `${th.tp}`, `${th.fp}`, `${th.tn}`, `${th.fn}`]],
+    ),
+    '',
+    "## The paper's protocol: novel shares",
+    '',
+    `Every normal test image plus novel ones drawn at random (seed ${report.seed}) to make the given share; mean ± sd over ${report.draws} draws.`,
+    '',
+    ...table(
+      ['novel share', 'normal', 'novel', 'F1 (threshold)', 'precision', 'recall', ...report.scores.map((s) => `AUROC ${s.label}`)],
+      report.shares.map((s) => [
+        s.capped ? `${pct(s.actualShare)} (asked ${pct(s.targetShare)}; too few novel images)` : pct(s.targetShare),
+        `${s.normal}`,
+        `${s.novel}`,
+        fmtMeanSd(s.threshold.f1),
+        fmtMeanSd(s.threshold.precision),
+        fmtMeanSd(s.threshold.recall),
+        ...report.scores.map((sc) => fmtMeanSd(s.auroc[sc.name])),
+      ]),
+    ),
+    '',
+  ];
+  if (report.normalisation) {
+    const n = report.normalisation;
+    lines.push(
+      '## Combined scores',
+      '',
+      `Normalised on ${n.count} ${n.source}: recon loss mean ${fmt(n.reconLoss.mean, 4)} sd ${fmt(n.reconLoss.sd, 4)}; ` +
+        `−D(R(x)) mean ${fmt(n.negDOfR.mean, 4)} sd ${fmt(n.negDOfR.sd, 4)}.`,
+      '',
+    );
+  }
+  if (report.skippedScores.length) lines.push(`Left out: ${report.skippedScores.join('; ')}.`, '');
+  lines.push('![examples](examples.png)', '');
+  return lines.join('\n');
+}
+
+export interface ReportFiles {
+  json: string;
+  markdown: string;
+  png: string;
+}
+
+/** The JSON text of a report: NaN becomes null, which is what JSON can hold. */
+export function reportJson(report: EvalReport): string {
+  return JSON.stringify(report, null, 2) + '\n';
+}
+
+/** Writes <runDir>/eval/report.json, report.md and examples.png, each atomically. */
+export function writeEvalReport(runDir: string, result: EvaluateResult): ReportFiles {
+  const dir = path.join(runDir, 'eval');
+  const files: ReportFiles = {
+    json: path.join(dir, 'report.json'),
+    markdown: path.join(dir, 'report.md'),
+    png: path.join(dir, 'examples.png'),
+  };
+  const png = drawExamples(result);
+  writeFileAtomic(files.png, png);
+  writeFileAtomic(files.markdown, renderMarkdown(result.report));
+  // The JSON last: a reader that finds it finds the other two written.
+  writeFileAtomic(files.json, reportJson(result.report));
+  return files;
+}
+
+/** The few lines `alocc eval` prints. */
+export function renderSummary(report: EvalReport, files?: ReportFiles): string {
+  const t = report.testImages;
+  const lines = [
+    `digit ${report.digit}, epoch ${report.epoch}: ${t.scored} test images (${t.normal} normal, ${t.novel} novel), backend ${report.backend}, ${fmt(report.seconds, 1)} s`,
+    `AUROC (whole test set): ${report.scores.map((s) => `${s.label} ${fmt(s.auroc, 4)}`).join(', ')}`,
+    `threshold ${fmt(report.threshold.value, 5)} on recon loss: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
+    `F1 at novel shares (mean ± sd over ${report.draws} draws):`,
+    ...report.shares.map((s) => `  ${pct(s.capped ? s.actualShare : s.targetShare).padStart(6)}  F1 ${fmtMeanSd(s.threshold.f1)}  AUROC ` +
+      report.scores.map((sc) => `${sc.label} ${fmtMeanSd(s.auroc[sc.name])}`).join(', ')),
+  ];
+  if (files) lines.push(`report: ${files.markdown} (also report.json, examples.png)`);
+  return lines.join('\n');
+}

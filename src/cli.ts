@@ -138,6 +138,44 @@ export function buildProgram(): Command {
       process.stdout.write(file + '\n');
     });
 
+  program
+    .command('eval')
+    .description('detection numbers on the MNIST test set: AUROC per score, F1 at the threshold, the paper\'s protocol')
+    .addOption(digitOption())
+    .addOption(dirOption())
+    .option('--epoch <n>', 'evaluate this epoch instead of the one with the lowest validation loss', intIn('--epoch', 1, 1e6))
+    .option('--draws <n>', 'random draws per novel share in the paper\'s protocol', intIn('--draws', 1, 1000), 10)
+    .option('--seed <n>', 'seed of those draws', intIn('--seed', 0, 2 ** 31 - 1), 42)
+    .option('--limit <n>', 'evaluate on the first N test images only (0: all 10,000)', intIn('--limit', 0, 10000), 0)
+    .option('--reference-images <n>', 'validation images that normalise the combined scores (0: none)', intIn('--reference-images', 0, 1e6), 1000)
+    .option('--all-digits', 'train (or resume) and evaluate every digit 0-9 in turn, then print the table')
+    .option('-e, --epochs <n>', 'with --all-digits: epochs each digit trains for', intIn('--epochs', 1, 10000), D.epochs)
+    .option('--json', 'print the report as JSON')
+    .addOption(backendOption())
+    .action(async (o) => {
+      if (o.allDigits && (o.digit !== undefined || o.epoch !== undefined)) {
+        throw new InvalidArgumentError('--all-digits evaluates every digit at its best epoch; drop --digit and --epoch.');
+      }
+      const { selectBackend, describeBackend } = await import('./backend');
+      const info = await selectBackend(o.backend);
+      process.stderr.write(describeBackend(info) + '\n');
+      const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, referenceImages: o.referenceImages, backend: info.label };
+      if (o.allDigits) {
+        const { evalAllDigits } = await import('./commands/eval-all');
+        const { train } = await import('./commands/train');
+        const { readRunFileIfExists } = await import('./train/runfile-io');
+        const { runDirFor } = await import('./train/checkpoint');
+        await evalAllDigits({ ...common, epochs: o.epochs }, async (digit, epochs) => {
+          const resume = readRunFileIfExists(runDirFor(o.checkpointDir, digit)) !== null;
+          await train({ digit, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr });
+        });
+        return;
+      }
+      const { evalCommand } = await import('./commands/eval');
+      const { resolveDigit } = await import('./commands/resolve-run');
+      await evalCommand({ ...common, digit: resolveDigit(o.checkpointDir, o.digit), epoch: o.epoch });
+    });
+
   return program;
 }
 

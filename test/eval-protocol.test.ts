@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { trainingReference } from '../src/eval/dataset';
+import { validationReference } from '../src/eval/dataset';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { loadTrainingSplit } from '../src/train/dataset';
+import { RunFile } from '../src/train/runfile';
 import { novelCountForShare, runSharesProtocol, sampleWithoutReplacement, seededRandom } from '../src/eval/protocol';
 import { combineScores } from '../src/eval/scores';
 
@@ -68,13 +71,27 @@ test('combineScores: z-scores and reference percentiles come from the reference 
   assert.match(degenerate.skipped[0], /^zMix: a reference sd is 0/);
 });
 
-test('trainingReference: images of the digit only, at most the number asked, reproducible', () => {
-  const per = 28 * 28;
-  const labels = Uint8Array.from({ length: 30 }, (_, i) => i % 3);
-  const images = Float32Array.from({ length: 30 * per }, (_, i) => Math.floor(i / per) / 100);
-  const ref = trainingReference({ images, labels, count: 30 }, 1, 4, 5)!;
-  assert.equal(ref.count, 4);
-  for (let k = 0; k < 4; k++) assert.equal(Math.round(ref.images[k * per] * 100) % 3, 1);
-  assert.deepEqual(trainingReference({ images, labels, count: 30 }, 1, 4, 5)!.images, ref.images);
-  assert.equal(trainingReference({ images, labels, count: 30 }, 1, 0, 5), undefined);
+test("validationReference: the run's own held-out images, never its training images", () => {
+  const config = { model: { ...DEFAULT_MODEL_CONFIG }, train: { ...DEFAULT_TRAIN_CONFIG, digit: 1, limit: 200 } };
+  const run = { config } as RunFile;
+  const ref = validationReference(run, 5)!;
+  const { train, validation } = loadTrainingSplit(config);
+  assert.equal(ref.count, 5);
+  assert.deepEqual(ref.images, validation.pixels.subarray(0, 5 * 784));
+  const key = (px: Float32Array, i: number) => Array.from(px.subarray(i * 784, (i + 1) * 784)).join(',');
+  const trained = new Set(Array.from({ length: train.count }, (_, i) => key(train.pixels, i)));
+  for (let i = 0; i < ref.count; i++) assert.ok(!trained.has(key(ref.images, i)));
+  assert.equal(validationReference(run, 0), undefined);
+});
+
+test('share F1 takes the normal class as positive, as the paper does', () => {
+  const isNovel = Uint8Array.from({ length: 200 }, (_, i) => (i < 100 ? 0 : 1));
+  const scores = { s: Float64Array.from(isNovel) };
+  // Flagging every image novel finds no normal image: F1 0 with normal positive (it would be 0.18 with novel positive).
+  const allNovel = runSharesProtocol({ isNovel, verdict: new Uint8Array(200).fill(1), scores }, [0.1], 3, 1);
+  assert.equal(allNovel[0].threshold.f1.mean, 0);
+  // Flagging none: every normal image found, 1/10 of the set wrongly kept: precision 100/111.
+  const none = runSharesProtocol({ isNovel, verdict: new Uint8Array(200), scores }, [0.1], 3, 1);
+  assert.ok(Math.abs(none[0].threshold.precision.mean - 100 / 111) < 1e-12);
+  assert.equal(none[0].threshold.recall.mean, 1);
 });

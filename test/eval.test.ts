@@ -10,7 +10,7 @@ import { evalAllDigits } from '../src/commands/eval-all';
 import { AloccError, UsageError } from '../src/errors';
 import { evaluate } from '../src/eval/evaluate';
 import { auroc } from '../src/eval/metrics';
-import { trainingReference } from '../src/eval/dataset';
+import { validationReference } from '../src/eval/dataset';
 import { scoreImages } from '../src/score/scorer';
 import { loadEpochModels, runDirFor } from '../src/train/checkpoint';
 import { RunFile } from '../src/train/runfile';
@@ -37,7 +37,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('evaluate: AUROCs match the scorer, threshold verdicts and share draws add up', () => {
   const nets = loadEpochModels(runDirFor(dir, DIGIT), run, 2);
-  const reference = trainingReference(trainSet, DIGIT, 40, 5)!;
+  const reference = validationReference(run, 40)!;
   const progress: [number, number][] = [];
   const { report, examplePixels } = evaluate(nets, run, 2, testSet.images, testSet.labels, 300, {
     seed: 11, draws: 4, reference, onProgress: (d, t) => progress.push([d, t]),

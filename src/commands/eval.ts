@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SingleBar } from 'cli-progress';
 import { AloccError, UsageError } from '../errors';
-import { firstImages, MnistLoader, MnistSplit, defaultMnistLoader, trainingReference } from '../eval/dataset';
+import { firstImages, MnistLoader, MnistSplit, defaultMnistLoader, validationReference } from '../eval/dataset';
 import { evaluate, EvalReport } from '../eval/evaluate';
 import { renderSummary, reportJson, ReportFiles, writeEvalReport } from '../eval/report';
 import { ReferenceImages } from '../eval/scores';
@@ -23,7 +23,7 @@ export interface EvalOptions {
   seed: number;
   /** Evaluate on the first N test images only (0 or unset: all 10 000); for quick checks and tests. */
   limit?: number;
-  /** Training images of the digit that normalise the combined scores; 0: no combined scores. Default 1000. */
+  /** Held-out validation images of the run that normalise the combined scores; 0: no combined scores. Default 1000. */
   referenceImages?: number;
   /** Backend label for the report, as selectBackend described it; default tf.getBackend(). */
   backend?: string;
@@ -89,14 +89,10 @@ export function progressBar(stream: NodeJS.WriteStream, what: string): { update:
 
 export interface LoadedData {
   test: MnistSplit;
-  /** The training split, only when reference images are wanted. */
-  train: MnistSplit | null;
 }
 
 export async function loadEvalData(opts: EvalOptions, loader: MnistLoader): Promise<LoadedData> {
-  const test = firstImages(await loader('test'), opts.limit);
-  const wantReference = (opts.referenceImages ?? DEFAULT_REFERENCE_IMAGES) > 0;
-  return { test, train: wantReference ? await loader('train') : null };
+  return { test: firstImages(await loader('test'), opts.limit) };
 }
 
 /** Evaluates one run on already-loaded data and writes its report files; prints nothing. */
@@ -106,9 +102,7 @@ export function evaluateRun(
   checkEvalOptions(opts);
   const { runDir, run } = requireRun(opts.checkpointDir, opts.digit);
   const epoch = opts.epoch ?? run.bestEpoch ?? run.epochs[run.epochs.length - 1].epoch;
-  const reference: ReferenceImages | undefined = data.train
-    ? trainingReference(data.train, opts.digit, opts.referenceImages ?? DEFAULT_REFERENCE_IMAGES, opts.seed)
-    : undefined;
+  const reference: ReferenceImages | undefined = validationReference(run, opts.referenceImages ?? DEFAULT_REFERENCE_IMAGES);
   const nets = loadEpochModels(runDir, run, epoch);
   const bar = progressBar(progressStream, `scoring digit ${opts.digit}`);
   try {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
 import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig, TrainConfig } from '../config';
-import { gatherRows, loadMnistDigits, splitValidation } from '../data/mnist';
+import { loadTrainingSplit } from '../train/dataset';
 import { AloccError, EXIT } from '../errors';
 import { watchInterrupts } from '../signals';
 import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
@@ -20,23 +20,8 @@ export interface TrainOptions extends Partial<TrainConfig> {
   overwrite?: boolean;
   /** Where progress goes; stderr by default. */
   log?: NodeJS.WriteStream;
-}
-
-function gather(pixels: Float32Array, idx: Uint32Array, per: number): ImageSet {
-  return { pixels: gatherRows(pixels, per, idx), count: idx.length };
-}
-
-/** The target digit's MNIST training images, split (seeded) into training and validation sets. */
-function loadTrainingImages(cfg: RunConfig): { train: ImageSet; validation: ImageSet } {
-  const { digit, limit, validationFraction, seed } = cfg.train;
-  const all = loadMnistDigits(digit, 'train');
-  const count = limit > 0 ? Math.min(limit, all.count) : all.count;
-  const { trainIdx, valIdx } = splitValidation(count, validationFraction, seed);
-  if (trainIdx.length < 2 || valIdx.length < 1) {
-    throw new AloccError(`--limit ${limit} leaves too few images to train and validate on; use at least 20`);
-  }
-  const per = cfg.model.inputSize * cfg.model.inputSize * cfg.model.channels;
-  return { train: gather(all.images, trainIdx, per), validation: gather(all.images, valIdx, per) };
+  /** Where the closing summary goes; stdout by default. */
+  out?: NodeJS.WritableStream;
 }
 
 function newRunFile(cfg: RunConfig, backend: string, train: ImageSet, validation: ImageSet): RunFile {
@@ -83,7 +68,7 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
 
   const backend = await selectBackend(opts.backend);
   log.write(describeBackend(backend) + '\n');
-  const { train: trainSet, validation } = loadTrainingImages(cfg);
+  const { train: trainSet, validation } = loadTrainingSplit(cfg);
 
   let run: RunFile;
   const done = existing?.epochs.length ?? 0;
@@ -134,7 +119,7 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
     nets.d.dispose();
   }
   const best = run.epochs.find((e) => e.epoch === run.bestEpoch)!;
-  process.stdout.write(
+  (opts.out ?? process.stdout).write(
     `done: best epoch ${best.epoch} (validation reconstruction loss ${best.valReconLoss.toFixed(5)}, ` +
       `novelty threshold ${best.threshold.toFixed(5)}); run file ${runFilePath(runDir)}\n`,
   );

@@ -1,5 +1,6 @@
-import { AloccError, firstLine } from '../errors';
-import { sampleWithoutReplacement, seededRandom } from './protocol';
+import { loadMnist } from '../data/mnist';
+import { loadTrainingSplit } from '../train/dataset';
+import { RunFile } from '../train/runfile';
 import { ReferenceImages } from './scores';
 
 /** One MNIST split as src/data/mnist.ts's loadMnist returns it. */
@@ -12,20 +13,8 @@ export interface MnistSplit {
 
 export type MnistLoader = (split: 'train' | 'test') => MnistSplit | Promise<MnistSplit>;
 
-/**
- * src/data/mnist.ts's loadMnist, required when first used: that module comes from another branch, and the eval
- * command takes any loader of the same shape (tests pass their own).
- */
-export const defaultMnistLoader: MnistLoader = (split) => {
-  let mod: { loadMnist: MnistLoader };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../data/mnist');
-  } catch (err) {
-    throw new AloccError(`the MNIST loader (src/data/mnist) is not available: ${firstLine(err)}`);
-  }
-  return mod.loadMnist(split);
-};
+/** The MNIST loader eval uses unless a test passes its own. */
+export const defaultMnistLoader: MnistLoader = loadMnist;
 
 /** The first `limit` images of a split (all when limit is 0 or undefined). */
 export function firstImages(set: MnistSplit, limit: number | undefined, side = 28): MnistSplit {
@@ -35,22 +24,17 @@ export function firstImages(set: MnistSplit, limit: number | undefined, side = 2
 }
 
 /**
- * Up to `max` training-split images of `digit`, drawn with `seed`, to normalise the combined scores. Training labels
- * only pick the digit; no test image is involved. Some of these images may be ones R was trained on, which the source
- * line says.
+ * The run's own held-out validation images (at most `max`, the first ones): the images its threshold was calibrated
+ * on. R never trained on them and no test image is involved, so combined scores normalised on them stay honest.
  */
-export function trainingReference(train: MnistSplit, digit: number, max: number, seed: number, side = 28): ReferenceImages | undefined {
+export function validationReference(run: RunFile, max: number): ReferenceImages | undefined {
   if (max <= 0) return undefined;
-  const ofDigit: number[] = [];
-  for (let i = 0; i < train.count; i++) if (train.labels[i] === digit) ofDigit.push(i);
-  if (ofDigit.length === 0) return undefined;
-  const picked = sampleWithoutReplacement(ofDigit, max, seededRandom(seed ^ 0x5eed)).sort();
-  const per = side * side;
-  const images = new Float32Array(picked.length * per);
-  picked.forEach((img, k) => images.set(train.images.subarray(img * per, (img + 1) * per), k * per));
+  const { validation } = loadTrainingSplit(run.config);
+  const count = Math.min(max, validation.count);
+  const per = run.config.model.inputSize ** 2;
   return {
-    images,
-    count: picked.length,
-    source: `MNIST training-split images of digit ${digit} (drawn with seed ${seed}; some may be images R trained on; no test images)`,
+    images: validation.pixels.subarray(0, count * per),
+    count,
+    source: `the run's ${count} held-out validation images of digit ${run.config.train.digit} (not trained on; no test images)`,
   };
 }

@@ -43,7 +43,10 @@ export interface ShareResult {
   normal: number;
   novel: number;
   draws: number;
-  /** Verdicts "reconstruction loss > calibrated threshold → novel", over the draws. */
+  /**
+   * Verdicts "reconstruction loss > calibrated threshold → novel", over the draws, scored with the NORMAL class as
+   * positive, as the ALOCC paper and its successors (GPND, OCGAN) report F1 for this protocol.
+   */
   threshold: { precision: MeanSd; recall: MeanSd; f1: MeanSd };
   /** AUROC of each candidate score, over the draws. */
   auroc: Record<string, MeanSd>;
@@ -75,16 +78,18 @@ export function runSharesProtocol(input: ProtocolInput, shares: readonly number[
     const size = normalIdx.length + novel;
     const precision: number[] = [], recall: number[] = [], f1: number[] = [];
     const aurocs: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-    const verdict = new Uint8Array(size);
+    const predNormal = new Uint8Array(size);
+    const isNormal = new Uint8Array(size);
     const truth = new Uint8Array(size);
     const score = new Float64Array(size);
     for (let d = 0; d < draws; d++) {
       const subset = [...normalIdx, ...sampleWithoutReplacement(novelIdx, novel, random)];
       subset.forEach((img, i) => {
-        verdict[i] = input.verdict[img] ? 1 : 0;
+        predNormal[i] = input.verdict[img] ? 0 : 1;
         truth[i] = input.isNovel[img];
+        isNormal[i] = 1 - truth[i];
       });
-      const c = precisionRecallF1(verdict, truth);
+      const c = precisionRecallF1(predNormal, isNormal);
       precision.push(c.precision);
       recall.push(c.recall);
       f1.push(c.f1);

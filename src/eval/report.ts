@@ -49,7 +49,7 @@ export function renderMarkdown(report: EvalReport): string {
     '',
     `## Calibrated threshold: recon loss > ${fmt(th.value, 5)} → novel`,
     '',
-    `Threshold from the ${th.source} (no test images). On the whole test set:`,
+    `Threshold from the ${th.source} (no test images). On the whole test set, novel as the positive class:`,
     '',
     ...table(
       ['precision', 'recall', 'F1', 'TP', 'FP', 'TN', 'FN'],
@@ -58,7 +58,7 @@ export function renderMarkdown(report: EvalReport): string {
     '',
     "## The paper's protocol: novel shares",
     '',
-    `Every normal test image plus novel ones drawn at random (seed ${report.seed}) to make the given share; mean ± sd over ${report.draws} draws.`,
+    `Every normal test image plus novel ones drawn at random (seed ${report.seed}) to make the given share; mean ± sd over ${report.draws} draws. F1, precision and recall take the normal class as positive, as the paper does.`,
     '',
     ...table(
       ['novel share', 'normal', 'novel', 'F1 (threshold)', 'precision', 'recall', ...report.scores.map((s) => `AUROC ${s.label}`)],
@@ -122,8 +122,8 @@ export function renderSummary(report: EvalReport, files?: ReportFiles): string {
   const lines = [
     `digit ${report.digit}, epoch ${report.epoch}: ${t.scored} test images (${t.normal} normal, ${t.novel} novel), backend ${report.backend}, ${fmt(report.seconds, 1)} s`,
     `AUROC (whole test set): ${report.scores.map((s) => `${s.label} ${fmt(s.auroc, 4)}`).join(', ')}`,
-    `threshold ${fmt(report.threshold.value, 5)} on recon loss: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
-    `F1 at novel shares (mean ± sd over ${report.draws} draws):`,
+    `threshold ${fmt(report.threshold.value, 5)} on recon loss, novel positive: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
+    `paper protocol, F1 with normal positive (mean ± sd over ${report.draws} draws):`,
     ...report.shares.map((s) => `  ${pct(s.capped ? s.actualShare : s.targetShare).padStart(6)}  F1 ${fmtMeanSd(s.threshold.f1)}  AUROC ` +
       report.scores.map((sc) => `${sc.label} ${fmtMeanSd(s.auroc[sc.name])}`).join(', ')),
   ];

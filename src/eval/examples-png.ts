@@ -1,54 +1,6 @@
-import { Canvas, createCanvas, GlobalFonts, SKRSContext2D } from '@napi-rs/canvas';
-import * as fs from 'fs';
-import * as path from 'path';
-import { AloccError } from '../errors';
+import { Canvas, createCanvas, SKRSContext2D } from '@napi-rs/canvas';
+import { chartFontFamily } from '../plot/fonts';
 import { EvaluateResult, ExampleRecord } from './evaluate';
-
-const PREFERRED_FAMILIES = ['DejaVu Sans', 'Liberation Sans', 'Noto Sans', 'Arial', 'Helvetica'];
-/** The node_modules folder the canvas package sits in, wherever this file was compiled to. */
-function nodeModulesDir(): string {
-  return path.resolve(path.dirname(require.resolve('@napi-rs/canvas/package.json')), '..', '..');
-}
-
-const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts', nodeModulesDir()];
-
-function findFontFile(dir: string, depth = 0): string | null {
-  if (depth > 6 || !fs.existsSync(dir)) return null;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return null;
-  }
-  const file = entries.find((e) => e.isFile() && /\.(ttf|otf)$/i.test(e.name));
-  if (file) return path.join(dir, file.name);
-  for (const e of entries) {
-    if (!e.isDirectory()) continue;
-    const found = findFontFile(path.join(dir, e.name), depth + 1);
-    if (found) return found;
-  }
-  return null;
-}
-
-/**
- * A font family canvas can draw text with. Skia finds the system's fonts by itself; where it finds none, the first
- * font file under the usual folders is registered. A picture of scores without its numbers is worse than an error.
- */
-export function ensureFontFamily(): string {
-  const have = () => GlobalFonts.families.map((f) => f.family);
-  const pick = () => PREFERRED_FAMILIES.find((f) => have().includes(f)) ?? have()[0];
-  if (have().length === 0) {
-    for (const dir of FONT_DIRS) {
-      const file = findFontFile(dir);
-      if (file && GlobalFonts.registerFromPath(file)) break;
-    }
-  }
-  const family = pick();
-  if (!family) {
-    throw new AloccError(`no font found for the labels of examples.png (looked in ${FONT_DIRS.join(', ')}); install one, e.g. apt-get install fonts-dejavu-core`);
-  }
-  return family;
-}
 
 const SCALE = 3;
 const GAP = 8;
@@ -79,7 +31,7 @@ function greyCanvas(pixels: Float32Array, size: number): Canvas {
  */
 export function drawExamples(result: EvaluateResult): Buffer {
   const { report, examplePixels } = result;
-  const family = ensureFontFamily();
+  const family = chartFontFamily();
   const { size } = examplePixels;
   const cell = size * SCALE;
   const groups = (['normal', 'novel'] as const).map((g) => ({

@@ -49,7 +49,6 @@ export function buildProgram(): Command {
     .description('Train and run ALOCC one-class novelty detectors (Sabokrou et al., CVPR 2018) with TensorFlow.js')
     .version(packageVersion())
     .option('--verbose', 'print stack traces on errors')
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) })
     .exitOverride()
     .hook('preAction', (cmd) => {

@@ -145,11 +145,17 @@ function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd
 }
 
 async function loadOptimizer(optimizer: tf.Optimizer, specs: tf.io.WeightsManifestEntry[], data: Uint8Array, file: string) {
+  let map: tf.NamedTensorMap = {};
   try {
-    const map = tf.io.decodeWeights(data.slice().buffer, specs);
+    // A copy of exactly these bytes: `data` may be a Buffer view, whose slice() shares (and whose .buffer is) the
+    // whole file, which once handed D's optimiser R's state on resume.
+    map = tf.io.decodeWeights(Uint8Array.from(data).buffer, specs);
     await optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
   } catch (err) {
     throw new AloccError(`${file} does not hold a valid optimiser state: ${firstLine(err)}`);
+  } finally {
+    // setWeights makes variables of its own (sharing the data), so the decoded tensors can go.
+    tf.dispose(Object.values(map));
   }
 }
 

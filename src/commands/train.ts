@@ -3,11 +3,12 @@ import { BackendChoice, describeBackend, selectBackend } from '../backend';
 import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig, TrainConfig } from '../config';
 import { gatherRows, loadMnistDigits, splitValidation } from '../data/mnist';
 import { AloccError, EXIT } from '../errors';
+import { describeWriteError } from '../fsutil';
 import { watchInterrupts } from '../signals';
 import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
 import { progressReporter } from '../train/progress';
 import { RunFile } from '../train/runfile';
-import { readRunFileIfExists, runFilePath } from '../train/runfile-io';
+import { readRunFileIfExists, runFilePath, writeRunFile } from '../train/runfile-io';
 import { ImageSet, runTraining, TrainingInterrupted } from '../train/trainer';
 
 export interface TrainOptions extends Partial<TrainConfig> {
@@ -81,6 +82,13 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
     if (diffs.length) throw new AloccError(`cannot resume ${runDir}: settings differ from the run's: ${diffs.join(', ')}`);
   }
 
+  try {
+    // Before any slow work: a checkpoint folder that cannot be made should fail now, not after the first epoch.
+    fs.mkdirSync(runDir, { recursive: true });
+  } catch (err) {
+    throw describeWriteError(runDir, err);
+  }
+
   const backend = await selectBackend(opts.backend);
   log.write(describeBackend(backend) + '\n');
   const { train: trainSet, validation } = loadTrainingImages(cfg);
@@ -98,14 +106,17 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
     if (existing) fs.rmSync(runDir, { recursive: true, force: true });
     run = newRunFile(cfg, backend.label, trainSet, validation);
   }
-  const nets = existing && opts.resume ? await loadTrainingState(runDir, existing, done, cfg.train) : createNets(cfg.model, cfg.train);
+  // Written before the first epoch, so a run stopped during it still exists (no epochs yet) and --resume can start it.
+  writeRunFile(runDir, run);
+  const nets = done > 0 && opts.resume ? await loadTrainingState(runDir, existing!, done, cfg.train) : createNets(cfg.model, cfg.train);
 
+  // Watched from here on, before the line that tells the user training started.
+  const interrupts = watchInterrupts('stopping: the current epoch is abandoned, completed checkpoints are kept');
   log.write(
     `training digit ${cfg.train.digit} on ${trainSet.count} images (${validation.count} held out) for ` +
       `${cfg.train.epochs} epoch(s), batch ${cfg.train.batchSize}; checkpoints in ${runDir}\n`,
   );
   const progress = progressReporter(cfg.train.epochs, log);
-  const interrupts = watchInterrupts('stopping: the current epoch is abandoned, completed checkpoints are kept');
   try {
     run = await runTraining({
       config: cfg,

@@ -68,10 +68,14 @@ export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: A
  * Reads one checkpoint file after checking it against the checksum recorded in the run file, and that it stays inside
  * the checkpoint folder (no absolute paths, '..', URLs, or symlinks that lead out).
  */
-function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
+function refuseOutside(epochDir: string, rel: string): void {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || path.isAbsolute(rel) || path.win32.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
     throw new AloccError(`checkpoint ${epochDir} refers to '${rel}', outside its folder; refusing to load it`);
   }
+}
+
+function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
+  refuseOutside(epochDir, rel);
   const file = path.join(epochDir, rel);
   let real: string;
   try {
@@ -127,7 +131,12 @@ function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd
   const buffers: Buffer[] = [];
   for (const g of groups) {
     if (!Array.isArray(g?.paths) || !Array.isArray(g?.weights)) throw new AloccError(`${jsonFile} has a malformed weightsManifest`);
-    for (const p of g.paths) buffers.push(readVerified(epochDir, path.posix.join(sub, String(p)), checksums));
+    for (const p of g.paths) {
+      if (typeof p !== 'string' || p === '') throw new AloccError(`${jsonFile} has a malformed weightsManifest`);
+      // Checked as written: joining first would turn '/etc/x' into 'r/etc/x' and a URL into a plain name.
+      refuseOutside(epochDir, p);
+      buffers.push(readVerified(epochDir, path.posix.join(sub, p), checksums));
+    }
     specs.push(...g.weights);
   }
   const data = Buffer.concat(buffers);

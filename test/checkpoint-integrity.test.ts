@@ -1,6 +1,7 @@
 // Damaged, swapped and hostile checkpoints are refused with one line naming the file; an intact one loads.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_TRAIN_CONFIG } from '../src/config';
@@ -65,12 +66,14 @@ before(async () => {
   await makeFakeRun(base, 3, { epochs: 2, model: SMALL_MODEL });
 });
 
-test('an intact copy loads, optimiser state included', async () => {
+test('an intact copy loads, optimiser state included, and leaves no tensor behind once disposed', async () => {
   const { runDir } = copyRun();
   loadEpoch1(runDir)();
   const run = readRunFile(runDir);
+  const before = tf.memory().numTensors;
   const nets = await loadTrainingState(runDir, run, 2, { ...DEFAULT_TRAIN_CONFIG, digit: 3 });
   [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
+  assert.equal(tf.memory().numTensors, before);
 });
 
 test('a truncated, altered or missing weights file is refused by name', async () => {

@@ -39,8 +39,15 @@ async function serializeModel(model: tf.LayersModel): Promise<{ json: string; bi
 }
 
 async function serializeOptimizer(optimizer: tf.Optimizer): Promise<{ specs: tf.io.WeightsManifestEntry[]; bin: Uint8Array }> {
-  const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
-  return { specs, bin: new Uint8Array(data) };
+  const weights = await optimizer.getWeights();
+  try {
+    const { data, specs } = await tf.io.encodeWeights(weights);
+    return { specs, bin: new Uint8Array(data) };
+  } finally {
+    // getWeights makes a fresh scalar for the iteration count (the rest are the optimiser's own variables): two
+    // tensors leaked per epoch before this.
+    tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+  }
 }
 
 /** Writes R, D and both optimisers' state into epoch-<n>/ atomically; returns the files' checksums. */

@@ -96,6 +96,7 @@ export function runFileProblem(value: unknown): string | null {
   const config = configProblem(run.config);
   if (config) return config;
   if (!Array.isArray(run.epochs) || !Array.isArray(run.batches)) return "it lacks the 'epochs' or 'batches' list";
+  if (typeof run.backend !== 'string') return "its 'backend' is not a string";
   for (const k of ['trainImages', 'validationImages']) if (!isCount(run[k], 0)) return `its '${k}' is not a count`;
   // Epochs are 1, 2, ... in order: resume continues after the last and loads epoch-<count>/.
   for (const [i, e] of (run.epochs as unknown[]).entries()) {

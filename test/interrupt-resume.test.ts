@@ -43,7 +43,7 @@ before(() => {
 test('Ctrl-C during epoch 2: exit 130, epoch 1 kept, run.json valid, epoch 1 scores', async () => {
   const r = await aloccWithSignals(['train', ...SMALL, '--epochs', '3', '--checkpoint-dir', dirOf('int')], [{ when: EPOCH_1_DONE, send: ['SIGINT'] }]);
   assert.equal(r.code, 130, r.stderr);
-  assert.match(r.stderr, /interrupted; 1 complete epoch\(s\) kept .* --resume --epochs 3/);
+  assert.match(r.stderr, /interrupted; 1 complete epoch\(s\) kept .*; continue with: alocc train --digit 1 --resume --epochs 3 /);
   assert.doesNotMatch(r.stderr, /epoch 2\/3: recon/);
   assert.doesNotMatch(r.stderr, STACK_TRACE);
   const run = readRunFile(runDir('int')); // throws unless valid
@@ -59,7 +59,10 @@ test('SIGTERM during epoch 2, then --resume: exit 143, and the same losses as an
   const r = await aloccWithSignals(['train', ...SMALL, '--epochs', '2', '--checkpoint-dir', dirOf('term')], [{ when: EPOCH_1_DONE, send: ['SIGTERM'] }]);
   assert.equal(r.code, 143, r.stderr);
   assert.equal(readRunFile(runDir('term')).epochs.length, 1);
-  const resumed = alocc('train', ...SMALL, '--epochs', '2', '--resume', '--checkpoint-dir', dirOf('term'));
+  // The command the message suggests is the one that works: it repeats the run's non-default settings.
+  const suggested = /continue with: alocc (.*)$/m.exec(r.stderr)?.[1];
+  assert.equal(suggested, `train --digit 1 --resume --epochs 2 --batch-size 32 --seed 5 --limit 120 --checkpoint-dir ${dirOf('term')}`);
+  const resumed = alocc(...suggested!.split(' '), '--backend', 'wasm');
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, /resuming .* after epoch 1/);
   assertSameLosses(readRunFile(runDir('term')), straight, 2);
@@ -91,7 +94,7 @@ test('Ctrl-C during epoch 1 leaves a run with no epochs that --resume starts fro
 test('--resume with other settings refuses, naming each differing setting, before training', () => {
   const r = alocc('train', ...SMALL.map((a) => (a === '32' ? '16' : a)), '--lr', '0.001', '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /cannot resume .*batchSize \(run 32, now 16\).*learningRate \(run 0\.002, now 0\.001\)/);
+  assert.match(r.stderr, /cannot resume .*: --batch-size \(run 32, now 16\), --lr \(run 0\.002, now 0\.001\); continue it with: alocc train --digit 1 --resume --epochs 3 --batch-size 32 --seed 5 --limit 120 /);
   assert.doesNotMatch(r.stderr, /training digit/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.equal(readRunFile(runDir('straight')).epochs.length, 2, 'the run is untouched');

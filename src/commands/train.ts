@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
 import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig, TrainConfig } from '../config';
 import { gatherRows, loadMnistDigits, splitValidation } from '../data/mnist';
@@ -57,6 +58,28 @@ function newRunFile(cfg: RunConfig, backend: string, train: ImageSet, validation
   };
 }
 
+/** The command-line option of each setting the CLI can change. */
+const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
+  batchSize: '--batch-size',
+  rAlpha: '--r-alpha',
+  learningRate: '--lr',
+  noiseStd: '--noise-std',
+  seed: '--seed',
+  limit: '--limit',
+};
+
+/** The command that continues a run: it repeats every setting that is not the default, as --resume demands. */
+export function resumeCommand(train: TrainConfig, checkpointDir: string): string {
+  const parts = ['alocc train --digit', String(train.digit), '--resume --epochs', String(train.epochs)];
+  for (const [key, option] of Object.entries(OPTION_OF) as [keyof TrainConfig, string][]) {
+    if (train[key] !== DEFAULT_TRAIN_CONFIG[key]) parts.push(option, String(train[key]));
+  }
+  if (path.resolve(checkpointDir) !== path.resolve('checkpoints')) {
+    parts.push('--checkpoint-dir', /^[\w./:@%+=,-]+$/.test(checkpointDir) ? checkpointDir : `'${checkpointDir.replace(/'/g, `'\\''`)}'`);
+  }
+  return parts.join(' ');
+}
+
 /** `alocc train`: trains R and D on one digit, with a checkpoint per epoch. Returns the run file. */
 export async function train(opts: TrainOptions): Promise<RunFile> {
   const log = opts.log ?? process.stderr;
@@ -73,13 +96,22 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
   }
   if (existing && !opts.resume && !opts.overwrite) {
     throw new AloccError(
-      `${runDir} already holds a run of ${existing.epochs.length} epoch(s); continue it with --resume ` +
-        `(and --epochs N), or start over with --overwrite`,
+      `${runDir} already holds a run of ${existing.epochs.length} epoch(s); continue it with: ` +
+        `${resumeCommand({ ...existing.config.train, epochs: Math.max(cfg.train.epochs, existing.epochs.length + 1) }, opts.checkpointDir)}, ` +
+        'or start over with --overwrite',
     );
   }
   if (existing && opts.resume) {
-    const diffs = configDifferences(existing.config, cfg);
-    if (diffs.length) throw new AloccError(`cannot resume ${runDir}: settings differ from the run's: ${diffs.join(', ')}`);
+    const diffs = configDifferences(existing.config, cfg).map((d) => {
+      const key = d.split(' ')[0] as keyof TrainConfig;
+      return OPTION_OF[key] ? OPTION_OF[key] + d.slice(key.length) : d;
+    });
+    if (diffs.length) {
+      throw new AloccError(
+        `cannot resume ${runDir}: settings differ from the run's: ${diffs.join(', ')}; continue it with: ` +
+          `${resumeCommand({ ...existing.config.train, epochs: cfg.train.epochs }, opts.checkpointDir)}, or start over with --overwrite`,
+      );
+    }
   }
 
   try {
@@ -134,7 +166,7 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
       const sig = interrupts.signal();
       throw new AloccError(
         `interrupted; ${err.completedEpochs} complete epoch(s) kept in ${runDir}; continue with: ` +
-          `alocc train --digit ${cfg.train.digit} --resume --epochs ${cfg.train.epochs}`,
+          resumeCommand(cfg.train, opts.checkpointDir),
         sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint,
       );
     }

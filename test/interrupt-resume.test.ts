@@ -2,6 +2,7 @@
 // Signals are seen between batches, so the runs use small batches: 108 training images, 3 batches of 32 per epoch.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { RunFile } from '../src/train/runfile';
@@ -98,4 +99,33 @@ test('--resume with other settings refuses, naming each differing setting, befor
   assert.doesNotMatch(r.stderr, /training digit/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.equal(readRunFile(runDir('straight')).epochs.length, 2, 'the run is untouched');
+});
+
+test('a second training of a run that is being trained is refused; a killed one\'s lock and leftovers are cleaned up', async () => {
+  const dir = dirOf('locked');
+  const refusals: string[] = [];
+  const first = await aloccWithSignals(['train', ...SMALL, '--epochs', '3', '--checkpoint-dir', dir], [{
+    when: /training digit 1/,
+    run: () => {
+      for (const how of ['--resume', '--overwrite']) {
+        const r = alocc('train', ...SMALL, '--epochs', '3', how, '--checkpoint-dir', dir);
+        refusals.push(`${r.code} ${r.stderr.trim()}`);
+      }
+    },
+    send: ['SIGINT'],
+  }]);
+  assert.equal(first.code, 130, first.stderr);
+  for (const r of refusals) assert.match(r, /^1 alocc: \S+ is being trained by process \d+; wait for it/);
+  assert.ok(!fs.existsSync(path.join(runDir('locked'), '.lock')), 'the lock is released on the way out');
+
+  // What `kill -9` can leave: a lock of a process that is gone, temporary copies, epoch 1 moved aside mid-replace.
+  const rd = runDir('straight');
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+  fs.writeFileSync(path.join(rd, '.lock'), `${gone}\n`);
+  fs.mkdirSync(path.join(rd, '.epoch-3.tmp-123'));
+  fs.writeFileSync(path.join(rd, '.run.json.tmp-123'), '{');
+  fs.renameSync(path.join(rd, 'epoch-2'), path.join(rd, '.epoch-2.old-123'));
+  const r = alocc('train', ...SMALL, '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(fs.readdirSync(rd).sort(), ['epoch-1', 'epoch-2', 'epoch-3', 'run.json']);
 });

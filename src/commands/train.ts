@@ -7,6 +7,7 @@ import { AloccError, EXIT } from '../errors';
 import { describeWriteError } from '../fsutil';
 import { watchInterrupts } from '../signals';
 import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
+import { clearRunDir, lockRun, tidyRunDir } from '../train/run-folder';
 import { progressReporter } from '../train/progress';
 import { RunFile } from '../train/runfile';
 import { readRunFileIfExists, runFilePath, writeRunFile } from '../train/runfile-io';
@@ -80,17 +81,8 @@ export function resumeCommand(train: TrainConfig, checkpointDir: string): string
   return parts.join(' ');
 }
 
-/** `alocc train`: trains R and D on one digit, with a checkpoint per epoch. Returns the run file. */
-export async function train(opts: TrainOptions): Promise<RunFile> {
-  const log = opts.log ?? process.stderr;
-  const trainCfg: TrainConfig = { ...DEFAULT_TRAIN_CONFIG };
-  for (const key of Object.keys(trainCfg) as (keyof TrainConfig)[]) {
-    if (opts[key] !== undefined) trainCfg[key] = opts[key] as number;
-  }
-  const cfg: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG }, train: trainCfg };
-  const runDir = runDirFor(opts.checkpointDir, cfg.train.digit);
-
-  const existing = readRunFileIfExists(runDir);
+/** Refuses to start when the run folder's state and the options disagree: nothing to resume, or a run in the way. */
+function checkStart(existing: RunFile | null, opts: TrainOptions, cfg: RunConfig, runDir: string): void {
   if (opts.resume && !existing) {
     throw new AloccError(`nothing to resume: ${runFilePath(runDir)} does not exist; start with: alocc train --digit ${cfg.train.digit}`);
   }
@@ -113,6 +105,17 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
       );
     }
   }
+}
+
+/** `alocc train`: trains R and D on one digit, with a checkpoint per epoch. Returns the run file. */
+export async function train(opts: TrainOptions): Promise<RunFile> {
+  const trainCfg: TrainConfig = { ...DEFAULT_TRAIN_CONFIG };
+  for (const key of Object.keys(trainCfg) as (keyof TrainConfig)[]) {
+    if (opts[key] !== undefined) trainCfg[key] = opts[key] as number;
+  }
+  const cfg: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG }, train: trainCfg };
+  const runDir = runDirFor(opts.checkpointDir, cfg.train.digit);
+  checkStart(readRunFileIfExists(runDir), opts, cfg, runDir); // fails fast, before touching anything
 
   try {
     // Before any slow work: a checkpoint folder that cannot be made should fail now, not after the first epoch.
@@ -120,7 +123,20 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
   } catch (err) {
     throw describeWriteError(runDir, err);
   }
+  const release = lockRun(runDir);
+  try {
+    tidyRunDir(runDir);
+    // Read again under the lock: another training may have changed the run in the meantime.
+    const existing = readRunFileIfExists(runDir);
+    checkStart(existing, opts, cfg, runDir);
+    return await trainLocked(opts, cfg, runDir, existing);
+  } finally {
+    release();
+  }
+}
 
+async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, existing: RunFile | null): Promise<RunFile> {
+  const log = opts.log ?? process.stderr;
   const backend = await selectBackend(opts.backend);
   log.write(describeBackend(backend) + '\n');
   const { train: trainSet, validation } = loadTrainingImages(cfg);
@@ -135,7 +151,7 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
     run = { ...existing, config: cfg };
     log.write(`resuming ${runDir} after epoch ${done}\n`);
   } else {
-    if (existing) fs.rmSync(runDir, { recursive: true, force: true });
+    if (existing) clearRunDir(runDir);
     run = newRunFile(cfg, backend.label, trainSet, validation);
   }
   // Written before the first epoch, so a run stopped during it still exists (no epochs yet) and --resume can start it.

@@ -30,6 +30,8 @@ export function aloccWithSignals(args: string[], triggers: SignalTrigger[]): Pro
 
 export interface SignalTrigger {
   when: RegExp;
+  /** Runs first, e.g. a second command while this one is busy. */
+  run?: () => void;
   send: NodeJS.Signals[];
 }
 
@@ -45,7 +47,14 @@ export function runWithSignals(command: string, args: string[], triggers: Signal
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => {
       stderr += d;
-      while (pending.length && pending[0].when.test(stderr)) for (const sig of pending.shift()!.send) child.kill(sig);
+      while (pending.length && pending[0].when.test(stderr)) {
+        const trigger = pending.shift()!;
+        try {
+          trigger.run?.();
+        } finally {
+          for (const sig of trigger.send) child.kill(sig);
+        }
+      }
     });
     child.on('error', reject);
     child.on('close', (code) => {

@@ -156,7 +156,8 @@ test('a run file that is not JSON, is cut short or fails validation is refused b
     ['no epochs list', (t) => JSON.stringify({ ...JSON.parse(t), epochs: undefined }), /not an alocc run file: .*'epochs'/],
     ['epochs out of order', (t) => { const r: RunFile = JSON.parse(t); r.epochs.reverse(); return JSON.stringify(r); }, /out of order/],
     ['bad checksum', (t) => { const r: RunFile = JSON.parse(t); r.epochs[1].checksums['r/weights.bin'] = 'abc'; return JSON.stringify(r); }, /checksums/],
-    ['absurd size', (t) => { const r: RunFile = JSON.parse(t); r.config.model.gfDim = 1e9; return JSON.stringify(r); }, /gfDim/],
+    ['absurd width', (t) => { const r: RunFile = JSON.parse(t); r.config.model.dfDim = 4096; return JSON.stringify(r); }, /dfDim is not a width from 1 to 256/],
+    ['other image size', (t) => { const r: RunFile = JSON.parse(t); r.config.model.inputSize = 64; return JSON.stringify(r); }, /28×28 grey images only/],
   ];
   for (const [what, edit, why] of damage) {
     const { runDir } = copyRun();

@@ -64,7 +64,9 @@ function useLikeTheConsumers(run: RunFile) {
   assert.equal(typeof `${run.backend} ${run.config.train.digit} ${run.trainImages}`, 'string');
   assert.ok(Number.isInteger(run.config.train.digit) && run.config.train.digit >= 0 && run.config.train.digit <= 9);
   assert.ok(Number.isInteger(run.config.train.batchSize) && run.config.train.batchSize >= 1);
-  for (const k of ['inputSize', 'channels', 'dfDim', 'gfDim'] as const) assert.ok(Number.isInteger(run.config.model[k]) && run.config.model[k] >= 1);
+  // Models are built from these before any weight is read: only 28×28 grey, and widths that fit in memory.
+  assert.ok(run.config.model.inputSize === 28 && run.config.model.channels === 1);
+  for (const k of ['dfDim', 'gfDim'] as const) assert.ok(Number.isInteger(run.config.model[k]) && run.config.model[k] >= 1 && run.config.model[k] <= 256);
 }
 
 /** Writes `text` as run.json and reads it back: an AloccError naming the file, or a usable run. */

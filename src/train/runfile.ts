@@ -57,6 +57,8 @@ export function pickBestEpoch(epochs: EpochRecord[]): number | null {
 const EPOCH_NUMBER_FIELDS = ['valReconLoss', 'threshold', 'wallSeconds', 'imagesPerSecond'] as const;
 const LOSS_FIELDS = ['dLossReal', 'dLossFake', 'gLoss', 'reconLoss', 'advLoss'] as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Widest base filter count accepted (the default is 16): D's last layer has 8× this many filters. */
+const MAX_FILTERS = 256;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown, min: number, max = 2 ** 31 - 1) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
@@ -74,7 +76,11 @@ function configProblem(config: unknown): string | null {
       if (typeof v !== 'number' || !Number.isFinite(v)) return `config.${section}.${k} is not a finite number`;
     }
   }
-  for (const k of ['inputSize', 'channels', 'dfDim', 'gfDim']) if (!isCount(model[k], 1, 4096)) return `config.model.${k} is not a sane size`;
+  // The networks are built from these before any weight is checked: a huge width would allocate gigabytes.
+  if (model.inputSize !== DEFAULT_MODEL_CONFIG.inputSize || model.channels !== DEFAULT_MODEL_CONFIG.channels) {
+    return `its images are ${model.inputSize}×${model.inputSize}×${model.channels}; this alocc handles 28×28 grey images only`;
+  }
+  for (const k of ['dfDim', 'gfDim']) if (!isCount(model[k], 1, MAX_FILTERS)) return `config.model.${k} is not a width from 1 to ${MAX_FILTERS}`;
   if (!isCount(train.digit, 0, 9)) return 'config.train.digit is not a digit 0-9';
   for (const k of ['epochs', 'batchSize', 'rStepsPerBatch']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
   for (const k of ['seed', 'limit']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;

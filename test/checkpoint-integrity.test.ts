@@ -97,7 +97,9 @@ test('a truncated, altered or missing weights file is refused by name', async ()
   const opt = path.join(c.runDir, 'epoch-2', 'optimizers.bin');
   fs.appendFileSync(opt, Buffer.alloc(4));
   const run = readRunFile(c.runDir);
+  const tensors = tf.memory().numTensors;
   await assertRefused(() => loadTrainingState(c.runDir, run, 2, run.config.train), opt, /corrupt/);
+  assert.equal(tf.memory().numTensors, tensors, 'the networks built before the refusal are disposed');
 });
 
 test('a file without a checksum in run.json is not trusted', async () => {

@@ -207,15 +207,20 @@ export async function loadTrainingState(runDir: string, run: RunFile, epoch: num
   const epochDir = epochDirFor(runDir, epoch);
   const checksums = run.epochs.find((e) => e.epoch === epoch)!.checksums;
   const specFile = path.join(epochDir, 'optimizers.json');
-  const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
-  const bin = readVerified(epochDir, 'optimizers.bin', checksums);
   const nets: AloccNets = { r, d, rOptimizer: makeOptimizer(train), dOptimizer: makeOptimizer(train) };
-  const rBytes = Number(specs?.rBytes);
-  if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && rBytes <= bin.length)) {
-    throw new AloccError(`${specFile} is malformed`);
+  try {
+    const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
+    const bin = readVerified(epochDir, 'optimizers.bin', checksums);
+    const rBytes = Number(specs?.rBytes);
+    if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && rBytes <= bin.length)) {
+      throw new AloccError(`${specFile} is malformed`);
+    }
+    await loadOptimizer(nets.rOptimizer, specs.r, bin.subarray(0, rBytes), specFile);
+    await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes), specFile);
+  } catch (err) {
+    [r, d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
+    throw err;
   }
-  await loadOptimizer(nets.rOptimizer, specs.r, bin.subarray(0, rBytes), specFile);
-  await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes), specFile);
   return nets;
 }
 

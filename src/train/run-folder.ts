@@ -26,11 +26,20 @@ export function lockRun(runDir: string): () => void {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw describeWriteError(file, err);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw describeWriteError(file, err);
     }
-    const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-      throw new AloccError(`${runDir} is being trained by process ${pid}; wait for it to finish or stop it (if no such process is training, delete ${file})`);
+    let pid = NaN;
+    try {
+      pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    } catch {
+      // Released between our two calls: try again.
+    }
+    // Another process that took over the same stale lock a moment ago also counts as alive.
+    if (attempt > 0 || (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))) {
+      throw new AloccError(
+        `${runDir} is being trained by process ${Number.isNaN(pid) ? '(unknown)' : pid}; wait for it to finish or stop it ` +
+          `(if no such process is training, delete ${file})`,
+      );
     }
     fs.rmSync(file, { force: true });
   }
@@ -56,7 +65,7 @@ export function clearRunDir(runDir: string): void {
  */
 export function tidyRunDir(runDir: string): void {
   for (const name of fs.readdirSync(runDir)) {
-    const m = /^\.(.+)\.(tmp|old)-\d+$/.exec(name);
+    const m = /^\.(epoch-\d+|run\.json)\.(tmp|old)-\d+$/.exec(name); // only what training writes
     if (!m) continue;
     const target = path.join(runDir, m[1]);
     if (m[2] === 'old' && !fs.existsSync(target)) fs.renameSync(path.join(runDir, name), target);

@@ -84,20 +84,29 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
     pixels = new Float32Array(CHUNK * per);
   };
 
+  const fail = (file: string, why: string) => {
+    failed++;
+    if (opts.json) out.write(JSON.stringify({ file, error: why }) + '\n');
+    log.write(`alocc: ${why}\n`);
+  };
+
   try {
-    for await (const file of findPngs(opts.paths)) {
-      try {
-        const img = await readPngAsDigit(file, { invert: opts.invert, fit: opts.fit });
-        pixels.set(img.pixels, files.length * per);
-        files.push(file);
-        inverted.push(img.inverted);
-      } catch (err) {
-        failed++;
-        const why = err instanceof AloccError ? err.message : `${file}: ${firstLine(err)}`;
-        if (opts.json) out.write(JSON.stringify({ file, error: why }) + '\n');
-        log.write(`alocc: ${why}\n`);
+    for (const given of opts.paths) {
+      let found = 0;
+      for await (const file of findPngs([given])) {
+        found++;
+        try {
+          const img = await readPngAsDigit(file, { invert: opts.invert, fit: opts.fit });
+          pixels.set(img.pixels, files.length * per);
+          files.push(file);
+          inverted.push(img.inverted);
+        } catch (err) {
+          fail(file, err instanceof AloccError ? err.message : `${file}: ${firstLine(err)}`);
+        }
+        if (files.length === CHUNK) flush();
       }
-      if (files.length === CHUNK) flush();
+      // A folder named on the command line that holds no PNG (say, a folder called x.png) is worth a line too.
+      if (found === 0) fail(given, `${given}: a folder with no PNG files in it`);
     }
     flush();
   } finally {

@@ -39,8 +39,15 @@ async function serializeModel(model: tf.LayersModel): Promise<{ json: string; bi
 }
 
 async function serializeOptimizer(optimizer: tf.Optimizer): Promise<{ specs: tf.io.WeightsManifestEntry[]; bin: Uint8Array }> {
-  const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
-  return { specs, bin: new Uint8Array(data) };
+  const weights = await optimizer.getWeights();
+  try {
+    const { data, specs } = await tf.io.encodeWeights(weights);
+    return { specs, bin: new Uint8Array(data) };
+  } finally {
+    // getWeights makes a fresh scalar for the iteration count (the rest are the optimiser's own variables): two
+    // tensors leaked per epoch before this.
+    tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+  }
 }
 
 /** Writes R, D and both optimisers' state into epoch-<n>/ atomically; returns the files' checksums. */
@@ -68,10 +75,14 @@ export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: A
  * Reads one checkpoint file after checking it against the checksum recorded in the run file, and that it stays inside
  * the checkpoint folder (no absolute paths, '..', URLs, or symlinks that lead out).
  */
-function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
+function refuseOutside(epochDir: string, rel: string): void {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || path.isAbsolute(rel) || path.win32.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
     throw new AloccError(`checkpoint ${epochDir} refers to '${rel}', outside its folder; refusing to load it`);
   }
+}
+
+function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
+  refuseOutside(epochDir, rel);
   const file = path.join(epochDir, rel);
   let real: string;
   try {
@@ -127,7 +138,12 @@ function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd
   const buffers: Buffer[] = [];
   for (const g of groups) {
     if (!Array.isArray(g?.paths) || !Array.isArray(g?.weights)) throw new AloccError(`${jsonFile} has a malformed weightsManifest`);
-    for (const p of g.paths) buffers.push(readVerified(epochDir, path.posix.join(sub, String(p)), checksums));
+    for (const p of g.paths) {
+      if (typeof p !== 'string' || p === '') throw new AloccError(`${jsonFile} has a malformed weightsManifest`);
+      // Checked as written: joining first would turn '/etc/x' into 'r/etc/x' and a URL into a plain name.
+      refuseOutside(epochDir, p);
+      buffers.push(readVerified(epochDir, path.posix.join(sub, p), checksums));
+    }
     specs.push(...g.weights);
   }
   const data = Buffer.concat(buffers);
@@ -145,11 +161,17 @@ function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd
 }
 
 async function loadOptimizer(optimizer: tf.Optimizer, specs: tf.io.WeightsManifestEntry[], data: Uint8Array, file: string) {
+  let map: tf.NamedTensorMap = {};
   try {
-    const map = tf.io.decodeWeights(data.slice().buffer, specs);
+    // A copy of exactly these bytes: `data` may be a Buffer view, whose slice() shares (and whose .buffer is) the
+    // whole file, which once handed D's optimiser R's state on resume.
+    map = tf.io.decodeWeights(Uint8Array.from(data).buffer, specs);
     await optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
   } catch (err) {
     throw new AloccError(`${file} does not hold a valid optimiser state: ${firstLine(err)}`);
+  } finally {
+    // setWeights makes variables of its own (sharing the data), so the decoded tensors can go.
+    tf.dispose(Object.values(map));
   }
 }
 
@@ -185,15 +207,20 @@ export async function loadTrainingState(runDir: string, run: RunFile, epoch: num
   const epochDir = epochDirFor(runDir, epoch);
   const checksums = run.epochs.find((e) => e.epoch === epoch)!.checksums;
   const specFile = path.join(epochDir, 'optimizers.json');
-  const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
-  const bin = readVerified(epochDir, 'optimizers.bin', checksums);
   const nets: AloccNets = { r, d, rOptimizer: makeOptimizer(train), dOptimizer: makeOptimizer(train) };
-  const rBytes = Number(specs?.rBytes);
-  if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && rBytes <= bin.length)) {
-    throw new AloccError(`${specFile} is malformed`);
+  try {
+    const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
+    const bin = readVerified(epochDir, 'optimizers.bin', checksums);
+    const rBytes = Number(specs?.rBytes);
+    if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && rBytes <= bin.length)) {
+      throw new AloccError(`${specFile} is malformed`);
+    }
+    await loadOptimizer(nets.rOptimizer, specs.r, bin.subarray(0, rBytes), specFile);
+    await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes), specFile);
+  } catch (err) {
+    [r, d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
+    throw err;
   }
-  await loadOptimizer(nets.rOptimizer, specs.r, bin.subarray(0, rBytes), specFile);
-  await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes), specFile);
   return nets;
 }
 

@@ -3,10 +3,18 @@ import * as tf from '@tensorflow/tfjs';
 /** Keras' epsilon: probabilities are clipped to [EPS, 1 - EPS] before the log. */
 const EPS = 1e-7;
 
+/**
+ * Probabilities clipped to [EPS, 1 - EPS], NaN kept NaN: the wasm backend's clip turns NaN into EPS, which would hide
+ * a diverged network behind finite losses. Forward values and gradients are otherwise those of the plain clip.
+ */
+function clipProbabilities(p: tf.Tensor): tf.Tensor {
+  return tf.where(tf.isNaN(p), p, tf.clipByValue(p, EPS, 1 - EPS));
+}
+
 /** Binary cross-entropy between probabilities `p` and targets `t`, averaged over every element. */
 export function bce(p: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
   return tf.tidy(() => {
-    const q = tf.clipByValue(p, EPS, 1 - EPS);
+    const q = clipProbabilities(p);
     const target = typeof t === 'number' ? tf.scalar(t) : t;
     // t·log q + (1 - t)·log(1 - q), written so a constant target needs no broadcast tensor.
     const ll = tf.add(tf.mul(target, tf.log(q)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, q))));
@@ -20,7 +28,7 @@ export function bce(p: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
  */
 export function reconstructionLossPerImage(reconstruction: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => {
-    const q = tf.clipByValue(reconstruction, EPS, 1 - EPS);
+    const q = clipProbabilities(reconstruction);
     const ll = tf.add(tf.mul(x, tf.log(q)), tf.mul(tf.sub(1, x), tf.log(tf.sub(1, q))));
     return tf.neg(tf.mean(ll, [1, 2, 3])) as tf.Tensor1D;
   });

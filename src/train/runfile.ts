@@ -1,4 +1,4 @@
-import { RunConfig } from '../config';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../config';
 import { BatchLosses } from './step';
 
 /** Losses of one batch, with where it fell in training. */
@@ -54,31 +54,76 @@ export function pickBestEpoch(epochs: EpochRecord[]): number | null {
   return best ? best.epoch : null;
 }
 
-const EPOCH_NUMBER_FIELDS = ['epoch', 'valReconLoss', 'threshold', 'wallSeconds', 'imagesPerSecond'] as const;
+const EPOCH_NUMBER_FIELDS = ['valReconLoss', 'threshold', 'wallSeconds', 'imagesPerSecond'] as const;
+const LOSS_FIELDS = ['dLossReal', 'dLossFake', 'gLoss', 'reconLoss', 'advLoss'] as const;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Widest base filter count accepted (the default is 16): D's last layer has 8× this many filters. */
+const MAX_FILTERS = 256;
 
-/** Checks the shape of a parsed run file; returns the first problem found, or null. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown, min: number, max = 2 ** 31 - 1) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+/** The first problem in the config of a run file; every field the code reads must be there and in range. */
+function configProblem(config: unknown): string | null {
+  if (!isObject(config) || !isObject(config.model) || !isObject(config.train)) return "it lacks 'config.model' or 'config.train'";
+  const { model, train } = config;
+  for (const [section, values, defaults] of [
+    ['model', model, DEFAULT_MODEL_CONFIG],
+    ['train', train, DEFAULT_TRAIN_CONFIG],
+  ] as const) {
+    for (const k of Object.keys(defaults)) {
+      const v = values[k];
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `config.${section}.${k} is not a finite number`;
+    }
+  }
+  // The networks are built from these before any weight is checked: a huge width would allocate gigabytes.
+  if (model.inputSize !== DEFAULT_MODEL_CONFIG.inputSize || model.channels !== DEFAULT_MODEL_CONFIG.channels) {
+    return `its images are ${model.inputSize}×${model.inputSize}×${model.channels}; this alocc handles 28×28 grey images only`;
+  }
+  for (const k of ['dfDim', 'gfDim']) if (!isCount(model[k], 1, MAX_FILTERS)) return `config.model.${k} is not a width from 1 to ${MAX_FILTERS}`;
+  if (!isCount(train.digit, 0, 9)) return 'config.train.digit is not a digit 0-9';
+  for (const k of ['epochs', 'batchSize', 'rStepsPerBatch']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
+  for (const k of ['seed', 'limit']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
+  return null;
+}
+
+function lossesProblem(v: unknown, where: string): string | null {
+  if (!isObject(v)) return `${where} is not an object`;
+  for (const k of LOSS_FIELDS) if (typeof v[k] !== 'number') return `${where} lacks '${k}'`;
+  return null;
+}
+
+/** Checks the shape of a parsed run file; returns the first problem found, or null. Never throws. */
 export function runFileProblem(value: unknown): string | null {
-  const run = value as Partial<RunFile> | null;
-  if (!run || typeof run !== 'object') return 'not a JSON object';
+  if (!isObject(value)) return 'not a JSON object';
+  const run = value;
   if (run.format !== 'alocc-run') return "its 'format' is not 'alocc-run'";
   if (run.version !== 1) return `its version ${JSON.stringify(run.version)} is not supported (expected 1)`;
-  const model = run.config?.model as unknown as Record<string, unknown> | undefined;
-  const train = run.config?.train as unknown as Record<string, unknown> | undefined;
-  if (!model || !train) return "it lacks 'config.model' or 'config.train'";
-  for (const [k, v] of Object.entries({ ...model, ...train })) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return `config field '${k}' is not a finite number`;
-  }
-  for (const k of ['inputSize', 'channels', 'dfDim', 'gfDim']) {
-    const v = model[k];
-    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 4096) return `config.model.${k} is not a sane size`;
-  }
+  const config = configProblem(run.config);
+  if (config) return config;
   if (!Array.isArray(run.epochs) || !Array.isArray(run.batches)) return "it lacks the 'epochs' or 'batches' list";
-  for (const e of run.epochs) {
-    for (const k of EPOCH_NUMBER_FIELDS) if (typeof e?.[k] !== 'number') return `an epoch record lacks '${k}'`;
-    if (!e.checksums || typeof e.checksums !== 'object') return `epoch ${e.epoch} has no checksums`;
+  if (typeof run.backend !== 'string') return "its 'backend' is not a string";
+  for (const k of ['trainImages', 'validationImages']) if (!isCount(run[k], 0)) return `its '${k}' is not a count`;
+  // Epochs are 1, 2, ... in order: resume continues after the last and loads epoch-<count>/.
+  for (const [i, e] of (run.epochs as unknown[]).entries()) {
+    if (!isObject(e) || e.epoch !== i + 1) return `epoch record ${i + 1} is missing or out of order`;
+    for (const k of EPOCH_NUMBER_FIELDS) if (typeof e[k] !== 'number') return `epoch ${i + 1} lacks '${k}'`;
+    const mean = lossesProblem(e.mean, `the mean losses of epoch ${i + 1}`);
+    if (mean) return mean;
+    const sums = e.checksums;
+    if (!isObject(sums) || !Object.values(sums).every((h) => typeof h === 'string' && SHA256_HEX.test(h))) {
+      return `epoch ${i + 1} has no valid checksums`;
+    }
   }
-  if (run.bestEpoch !== null && !run.epochs.some((e) => e.epoch === run.bestEpoch)) {
-    return `bestEpoch ${run.bestEpoch} is not among its epochs`;
+  for (const [i, b] of (run.batches as unknown[]).entries()) {
+    const problem = lossesProblem(b, `batch record ${i + 1}`);
+    if (problem) return problem;
+    const rec = b as Record<string, unknown>;
+    for (const k of ['epoch', 'batch', 'fractionalEpoch']) if (typeof rec[k] !== 'number') return `batch record ${i + 1} lacks '${k}'`;
+  }
+  const best = run.bestEpoch;
+  if (run.epochs.length === 0 ? best !== null : !(Number.isInteger(best) && (best as number) >= 1 && (best as number) <= run.epochs.length)) {
+    return `bestEpoch ${JSON.stringify(best)} is not among its epochs`;
   }
   return null;
 }

@@ -53,6 +53,11 @@ function derivedSeed(seed: number, stream: number, index: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(stream, 0xc2b2ae35) + index) >>> 0;
 }
 
+/** What a run that failed during `epoch` still has. */
+function lastGood(epoch: number): string {
+  return epoch > 1 ? `the checkpoint of epoch ${epoch - 1} is kept` : 'no epoch had completed, so there is no checkpoint';
+}
+
 function gatherBatch(set: ImageSet, order: Uint32Array, start: number, n: number, per: number): Float32Array {
   const out = new Float32Array(n * per);
   for (let i = 0; i < n; i++) out.set(set.pixels.subarray(order[start + i] * per, (order[start + i] + 1) * per), i * per);
@@ -92,8 +97,7 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
     const bad = LOSS_KEYS.find((k) => !Number.isFinite(losses[k]));
     if (bad) {
       throw new AloccError(
-        `training diverged: ${bad} is ${losses[bad]} at epoch ${epoch}, batch ${b + 1}; the last good checkpoint is kept. ` +
-          'Try a lower --lr',
+        `training diverged: ${bad} is ${losses[bad]} at epoch ${epoch}, batch ${b + 1}; ${lastGood(epoch)}. Try a lower --lr`,
       );
     }
     records.push({ epoch, batch: b, fractionalEpoch: epoch - 1 + (b + 1) / n, ...losses });
@@ -119,6 +123,13 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
     const val = validationStats(job.nets, job.validation, config.model.inputSize, config.train.thresholdPercentile);
+    if (!Number.isFinite(val.mean) || !Number.isFinite(val.threshold)) {
+      // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.
+      throw new AloccError(
+        `training diverged: the validation reconstruction loss is ${val.mean} after epoch ${epoch}; ${lastGood(epoch)}. ` +
+          'Try a lower --lr',
+      );
+    }
     const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets);
     const record: EpochRecord = {
       epoch,

@@ -1,0 +1,150 @@
+// Property-based tests of the run-file reader: whatever run.json holds, reading it either fails with one AloccError
+// line naming the file, or yields a run every consumer (score, resume, plot, progress) can use without crashing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import fc from 'fast-check';
+import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { AloccError } from '../src/errors';
+import { epochDirFor } from '../src/train/checkpoint';
+import { epochSummary } from '../src/train/progress';
+import { pickBestEpoch, RunFile, runFileProblem } from '../src/train/runfile';
+import { readRunFile, runFilePath } from '../src/train/runfile-io';
+import { tempDir } from './helpers/fixtures';
+
+const runDir = path.join(tempDir('alocc-runfuzz-'), 'digit-1');
+fs.mkdirSync(runDir);
+const RUNS = 300;
+
+const losses = (v: number) => ({ dLossReal: v, dLossFake: v + 0.1, gLoss: v + 0.2, reconLoss: v + 0.3, advLoss: v + 0.4 });
+const hash = (c: string) => c.repeat(64);
+
+/** A valid two-epoch run file, the seed of the mutations. */
+function validRun(): RunFile {
+  return {
+    format: 'alocc-run',
+    version: 1,
+    config: { model: { ...DEFAULT_MODEL_CONFIG }, train: { ...DEFAULT_TRAIN_CONFIG, epochs: 3 } },
+    backend: 'wasm',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:01:00.000Z',
+    trainImages: 100,
+    validationImages: 10,
+    epochs: [1, 2].map((epoch) => ({
+      epoch,
+      mean: losses(epoch),
+      valReconLoss: 0.3 - epoch / 100,
+      threshold: 0.4,
+      wallSeconds: 3,
+      imagesPerSecond: 30,
+      checksums: { 'r/model.json': hash('a'), 'r/weights.bin': hash('b'), 'optimizers.bin': hash('c') },
+    })),
+    batches: [0, 1, 2, 3].map((i) => ({ epoch: (i >> 1) + 1, batch: i & 1, fractionalEpoch: (i + 1) / 2, ...losses(i / 10) })),
+    bestEpoch: 2,
+  };
+}
+
+/** What score, eval, resume, plot-losses and the progress line read from an accepted run; throws if any would crash. */
+function useLikeTheConsumers(run: RunFile) {
+  assert.deepEqual(configDifferences(run.config, { ...run.config }), []);
+  const best = pickBestEpoch(run.epochs);
+  if (run.epochs.length) assert.ok(run.epochs.some((e) => e.epoch === run.bestEpoch), 'bestEpoch is an epoch');
+  // resume loads epoch-<count>/ and continues with epoch count + 1
+  run.epochs.forEach((e, i) => assert.equal(e.epoch, i + 1));
+  assert.equal(best === null, run.epochs.length === 0);
+  for (const e of run.epochs) {
+    epochDirFor(runDir, e.epoch);
+    epochSummary(e, run.config.train.epochs);
+    for (const [rel, sum] of Object.entries(e.checksums)) assert.ok(typeof rel === 'string' && /^[0-9a-f]{64}$/.test(sum));
+  }
+  for (const b of run.batches) {
+    for (const v of [b.fractionalEpoch, b.reconLoss, b.dLossReal, b.dLossFake, b.advLoss, b.gLoss]) assert.equal(typeof v, 'number');
+  }
+  assert.equal(typeof `${run.backend} ${run.config.train.digit} ${run.trainImages}`, 'string');
+  assert.ok(Number.isInteger(run.config.train.digit) && run.config.train.digit >= 0 && run.config.train.digit <= 9);
+  assert.ok(Number.isInteger(run.config.train.batchSize) && run.config.train.batchSize >= 1);
+  // Models are built from these before any weight is read: only 28×28 grey, and widths that fit in memory.
+  assert.ok(run.config.model.inputSize === 28 && run.config.model.channels === 1);
+  for (const k of ['dfDim', 'gfDim'] as const) assert.ok(Number.isInteger(run.config.model[k]) && run.config.model[k] >= 1 && run.config.model[k] <= 256);
+}
+
+/** Writes `text` as run.json and reads it back: an AloccError naming the file, or a usable run. */
+function readBack(text: string) {
+  fs.writeFileSync(runFilePath(runDir), text);
+  let run: RunFile;
+  try {
+    run = readRunFile(runDir);
+  } catch (err) {
+    if (!(err instanceof AloccError)) throw new Error(`threw a non-AloccError: ${(err as Error)?.stack ?? String(err)}`);
+    assert.ok(!err.message.includes('\n') && err.message.includes(runFilePath(runDir)), err.message);
+    return;
+  }
+  useLikeTheConsumers(run);
+}
+
+/** Every path into a JSON value: ['epochs', 0, 'mean'] and so on. */
+function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  const out = [prefix];
+  if (Array.isArray(value)) value.forEach((v, i) => out.push(...paths(v, [...prefix, i])));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
+  return out;
+}
+
+const allPaths = paths(validRun()).filter((p) => p.length > 0);
+const oddValue = fc.oneof(
+  fc.constantFrom(null, true, '', '1', 0, -1, 1.5, 1e308, -0, 2 ** 53, [], {}, [null], { epoch: 1 }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+const mutation = fc.record({
+  at: fc.constantFrom(...allPaths),
+  kind: fc.constantFrom('replace', 'delete', 'duplicate'),
+  value: oddValue,
+});
+
+function mutate(run: any, m: { at: (string | number)[]; kind: string; value: unknown }) {
+  const parent = m.at.slice(0, -1).reduce((o, k) => o?.[k], run);
+  const key = m.at[m.at.length - 1];
+  if (parent === null || typeof parent !== 'object') return;
+  if (m.kind === 'replace') parent[key] = m.value;
+  else if (m.kind === 'delete') Array.isArray(parent) ? parent.splice(Number(key), 1) : delete parent[key];
+  else if (Array.isArray(parent)) parent.push(structuredClone(parent[Number(key)]));
+  else parent[key] = structuredClone(parent);
+}
+
+test('the valid seed run reads back and is usable', () => {
+  assert.equal(runFileProblem(validRun()), null);
+  readBack(JSON.stringify(validRun()));
+});
+
+test('runFileProblem never throws, whatever JSON value it is given', () => {
+  fc.assert(fc.property(fc.jsonValue(), (v) => void runFileProblem(v)), { numRuns: 2 * RUNS });
+  fc.assert(fc.property(fc.anything(), (v) => void runFileProblem(v)), { numRuns: RUNS });
+});
+
+test('random JSON in run.json is refused with one line', () => {
+  fc.assert(fc.property(fc.jsonValue(), (v) => readBack(JSON.stringify(v) ?? 'null')), { numRuns: RUNS });
+});
+
+test('a valid run file with one to three fields changed, removed or duplicated is refused or still usable', () => {
+  fc.assert(
+    fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), (ms) => {
+      const run = validRun();
+      for (const m of ms) mutate(run, m);
+      readBack(JSON.stringify(run));
+    }),
+    { numRuns: 4 * RUNS },
+  );
+});
+
+test('run.json cut short or with bytes changed is refused with one line', () => {
+  const text = JSON.stringify(validRun());
+  fc.assert(
+    fc.property(fc.nat(text.length - 1), fc.array(fc.tuple(fc.nat(text.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), (cut, flips) => {
+      const bytes = Buffer.from(text.slice(0, cut + 1));
+      for (const [at, b] of flips) if (at < bytes.length) bytes[at] = b;
+      readBack(bytes.toString('latin1'));
+    }),
+    { numRuns: RUNS },
+  );
+});

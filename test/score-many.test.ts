@@ -1,0 +1,106 @@
+// Scoring many files from folders (streamed, no tensor left behind) and a mix of hostile files through the CLI.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Writable } from 'stream';
+import { score } from '../src/commands/score';
+import { loadMnist } from '../src/data/mnist';
+import { encodeGreyPng } from '../src/data/png';
+import { alocc, CLI, STACK_TRACE } from './helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
+import { tempDir, useTestBackend } from './helpers/fixtures';
+import { pngWithStream, zerosZlibStream } from './helpers/png-builder';
+
+const work = tempDir('alocc-many-');
+const ckpt = path.join(work, 'ckpt');
+const images = path.join(work, 'images');
+const COUNT = 1000;
+
+/** A stream that hands each complete line to `onLine`. */
+function lineSink(onLine: (line: string) => void): Writable {
+  let rest = '';
+  return new Writable({
+    write(chunk, _enc, done) {
+      const parts = (rest + chunk.toString()).split('\n');
+      rest = parts.pop()!;
+      parts.forEach(onLine);
+      done();
+    },
+  });
+}
+
+before(async () => {
+  await useTestBackend();
+  await makeFakeRun(ckpt, 1, { model: SMALL_MODEL });
+  // The first 1000 MNIST test digits, filed by label in nested folders: images/<label>/<index>.png.
+  const mnist = loadMnist('test');
+  for (let i = 0; i < COUNT; i++) {
+    const dir = path.join(images, String(mnist.labels[i]));
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${String(i).padStart(4, '0')}.png`), encodeGreyPng(mnist.images.subarray(i * 784, (i + 1) * 784), 28, 28));
+  }
+});
+
+test('a folder of 1000 PNGs: one JSON line each, results streamed while the folder is still being read, no tensor left', async () => {
+  const rows: any[] = [];
+  const late = path.join(images, '9', 'zzzz-late.png');
+  const tensorsBefore = tf.memory().numTensors;
+  const result = await score({
+    paths: [images],
+    digit: 1,
+    checkpointDir: ckpt,
+    invert: 'auto',
+    fit: 'auto',
+    json: true,
+    backend: 'wasm',
+    // A file added when the first result comes out is still found: the walk had not finished, results were not
+    // held back until every file was listed and decoded.
+    out: lineSink((line) => {
+      if (rows.length === 0) fs.copyFileSync(path.join(images, '1', '0002.png'), late);
+      rows.push(JSON.parse(line));
+    }),
+    log: lineSink((line) => assert.fail(`unexpected log line: ${line}`)),
+  });
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'every tensor made while scoring was disposed');
+  assert.deepEqual(result, { scored: COUNT + 1, failed: 0 });
+  assert.equal(rows.length, COUNT + 1);
+  assert.equal(new Set(rows.map((r) => r.file)).size, COUNT + 1, 'each file once');
+  assert.equal(rows[rows.length - 1].file, late);
+  for (const r of rows) {
+    assert.ok(Number.isFinite(r.reconstructionLoss) && (r.verdict === 'novel' || r.verdict === 'normal'), JSON.stringify(r));
+  }
+});
+
+test('through the CLI: bombs, an empty file, a folder named .png and a JPEG get a line each; the good PNG is scored; exit 1', () => {
+  assert.ok(fs.existsSync(CLI), `${CLI} is missing: run npm run build first`);
+  const dir = path.join(work, 'hostile');
+  fs.mkdirSync(path.join(dir, 'x.png'), { recursive: true });
+  const files = {
+    huge: path.join(dir, 'huge.png'),
+    inflating: path.join(dir, 'inflating.png'),
+    empty: path.join(dir, 'empty.png'),
+    jpeg: path.join(dir, 'photo.png'),
+    folder: path.join(dir, 'x.png'),
+  };
+  fs.writeFileSync(files.huge, pngWithStream(30_000, 30_000, zerosZlibStream(30_000 * 30_001)));
+  fs.writeFileSync(files.inflating, pngWithStream(28, 28, zerosZlibStream(600_000_000)));
+  fs.writeFileSync(files.empty, '');
+  fs.writeFileSync(files.jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1]));
+  const good = path.join(images, '1', '0002.png');
+  assert.ok(fs.existsSync(good));
+  const r = alocc('score', '--checkpoint-dir', ckpt, '--backend', 'cpu', ...Object.values(files), good);
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(r.seconds < 30, `took ${r.seconds} s`);
+  assert.doesNotMatch(r.stderr, STACK_TRACE);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('alocc:'));
+  assert.equal(errors.length, 5, r.stderr);
+  Object.values(files).forEach((f, i) => assert.ok(errors[i].startsWith(`alocc: ${f}: `), `${f}: ${errors[i]}`));
+  assert.match(errors[0], /image too large/);
+  assert.match(errors[1], /inflates past/);
+  assert.match(errors[2], /empty \(0 bytes\)/);
+  assert.match(errors[3], /looks like a JPEG/);
+  assert.match(errors[4], /folder with no PNG files/);
+  assert.match(r.stdout.trim(), new RegExp(`^${good}: (novel|normal) \\(reconstruction loss \\d`));
+});

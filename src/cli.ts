@@ -70,18 +70,20 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--resume', 'continue the run in --checkpoint-dir from its last complete epoch')
     .option('--overwrite', 'delete an existing run for this digit and start over')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       if (o.resume && o.overwrite) throw new InvalidArgumentError('--resume and --overwrite exclude each other.');
+      // With --resume, options the user did not type are taken from the run, not from the defaults.
+      const given = (name: string) => (o.resume && cmd.getOptionValueSource(name) === 'default' ? undefined : o[name]);
       const { train } = await import('./commands/train');
       await train({
         digit: o.digit,
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        rAlpha: o.rAlpha,
-        learningRate: o.lr,
-        noiseStd: o.noiseStd,
-        seed: o.seed,
-        limit: o.limit,
+        epochs: given('epochs'),
+        batchSize: given('batchSize'),
+        rAlpha: given('rAlpha'),
+        learningRate: given('lr'),
+        noiseStd: given('noiseStd'),
+        seed: given('seed'),
+        limit: given('limit'),
         checkpointDir: o.checkpointDir,
         backend: o.backend,
         resume: o.resume,

@@ -94,12 +94,14 @@ function checkStart(existing: RunFile | null, opts: TrainOptions, cfg: RunConfig
 
 /** `alocc train`: trains R and D on one digit, with a checkpoint per epoch. Returns the run file. */
 export async function train(opts: TrainOptions): Promise<RunFile> {
-  const trainCfg: TrainConfig = { ...DEFAULT_TRAIN_CONFIG };
+  const runDir = runDirFor(opts.checkpointDir, opts.digit);
+  // On --resume, settings left unset come from the run itself, so `alocc train --digit d --resume` is enough.
+  const saved = opts.resume ? readRunFileIfExists(runDir)?.config : undefined;
+  const trainCfg: TrainConfig = { ...(saved?.train ?? DEFAULT_TRAIN_CONFIG), digit: opts.digit };
   for (const key of Object.keys(trainCfg) as (keyof TrainConfig)[]) {
     if (opts[key] !== undefined) trainCfg[key] = opts[key] as number;
   }
-  const cfg: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG }, train: trainCfg };
-  const runDir = runDirFor(opts.checkpointDir, cfg.train.digit);
+  const cfg: RunConfig = { model: { ...(saved?.model ?? DEFAULT_MODEL_CONFIG) }, train: trainCfg };
   checkStart(readRunFileIfExists(runDir), opts, cfg, runDir); // fails fast, before touching anything
 
   try {

@@ -149,6 +149,45 @@ test('Sum and Mean over leading axes match stock cpu; other axes still work', as
   reference.forEach((r, i) => assertClose(fast[i], r, `reduction ${i}`));
 });
 
+/**
+ * The upsampling gradient, from first principles: run the (correct) forward resize on an image of pixel indices to
+ * learn which input pixel each output copies, then add the output weights up per input pixel.
+ */
+function resizeGradReference(shape: number[], size: [number, number], alignCorners: boolean, weight: Float32Array) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const index = tf.tensor4d(Float32Array.from({ length: n }, (_, i) => i), shape as [number, number, number, number]);
+  const source = tf.image.resizeNearestNeighbor(index, size, alignCorners).dataSync();
+  index.dispose();
+  const grad = new Float32Array(n);
+  source.forEach((src, i) => (grad[src] += weight[i]));
+  return grad;
+}
+
+test('upsampling (nearest-neighbour resize) gradient is right for batches > 1 on both backends', async () => {
+  const cases: [number[], [number, number], boolean][] = [
+    [[2, 14, 14, 3], [28, 28], false], // UpSampling2D ×2
+    [[3, 4, 4, 2], [12, 8], false],
+    [[2, 3, 5, 2], [7, 8], false], // not a whole-number factor
+    [[2, 4, 4, 1], [8, 8], true], // alignCorners
+  ];
+  for (const [shape, size, alignCorners] of cases) {
+    const weightShape = [shape[0], ...size, shape[3]];
+    const weightValues = values(weightShape, 11);
+    const expected = await on('cpu', false, () => resizeGradReference(shape, size, alignCorners, weightValues));
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const grad = await on(backend, true, () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(values(shape, 10), shape as [number, number, number, number]);
+          const weight = tf.tensor(weightValues, weightShape);
+          const f = (xi: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(xi as tf.Tensor4D, size, alignCorners), weight));
+          return tf.grad(f)(x).dataSync() as Float32Array;
+        }),
+      );
+      assertClose(grad, expected, `${backend} ${shape.join('×')} → ${size.join('×')}${alignCorners ? ' alignCorners' : ''}`);
+    }
+  }
+});
+
 test('registering twice keeps one set of kernels and prints no warning', async () => {
   const warnings: unknown[] = [];
   const warn = console.warn;

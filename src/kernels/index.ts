@@ -3,6 +3,7 @@ import { fusedBatchNormGrad } from './batchnorm-grad';
 import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { leadingAxesReduction } from './reductions';
+import { resizeNearestNeighborGrad } from './resize-grad';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
@@ -11,7 +12,8 @@ export { conv2dBackpropInputViaConv } from './conv-backprop-input';
  * Fast training kernels for the backends without native TensorFlow. Stock wasm has no Conv2DBackpropFilter at all
  * and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both are replaced by forward
  * convolutions (see the two modules), which also covers tf.fused.conv2d: its gradient calls the same two ops.
- * On wasm, leading-axes Sum/Mean become matrix products, and on both the BatchNorm gradient avoids Tile.
+ * On wasm, leading-axes Sum/Mean run as one JS pass over the heap, the upsampling gradient is fixed (the stock one
+ * is wrong for batch > 1), and on both backends the BatchNorm gradient avoids Tile.
  * Native backends must keep their own kernels, so only these two are accepted.
  */
 const FAST_BACKENDS = ['wasm', 'cpu'] as const;
@@ -55,10 +57,8 @@ function nchwFallback(kernel: string, stock: tf.KernelConfig | undefined, backen
   throw new Error(`${kernel} on '${backendName}' (fast kernels): dataFormat 'NCHW' is not supported; use NHWC`);
 }
 
-const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) => {
-  if (!stock) throw new Error(`backend '${backendName}' has no ${kernel} kernel to fall back on`);
-  return leadingAxesReduction(kernel, stock);
-};
+const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) =>
+  leadingAxesReduction(kernel, required(stock, backendName, kernel));
 
 const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
   wasm: {
@@ -69,6 +69,17 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };
+
+/** Corrections of stock kernels that compute wrong results; unregistering the fast kernels keeps them. */
+const FIXES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
+  wasm: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad')) },
+  cpu: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad')) },
+};
+
+function required(stock: tf.KernelConfig | undefined, backendName: string, kernel: string): tf.KernelConfig {
+  if (!stock) throw new Error(`backend '${backendName}' has no ${kernel} kernel to fall back on`);
+  return stock;
+}
 
 /** The kernels each backend had before ours, so they can be put back. */
 const stockKernels = new Map<string, Map<string, tf.KernelConfig | undefined>>();
@@ -91,20 +102,40 @@ function isFastBackend(name: string): name is (typeof FAST_BACKENDS)[number] {
  */
 export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
   if (!isFastBackend(backend)) return;
+  registerKernelFixes(backend);
   registerBatchNormGradient();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
     if (isFast(current)) continue;
     if (!stockKernels.has(backend)) stockKernels.set(backend, new Map());
     stockKernels.get(backend)!.set(kernel, current);
-    if (current) tf.unregisterKernel(kernel, backend);
-    const kernelFunc = override(current, backend);
-    (kernelFunc as unknown as Record<symbol, boolean>)[FAST_MARK] = true;
-    tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+    replaceKernel(kernel, backend, current, override);
   }
 }
 
-/** Puts the backend's own kernels back (wasm then again has no Conv2DBackpropFilter); for tests and benchmarks. */
+/**
+ * Replaces stock kernels of `backend` that compute wrong results (see FIXES); idempotent, and kept by
+ * unregisterFastConvGradients. registerFastConvGradients includes it.
+ */
+export function registerKernelFixes(backend: 'wasm' | 'cpu' | string): void {
+  if (!isFastBackend(backend)) return;
+  for (const [kernel, fix] of Object.entries(FIXES[backend])) {
+    const current = tf.getKernel(kernel, backend);
+    if (!isFast(current)) replaceKernel(kernel, backend, current, fix);
+  }
+}
+
+function replaceKernel(kernel: string, backend: string, current: tf.KernelConfig | undefined, override: Override) {
+  if (current) tf.unregisterKernel(kernel, backend);
+  const kernelFunc = override(current, backend);
+  (kernelFunc as unknown as Record<symbol, boolean>)[FAST_MARK] = true;
+  tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+}
+
+/**
+ * Puts the backend's own fast-path kernels back (wasm then again has no Conv2DBackpropFilter), keeping the
+ * correctness fixes; for tests and benchmarks.
+ */
 export function unregisterFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
   const stock = stockKernels.get(backend);
   if (!stock) return;

@@ -27,6 +27,11 @@ const CASES: Case[] = [
   { x: [2, 12, 12, 8], w: [5, 5, 8, 1], strides: [1, 1], pad: 'same' }, // R's last layer
   { x: [1, 9, 8, 4], w: [3, 2, 4, 2], strides: [1, 1], pad: 'valid' },
   { x: [2, 8, 7, 4], w: [5, 3, 4, 2], strides: [1, 1], pad: 'same' },
+  // Output barely bigger than the kernel: the input gradient is one dense matrix product.
+  { x: [3, 4, 4, 6], w: [5, 5, 6, 8], strides: [2, 2], pad: 'same' }, // D's last conv
+  { x: [2, 3, 4, 2], w: [3, 3, 2, 3], strides: [1, 1], pad: 'valid' },
+  // One output channel with stride 2: the forward runs as a depthwise conv on wasm.
+  { x: [2, 9, 9, 4], w: [3, 3, 4, 1], strides: [2, 2], pad: 'same' },
 ];
 
 /** Deterministic values in [-1, 1) so every backend sees the same numbers. */

@@ -4,6 +4,8 @@ import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { leadingAxesReduction } from './reductions';
 import { resizeNearestNeighborGrad } from './resize-grad';
+import { singleChannelConv } from './single-channel-conv';
+import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
@@ -12,8 +14,9 @@ export { conv2dBackpropInputViaConv } from './conv-backprop-input';
  * Fast training kernels for the backends without native TensorFlow. Stock wasm has no Conv2DBackpropFilter at all
  * and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both are replaced by forward
  * convolutions (see the two modules), which also covers tf.fused.conv2d: its gradient calls the same two ops.
- * On wasm, leading-axes Sum/Mean run as one JS pass over the heap, the upsampling gradient is fixed (the stock one
- * is wrong for batch > 1), and on both backends the BatchNorm gradient avoids Tile.
+ * On wasm, convs with one output channel run as depthwise convs and leading-axes Sum/Mean as one JS pass over the
+ * heap. On both, the BatchNorm gradient avoids Tile and the upsampling gradient is fixed (stock cpu's is wrong for
+ * batch > 1).
  * Native backends must keep their own kernels, so only these two are accepted.
  */
 const FAST_BACKENDS = ['wasm', 'cpu'] as const;
@@ -40,6 +43,12 @@ const convBackpropInput: Override = (stock, backendName) => (args) => {
   const { dy, filter } = args.inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
   const strides = stridePair(a.strides);
   const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape, strides, 1, a.pad, a.dimRoundingMode);
+  const [, outH, outW, outC] = dy.shape;
+  const [, inH, inW, inC] = a.inputShape!;
+  const [kh, kw] = filter.shape;
+  if (toeplitzPays(outH, outW, inH, inW, kh, kw, strides) && outH * outW * outC * inH * inW * inC <= 4 << 20) {
+    return conv2dBackpropInputViaMatMul(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
+  }
   return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
 };
 
@@ -66,6 +75,8 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Conv2DBackpropFilter: convBackpropFilter,
     Sum: reduction('Sum'),
     Mean: reduction('Mean'),
+    Conv2D: (stock, name) => singleChannelConv(required(stock, name, 'Conv2D')),
+    FusedConv2D: (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D')),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };

@@ -43,10 +43,7 @@ const convBackpropInput: Override = (stock, backendName) => (args) => {
   const { dy, filter } = args.inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
   const strides = stridePair(a.strides);
   const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape, strides, 1, a.pad, a.dimRoundingMode);
-  const [, outH, outW, outC] = dy.shape;
-  const [, inH, inW, inC] = a.inputShape!;
-  const [kh, kw] = filter.shape;
-  if (toeplitzPays(outH, outW, inH, inW, kh, kw, strides) && outH * outW * outC * inH * inW * inC <= 4 << 20) {
+  if (toeplitzPays(dy.shape, filter.shape, a.inputShape!, strides, info.padInfo.top, info.padInfo.left)) {
     return conv2dBackpropInputViaMatMul(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
   }
   return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { phaseGrid } from './conv-backprop-input';
 
 /**
  * The input gradient of a convolution with a tiny output (D's last layer: 4×4 → 2×2) as ONE matrix product
@@ -45,10 +46,17 @@ export function conv2dBackpropInputViaMatMul(
   });
 }
 
-/** Whether the dense product needs fewer multiply-adds than the sub-pixel conv and T stays small (≤ 4M entries). */
-export function toeplitzPays(outH: number, outW: number, inH: number, inW: number, kh: number, kw: number, strides: [number, number]) {
-  const [sh, sw] = strides;
+/**
+ * Whether the dense product pays: it runs at about half the multiply-adds per second of the conv, so it must need
+ * less than half of the sub-pixel conv's multiply-adds (rows × columns × taps × phases).
+ */
+export function toeplitzPays(dy: number[], filter: number[], inputShape: number[], strides: [number, number], padTop: number, padLeft: number) {
+  const [, outH, outW, outC] = dy;
+  const [kh, kw, inC] = filter;
+  const [, inH, inW] = inputShape;
+  const rows = phaseGrid(kh, strides[0], padTop, inH, outH);
+  const cols = phaseGrid(kw, strides[1], padLeft, inW, outW);
   const dense = outH * outW * inH * inW;
-  const phases = Math.ceil(inH / sh + 1) * Math.ceil(inW / sw + 1) * Math.ceil(kh / sh) * Math.ceil(kw / sw) * sh * sw;
-  return dense < phases;
+  const phases = rows.count * cols.count * rows.taps * cols.taps * strides[0] * strides[1];
+  return 2 * dense < phases && outH * outW * outC * inH * inW * inC <= 4 << 20;
 }

@@ -63,6 +63,20 @@ function nchwFallback(kernel: string, stock: tf.KernelConfig | undefined, backen
   throw new Error(`${kernel} on '${backendName}' (fast kernels): dataFormat 'NCHW' is not supported; use NHWC`);
 }
 
+/**
+ * wasm's Identity copies the tensor; tfjs clones every input a custom gradient saves (fused convs: x and the
+ * output) and tfjs-layers clones weights it reads, ~800 copies per training step. Like wasm's own Reshape and the
+ * cpu backend's Identity, this shares the data and counts one more reference (tensors are never written in place).
+ */
+function sharedIdentity(stock: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return stock.kernelFunc(args);
+    (args.backend as unknown as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) =>
   leadingAxesReduction(kernel, required(stock, backendName, kernel));
 
@@ -73,6 +87,7 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Sum: reduction('Sum'),
     Mean: reduction('Mean'),
     Conv2D: (stock, name) => singleChannelConv(required(stock, name, 'Conv2D')),
+    Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
     FusedConv2D: (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D')),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },

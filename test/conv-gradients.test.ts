@@ -2,7 +2,14 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { hasFastConvGradients, registerFastConvGradients, unregisterFastConvGradients } from '../src/kernels';
+import {
+  conv2dBackpropInputByPhases,
+  conv2dBackpropInputViaConv,
+  conv2dBackpropInputViaMatMul,
+  hasFastConvGradients,
+  registerFastConvGradients,
+  unregisterFastConvGradients,
+} from '../src/kernels';
 
 /** A convolution case: input and filter shapes, strides, padding. */
 interface Case {
@@ -107,6 +114,27 @@ for (const fused of [false, true]) {
     });
   }
 }
+
+// The kernel picks one of three input-gradient forms by shape; each must be right on every case, not only where
+// it is picked.
+test('every input-gradient form matches the stock cpu kernel on every case', async () => {
+  const forms = { 'one conv': conv2dBackpropInputViaConv, 'conv per phase': conv2dBackpropInputByPhases, 'dense product': conv2dBackpropInputViaMatMul };
+  for (const c of CASES) {
+    const run = (form?: typeof conv2dBackpropInputViaConv) =>
+      tf.tidy(() => {
+        const w = tf.tensor4d(values(c.w, 2), c.w);
+        const outShape = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, w, c.strides, c.pad).shape;
+        const dy = tf.tensor4d(values(outShape, 4), outShape);
+        if (!form) return (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor).dataSync() as Float32Array;
+        const info = tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad);
+        return form(dy, w, c.x, c.strides, info.padInfo.top, info.padInfo.left).dataSync() as Float32Array;
+      });
+    const reference = await on('cpu', false, () => run());
+    for (const [name, form] of Object.entries(forms)) {
+      assertClose(await on('wasm', true, () => run(form)), reference, `${name}, ${describeCase(c)}`);
+    }
+  }
+});
 
 /** Gradients through BatchNorm in training mode (statistics from the batch), as tfjs-layers computes it. */
 function batchNormGradients(shape: [number, number, number, number]): Float32Array[] {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedBatchNormGrad } from './batchnorm-grad';
 import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
+import { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 import { leadingAxesReduction } from './reductions';
 import { resizeNearestNeighborGrad } from './resize-grad';
 import { singleChannelConv } from './single-channel-conv';
@@ -9,6 +10,8 @@ import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
+export { conv2dBackpropInputByPhases } from './conv-backprop-phases';
+export { conv2dBackpropInputViaMatMul } from './toeplitz';
 
 /**
  * Fast training kernels for the backends without native TensorFlow. Stock wasm has no Conv2DBackpropFilter at all
@@ -37,6 +40,12 @@ function stridePair(strides: [number, number] | number): [number, number] {
 /** A replacement kernel, given the backend's own (undefined where it has none). */
 type Override = (stock: tf.KernelConfig | undefined, backendName: string) => tf.KernelFunc;
 
+/**
+ * Input channels from which a strided input gradient runs as one conv per phase (no wasted multiply-adds) rather
+ * than one conv for all phases (whose s²·inC output channels keep XNNPACK busy when inC is small).
+ */
+const PHASE_CONVS_MIN_CHANNELS = 32;
+
 const convBackpropInput: Override = (stock, backendName) => (args) => {
   const a = args.attrs as unknown as Conv2DBackpropAttrs;
   if (a.dataFormat === 'NCHW') return nchwFallback('Conv2DBackpropInput', stock, backendName, args);
@@ -45,6 +54,9 @@ const convBackpropInput: Override = (stock, backendName) => (args) => {
   const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape, strides, 1, a.pad, a.dimRoundingMode);
   if (toeplitzPays(dy.shape, filter.shape, a.inputShape!, strides, info.padInfo.top, info.padInfo.left)) {
     return conv2dBackpropInputViaMatMul(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
+  }
+  if (strides[0] * strides[1] > 1 && filter.shape[2] >= PHASE_CONVS_MIN_CHANNELS) {
+    return conv2dBackpropInputByPhases(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
   }
   return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
 };

@@ -21,6 +21,7 @@ import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
 import { reconstructionLossPerImage } from '../src/train/losses';
 import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
+import { parallelRow } from './parallel-row';
 import { trainingRow, Row } from './rows';
 
 const args = process.argv.slice(2);
@@ -92,9 +93,9 @@ async function scoring(backend: 'wasm' | 'cpu', total: number): Promise<Row> {
   const nets = makeNets();
   const batch = 256;
   const { x: all, source } = images(total);
-  const run = () => {
-    for (let start = 0; start < total; start += batch) {
-      const size = Math.min(batch, total - start);
+  const run = (count: number) => {
+    for (let start = 0; start < count; start += batch) {
+      const size = Math.min(batch, count - start);
       tf.tidy(() => {
         const x = tf.slice(all, [start, 0, 0, 0], [size, -1, -1, -1]);
         const y = nets.r.apply(x, { training: false }) as tf.Tensor4D;
@@ -104,9 +105,9 @@ async function scoring(backend: 'wasm' | 'cpu', total: number): Promise<Row> {
       });
     }
   };
-  run(); // warm-up: XNNPACK operators, JIT
+  run(batch); // warm-up: XNNPACK operators, JIT
   const t0 = performance.now();
-  run();
+  run(total);
   const seconds = (performance.now() - t0) / 1000;
   all.dispose();
   disposeNets(nets);
@@ -134,15 +135,17 @@ async function main() {
   };
   if (want('wasm-fast')) add(await trainOnBackend('train wasm (fast kernels)', 'wasm', true, BATCH, 2, quick ? 3 : 7));
   if (want('wasm-parallel')) {
-    const { parallelRow } = await import('./parallel-row');
-    add(await parallelRow(BATCH, quick ? 3 : 7));
+    await selectBackend('wasm');
+    const { x } = images(BATCH);
+    add(await parallelRow(BATCH, quick ? 3 : 7, x));
+    x.dispose();
   }
-  if (want('cpu-fast')) add(await trainOnBackend('train cpu (fast kernels)', 'cpu', true, quick ? 16 : BATCH, 1, quick ? 1 : 2));
+  if (want('cpu-fast')) add(await trainOnBackend('train cpu (fast kernels)', 'cpu', true, quick ? 16 : BATCH, quick ? 1 : 0, 1, 'one step'));
   if (want('wasm-stock')) add(await trainOnBackend('train wasm (stock kernels)', 'wasm', false, 8, 0, 1));
   if (want('cpu-stock')) add(await trainOnBackend('train cpu (stock kernels)', 'cpu', false, quick ? 1 : 2, 0, 1, 'one step'));
   if (want('score')) {
     add(await scoring('wasm', quick ? 2048 : 10000));
-    add(await scoring('cpu', quick ? 512 : 2048));
+    add(await scoring('cpu', quick ? 512 : 1024));
   }
   const command = option('--time-command');
   if (command) add(timeCommand(command, 5));

@@ -6,7 +6,7 @@ export interface Row {
   imagesPerSecond: number | null;
   /** Median wall time of one step (training) or of one batch (scoring). */
   msPerStep?: number;
-  /** Median process CPU time (user + system) of one step: close to the wall time of an unloaded single core. */
+  /** Median process CPU time (user + system, all threads) of one step; single-threaded, close to the wall time on an idle core. */
   cpuMsPerStep?: number;
   steps?: number;
   note?: string;

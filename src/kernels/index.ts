@@ -4,6 +4,7 @@ import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 import { leadingAxesReduction } from './reductions';
+import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
 import { resizeNearestNeighborGrad } from './resize-grad';
 import { singleChannelConv } from './single-channel-conv';
 import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
@@ -139,6 +140,7 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   if (!isFastBackend(backend)) return;
   registerKernelFixes(backend);
   registerBatchNormGradient();
+  installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
     if (isFast(current)) continue;
@@ -184,6 +186,19 @@ export function unregisterFastConvGradients(backend: 'wasm' | 'cpu' | string): v
 /** Whether `backend` currently runs our kernels. */
 export function hasFastConvGradients(backend: string): boolean {
   return isFastBackend(backend) && Object.keys(OVERRIDES[backend]).every((k) => isFast(tf.getKernel(k, backend)));
+}
+
+let stockFusedConv: typeof tf.fused.conv2d | undefined;
+
+/**
+ * Routes tf.fused.conv2d (looked up at call time by tfjs-layers) through a version whose gradient computes only
+ * what the tape needs (see lazy-fused-conv.ts) while a backend with our kernels is active; the stock op otherwise.
+ */
+function installLazyFusedConv(): void {
+  if (stockFusedConv) return;
+  stockFusedConv = tf.fused.conv2d;
+  tf.registerGradient(FUSED_CONV_GRADIENT);
+  (tf.fused as { conv2d: typeof tf.fused.conv2d }).conv2d = lazyFusedConv2d(stockFusedConv, () => hasFastConvGradients(tf.getBackend()));
 }
 
 let stockBatchNormGrad: tf.GradConfig | undefined;

@@ -221,6 +221,23 @@ test('upsampling (nearest-neighbour resize) gradient is right for batches > 1 on
   }
 });
 
+test('fused conv gradients compute only what is asked for (no input gradient for a filter-only gradient)', async () => {
+  const kernelsRun = async (fast: boolean) =>
+    on('wasm', fast, async () => {
+      const x = tf.tensor4d(values([2, 8, 8, 3], 12), [2, 8, 8, 3]);
+      const w = tf.tensor4d(values([3, 3, 3, 4], 13), [3, 3, 3, 4]);
+      const b = tf.tensor1d(values([4], 14));
+      const f = (wi: tf.Tensor) => tf.sum(tf.fused.conv2d({ x, filter: wi as tf.Tensor4D, bias: b, strides: 1, pad: 'same', activation: 'relu' }));
+      const profile = await tf.profile(() => tf.grad(f)(w));
+      tf.dispose([x, w, b]);
+      return profile.kernels.map((k) => k.name);
+    });
+  const kernels = await kernelsRun(true);
+  assert.ok(kernels.includes('Conv2DBackpropFilter'), `no filter gradient ran: ${kernels.join(' ')}`);
+  assert.ok(!kernels.includes('Conv2DBackpropInput'), `an unneeded input gradient ran: ${kernels.join(' ')}`);
+  registerFastConvGradients('wasm');
+});
+
 test('registering twice keeps one set of kernels and prints no warning', async () => {
   const warnings: unknown[] = [];
   const warn = console.warn;

@@ -15,12 +15,12 @@ export { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 export { conv2dBackpropInputViaMatMul } from './toeplitz';
 
 /**
- * Fast training kernels for the backends without native TensorFlow. Stock wasm has no Conv2DBackpropFilter at all
- * and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both are replaced by forward
- * convolutions (see the two modules), which also covers tf.fused.conv2d: its gradient calls the same two ops.
- * On wasm, convs with one output channel run as depthwise convs and leading-axes Sum/Mean as one JS pass over the
- * heap. On both, the BatchNorm gradient avoids Tile and the upsampling gradient is fixed (stock cpu's is wrong for
- * batch > 1).
+ * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). Stock wasm
+ * has no Conv2DBackpropFilter at all and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both
+ * become forward convolutions, which tf.fused.conv2d's gradient uses too. On wasm, convs with one output channel run
+ * as depthwise convs, leading-axes Sum/Mean as one JS pass over the heap, Identity without a copy. On both, the
+ * BatchNorm gradient avoids Tile, tf.fused.conv2d computes only the gradients the tape needs, and the upsampling
+ * gradient is fixed (stock cpu's is wrong for batch > 1).
  * Native backends must keep their own kernels, so only these two are accepted.
  */
 const FAST_BACKENDS = ['wasm', 'cpu'] as const;
@@ -132,9 +132,9 @@ function isFastBackend(name: string): name is (typeof FAST_BACKENDS)[number] {
 }
 
 /**
- * Replaces the convolution gradients (and, on wasm, leading-axes Sum/Mean) of `backend` ('wasm' or 'cpu') and
- * routes the BatchNorm gradient through a Tile-free version while that backend is active. Idempotent. Any other
- * backend name (the native 'tensorflow' one above all) is left untouched.
+ * Replaces the kernels listed in OVERRIDES and FIXES for `backend` ('wasm' or 'cpu'), and routes the BatchNorm
+ * gradient and tf.fused.conv2d through our versions while a backend with our kernels is active. Idempotent. Any
+ * other backend name (the native 'tensorflow' one above all) is left untouched.
  */
 export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
   if (!isFastBackend(backend)) return;

@@ -7,7 +7,7 @@ import { buildReconstructor } from '../src/models/reconstructor';
 import { makeOptimizer, trainBatch } from '../src/train/step';
 async function main() {
   await selectBackend((process.argv[2] ?? 'wasm') as 'wasm');
-  const B = 128;
+  const B = Number(process.env.BATCH ?? 128);
   const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: B };
   const nets = { r: buildReconstructor(DEFAULT_MODEL_CONFIG, 1), d: buildDiscriminator(DEFAULT_MODEL_CONFIG, 1), rOptimizer: makeOptimizer(cfg), dOptimizer: makeOptimizer(cfg) };
   const x = tf.randomUniform([B, 28, 28, 1], 0, 1, 'float32', 7) as tf.Tensor4D;

@@ -5,7 +5,7 @@ import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../src/config';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
-import { createParallelTrainer } from '../src/train/parallel';
+import { createParallelTrainer, readModelWeights, writeModelWeights } from '../src/train/parallel';
 import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../src/train/step';
 
 const MODEL: ModelConfig = { ...DEFAULT_MODEL_CONFIG, dfDim: 4, gfDim: 4 };
@@ -57,6 +57,12 @@ test('2 workers on a batch whose halves agree reproduce single-process training'
       });
     compare(nets.r, weights.r);
     compare(nets.d, weights.d);
+
+    // The trainer's weights load into models built in this thread, for checkpoints.
+    const copy = buildReconstructor(MODEL, SEED + 1);
+    writeModelWeights(copy, weights.r);
+    assert.deepEqual(readModelWeights(copy), weights.r);
+    copy.dispose();
 
     // setWeights puts every worker back on the given values.
     const zeroed = { r: weights.r.map((v) => new Float32Array(v.length)), d: weights.d.map((v) => new Float32Array(v.length)) };

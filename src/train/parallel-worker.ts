@@ -9,6 +9,7 @@ import { selectBackend } from '../backend';
 import { ModelConfig, TrainConfig } from '../config';
 import { buildDiscriminator } from '../models/discriminator';
 import { buildReconstructor } from '../models/reconstructor';
+import { readModelWeights, writeModelWeights } from './parallel';
 import { AloccNets, makeOptimizer, trainNoisyBatch } from './step';
 
 export interface WorkerInit {
@@ -123,16 +124,10 @@ async function main() {
         averageStatistics(nets);
         parentPort!.postMessage({ kind: 'losses', losses });
       } else if (msg.kind === 'getWeights') {
-        const read = (m: tf.LayersModel) => m.getWeights().map((t) => t.dataSync() as Float32Array);
-        parentPort!.postMessage({ kind: 'weights', r: read(nets.r), d: read(nets.d) });
+        parentPort!.postMessage({ kind: 'weights', r: readModelWeights(nets.r), d: readModelWeights(nets.d) });
       } else if (msg.kind === 'setWeights') {
-        const write = (m: tf.LayersModel, values: Float32Array[]) => {
-          const tensors = m.weights.map((w, i) => tf.tensor(values[i], w.read().shape));
-          m.setWeights(tensors);
-          tf.dispose(tensors);
-        };
-        write(nets.r, msg.r);
-        write(nets.d, msg.d);
+        writeModelWeights(nets.r, msg.r);
+        writeModelWeights(nets.d, msg.d);
         parentPort!.postMessage({ kind: 'done' });
       }
     } catch (err) {

@@ -25,6 +25,21 @@ export interface NetWeights {
   d: Float32Array[];
 }
 
+/** A model's weight values in LayersModel.weights order (what NetWeights holds). */
+export function readModelWeights(model: tf.LayersModel): Float32Array[] {
+  return model.weights.map((w) => w.read().dataSync() as Float32Array);
+}
+
+/** Writes values in LayersModel.weights order (from getWeights or readModelWeights) into a model of the same architecture. */
+export function writeModelWeights(model: tf.LayersModel, values: Float32Array[]): void {
+  if (values.length !== model.weights.length) {
+    throw new AloccError(`weights: model '${model.name}' has ${model.weights.length} weight tensors, got ${values.length}`);
+  }
+  const tensors = model.weights.map((w, i) => tf.tensor(values[i], w.read().shape));
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
 export interface ParallelTrainer {
   readonly workers: number;
   /** One batch of the ALOCC schedule (like trainBatch) split over the workers. x: [b, s, s, c], b ≥ workers. */

@@ -35,3 +35,12 @@ export function leakyReluGradient(stock: tf.GradConfig, useKernel: () => boolean
     },
   };
 }
+
+/** dy where x > 0, else alpha·dy: our one-pass kernel where the active backend has it, tensor ops elsewhere. */
+export function maskedGradient(dy: tf.Tensor, x: tf.Tensor, alpha: number): tf.Tensor {
+  const kernel = tf.getKernel(LEAKY_RELU_GRAD, tf.getBackend());
+  if (kernel && dy.dtype === 'float32' && tf.util.arraysEqual(dy.shape, x.shape)) {
+    return tf.engine().runKernel(LEAKY_RELU_GRAD, { dy, x }, { alpha } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  }
+  return alpha === 0 ? tf.mul(dy, tf.step(x)) : tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha));
+}

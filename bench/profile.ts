@@ -23,10 +23,13 @@ async function main() {
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
   for (let i = 0; i < 2; i++) trainBatch(nets, x, cfg, i);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const steps = 3;
   for (let i = 0; i < steps; i++) trainBatch(nets, x, cfg, 10 + i);
   const ms = (performance.now() - t0) / steps;
-  console.log(`${backend} batch ${batch}: ${ms.toFixed(0)} ms/step, ${((batch * 1000) / ms).toFixed(1)} images/s`);
+  const cpu = process.cpuUsage(c0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
+  console.log(`${backend} batch ${batch}: ${ms.toFixed(0)} ms/step (CPU ${cpuMs.toFixed(0)} ms), ${((batch * 1000) / ms).toFixed(1)} images/s`);
   const info = await tf.profile(() => {
     trainBatch(nets, x, cfg, 99);
   });
@@ -49,7 +52,7 @@ async function main() {
       e.n += 1;
       byShape.set(key, e);
     }
-    const top = [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
+    const top = [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 40));
     for (const [key, e] of top) console.log(`${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(4)}×  ${key}`);
   }
 }

@@ -2,7 +2,14 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { hasFastConvGradients, registerFastConvGradients, unregisterFastConvGradients } from '../src/kernels';
+import {
+  conv2dBackpropInputByPhases,
+  conv2dBackpropInputViaConv,
+  conv2dBackpropInputViaMatMul,
+  hasFastConvGradients,
+  registerFastConvGradients,
+  unregisterFastConvGradients,
+} from '../src/kernels';
 
 /** A convolution case: input and filter shapes, strides, padding. */
 interface Case {
@@ -27,6 +34,11 @@ const CASES: Case[] = [
   { x: [2, 12, 12, 8], w: [5, 5, 8, 1], strides: [1, 1], pad: 'same' }, // R's last layer
   { x: [1, 9, 8, 4], w: [3, 2, 4, 2], strides: [1, 1], pad: 'valid' },
   { x: [2, 8, 7, 4], w: [5, 3, 4, 2], strides: [1, 1], pad: 'same' },
+  // Output barely bigger than the kernel: the input gradient is one dense matrix product.
+  { x: [3, 4, 4, 6], w: [5, 5, 6, 8], strides: [2, 2], pad: 'same' }, // D's last conv
+  { x: [2, 3, 4, 2], w: [3, 3, 2, 3], strides: [1, 1], pad: 'valid' },
+  // One output channel with stride 2: the forward runs as a depthwise conv on wasm.
+  { x: [2, 9, 9, 4], w: [3, 3, 4, 1], strides: [2, 2], pad: 'same' },
 ];
 
 /** Deterministic values in [-1, 1) so every backend sees the same numbers. */
@@ -103,6 +115,27 @@ for (const fused of [false, true]) {
   }
 }
 
+// The kernel picks one of three input-gradient forms by shape; each must be right on every case, not only where
+// it is picked.
+test('every input-gradient form matches the stock cpu kernel on every case', async () => {
+  const forms = { 'one conv': conv2dBackpropInputViaConv, 'conv per phase': conv2dBackpropInputByPhases, 'dense product': conv2dBackpropInputViaMatMul };
+  for (const c of CASES) {
+    const run = (form?: typeof conv2dBackpropInputViaConv) =>
+      tf.tidy(() => {
+        const w = tf.tensor4d(values(c.w, 2), c.w);
+        const outShape = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, w, c.strides, c.pad).shape;
+        const dy = tf.tensor4d(values(outShape, 4), outShape);
+        if (!form) return (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor).dataSync() as Float32Array;
+        const info = tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad);
+        return form(dy, w, c.x, c.strides, info.padInfo.top, info.padInfo.left).dataSync() as Float32Array;
+      });
+    const reference = await on('cpu', false, () => run());
+    for (const [name, form] of Object.entries(forms)) {
+      assertClose(await on('wasm', true, () => run(form)), reference, `${name}, ${describeCase(c)}`);
+    }
+  }
+});
+
 /** Gradients through BatchNorm in training mode (statistics from the batch), as tfjs-layers computes it. */
 function batchNormGradients(shape: [number, number, number, number]): Float32Array[] {
   return tf.tidy(() => {
@@ -129,6 +162,18 @@ test('BatchNorm training gradients (x, gamma, beta) match stock cpu', async () =
   }
 });
 
+test('LeakyReLU gradient matches stock cpu', async () => {
+  const shape = [2, 5, 5, 3];
+  const grad = () =>
+    tf.tidy(() => {
+      const x = tf.tensor(values(shape, 15), shape);
+      const weight = tf.tensor(values(shape, 16), shape);
+      return tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(xi, 0.3), weight)))(x).dataSync() as Float32Array;
+    });
+  const reference = await on('cpu', false, grad);
+  assertClose(await on('wasm', true, grad), reference, 'wasm LeakyReLU gradient');
+});
+
 test('Sum and Mean over leading axes match stock cpu; other axes still work', async () => {
   const shape = [3, 4, 5, 6];
   const reductions = (): Float32Array[] =>
@@ -147,6 +192,64 @@ test('Sum and Mean over leading axes match stock cpu; other axes still work', as
   const reference = await on('cpu', false, reductions);
   const fast = await on('wasm', true, reductions);
   reference.forEach((r, i) => assertClose(fast[i], r, `reduction ${i}`));
+});
+
+/**
+ * The upsampling gradient, from first principles: run the (correct) forward resize on an image of pixel indices to
+ * learn which input pixel each output copies, then add the output weights up per input pixel.
+ */
+function resizeGradReference(shape: number[], size: [number, number], alignCorners: boolean, weight: Float32Array) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const index = tf.tensor4d(Float32Array.from({ length: n }, (_, i) => i), shape as [number, number, number, number]);
+  const source = tf.image.resizeNearestNeighbor(index, size, alignCorners).dataSync();
+  index.dispose();
+  const grad = new Float32Array(n);
+  source.forEach((src, i) => (grad[src] += weight[i]));
+  return grad;
+}
+
+test('upsampling (nearest-neighbour resize) gradient is right for batches > 1 on both backends', async () => {
+  const cases: [number[], [number, number], boolean][] = [
+    [[2, 14, 14, 3], [28, 28], false], // UpSampling2D ×2
+    [[3, 4, 4, 2], [12, 8], false],
+    [[2, 3, 5, 2], [7, 8], false], // not a whole-number factor
+    [[2, 4, 4, 1], [8, 8], true], // alignCorners
+  ];
+  for (const [shape, size, alignCorners] of cases) {
+    const weightShape = [shape[0], ...size, shape[3]];
+    const weightValues = values(weightShape, 11);
+    const expected = await on('cpu', false, () => resizeGradReference(shape, size, alignCorners, weightValues));
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const grad = await on(backend, true, () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(values(shape, 10), shape as [number, number, number, number]);
+          const weight = tf.tensor(weightValues, weightShape);
+          const f = (xi: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(xi as tf.Tensor4D, size, alignCorners), weight));
+          return tf.grad(f)(x).dataSync() as Float32Array;
+        }),
+      );
+      assertClose(grad, expected, `${backend} ${shape.join('×')} → ${size.join('×')}${alignCorners ? ' alignCorners' : ''}`);
+    }
+  }
+});
+
+// With a linear activation (D's convs: BatchNorm follows) stock tfjs fuses even under a gradient tape, and its
+// custom-gradient closure computes the input and bias gradients too.
+test('fused conv gradients compute only what is asked for (no input gradient for a filter-only gradient)', async () => {
+  const kernelsRun = async (fast: boolean) =>
+    on('wasm', fast, async () => {
+      const x = tf.tensor4d(values([2, 8, 8, 3], 12), [2, 8, 8, 3]);
+      const w = tf.tensor4d(values([3, 3, 3, 4], 13), [3, 3, 3, 4]);
+      const b = tf.tensor1d(values([4], 14));
+      const f = (wi: tf.Tensor) => tf.sum(tf.fused.conv2d({ x, filter: wi as tf.Tensor4D, bias: b, strides: 1, pad: 'same', activation: 'linear' }));
+      const profile = await tf.profile(() => tf.grad(f)(w));
+      tf.dispose([x, w, b]);
+      return profile.kernels.map((k) => k.name);
+    });
+  const kernels = await kernelsRun(true);
+  assert.ok(kernels.includes('Conv2DBackpropFilter'), `no filter gradient ran: ${kernels.join(' ')}`);
+  assert.ok(!kernels.includes('Conv2DBackpropInput'), `an unneeded input gradient ran: ${kernels.join(' ')}`);
+  registerFastConvGradients('wasm');
 });
 
 test('registering twice keeps one set of kernels and prints no warning', async () => {

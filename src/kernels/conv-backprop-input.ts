@@ -50,7 +50,7 @@ export function conv2dBackpropInputViaConv(
  * Along one axis: the phase conv computes m = m0 … m0 + count − 1, the fewest that cover t = p … p + size − 1, from
  * dy padded by padBefore/padAfter (or cropped by cropAfter rows that no output reaches).
  */
-function phaseGrid(k: number, s: number, p: number, size: number, outSize: number) {
+export function phaseGrid(k: number, s: number, p: number, size: number, outSize: number) {
   const taps = Math.ceil(k / s);
   const m0 = Math.min(Math.floor(p / s), taps - 1);
   const count = Math.ceil((p + size) / s) - m0;

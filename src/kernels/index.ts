@@ -2,16 +2,26 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedBatchNormGrad } from './batchnorm-grad';
 import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
+import { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 import { leadingAxesReduction } from './reductions';
+import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
+import { LEAKY_RELU_GRAD, leakyReluGradient, leakyReluGradKernel } from './leaky-relu-grad';
+import { resizeNearestNeighborGrad } from './resize-grad';
+import { singleChannelConv } from './single-channel-conv';
+import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
+export { conv2dBackpropInputByPhases } from './conv-backprop-phases';
+export { conv2dBackpropInputViaMatMul } from './toeplitz';
 
 /**
- * Fast training kernels for the backends without native TensorFlow. Stock wasm has no Conv2DBackpropFilter at all
- * and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both are replaced by forward
- * convolutions (see the two modules), which also covers tf.fused.conv2d: its gradient calls the same two ops.
- * On wasm, leading-axes Sum/Mean become matrix products, and on both the BatchNorm gradient avoids Tile.
+ * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). Stock wasm
+ * has no Conv2DBackpropFilter at all and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both
+ * become forward convolutions, which tf.fused.conv2d's gradient uses too. On wasm, convs with one output channel run
+ * as depthwise convs, leading-axes Sum/Mean as one JS pass over the heap, Identity without a copy. On both, the
+ * BatchNorm gradient avoids Tile, tf.fused.conv2d computes only the gradients the tape needs, and the upsampling
+ * gradient is fixed (stock cpu's is wrong for batch > 1).
  * Native backends must keep their own kernels, so only these two are accepted.
  */
 const FAST_BACKENDS = ['wasm', 'cpu'] as const;
@@ -32,12 +42,24 @@ function stridePair(strides: [number, number] | number): [number, number] {
 /** A replacement kernel, given the backend's own (undefined where it has none). */
 type Override = (stock: tf.KernelConfig | undefined, backendName: string) => tf.KernelFunc;
 
+/**
+ * Input channels from which a strided input gradient runs as one conv per phase (no wasted multiply-adds) rather
+ * than one conv for all phases (whose s²·inC output channels keep XNNPACK busy when inC is small).
+ */
+const PHASE_CONVS_MIN_CHANNELS = 32;
+
 const convBackpropInput: Override = (stock, backendName) => (args) => {
   const a = args.attrs as unknown as Conv2DBackpropAttrs;
   if (a.dataFormat === 'NCHW') return nchwFallback('Conv2DBackpropInput', stock, backendName, args);
   const { dy, filter } = args.inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
   const strides = stridePair(a.strides);
   const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape, strides, 1, a.pad, a.dimRoundingMode);
+  if (toeplitzPays(dy.shape, filter.shape, a.inputShape!, strides, info.padInfo.top, info.padInfo.left)) {
+    return conv2dBackpropInputViaMatMul(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
+  }
+  if (strides[0] * strides[1] > 1 && filter.shape[2] >= PHASE_CONVS_MIN_CHANNELS) {
+    return conv2dBackpropInputByPhases(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
+  }
   return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
 };
 
@@ -55,10 +77,22 @@ function nchwFallback(kernel: string, stock: tf.KernelConfig | undefined, backen
   throw new Error(`${kernel} on '${backendName}' (fast kernels): dataFormat 'NCHW' is not supported; use NHWC`);
 }
 
-const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) => {
-  if (!stock) throw new Error(`backend '${backendName}' has no ${kernel} kernel to fall back on`);
-  return leadingAxesReduction(kernel, stock);
-};
+/**
+ * wasm's Identity copies the tensor; tfjs clones every input a custom gradient saves (fused convs: x and the
+ * output) and tfjs-layers clones weights it reads, ~800 copies per training step. Like wasm's own Reshape and the
+ * cpu backend's Identity, this shares the data and counts one more reference (tensors are never written in place).
+ */
+function sharedIdentity(stock: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return stock.kernelFunc(args);
+    (args.backend as unknown as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
+const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) =>
+  leadingAxesReduction(kernel, required(stock, backendName, kernel));
 
 const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
   wasm: {
@@ -66,9 +100,24 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Conv2DBackpropFilter: convBackpropFilter,
     Sum: reduction('Sum'),
     Mean: reduction('Mean'),
+    Conv2D: (stock, name) => singleChannelConv(required(stock, name, 'Conv2D')),
+    Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
+    FusedConv2D: (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D')),
+    [LEAKY_RELU_GRAD]: () => leakyReluGradKernel,
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };
+
+/** Corrections of stock kernels that compute wrong results; unregistering the fast kernels keeps them. */
+const FIXES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
+  wasm: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad')) },
+  cpu: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad')) },
+};
+
+function required(stock: tf.KernelConfig | undefined, backendName: string, kernel: string): tf.KernelConfig {
+  if (!stock) throw new Error(`backend '${backendName}' has no ${kernel} kernel to fall back on`);
+  return stock;
+}
 
 /** The kernels each backend had before ours, so they can be put back. */
 const stockKernels = new Map<string, Map<string, tf.KernelConfig | undefined>>();
@@ -85,26 +134,48 @@ function isFastBackend(name: string): name is (typeof FAST_BACKENDS)[number] {
 }
 
 /**
- * Replaces the convolution gradients (and, on wasm, leading-axes Sum/Mean) of `backend` ('wasm' or 'cpu') and
- * routes the BatchNorm gradient through a Tile-free version while that backend is active. Idempotent. Any other
- * backend name (the native 'tensorflow' one above all) is left untouched.
+ * Replaces the kernels listed in OVERRIDES and FIXES for `backend` ('wasm' or 'cpu'), and routes the BatchNorm
+ * gradient and tf.fused.conv2d through our versions while a backend with our kernels is active. Idempotent. Any
+ * other backend name (the native 'tensorflow' one above all) is left untouched.
  */
 export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
   if (!isFastBackend(backend)) return;
+  registerKernelFixes(backend);
   registerBatchNormGradient();
+  installLazyFusedConv();
+  registerLeakyReluGradient();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
     if (isFast(current)) continue;
     if (!stockKernels.has(backend)) stockKernels.set(backend, new Map());
     stockKernels.get(backend)!.set(kernel, current);
-    if (current) tf.unregisterKernel(kernel, backend);
-    const kernelFunc = override(current, backend);
-    (kernelFunc as unknown as Record<symbol, boolean>)[FAST_MARK] = true;
-    tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+    replaceKernel(kernel, backend, current, override);
   }
 }
 
-/** Puts the backend's own kernels back (wasm then again has no Conv2DBackpropFilter); for tests and benchmarks. */
+/**
+ * Replaces stock kernels of `backend` that compute wrong results (see FIXES); idempotent, and kept by
+ * unregisterFastConvGradients. registerFastConvGradients includes it.
+ */
+export function registerKernelFixes(backend: 'wasm' | 'cpu' | string): void {
+  if (!isFastBackend(backend)) return;
+  for (const [kernel, fix] of Object.entries(FIXES[backend])) {
+    const current = tf.getKernel(kernel, backend);
+    if (!isFast(current)) replaceKernel(kernel, backend, current, fix);
+  }
+}
+
+function replaceKernel(kernel: string, backend: string, current: tf.KernelConfig | undefined, override: Override) {
+  if (current) tf.unregisterKernel(kernel, backend);
+  const kernelFunc = override(current, backend);
+  (kernelFunc as unknown as Record<symbol, boolean>)[FAST_MARK] = true;
+  tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+}
+
+/**
+ * Puts the backend's own fast-path kernels back (wasm then again has no Conv2DBackpropFilter), keeping the
+ * correctness fixes; for tests and benchmarks.
+ */
 export function unregisterFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
   const stock = stockKernels.get(backend);
   if (!stock) return;
@@ -118,6 +189,28 @@ export function unregisterFastConvGradients(backend: 'wasm' | 'cpu' | string): v
 /** Whether `backend` currently runs our kernels. */
 export function hasFastConvGradients(backend: string): boolean {
   return isFastBackend(backend) && Object.keys(OVERRIDES[backend]).every((k) => isFast(tf.getKernel(k, backend)));
+}
+
+let stockFusedConv: typeof tf.fused.conv2d | undefined;
+
+/**
+ * Routes tf.fused.conv2d (looked up at call time by tfjs-layers) through a version whose gradient computes only
+ * what the tape needs (see lazy-fused-conv.ts) while a backend with our kernels is active; the stock op otherwise.
+ */
+function installLazyFusedConv(): void {
+  if (stockFusedConv) return;
+  stockFusedConv = tf.fused.conv2d;
+  tf.registerGradient(FUSED_CONV_GRADIENT);
+  (tf.fused as { conv2d: typeof tf.fused.conv2d }).conv2d = lazyFusedConv2d(stockFusedConv, () => hasFastConvGradients(tf.getBackend()));
+}
+
+let stockLeakyReluGrad: tf.GradConfig | undefined;
+
+function registerLeakyReluGradient(): void {
+  if (stockLeakyReluGrad) return;
+  stockLeakyReluGrad = tf.getGradient('LeakyRelu');
+  if (!stockLeakyReluGrad) return;
+  tf.registerGradient(leakyReluGradient(stockLeakyReluGrad, () => isFast(tf.getKernel(LEAKY_RELU_GRAD, tf.getBackend()))));
 }
 
 let stockBatchNormGrad: tf.GradConfig | undefined;

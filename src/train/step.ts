@@ -24,6 +24,12 @@ export interface BatchLosses {
   advLoss: number;
 }
 
+/**
+ * Turns this process's gradients into the ones to apply; data-parallel training (src/train/parallel.ts) averages
+ * them over its workers here. Called inside a tidy; returns tensors with the same names.
+ */
+export type GradientCombiner = (grads: tf.NamedTensorMap) => tf.NamedTensorMap;
+
 /** The RMSprop the reference uses (rho 0.9), for one network. */
 export function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
   return tf.train.rmsprop(cfg.learningRate, 0.9, 0, 1e-7);
@@ -34,9 +40,10 @@ function trainableVariables(model: tf.LayersModel): tf.Variable[] {
 }
 
 /** One update of `vars` on `loss`, gradients clipped element-wise; returns the loss before the update. */
-function update(optimizer: tf.Optimizer, vars: tf.Variable[], clipValue: number, loss: () => tf.Scalar): tf.Scalar {
+function update(optimizer: tf.Optimizer, vars: tf.Variable[], clipValue: number, loss: () => tf.Scalar, combine?: GradientCombiner): tf.Scalar {
   return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(loss, vars);
+    const { value, grads: own } = tf.variableGrads(loss, vars);
+    const grads = combine ? combine(own) : own;
     const clipped: tf.NamedTensorMap = {};
     for (const name of Object.keys(grads)) clipped[name] = tf.clipByValue(grads[name], -clipValue, clipValue);
     optimizer.applyGradients(clipped);
@@ -70,18 +77,18 @@ export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Ten
  * noisy images labelled 0 (R in inference mode, as Keras' predict()). Each update sees a batch of one kind only, so
  * BatchNorm statistics are per kind, as in the reference.
  */
-export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig) {
+export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
   const vars = trainableVariables(nets.d);
-  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(x, { training: true }) as tf.Tensor, 1));
+  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(x, { training: true }) as tf.Tensor, 1), combine);
   const fakeLoss = tf.tidy(() => {
     const fake = nets.r.apply(xNoisy, { training: false }) as tf.Tensor4D;
-    return update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(fake, { training: true }) as tf.Tensor, 0));
+    return update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(fake, { training: true }) as tf.Tensor, 0), combine);
   });
   return { dLossReal: real, dLossFake: fakeLoss };
 }
 
 /** R's step with D frozen: minimises rAlpha·BCE(R(x̃), x) + BCE(D(R(x̃)), 1). */
-export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig) {
+export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
   const vars = trainableVariables(nets.r);
   let recon: tf.Scalar | null = null;
   let adv: tf.Scalar | null = null;
@@ -93,7 +100,7 @@ export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Te
       recon = tf.keep(r);
       adv = tf.keep(a);
       return tf.add(tf.mul(r, cfg.rAlpha), a) as tf.Scalar;
-    }),
+    }, combine),
   );
   return { gLoss: total, reconLoss: recon! as tf.Scalar, advLoss: adv! as tf.Scalar };
 }
@@ -104,20 +111,28 @@ export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Te
  */
 export function trainBatch(nets: AloccNets, x: tf.Tensor4D, cfg: TrainConfig, noiseSeed: number): BatchLosses {
   const xNoisy = addNoise(x, cfg.noiseStd, noiseSeed);
+  try {
+    return trainNoisyBatch(nets, x, xNoisy, cfg);
+  } finally {
+    xNoisy.dispose();
+  }
+}
+
+/** trainBatch with the noisy images given, each update's gradients passed through `combine` (if any). */
+export function trainNoisyBatch(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner): BatchLosses {
   const scalars: tf.Scalar[] = [];
   try {
-    const d = discriminatorStep(nets, x, xNoisy, cfg);
+    const d = discriminatorStep(nets, x, xNoisy, cfg, combine);
     scalars.push(d.dLossReal, d.dLossFake);
-    let r = reconstructorStep(nets, x, xNoisy, cfg);
+    let r = reconstructorStep(nets, x, xNoisy, cfg, combine);
     for (let i = 1; i < cfg.rStepsPerBatch; i++) {
       tf.dispose([r.gLoss, r.reconLoss, r.advLoss]);
-      r = reconstructorStep(nets, x, xNoisy, cfg);
+      r = reconstructorStep(nets, x, xNoisy, cfg, combine);
     }
     scalars.push(r.gLoss, r.reconLoss, r.advLoss);
     const [dLossReal, dLossFake, gLoss, reconLoss, advLoss] = scalars.map((s) => s.dataSync()[0]);
     return { dLossReal, dLossFake, gLoss, reconLoss, advLoss };
   } finally {
     tf.dispose(scalars);
-    xNoisy.dispose();
   }
 }

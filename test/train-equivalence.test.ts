@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../src/config';
+import { registerFastConvGradients, registerKernelFixes, unregisterFastConvGradients } from '../src/kernels';
+import { buildDiscriminator } from '../src/models/discriminator';
+import { buildReconstructor } from '../src/models/reconstructor';
+import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../src/train/step';
+
+const BATCH = 8;
+const STEPS = 3;
+const cfg: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH };
+/**
+ * The real architecture with a quarter of the filters: the stock cpu filter gradient needs ~8 s per image per step
+ * at full width, and its cost falls with the square of the width.
+ */
+const MODEL: ModelConfig = { ...DEFAULT_MODEL_CONFIG, dfDim: 4, gfDim: 4 };
+
+/** A fixed batch of image-like values in [0, 1]: a bright blob whose place depends on the image index. */
+function batch(): tf.Tensor4D {
+  const s = MODEL.inputSize;
+  const data = new Float32Array(BATCH * s * s);
+  for (let b = 0; b < BATCH; b++) {
+    for (let i = 0; i < s; i++) {
+      for (let j = 0; j < s; j++) {
+        const d = (i - 8 - b) ** 2 + (j - 14 + b / 2) ** 2;
+        data[(b * s + i) * s + j] = Math.exp(-d / 30);
+      }
+    }
+  }
+  return tf.tensor4d(data, [BATCH, s, s, 1]);
+}
+
+interface Run {
+  losses: BatchLosses[];
+  weights: { name: string; values: Float32Array }[];
+  /** R's reconstruction and D's score of the batch after training, in training mode (batch statistics). */
+  outputs: Float32Array[];
+}
+
+/**
+ * STEPS steps of trainBatch from the same seeds on `backend`, with or without the fast kernels. Without them the
+ * upsampling-gradient fix still applies: stock cpu's is wrong for batch > 1 (see src/kernels/resize-grad.ts).
+ */
+async function train(backend: 'cpu' | 'wasm', fast: boolean): Promise<Run> {
+  await tf.setBackend(backend);
+  registerKernelFixes(backend);
+  if (fast) registerFastConvGradients(backend);
+  else unregisterFastConvGradients(backend);
+  const nets: AloccNets = {
+    r: buildReconstructor(MODEL, 7),
+    d: buildDiscriminator(MODEL, 7),
+    rOptimizer: makeOptimizer(cfg),
+    dOptimizer: makeOptimizer(cfg),
+  };
+  const x = batch();
+  const losses: BatchLosses[] = [];
+  for (let step = 0; step < STEPS; step++) losses.push(trainBatch(nets, x, cfg, 1000 + step));
+  const weights = [...nets.r.weights, ...nets.d.weights].map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array }));
+  const outputs = tf.tidy(() => {
+    const y = nets.r.apply(x, { training: true }) as tf.Tensor;
+    const p = nets.d.apply(y, { training: true }) as tf.Tensor;
+    return [y.dataSync() as Float32Array, p.dataSync() as Float32Array];
+  });
+  x.dispose();
+  nets.r.dispose();
+  nets.d.dispose();
+  nets.rOptimizer.dispose();
+  nets.dOptimizer.dispose();
+  return { losses, weights, outputs };
+}
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  }
+  return worst / Math.max(scale, 1e-12);
+}
+
+test(`${STEPS} training steps on ${BATCH} images: fast kernels on wasm match stock cpu kernels`, { timeout: 120_000 }, async () => {
+  const reference = await train('cpu', false);
+  const fast = await train('wasm', true);
+
+  for (let step = 0; step < STEPS; step++) {
+    for (const key of Object.keys(reference.losses[step]) as (keyof BatchLosses)[]) {
+      const [a, b] = [fast.losses[step][key], reference.losses[step][key]];
+      assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)), `step ${step} ${key}: wasm ${a} vs cpu ${b}`);
+    }
+  }
+  fast.outputs.forEach((o, i) => {
+    const diff = maxRelDiff(o, reference.outputs[i]);
+    assert.ok(diff <= 1e-3, `${i === 0 ? 'R(x)' : 'D(R(x))'} after training differs by ${diff} (relative)`);
+  });
+  // A conv bias followed by BatchNorm has no effect (the batch mean removes it), so its true gradient is 0 and what
+  // both backends compute is rounding noise of either sign, which RMSprop scales up to ±3·lr per update. Those are
+  // the only weights allowed to differ.
+  const names = new Set(reference.weights.map((w) => w.name));
+  const cancelledByBatchNorm = (name: string) => name.endsWith('/bias') && names.has(name.replace('/bias', '_bn/gamma'));
+  let compared = 0;
+  reference.weights.forEach((ref, i) => {
+    if (cancelledByBatchNorm(ref.name)) return;
+    const diff = maxRelDiff(fast.weights[i].values, ref.values);
+    assert.ok(diff <= 1e-4, `${ref.name} differs by ${diff.toExponential(2)} (relative to its largest entry)`);
+    compared++;
+  });
+  assert.ok(compared > 30, `only ${compared} weights compared`);
+});

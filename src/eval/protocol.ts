@@ -1,19 +1,11 @@
+import { mulberry32 } from '../data/random';
 import { auroc, Flag, meanSd, MeanSd, precisionRecallF1 } from './metrics';
 
 /** Shares of novel images in the paper's test sets (Sabokrou et al. 2018, MNIST F1 table). */
 export const PAPER_NOVEL_SHARES = [0.1, 0.2, 0.3, 0.4, 0.5] as const;
 
-/** Small seeded generator (mulberry32): the same seed draws the same test sets on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed draws the same test sets on every machine. */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** `k` distinct items of `from`, uniformly at random (partial Fisher-Yates on a copy). */
 export function sampleWithoutReplacement(from: ArrayLike<number>, k: number, random: () => number): Uint32Array {

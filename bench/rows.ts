@@ -27,13 +27,14 @@ export async function trainingRow(
   step: (i: number) => unknown | Promise<unknown>,
   note = '',
 ): Promise<Row> {
-  for (let i = 0; i < warmup; i++) await step(i);
+  // Steps are numbered from 1: tfjs treats a seed of 0 as "no seed".
+  for (let i = 1; i <= warmup; i++) await step(i);
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < steps; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await step(warmup + i);
+    await step(warmup + 1 + i);
     wall.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);

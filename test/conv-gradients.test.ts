@@ -162,18 +162,6 @@ test('BatchNorm training gradients (x, gamma, beta) match stock cpu', async () =
   }
 });
 
-test('LeakyReLU gradient matches stock cpu', async () => {
-  const shape = [2, 5, 5, 3];
-  const grad = () =>
-    tf.tidy(() => {
-      const x = tf.tensor(values(shape, 15), shape);
-      const weight = tf.tensor(values(shape, 16), shape);
-      return tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(xi, 0.3), weight)))(x).dataSync() as Float32Array;
-    });
-  const reference = await on('cpu', false, grad);
-  assertClose(await on('wasm', true, grad), reference, 'wasm LeakyReLU gradient');
-});
-
 test('Sum and Mean over leading axes match stock cpu; other axes still work', async () => {
   const shape = [3, 4, 5, 6];
   const reductions = (): Float32Array[] =>

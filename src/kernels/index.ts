@@ -5,7 +5,6 @@ import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 import { leadingAxesReduction } from './reductions';
 import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
-import { LEAKY_RELU_GRAD, leakyReluGradient, leakyReluGradKernel } from './leaky-relu-grad';
 import { resizeNearestNeighborGrad } from './resize-grad';
 import { singleChannelConv } from './single-channel-conv';
 import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
@@ -103,7 +102,6 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Conv2D: (stock, name) => singleChannelConv(required(stock, name, 'Conv2D')),
     Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
     FusedConv2D: (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D')),
-    [LEAKY_RELU_GRAD]: () => leakyReluGradKernel,
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };
@@ -143,7 +141,6 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   registerKernelFixes(backend);
   registerBatchNormGradient();
   installLazyFusedConv();
-  registerLeakyReluGradient();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
     if (isFast(current)) continue;
@@ -202,15 +199,6 @@ function installLazyFusedConv(): void {
   stockFusedConv = tf.fused.conv2d;
   tf.registerGradient(FUSED_CONV_GRADIENT);
   (tf.fused as { conv2d: typeof tf.fused.conv2d }).conv2d = lazyFusedConv2d(stockFusedConv, () => hasFastConvGradients(tf.getBackend()));
-}
-
-let stockLeakyReluGrad: tf.GradConfig | undefined;
-
-function registerLeakyReluGradient(): void {
-  if (stockLeakyReluGrad) return;
-  stockLeakyReluGrad = tf.getGradient('LeakyRelu');
-  if (!stockLeakyReluGrad) return;
-  tf.registerGradient(leakyReluGradient(stockLeakyReluGrad, () => isFast(tf.getKernel(LEAKY_RELU_GRAD, tf.getBackend()))));
 }
 
 let stockBatchNormGrad: tf.GradConfig | undefined;

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { maskedGradient } from './leaky-relu-grad';
 
 type FusedConvArgs = Parameters<typeof tf.fused.conv2d>[0];
 
@@ -60,7 +59,7 @@ export const FUSED_CONV_GRADIENT: tf.GradConfig = {
     };
     // Gradients of the pre-activation output; shared by the thunks (each runs in its own tidy), so made here.
     // relu: y > 0 exactly where the pre-activation is, so y gives the mask.
-    const dyPre = (activation === 'relu' ? maskedGradient(dy as tf.Tensor, y, 0) : dy) as tf.Tensor4D;
+    const dyPre = (activation === 'relu' ? tf.mul(dy as tf.Tensor, tf.step(y)) : dy) as tf.Tensor4D;
     return {
       x: () => tf.conv2dTranspose(dyPre, filter, x.shape, strides, pad as 'valid' | 'same', dimRoundingMode),
       filter: () => conv2dFilterGrad(x, dyPre, filter.shape, strides, pad, dimRoundingMode),

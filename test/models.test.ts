@@ -38,4 +38,8 @@ test('the same seed builds the same weights; another seed does not', async () =>
   assert.deepEqual(k(a), k(b));
   assert.notDeepEqual(k(a), k(c));
   [a, b, c].forEach((m) => m.dispose());
+  // tfjs reads a seed of 0 as "unseeded": --seed 0 must still be reproducible.
+  const [z1, z2] = [0, 0].map((s) => buildReconstructor(DEFAULT_MODEL_CONFIG, s));
+  assert.deepEqual(k(z1), k(z2));
+  [z1, z2].forEach((m) => m.dispose());
 });

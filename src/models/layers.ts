@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
  * (seed + index), otherwise all kernels of one shape would start identical.
  */
 export function seededInit(seed: number, index: number) {
-  return tf.initializers.glorotUniform({ seed: seed * 1000 + index });
+  // +1: tfjs treats a seed of 0 as 'no seed' and falls back to Math.random.
+  return tf.initializers.glorotUniform({ seed: seed * 1000 + index + 1 });
 }
 
 /** Conv2D 5×5 stride 2 'same' → BatchNorm → LeakyReLU(0.3, the Keras default): the block both nets downsample with. */

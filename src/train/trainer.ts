@@ -50,7 +50,8 @@ export function batchesPerEpoch(count: number, batchSize: number): number {
 
 /** Distinct, reproducible seeds for the shuffle of each epoch and the noise of each step. */
 function derivedSeed(seed: number, stream: number, index: number): number {
-  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(stream, 0xc2b2ae35) + index) >>> 0;
+  // Never 0: tfjs treats a seed of 0 as 'no seed' and draws from Math.random.
+  return ((Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(stream, 0xc2b2ae35) + index) >>> 0) || 1;
 }
 
 /** What a run that failed during `epoch` still has. */

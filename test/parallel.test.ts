@@ -53,7 +53,8 @@ test('2 workers on a batch whose halves agree reproduce single-process training'
           scale = Math.max(scale, Math.abs(e));
           worst = Math.max(worst, Math.abs(e - values[i][j]));
         });
-        assert.ok(worst <= 1e-4 * Math.max(scale, 1e-6), `${w.originalName}: differs by ${worst}`);
+        // An absolute floor too: BatchNorm moving means of near-zero channels inherit that rounding noise.
+        assert.ok(worst <= 1e-4 * scale + 1e-5, `${w.originalName}: differs by ${worst}`);
       });
     compare(nets.r, weights.r);
     compare(nets.d, weights.d);

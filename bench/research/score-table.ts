@@ -38,6 +38,7 @@ const recipe = {
   learningRate: Number(arg('lr', '0.002')),
   noiseStd: Number(arg('noise-std', '0.155')),
   seed: Number(arg('seed', '42')),
+  batchSize: Number(arg('batch-size', '128')),
 };
 
 /** Mean percentile of each image among the reference values of each listed score (ties 1/2). */

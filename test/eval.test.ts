@@ -11,6 +11,7 @@ import { AloccError, UsageError } from '../src/errors';
 import { evaluate } from '../src/eval/evaluate';
 import { auroc } from '../src/eval/metrics';
 import { validationReference } from '../src/eval/dataset';
+import { inkNormalisedError } from '../src/eval/score-variants';
 import { scoreImages } from '../src/score/scorer';
 import { loadEpochModels, runDirFor } from '../src/train/checkpoint';
 import { RunFile } from '../src/train/runfile';
@@ -56,10 +57,16 @@ test('evaluate: AUROCs match the scorer, threshold verdicts and share draws add 
   // Orientation: the report's AUROCs are those of recon loss as is and of D's outputs negated.
   const raw = scoreImages(nets, testSet.images, 300);
   const byName = Object.fromEntries(report.scores.map((s) => [s.name, s]));
-  assert.deepEqual(Object.keys(byName), ['reconLoss', 'dOfR', 'dOfX', 'zMix', 'rankMix']);
+  assert.deepEqual(Object.keys(byName), ['reconLoss', 'dOfR', 'dOfX', 'kl', 'mse', 'inkNorm', 'zMix', 'rankMix']);
   assert.ok(Math.abs(byName.reconLoss.auroc - auroc(raw.reconLoss, isNovel)) < 1e-9);
   assert.ok(Math.abs(byName.dOfR.auroc - auroc(raw.dOfR.map((v) => -v), isNovel)) < 1e-9);
   assert.ok(Math.abs(byName.dOfX.auroc - auroc(raw.dOfX.map((v) => -v), isNovel)) < 1e-9);
+  // The ink-normalised error comes from the same reconstructions the scorer makes.
+  const recon = new Float32Array(300 * 784);
+  scoreImages(nets, testSet.images, 300, 28, 64, recon);
+  const ink = Array.from({ length: 300 }, (_, i) =>
+    inkNormalisedError(testSet.images.subarray(i * 784, (i + 1) * 784), recon.subarray(i * 784, (i + 1) * 784), 28));
+  assert.ok(Math.abs(byName.inkNorm.auroc - auroc(ink, isNovel)) < 1e-9);
   for (const s of report.scores) assert.ok(s.auroc >= 0 && s.auroc <= 1, `${s.name} AUROC ${s.auroc}`);
   assert.equal(report.normalisation?.count, 40);
 
@@ -126,7 +133,7 @@ test('evalCommand --json prints the report; --epoch picks the epoch', async () =
   assert.equal(parsed.format, 'alocc-eval');
   assert.equal(parsed.epoch, 1);
   assert.equal(report.normalisation, null);
-  assert.deepEqual(report.scores.map((s) => s.name), ['reconLoss', 'dOfR', 'dOfX']);
+  assert.deepEqual(report.scores.map((s) => s.name), ['reconLoss', 'dOfR', 'dOfX', 'kl', 'mse', 'inkNorm']);
 });
 
 test('evalCommand: a missing run, a bad digit and a missing epoch are one-line errors', async () => {

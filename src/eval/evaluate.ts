@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AloccError } from '../errors';
 import { ImageScores, ScoringNets, scoreImages } from '../score/scorer';
 import { RunFile } from '../train/runfile';
+import { SCORE_VARIANTS, scoreVariants } from './score-variants';
 import { auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, toNoveltyScores } from './metrics';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';
 import { BASE_SCORES, COMBINED_SCORES, combineScores, Normalisation, ReferenceImages, ScoreDefinition } from './scores';
@@ -72,15 +73,19 @@ export interface EvaluateResult {
 }
 
 /** Scores in chunks so progress can be reported; the scorer batches within each chunk. */
+/** Extra reconstruction errors every report carries, beside BCE (the verdict's score) and D's outputs. */
+const REPORTED_VARIANTS = SCORE_VARIANTS.filter((v) => ['kl', 'mse', 'inkNorm'].includes(v.name));
+
 function scoreWithProgress(
   nets: ScoringNets, pixels: Float32Array, count: number, size: number, batchSize: number, progress: (n: number) => void,
+  reconstructions?: Float32Array,
 ): ImageScores {
   const per = size * size;
   const out: ImageScores = { reconLoss: new Float32Array(count), dOfR: new Float32Array(count), dOfX: new Float32Array(count) };
   const chunk = batchSize * 4;
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
-    const part = scoreImages(nets, pixels.subarray(start * per, (start + n) * per), n, size, batchSize);
+    const part = scoreImages(nets, pixels.subarray(start * per, (start + n) * per), n, size, batchSize, reconstructions?.subarray(start * per, (start + n) * per));
     out.reconLoss.set(part.reconLoss, start);
     out.dOfR.set(part.dOfR, start);
     out.dOfX.set(part.dOfX, start);
@@ -137,7 +142,8 @@ export function evaluate(
   const refCount = opts.reference?.count ?? 0;
   let done = 0;
   const progress = (n: number) => opts.onProgress?.((done += n), count + refCount);
-  const raw = scoreWithProgress(nets, images, count, size, batchSize, progress);
+  const testReconstructions = new Float32Array(count * size * size);
+  const raw = scoreWithProgress(nets, images, count, size, batchSize, progress, testReconstructions);
   const refRaw = opts.reference ? scoreWithProgress(nets, opts.reference.images, refCount, size, batchSize, progress) : null;
 
   const isNovel = new Uint8Array(count);
@@ -153,6 +159,12 @@ export function evaluate(
   for (const def of BASE_SCORES) {
     rawValues[def.name] = raw[def.name as keyof ImageScores];
     novelty[def.name] = toNoveltyScores(rawValues[def.name], def.novelWhen);
+  }
+  // Reconstruction errors other than BCE, from the same reconstructions (docs/research.md: BCE favours low-ink digits).
+  const variants = scoreVariants(images, testReconstructions, count, size, REPORTED_VARIANTS);
+  for (const v of REPORTED_VARIANTS) {
+    definitions.push({ name: v.name, label: v.label, description: v.description, novelWhen: 'higher' });
+    novelty[v.name] = rawValues[v.name] = variants[v.name];
   }
   let normalisation: Normalisation | null = null;
   const skippedScores: string[] = [];
@@ -188,9 +200,11 @@ export function evaluate(
   const exampleIdx = pickExamples(labels, count, digit, opts.examplesPerGroup ?? 9);
   const per = size * size;
   const inputs = new Float32Array(exampleIdx.length * per);
-  exampleIdx.forEach((img, k) => inputs.set(images.subarray(img * per, (img + 1) * per), k * per));
   const reconstructions = new Float32Array(inputs.length);
-  scoreImages(nets, inputs, exampleIdx.length, size, batchSize, reconstructions);
+  exampleIdx.forEach((img, k) => {
+    inputs.set(images.subarray(img * per, (img + 1) * per), k * per);
+    reconstructions.set(testReconstructions.subarray(img * per, (img + 1) * per), k * per);
+  });
   const examples: ExampleRecord[] = exampleIdx.map((img) => ({
     index: img,
     label: labels[img],

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RunConfig } from '../config';
 import { AloccError } from '../errors';
+import { gatherRows } from '../data/mnist';
 import { mulberry32, shuffleInPlace } from '../data/random';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint } from './checkpoint';
@@ -59,12 +60,6 @@ function lastGood(epoch: number): string {
   return epoch > 1 ? `the checkpoint of epoch ${epoch - 1} is kept` : 'no epoch had completed, so there is no checkpoint';
 }
 
-function gatherBatch(set: ImageSet, order: Uint32Array, start: number, n: number, per: number): Float32Array {
-  const out = new Float32Array(n * per);
-  for (let i = 0; i < n; i++) out.set(set.pixels.subarray(order[start + i] * per, (order[start + i] + 1) * per), i * per);
-  return out;
-}
-
 function validationStats(nets: AloccNets, set: ImageSet, size: number, pct: number) {
   const { reconLoss } = scoreImages(nets, set.pixels, set.count, size);
   let sum = 0;
@@ -87,7 +82,7 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
   const started = performance.now();
   for (let b = 0; b < n; b++) {
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    const batch = gatherBatch(train, order, b * perBatch, perBatch, per);
+    const batch = gatherRows(train.pixels, per, order.subarray(b * perBatch, (b + 1) * perBatch));
     const x = tf.tensor4d(batch, [perBatch, size, size, config.model.channels]);
     let losses: BatchLosses;
     try {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { AloccError, firstLine } from './errors';
-import { registerFastConvGradients } from './kernels';
+import { nativeStatus, registerFastConvGradients } from './kernels';
 
 export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -88,6 +88,12 @@ export async function selectBackend(requested: BackendChoice): Promise<BackendIn
 
   const name = tf.getBackend();
   if (name === 'wasm' || name === 'cpu') registerFastConvGradients(name);
+  if (name === 'wasm') {
+    const native = nativeStatus();
+    const simd = { 16: 'AVX-512', 8: 'AVX', 4: 'SSE' }[native.vectorWidth] ?? `${native.vectorWidth}-wide`;
+    if (native.loaded) label = `wasm + compiled conv kernels (${native.threads} thread${native.threads === 1 ? '' : 's'}, ${simd})`;
+    else skipped.push(`compiled conv kernels: ${native.reason} (convs run on wasm, several times slower)`);
+  }
   return { requested, name, label, skipped };
 }
 

@@ -8,11 +8,22 @@ import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
 import { resizeNearestNeighborGrad } from './resize-grad';
 import { singleChannelConv } from './single-channel-conv';
 import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
+import {
+  LEAKY_RELU_GRAD_KERNEL,
+  leakyReluGradKernel,
+  loadNativeKernels,
+  nativeConvBackpropFilter,
+  nativeConvBackpropInput,
+  nativeConvForward,
+  nativeLeakyRelu,
+  nativeLeakyReluGradUsable,
+} from './native';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
 export { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 export { conv2dBackpropInputViaMatMul } from './toeplitz';
+export { loadNativeKernels, nativeStatus } from './native';
 
 /**
  * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). Stock wasm
@@ -93,15 +104,23 @@ function sharedIdentity(stock: tf.KernelConfig): tf.KernelFunc {
 const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) =>
   leadingAxesReduction(kernel, required(stock, backendName, kernel));
 
+/**
+ * On wasm, the compiled kernels (native.ts) take every conv they support when the addon is built; the wasm
+ * versions are their fallback, and all there is on a machine without a C compiler.
+ */
+const withNative = (native: (fallback: tf.KernelFunc) => tf.KernelFunc, override: Override): Override => (stock, name) =>
+  native(override(stock, name));
+
 const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
   wasm: {
-    Conv2DBackpropInput: convBackpropInput,
-    Conv2DBackpropFilter: convBackpropFilter,
+    Conv2DBackpropInput: withNative(nativeConvBackpropInput, convBackpropInput),
+    Conv2DBackpropFilter: withNative(nativeConvBackpropFilter, convBackpropFilter),
     Sum: reduction('Sum'),
     Mean: reduction('Mean'),
-    Conv2D: (stock, name) => singleChannelConv(required(stock, name, 'Conv2D')),
+    Conv2D: withNative(nativeConvForward, (stock, name) => singleChannelConv(required(stock, name, 'Conv2D'))),
     Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
-    FusedConv2D: (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D')),
+    FusedConv2D: withNative(nativeConvForward, (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D'))),
+    LeakyRelu: (stock, name) => nativeLeakyRelu(required(stock, name, 'LeakyRelu').kernelFunc),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };
@@ -138,8 +157,10 @@ function isFastBackend(name: string): name is (typeof FAST_BACKENDS)[number] {
  */
 export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): void {
   if (!isFastBackend(backend)) return;
+  if (backend === 'wasm') loadNativeKernels();
   registerKernelFixes(backend);
   registerBatchNormGradient();
+  registerLeakyReluGradient();
   installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
@@ -220,6 +241,29 @@ function registerBatchNormGradient(): void {
         const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
         const fast = fusedBatchNormGrad(dy as tf.Tensor, saved, varianceEpsilon);
         if (fast) return fast;
+      }
+      return stock.gradFunc(dy, saved, attrs);
+    },
+  });
+}
+
+let stockLeakyReluGrad: tf.GradConfig | undefined;
+
+/** LeakyRelu's gradient as one pass on the compiled kernels when they serve the active backend; stock otherwise. */
+function registerLeakyReluGradient(): void {
+  if (stockLeakyReluGrad) return;
+  const stock = tf.getGradient('LeakyRelu');
+  if (!stock) return;
+  stockLeakyReluGrad = stock;
+  if (!tf.getKernel(LEAKY_RELU_GRAD_KERNEL, 'wasm')) {
+    tf.registerKernel({ kernelName: LEAKY_RELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: leakyReluGradKernel });
+  }
+  tf.registerGradient({
+    ...stock,
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      if (nativeLeakyReluGradUsable(x, dy as tf.Tensor) && hasFastConvGradients(tf.getBackend())) {
+        return { x: () => tf.engine().runKernel(LEAKY_RELU_GRAD_KERNEL, { x, dy: dy as tf.Tensor }, attrs) as tf.Tensor };
       }
       return stock.gradFunc(dy, saved, attrs);
     },

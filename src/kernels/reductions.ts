@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nativeColumnSums } from './native';
 
 /** The part of the wasm backend these kernels use: tensors live in its heap and JS can read and write them there. */
 interface HeapBackend {
@@ -23,6 +24,9 @@ export function leadingAxesReduction(kernel: 'Sum' | 'Mean', stock: tf.KernelCon
     const n = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
     const kept = x.shape.slice(axes.length);
     const c = kept.reduce((a, b) => a * b, 1);
+    const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
+    const native = nativeColumnSums(backend, x, n, outShape, kernel === 'Mean' ? 1 / n : 1);
+    if (native) return native;
     // Blocks of 64 rows summed in float32, blocks added in float64: as fast as a plain float32 loop, and the
     // rounding error does not grow with the batch.
     const acc = new Float64Array(c);
@@ -36,7 +40,7 @@ export function leadingAxesReduction(kernel: 'Sum' | 'Mean', stock: tf.KernelCon
       }
       for (let j = 0; j < c; j++) acc[j] += block[j];
     }
-    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    const out = backend.makeOutput(outShape, 'float32');
     const outValues = backend.typedArrayFromHeap(out);
     const scale = kernel === 'Mean' ? 1 / n : 1;
     for (let j = 0; j < c; j++) outValues[j] = acc[j] * scale;

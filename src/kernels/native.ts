@@ -1,0 +1,206 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+/** The compiled addon (native/alocc_kernels.c, built by scripts/build-native.js at install time). */
+interface NativeKernels {
+  conv(op: number, heap: Float32Array, params: Int32Array, alpha?: number): void;
+  columnSums(heap: Float32Array, params: Int32Array, scale: number): void;
+  map(op: number, heap: Float32Array, params: Int32Array, alpha: number): void;
+  setThreads(n: number): number;
+  vectorWidth(): number;
+}
+
+/** The wasm backend's parts these kernels use: tensors live in its heap at a byte offset. */
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
+  wasm: { HEAPF32: Float32Array };
+}
+
+export const ADDON_FILE = 'alocc_kernels.node';
+
+/** Where the build script puts the addon: build/ at the package root, found from this file in src/ or dist/src/. */
+export function addonPath(): string | null {
+  for (let dir = __dirname, i = 0; i < 5; i++, dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) {
+      const file = path.join(dir, 'build', ADDON_FILE);
+      return fs.existsSync(file) ? file : null;
+    }
+  }
+  return null;
+}
+
+export interface NativeStatus {
+  loaded: boolean;
+  /** Threads the kernels split each conv over (the calling thread included). */
+  threads: number;
+  /** Floats per SIMD register the addon was compiled for (16: AVX-512, 8: AVX2, 4: SSE). */
+  vectorWidth: number;
+  /** Why it is not loaded. */
+  reason?: string;
+}
+
+let addon: NativeKernels | null | undefined;
+let status: NativeStatus = { loaded: false, threads: 0, vectorWidth: 0, reason: 'not loaded yet' };
+
+/**
+ * Loads the addon once. ALOCC_NATIVE=0 turns it off (the wasm kernels run instead); ALOCC_THREADS sets the thread
+ * count, by default every core Node reports.
+ */
+export function loadNativeKernels(): NativeStatus {
+  if (addon !== undefined) return status;
+  addon = null;
+  if (process.env.ALOCC_NATIVE === '0') {
+    status = { loaded: false, threads: 0, vectorWidth: 0, reason: 'ALOCC_NATIVE=0' };
+    return status;
+  }
+  const file = addonPath();
+  if (!file) {
+    status = { loaded: false, threads: 0, vectorWidth: 0, reason: `build/${ADDON_FILE} not built (npm run build:native needs a C compiler)` };
+    return status;
+  }
+  try {
+    const loaded = require(file) as NativeKernels;
+    const wanted = Number(process.env.ALOCC_THREADS ?? os.availableParallelism());
+    const threads = loaded.setThreads(Number.isInteger(wanted) && wanted > 0 ? wanted : 1);
+    addon = loaded;
+    status = { loaded: true, threads, vectorWidth: loaded.vectorWidth() };
+  } catch (err) {
+    status = { loaded: false, threads: 0, vectorWidth: 0, reason: `${file} failed to load: ${(err as Error).message.split('\n')[0]}` };
+  }
+  return status;
+}
+
+export function nativeStatus(): NativeStatus {
+  return status;
+}
+
+const OP = { forward: 0, inputGrad: 1, filterGrad: 2 } as const;
+const ACTIVATION: Record<string, number> = { linear: 0, relu: 1, sigmoid: 2, leakyrelu: 3 };
+
+type ConvAttrs = {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW' | 'channelsLast';
+  dilations?: [number, number] | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  activation?: string;
+  leakyreluAlpha?: number;
+  inputShape?: number[];
+  filterShape?: number[];
+};
+
+function geometry(info: tf.backend_util.Conv2DInfo): number[] {
+  return [
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
+    info.outChannels, info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+  ];
+}
+
+function plain(a: ConvAttrs): boolean {
+  const dilations = a.dilations ?? 1;
+  return a.dataFormat !== 'NCHW' && [dilations].flat().every((d) => d === 1);
+}
+
+function offset(backend: WasmHeapBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+}
+
+/** Runs one op on the heap; the output is made first, since making it can grow (and so replace) the heap. */
+function run(backend: WasmHeapBackend, op: number, outShape: number[], a: tf.TensorInfo, b: tf.TensorInfo, g: number[], extra: number[] = [-1], alpha = 0): tf.TensorInfo {
+  const out = backend.makeOutput(outShape, 'float32');
+  const params = Int32Array.from([...g, offset(backend, a), offset(backend, b), offset(backend, out), ...extra]);
+  addon!.conv(op, backend.wasm.HEAPF32, params, alpha);
+  return out;
+}
+
+/**
+ * Conv2D / FusedConv2D on the addon when it is loaded and the conv is NHWC, undilated, float32, with a linear, relu,
+ * sigmoid or leakyrelu activation and a per-channel bias; `fallback` otherwise.
+ */
+export function nativeConvForward(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const a = args.attrs as unknown as ConvAttrs;
+    const act = ACTIVATION[a.activation ?? 'linear'];
+    const biasOk = bias == null || (bias.shape.length === 1 && bias.shape[0] === filter!.shape[3]);
+    if (!addon || !plain(a) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
+      return fallback(args);
+    }
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const info = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
+    const biasOffset = bias == null ? -1 : offset(backend, bias);
+    return run(backend, OP.forward, info.outShape, x!, filter!, geometry(info), [biasOffset, act], a.leakyreluAlpha ?? 0.2);
+  };
+}
+
+export function nativeConvBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = args.attrs as unknown as ConvAttrs;
+    if (!addon || !plain(a)) return fallback(args);
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const inputShape = a.inputShape as [number, number, number, number];
+    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
+    return run(backend, OP.inputGrad, inputShape, dy, filter, geometry(info));
+  };
+}
+
+export function nativeConvBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = args.attrs as unknown as ConvAttrs;
+    if (!addon || !plain(a)) return fallback(args);
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const filterShape = a.filterShape as [number, number, number, number];
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+    return run(backend, OP.filterGrad, filterShape, x, dy, geometry(info));
+  };
+}
+
+/**
+ * out[c] = scale · Σ over rows of x[rows][c] on the addon, or null when it is not loaded (the caller falls back):
+ * the bias and BatchNorm gradients' sums over batch and pixels.
+ */
+export function nativeColumnSums(backend: unknown, x: tf.TensorInfo, rows: number, outShape: number[], scale: number): tf.TensorInfo | null {
+  if (!addon || x.dtype !== 'float32') return null;
+  const b = backend as WasmHeapBackend;
+  const cols = outShape.reduce((p, d) => p * d, 1);
+  const out = b.makeOutput(outShape, 'float32');
+  addon.columnSums(b.wasm.HEAPF32, Int32Array.from([rows, cols, offset(b, x), offset(b, out)]), scale);
+  return out;
+}
+
+const MAP = { leakyRelu: 0, leakyReluGrad: 1 } as const;
+
+function map(backend: WasmHeapBackend, op: number, a: tf.TensorInfo, b: tf.TensorInfo, alpha: number): tf.TensorInfo {
+  const out = backend.makeOutput(a.shape, 'float32');
+  const n = a.shape.reduce((p, d) => p * d, 1);
+  addon!.map(op, backend.wasm.HEAPF32, Int32Array.from([n, offset(backend, a), offset(backend, b), offset(backend, out)]), alpha);
+  return out;
+}
+
+/** LeakyRelu in one threaded pass (wasm's is a scalar loop); `fallback` without the addon. */
+export function nativeLeakyRelu(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (!addon || x.dtype !== 'float32') return fallback(args);
+    const { alpha } = args.attrs as unknown as { alpha: number };
+    return map(args.backend as unknown as WasmHeapBackend, MAP.leakyRelu, x, x, alpha);
+  };
+}
+
+/** The kernel behind LEAKY_RELU_GRADIENT: dx = x > 0 ? dy : alpha·dy. */
+export const LEAKY_RELU_GRAD_KERNEL = 'AloccLeakyReluGrad';
+export const leakyReluGradKernel: tf.KernelFunc = (args) => {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const { alpha } = args.attrs as unknown as { alpha: number };
+  return map(args.backend as unknown as WasmHeapBackend, MAP.leakyReluGrad, x, dy, alpha);
+};
+
+/** Whether LeakyRelu's gradient can run as one pass on the addon (stock: Greater, Multiply and Select). */
+export function nativeLeakyReluGradUsable(x: tf.Tensor, dy: tf.Tensor): boolean {
+  return addon != null && tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && tf.util.arraysEqual(x.shape, dy.shape);
+}

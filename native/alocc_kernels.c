@@ -274,7 +274,7 @@ static void forward_block(void *p, int tid) {
       for (int c = 0; c < co_n; c++) {
         float v = row[c] + (j->bias ? j->bias[c] : 0.f);
         switch (j->act) {
-          case ACT_RELU: v = v > 0 ? v : 0; break;
+          case ACT_RELU: v = v < 0 ? 0 : v; break; /* NaN stays NaN, as in tfjs: divergence must show */
           case ACT_SIGMOID: v = 1.f / (1.f + expf(-v)); break;
           case ACT_LEAKYRELU: v = v > 0 ? v : v * j->alpha; break;
           default: break;
@@ -309,7 +309,7 @@ static void conv_forward(const geometry *g, const float *x, const float *w, cons
 typedef struct {
   geometry g;
   const float *x, *dy;
-  long next, blocks;
+  long blocks;
   int rows, kdp;
   float *acc[MAX_THREADS];
 } filter_job;
@@ -321,9 +321,8 @@ static void filter_block(void *p, int tid) {
   float *col = thread_scratch(tid, 0, (size_t)j->rows * j->kdp);
   float *acc = j->acc[tid];
   memset(acc, 0, sizeof(float) * g->Co * j->kdp);
-  for (;;) {
-    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (b >= j->blocks) break;
+  /* Blocks dealt out in a fixed order, so the sums (and training) are the same from run to run. */
+  for (long b = tid; b < j->blocks; b += active_threads) {
     long m0 = b * j->rows;
     int mb = (int)(M - m0 < j->rows ? M - m0 : j->rows);
     im2col(g, j->x, m0, mb, col, j->kdp);
@@ -424,7 +423,7 @@ typedef struct {
   const float *x;
   long rows;
   int cols;
-  long next, blocks;
+  long blocks;
   double *partial[MAX_THREADS];
 } sum_job;
 #define SUM_BLOCK 64
@@ -434,9 +433,7 @@ static void sum_block(void *p, int tid) {
   double *acc = j->partial[tid];
   float *block = thread_scratch(tid, 0, j->cols);
   for (int c = 0; c < j->cols; c++) acc[c] = 0;
-  for (;;) {
-    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (b >= j->blocks) break;
+  for (long b = tid; b < j->blocks; b += active_threads) { /* fixed order: the same sums every run */
     long r0 = b * SUM_BLOCK, r1 = r0 + SUM_BLOCK < j->rows ? r0 + SUM_BLOCK : j->rows;
     memcpy(block, j->x + r0 * j->cols, sizeof(float) * j->cols);
     for (long r = r0 + 1; r < r1; r++) {
@@ -489,6 +486,10 @@ static void map_block(void *p, int tid) {
 
 /* ---- Node-API glue ---- */
 
+/* One op at a time: the pool, the callers' scratch (thread 0's) and the filter-gradient accumulators are shared by
+ * every JS thread that loaded the addon (worker_threads each load it). */
+static pthread_mutex_t op_lock = PTHREAD_MUTEX_INITIALIZER;
+
 enum { OP_FORWARD = 0, OP_INPUT_GRAD = 1, OP_FILTER_GRAD = 2 };
 
 static napi_value throw_error(napi_env env, const char *msg) {
@@ -514,7 +515,7 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   if (argc < 3) return throw_error(env, "conv(op, heap, params[, alpha])");
   int32_t op;
   double alpha = 0;
-  if (napi_get_value_int32(env, argv[0], &op) != napi_ok) return throw_error(env, "op must be a number");
+  if (napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, "unknown op");
   if (argc > 3) napi_get_value_double(env, argv[3], &alpha);
   float *heap;
   int32_t *p;
@@ -531,15 +532,19 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   /* Bounds of every operand inside the heap, so a wrong offset throws instead of corrupting memory. */
   size_t sizes[3][3] = {{xs, ws, ys}, {ys, ws, xs}, {xs, ys, ws}};
   for (int i = 0; i < 3; i++)
-    if (p[13 + i] < 0 || (size_t)p[13 + i] + sizes[op < 0 || op > 2 ? 0 : op][i] > heap_len)
+    if (p[13 + i] < 0 || (size_t)p[13 + i] + sizes[op][i] > heap_len)
       return throw_error(env, "tensor offset outside the heap");
   const float *a = heap + p[13], *b = heap + p[14];
   float *out = heap + p[15];
+  pthread_mutex_lock(&op_lock);
   switch (op) {
     case OP_FORWARD: {
       const float *bias = NULL;
       if (p[16] >= 0) {
-        if ((size_t)p[16] + g.Co > heap_len) return throw_error(env, "bias offset outside the heap");
+        if ((size_t)p[16] + g.Co > heap_len) {
+        pthread_mutex_unlock(&op_lock);
+        return throw_error(env, "bias offset outside the heap");
+      }
         bias = heap + p[16];
       }
       int act = plen > 17 ? p[17] : ACT_LINEAR;
@@ -548,8 +553,9 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
     }
     case OP_INPUT_GRAD: conv_input_grad(&g, a, b, out); break;
     case OP_FILTER_GRAD: conv_filter_grad(&g, a, b, out); break;
-    default: return throw_error(env, "unknown op");
+    default: break;
   }
+  pthread_mutex_unlock(&op_lock);
   return NULL;
 }
 
@@ -569,7 +575,9 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   if (p[0] <= 0 || p[1] <= 0 || p[2] < 0 || p[3] < 0 || (size_t)p[2] + (size_t)p[0] * p[1] > heap_len ||
       (size_t)p[3] + p[1] > heap_len)
     return throw_error(env, "columnSums: operand outside the heap");
+  pthread_mutex_lock(&op_lock);
   column_sums(heap + p[2], p[0], p[1], (float)scale, heap + p[3]);
+  pthread_mutex_unlock(&op_lock);
   return NULL;
 }
 
@@ -592,7 +600,9 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
     if (p[0] < 0 || p[i] < 0 || (size_t)p[i] + p[0] > heap_len) return throw_error(env, "map: operand outside the heap");
   map_job j = {.op = op, .a = heap + p[1], .b = heap + p[2], .out = heap + p[3], .n = p[0], .alpha = (float)alpha};
   j.blocks = (j.n + MAP_BLOCK - 1) / MAP_BLOCK;
+  pthread_mutex_lock(&op_lock);
   parallel(map_block, &j);
+  pthread_mutex_unlock(&op_lock);
   return NULL;
 }
 
@@ -604,8 +614,10 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   int32_t n = 1;
   if (argc > 0) napi_get_value_int32(env, argv[0], &n);
   if (n < 1) n = 1;
+  pthread_mutex_lock(&op_lock);
   int started = pool_start(n);
   active_threads = n < started ? n : started;
+  pthread_mutex_unlock(&op_lock);
   napi_create_int32(env, active_threads, &result);
   return result;
 }

@@ -74,7 +74,24 @@ export function loadNativeKernels(): NativeStatus {
 }
 
 export function nativeStatus(): NativeStatus {
-  return status;
+  return { ...status, loaded: status.loaded && enabled };
+}
+
+let enabled = true;
+
+/**
+ * Turns the loaded addon off and on again in this process (benchmarks and tests compare it with the wasm kernels);
+ * `threads` changes how many threads it splits each op over.
+ */
+export function setNativeKernels(on: boolean, threads?: number): NativeStatus {
+  enabled = on;
+  if (addon && threads != null) status = { ...status, threads: addon.setThreads(threads) };
+  return nativeStatus();
+}
+
+/** The addon, when it is loaded and turned on. */
+function active(): NativeKernels | null {
+  return enabled ? (addon ?? null) : null;
 }
 
 const OP = { forward: 0, inputGrad: 1, filterGrad: 2 } as const;
@@ -112,7 +129,7 @@ function offset(backend: WasmHeapBackend, t: tf.TensorInfo): number {
 function run(backend: WasmHeapBackend, op: number, outShape: number[], a: tf.TensorInfo, b: tf.TensorInfo, g: number[], extra: number[] = [-1], alpha = 0): tf.TensorInfo {
   const out = backend.makeOutput(outShape, 'float32');
   const params = Int32Array.from([...g, offset(backend, a), offset(backend, b), offset(backend, out), ...extra]);
-  addon!.conv(op, backend.wasm.HEAPF32, params, alpha);
+  active()!.conv(op, backend.wasm.HEAPF32, params, alpha);
   return out;
 }
 
@@ -126,7 +143,7 @@ export function nativeConvForward(fallback: tf.KernelFunc): tf.KernelFunc {
     const a = args.attrs as unknown as ConvAttrs;
     const act = ACTIVATION[a.activation ?? 'linear'];
     const biasOk = bias == null || (bias.shape.length === 1 && bias.shape[0] === filter!.shape[3]);
-    if (!addon || !plain(a) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
+    if (!active() || !plain(a) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
       return fallback(args);
     }
     const backend = args.backend as unknown as WasmHeapBackend;
@@ -140,7 +157,7 @@ export function nativeConvBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
   return (args) => {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const a = args.attrs as unknown as ConvAttrs;
-    if (!addon || !plain(a)) return fallback(args);
+    if (!active() || !plain(a)) return fallback(args);
     const backend = args.backend as unknown as WasmHeapBackend;
     const inputShape = a.inputShape as [number, number, number, number];
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
@@ -152,7 +169,7 @@ export function nativeConvBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
   return (args) => {
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = args.attrs as unknown as ConvAttrs;
-    if (!addon || !plain(a)) return fallback(args);
+    if (!active() || !plain(a)) return fallback(args);
     const backend = args.backend as unknown as WasmHeapBackend;
     const filterShape = a.filterShape as [number, number, number, number];
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
@@ -165,11 +182,12 @@ export function nativeConvBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
  * the bias and BatchNorm gradients' sums over batch and pixels.
  */
 export function nativeColumnSums(backend: unknown, x: tf.TensorInfo, rows: number, outShape: number[], scale: number): tf.TensorInfo | null {
-  if (!addon || x.dtype !== 'float32') return null;
+  const native = active();
+  if (!native || x.dtype !== 'float32') return null;
   const b = backend as WasmHeapBackend;
   const cols = outShape.reduce((p, d) => p * d, 1);
   const out = b.makeOutput(outShape, 'float32');
-  addon.columnSums(b.wasm.HEAPF32, Int32Array.from([rows, cols, offset(b, x), offset(b, out)]), scale);
+  native.columnSums(b.wasm.HEAPF32, Int32Array.from([rows, cols, offset(b, x), offset(b, out)]), scale);
   return out;
 }
 
@@ -178,7 +196,7 @@ const MAP = { leakyRelu: 0, leakyReluGrad: 1 } as const;
 function map(backend: WasmHeapBackend, op: number, a: tf.TensorInfo, b: tf.TensorInfo, alpha: number): tf.TensorInfo {
   const out = backend.makeOutput(a.shape, 'float32');
   const n = a.shape.reduce((p, d) => p * d, 1);
-  addon!.map(op, backend.wasm.HEAPF32, Int32Array.from([n, offset(backend, a), offset(backend, b), offset(backend, out)]), alpha);
+  active()!.map(op, backend.wasm.HEAPF32, Int32Array.from([n, offset(backend, a), offset(backend, b), offset(backend, out)]), alpha);
   return out;
 }
 
@@ -186,7 +204,7 @@ function map(backend: WasmHeapBackend, op: number, a: tf.TensorInfo, b: tf.Tenso
 export function nativeLeakyRelu(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
-    if (!addon || x.dtype !== 'float32') return fallback(args);
+    if (!active() || x.dtype !== 'float32') return fallback(args);
     const { alpha } = args.attrs as unknown as { alpha: number };
     return map(args.backend as unknown as WasmHeapBackend, MAP.leakyRelu, x, x, alpha);
   };
@@ -202,5 +220,5 @@ export const leakyReluGradKernel: tf.KernelFunc = (args) => {
 
 /** Whether LeakyRelu's gradient can run as one pass on the addon (stock: Greater, Multiply and Select). */
 export function nativeLeakyReluGradUsable(x: tf.Tensor, dy: tf.Tensor): boolean {
-  return addon != null && tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && tf.util.arraysEqual(x.shape, dy.shape);
+  return active() != null && tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && tf.util.arraysEqual(x.shape, dy.shape);
 }

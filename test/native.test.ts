@@ -1,0 +1,168 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
+
+const ADDON = path.join(__dirname, '..', 'build', 'alocc_kernels.node');
+
+function compilerPresent(): boolean {
+  try {
+    execFileSync(process.env.CC || 'cc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string, tolerance = 1e-5) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  }
+  assert.ok(scale > 0, `${what}: reference is all zeros`);
+  assert.ok(worst <= tolerance * scale, `${what}: max |difference| ${worst} exceeds ${tolerance} × ${scale}`);
+}
+
+before(async () => {
+  await tf.setBackend('cpu');
+  await tf.setBackend('wasm');
+  registerFastConvGradients('wasm');
+});
+
+test('the compiled kernels are built and loaded wherever a C compiler is', { skip: !compilerPresent() && 'no C compiler here' }, () => {
+  assert.ok(fs.existsSync(ADDON), `${ADDON} missing: npm run build:native`);
+  const status = nativeStatus();
+  assert.ok(status.loaded, status.reason);
+  assert.ok(status.threads >= 1 && [4, 8, 16].includes(status.vectorWidth), JSON.stringify(status));
+});
+
+interface ForwardCase {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  strides: [number, number];
+  pad: 'same' | 'valid';
+}
+const FORWARD: ForwardCase[] = [
+  { x: [3, 28, 28, 32], w: [5, 5, 32, 1], strides: [1, 1], pad: 'same' }, // R's output layer: one channel
+  { x: [2, 14, 14, 32], w: [5, 5, 32, 64], strides: [2, 2], pad: 'same' },
+  { x: [2, 16, 16, 16], w: [3, 3, 16, 32], strides: [1, 1], pad: 'valid' },
+  { x: [2, 9, 7, 3], w: [3, 5, 3, 24], strides: [2, 1], pad: 'same' }, // channels off the SIMD width
+  { x: [1, 4, 4, 128], w: [5, 5, 128, 16], strides: [1, 1], pad: 'same' }, // filter wider than the image
+];
+const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'leakyrelu'] as const;
+
+function forward(c: ForwardCase, activation: (typeof ACTIVATIONS)[number]): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), 1), c.x);
+    const w = tf.tensor4d(values(c.w.reduce((a, b) => a * b), 2), c.w);
+    const bias = tf.tensor1d(values(c.w[3], 3));
+    return tf.fused.conv2d({ x, filter: w, bias, strides: c.strides, pad: c.pad, activation, leakyreluAlpha: 0.3 }).dataSync() as Float32Array;
+  });
+}
+
+for (const c of FORWARD) {
+  test(`compiled forward conv matches stock cpu: x ${c.x.join('×')} w ${c.w.join('×')} ${c.strides.join(',')} ${c.pad}`, async () => {
+    for (const activation of ACTIVATIONS) {
+      await tf.setBackend('cpu');
+      unregisterFastConvGradients('cpu');
+      const reference = forward(c, activation);
+      await tf.setBackend('wasm');
+      assertClose(forward(c, activation), reference, activation);
+    }
+  });
+}
+
+test('LeakyReLU and its gradient on the compiled kernels match stock cpu', async () => {
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.tensor(values(5000, 9), [10, 500]);
+      const dy = tf.tensor(values(5000, 10), [10, 500]);
+      const y = tf.leakyRelu(x, 0.3);
+      const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(t, 0.3), dy)))(x);
+      return [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+    });
+  await tf.setBackend('cpu');
+  const [y0, dx0] = run();
+  await tf.setBackend('wasm');
+  const [y1, dx1] = run();
+  // alpha·x in float32 here, in float64 then rounded on cpu: one rounding step apart at most.
+  assertClose(y1, y0, 'leakyRelu', 1e-7);
+  assertClose(dx1, dx0, 'leakyRelu gradient', 1e-7);
+});
+
+test('the threaded kernels repeat their numbers bit for bit, and agree with one thread',  { skip: !fs.existsSync(ADDON) && 'addon not built' }, async () => {
+  await tf.setBackend('wasm');
+  const threads = nativeStatus().threads;
+  const gradients = () =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(values(16 * 28 * 28 * 8, 4), [16, 28, 28, 8]);
+      const w = tf.tensor4d(values(5 * 5 * 8 * 32, 5), [5, 5, 8, 32]);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w]);
+      return [...g.map((t) => t.dataSync() as Float32Array), tf.sum(x, [0, 1, 2]).dataSync() as Float32Array];
+    });
+  setNativeKernels(true, 1);
+  const one = gradients();
+  setNativeKernels(true, Math.max(2, threads));
+  const many = gradients();
+  setNativeKernels(true, threads);
+  // Sums split over threads group their terms differently from one thread's: close, not equal.
+  one.forEach((a, i) => assertClose(many[i], a, `output ${i}, 1 vs ${Math.max(2, threads)} threads`));
+  // With the same threads, blocks are dealt out in a fixed order: a rerun (a resumed run) gets the same bits.
+  setNativeKernels(true, Math.max(2, threads));
+  const again = gradients();
+  setNativeKernels(true, threads);
+  again.forEach((a, i) => assert.deepEqual(a, many[i], `rerun ${i}`));
+});
+
+test('turned off, the same ops run on the wasm kernels', async () => {
+  await tf.setBackend('wasm');
+  const c = FORWARD[1];
+  const withAddon = forward(c, 'relu');
+  setNativeKernels(false);
+  try {
+    assert.equal(nativeStatus().loaded, false);
+    assertClose(forward(c, 'relu'), withAddon, 'wasm kernels vs compiled', 1e-5);
+  } finally {
+    setNativeKernels(true);
+  }
+});
+
+test('an operand outside the wasm heap is refused, not written', { skip: !fs.existsSync(ADDON) && 'addon not built' }, async () => {
+  const addon = require(ADDON) as { conv(op: number, heap: Float32Array, p: Int32Array): void };
+  const heap = new Float32Array(1000);
+  const geometry = [1, 4, 4, 1, 3, 3, 1, 4, 4, 1, 1, 1, 1];
+  assert.throws(() => addon.conv(0, heap, Int32Array.from([...geometry, 0, 100, 990, -1, 0])), /outside the heap/);
+  assert.throws(() => addon.conv(7, heap, Int32Array.from([...geometry, 0, 100, 200, -1, 0])), /unknown op/);
+  assert.throws(() => addon.conv(0, heap, Int32Array.from([0, ...geometry.slice(1), 0, 100, 200, -1, 0])), /positive/);
+  addon.conv(0, heap, Int32Array.from([...geometry, 0, 100, 200, -1, 0])); // in bounds: runs
+});
+
+test('a NaN input stays NaN through every activation, as on stock kernels (divergence must show)', async () => {
+  await tf.setBackend('wasm');
+  for (const activation of ACTIVATIONS) {
+    const y = tf.tidy(() => {
+      const x = tf.fill([1, 6, 6, 16], NaN) as tf.Tensor4D;
+      const w = tf.ones([3, 3, 16, 16]) as tf.Tensor4D;
+      return tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', activation, leakyreluAlpha: 0.3 }).dataSync();
+    });
+    assert.ok(y.every((v) => Number.isNaN(v)), `${activation}: NaN became ${y.find((v) => !Number.isNaN(v))}`);
+  }
+});

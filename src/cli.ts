@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend';
-import { DEFAULT_TRAIN_CONFIG as D } from './config';
+import { DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName, TrainConfig } from './config';
 import { AloccError, EXIT, firstLine } from './errors';
 
 // Commands are loaded when they run: `alocc --help` and usage errors should not pay for loading TensorFlow.js.
@@ -33,6 +33,33 @@ const dirOption = () => new Option('--checkpoint-dir <dir>', 'folder holding dig
 const backendOption = () =>
   new Option('--backend <name>', 'tfjs backend: auto tries gpu, node, wasm, cpu in turn').choices(BACKEND_CHOICES).default('auto');
 
+/** The options that pick a recipe, on `train` and on `eval --all-digits` (which trains). */
+function addRecipeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--preset <name>', `a named recipe of --r-alpha, --lr and --score (default: ${DEFAULT_PRESET}; see README)`).choices(PRESET_NAMES),
+    )
+    .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
+    .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)
+    .addOption(
+      new Option('--score <name>', 'novelty score behind the verdict, the threshold and the best epoch').choices(NOVELTY_SCORES).default(D.noveltyScore),
+    );
+}
+
+/**
+ * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
+ * --resume an untyped setting is left to the run (undefined).
+ */
+function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Pick<Partial<TrainConfig>, 'rAlpha' | 'learningRate' | 'noveltyScore'> {
+  const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
+  const pick = <K extends 'rAlpha' | 'learningRate' | 'noveltyScore'>(key: K, option: string): TrainConfig[K] | undefined => {
+    if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
+    if (preset) return preset[key] as TrainConfig[K];
+    return resume ? undefined : (o[option] as TrainConfig[K]);
+  };
+  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score') };
+}
+
 let verbose = false;
 
 /** The version in alocc's package.json, found from here whether running from src/ (tsx) or dist/src/. */
@@ -55,14 +82,14 @@ export function buildProgram(): Command {
       verbose = Boolean(cmd.opts().verbose);
     });
 
-  program
-    .command('train')
-    .description('train R and D on the MNIST training images of one digit; a checkpoint per epoch')
-    .addOption(digitOption().default(D.digit))
-    .option('-e, --epochs <n>', 'epochs to train', intIn('--epochs', 1, 10000), D.epochs)
-    .option('--batch-size <n>', 'images per step', intIn('--batch-size', 2, 4096), D.batchSize)
-    .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
-    .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)
+  addRecipeOptions(
+    program
+      .command('train')
+      .description('train R and D on the MNIST training images of one digit; a checkpoint per epoch')
+      .addOption(digitOption().default(D.digit))
+      .option('-e, --epochs <n>', 'epochs to train', intIn('--epochs', 1, 10000), D.epochs)
+      .option('--batch-size <n>', 'images per step', intIn('--batch-size', 2, 4096), D.batchSize),
+  )
     .option('--noise-std <x>', 'std of the Gaussian noise added to R\'s input (pixels in [0, 1])', numberIn('--noise-std', 0, 10), D.noiseStd)
     .option('--seed <n>', 'seed for weights, split, shuffling and noise', intIn('--seed', 0, 2 ** 31 - 1), D.seed)
     .option('--limit <n>', 'train on the first N images of the digit (0: all)', intIn('--limit', 0, 1e7), D.limit)
@@ -79,8 +106,7 @@ export function buildProgram(): Command {
         digit: o.digit,
         epochs: given('epochs'),
         batchSize: given('batchSize'),
-        rAlpha: given('rAlpha'),
-        learningRate: given('lr'),
+        ...recipeFrom(o, cmd, Boolean(o.resume)),
         noiseStd: given('noiseStd'),
         seed: given('seed'),
         limit: given('limit'),
@@ -139,7 +165,7 @@ export function buildProgram(): Command {
       process.stdout.write(file + '\n');
     });
 
-  program
+  addRecipeOptions(program
     .command('eval')
     .description('detection numbers on the MNIST test set: AUROC per score, F1 at the threshold, the paper\'s protocol')
     .addOption(digitOption())
@@ -151,9 +177,13 @@ export function buildProgram(): Command {
     .option('--reference-images <n>', 'validation images that normalise the combined scores (0: none)', intIn('--reference-images', 0, 1e6), 1000)
     .option('--all-digits', 'train (or resume) and evaluate every digit 0-9 in turn, then print the table')
     .option('-e, --epochs <n>', 'with --all-digits: epochs each digit trains for', intIn('--epochs', 1, 10000), D.epochs)
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON'))
     .addOption(backendOption())
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      if (!o.allDigits && recipeTyped.length) {
+        throw new InvalidArgumentError('--preset, --r-alpha, --lr and --score choose how --all-digits trains; eval of one run uses its own.');
+      }
       if (o.allDigits && (o.digit !== undefined || o.epoch !== undefined)) {
         throw new InvalidArgumentError('--all-digits evaluates every digit at its best epoch; drop --digit and --epoch.');
       }
@@ -168,7 +198,7 @@ export function buildProgram(): Command {
         const { runDirFor } = await import('./train/checkpoint');
         await evalAllDigits({ ...common, epochs: o.epochs }, async (digit, epochs) => {
           const resume = readRunFileIfExists(runDirFor(o.checkpointDir, digit)) !== null;
-          await train({ digit, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr });
+          await train({ digit, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });
         });
         return;
       }
@@ -188,13 +218,15 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
-      // Help and version exit 0; commander has already printed its message.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
-    }
+    // Thrown by an action (commander prints only the errors of its own parsing): checked before the codes below,
+    // since it carries commander.invalidArgument too.
     if (err instanceof InvalidArgumentError) {
       process.stderr.write(`alocc: ${err.message}\n`);
       return EXIT.usage;
+    }
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // Help and version exit 0; commander has already printed its message.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
     }
     const message = err instanceof AloccError ? err.message : firstLine(err);
     process.stderr.write(`alocc: ${message}\n`);

@@ -13,6 +13,23 @@ export interface ModelConfig {
   gfDim: number;
 }
 
+/**
+ * Per-image novelty scores computed from an image x and its reconstruction R(x); larger is more novel.
+ * - bce: BCE(R(x), x), mean over pixels: the loss R trains on (the seed's score). Its floor is the image's own
+ *   pixel entropy, so digits with little ink (a thin 1) look normal whatever R does.
+ * - kl: BCE − H(x) = KL(x ‖ R(x)) per pixel: BCE without that floor.
+ * - mse: mean squared error over pixels.
+ * - ink: ‖R(x) − x‖² / ‖x‖², the share of the image's own energy R gets wrong.
+ */
+export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink'] as const;
+export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
+export const NOVELTY_SCORE_LABELS: Record<NoveltyScore, string> = {
+  bce: 'reconstruction loss (BCE)',
+  kl: 'KL error',
+  mse: 'mean squared error',
+  ink: 'ink-normalised error',
+};
+
 export interface TrainConfig {
   /** MNIST digit treated as the normal (target) class, 0-9. */
   digit: number;
@@ -32,8 +49,14 @@ export interface TrainConfig {
   rStepsPerBatch: number;
   /** Share of the target digit's training images held out for validation and threshold calibration, 0-1. */
   validationFraction: number;
-  /** Percentile (0-100) of the validation reconstruction losses used as the novelty threshold. */
+  /** Percentile (0-100) of the validation images' novelty scores used as the novelty threshold. */
   thresholdPercentile: number;
+  /**
+   * The score behind the verdict: the threshold is calibrated on it and the best epoch is the one with its lowest
+   * validation mean. Every epoch records all four, so this can be changed afterwards only by retraining the choice
+   * of epoch, not the networks. Runs made before the option existed used 'bce'.
+   */
+  noveltyScore: NoveltyScore;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
   seed: number;
   /** Train on at most this many target images (0: all); for quick runs and tests. */
@@ -45,19 +68,36 @@ export interface RunConfig {
   train: TrainConfig;
 }
 
+/**
+ * Named recipes (`--preset`): the settings that decide what R learns and how novelty is scored. Options typed on
+ * the command line override a preset's values.
+ * - seed: the Keras reference's settings (R's loss mostly adversarial, r_alpha 0.2) scored by its training BCE.
+ * - recon-weighted: R's loss mostly reconstruction (r_alpha 10) at a quarter of the learning rate, scored by the
+ *   ink-normalised error; D still trains against R and R against D (docs/research.md).
+ */
+export const PRESETS = {
+  seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce' },
+  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'ink' },
+} as const satisfies Record<string, Pick<TrainConfig, 'rAlpha' | 'learningRate' | 'noveltyScore'>>;
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+/** The recipe a run gets when no --preset is given. */
+export const DEFAULT_PRESET: PresetName = 'seed';
+
 export const DEFAULT_MODEL_CONFIG: ModelConfig = { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 };
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   digit: 1,
   epochs: 5,
   batchSize: 128,
-  rAlpha: 0.2,
-  learningRate: 0.002,
+  rAlpha: PRESETS[DEFAULT_PRESET].rAlpha,
+  learningRate: PRESETS[DEFAULT_PRESET].learningRate,
   clipValue: 1.0,
   noiseStd: 0.155,
   rStepsPerBatch: 2,
   validationFraction: 0.1,
   thresholdPercentile: 95,
+  noveltyScore: PRESETS[DEFAULT_PRESET].noveltyScore,
   seed: 42,
   limit: 0,
 };

@@ -51,7 +51,7 @@ function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunF
     validationImages: 500,
     epochs: records,
     batches,
-    bestEpoch: pickBestEpoch(records),
+    bestEpoch: pickBestEpoch(records, 'bce'),
   };
 }
 

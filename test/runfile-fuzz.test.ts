@@ -48,7 +48,7 @@ function validRun(): RunFile {
 /** What score, eval, resume, plot-losses and the progress line read from an accepted run; throws if any would crash. */
 function useLikeTheConsumers(run: RunFile) {
   assert.deepEqual(configDifferences(run.config, { ...run.config }), []);
-  const best = pickBestEpoch(run.epochs);
+  const best = pickBestEpoch(run.epochs, run.config.train.noveltyScore ?? 'bce');
   if (run.epochs.length) assert.ok(run.epochs.some((e) => e.epoch === run.bestEpoch), 'bestEpoch is an epoch');
   // resume loads epoch-<count>/ and continues with epoch count + 1
   run.epochs.forEach((e, i) => assert.equal(e.epoch, i + 1));

@@ -1,6 +1,7 @@
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
 import { findPngs } from '../data/files';
 import { readPngAsDigit } from '../data/png';
+import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
 import { AloccError, firstLine } from '../errors';
 import { scoreImages } from '../score/scorer';
 import { loadScoringModel, resolveDigit } from './resolve-run';
@@ -28,6 +29,9 @@ export interface ScoreResult {
   reconstructionLoss: number;
   dOfReconstruction: number;
   dOfInput: number;
+  /** The run's novelty score (the verdict's) and its value: novel when it is above the threshold. */
+  score: NoveltyScore;
+  novelty: number;
   verdict: 'novel' | 'normal';
   threshold: number;
   inverted: boolean;
@@ -37,10 +41,11 @@ export interface ScoreResult {
 const CHUNK = 256;
 
 function formatResult(r: ScoreResult): string {
+  const recon = r.score === 'bce' ? '' : `reconstruction loss ${r.reconstructionLoss.toFixed(5)}, `;
   return (
-    `${r.file}: ${r.verdict} (reconstruction loss ${r.reconstructionLoss.toFixed(5)} ` +
+    `${r.file}: ${r.verdict} (${NOVELTY_SCORE_LABELS[r.score].replace(' (BCE)', '')} ${r.novelty.toFixed(5)} ` +
     `${r.verdict === 'novel' ? '>' : '<='} threshold ${r.threshold.toFixed(5)}; ` +
-    `D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}${r.inverted ? '; inverted' : ''})`
+    `${recon}D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}${r.inverted ? '; inverted' : ''})`
   );
 }
 
@@ -56,6 +61,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   const digit = resolveDigit(opts.checkpointDir, opts.digit);
   const model = loadScoringModel(opts.checkpointDir, digit, opts.epoch);
   const threshold = model.record.threshold;
+  const scoreName = model.run.config.train.noveltyScore;
   const per = model.run.config.model.inputSize ** 2;
   let scored = 0;
   let failed = 0;
@@ -72,7 +78,9 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
         reconstructionLoss: s.reconLoss[i],
         dOfReconstruction: s.dOfR[i],
         dOfInput: s.dOfX[i],
-        verdict: s.reconLoss[i] > threshold ? 'novel' : 'normal',
+        score: scoreName,
+        novelty: s.novelty[scoreName][i],
+        verdict: s.novelty[scoreName][i] > threshold ? 'novel' : 'normal',
         threshold,
         inverted: inverted[i],
       };

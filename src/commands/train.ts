@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
-import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig, TrainConfig } from '../config';
+import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, NOVELTY_SCORE_LABELS, RunConfig, TrainConfig } from '../config';
 import { loadTrainingSplit } from '../train/dataset';
 import { AloccError, EXIT } from '../errors';
 import { describeWriteError } from '../fsutil';
@@ -9,7 +9,7 @@ import { watchInterrupts } from '../signals';
 import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
 import { clearRunDir, lockRun, tidyRunDir } from '../train/run-folder';
 import { progressReporter } from '../train/progress';
-import { RunFile } from '../train/runfile';
+import { RunFile, validationMean } from '../train/runfile';
 import { readRunFileIfExists, runFilePath, writeRunFile } from '../train/runfile-io';
 import { ImageSet, runTraining, TrainingInterrupted } from '../train/trainer';
 
@@ -52,6 +52,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   noiseStd: '--noise-std',
   seed: '--seed',
   limit: '--limit',
+  noveltyScore: '--score',
 };
 
 /** The command that continues a run: it repeats every setting that is not the default, as --resume demands. */
@@ -99,7 +100,7 @@ export async function train(opts: TrainOptions): Promise<RunFile> {
   const saved = opts.resume ? readRunFileIfExists(runDir)?.config : undefined;
   const trainCfg: TrainConfig = { ...(saved?.train ?? DEFAULT_TRAIN_CONFIG), digit: opts.digit };
   for (const key of Object.keys(trainCfg) as (keyof TrainConfig)[]) {
-    if (opts[key] !== undefined) trainCfg[key] = opts[key] as number;
+    if (opts[key] !== undefined) (trainCfg as unknown as Record<string, unknown>)[key] = opts[key];
   }
   const cfg: RunConfig = { model: { ...(saved?.model ?? DEFAULT_MODEL_CONFIG) }, train: trainCfg };
   checkStart(readRunFileIfExists(runDir), opts, cfg, runDir); // fails fast, before touching anything
@@ -151,7 +152,7 @@ async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, e
     `training digit ${cfg.train.digit} on ${trainSet.count} images (${validation.count} held out) for ` +
       `${cfg.train.epochs} epoch(s), batch ${cfg.train.batchSize}; checkpoints in ${runDir}\n`,
   );
-  const progress = progressReporter(cfg.train.epochs, log);
+  const progress = progressReporter(cfg.train.epochs, log, cfg.train.noveltyScore);
   try {
     run = await runTraining({
       config: cfg,
@@ -181,8 +182,8 @@ async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, e
   }
   const best = run.epochs.find((e) => e.epoch === run.bestEpoch)!;
   (opts.out ?? process.stdout).write(
-    `done: best epoch ${best.epoch} (validation reconstruction loss ${best.valReconLoss.toFixed(5)}, ` +
-      `novelty threshold ${best.threshold.toFixed(5)}); run file ${runFilePath(runDir)}\n`,
+    `done: best epoch ${best.epoch} (validation ${NOVELTY_SCORE_LABELS[cfg.train.noveltyScore]} ` +
+      `${validationMean(best, cfg.train.noveltyScore).toFixed(5)}, novelty threshold ${best.threshold.toFixed(5)}); run file ${runFilePath(runDir)}\n`,
   );
   return run;
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
 import { AloccError } from '../errors';
 import { ImageScores, ScoringNets, scoreImages } from '../score/scorer';
 import { RunFile } from '../train/runfile';
@@ -38,6 +39,8 @@ export interface ExampleRecord {
   label: number;
   group: 'normal' | 'novel';
   reconLoss: number;
+  /** The run's novelty score (the verdict's). */
+  score: number;
   verdict: 'normal' | 'novel';
 }
 
@@ -56,7 +59,7 @@ export interface EvalReport {
   draws: number;
   testImages: { scored: number; normal: number; novel: number; perDigit: number[] };
   /** Verdict "reconstruction loss > threshold → novel" on the whole test set; the threshold comes from the run file. */
-  threshold: { value: number; percentile: number; source: string } & Confusion;
+  threshold: { value: number; score: NoveltyScore; percentile: number; source: string } & Confusion;
   scores: ScoreSummary[];
   /** Where the combinations' statistics come from; null when no reference images were given. */
   normalisation: Normalisation | null;
@@ -81,7 +84,13 @@ function scoreWithProgress(
   reconstructions?: Float32Array,
 ): ImageScores {
   const per = size * size;
-  const out: ImageScores = { reconLoss: new Float32Array(count), dOfR: new Float32Array(count), dOfX: new Float32Array(count) };
+  const reconLoss = new Float32Array(count);
+  const out: ImageScores = {
+    reconLoss,
+    dOfR: new Float32Array(count),
+    dOfX: new Float32Array(count),
+    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count) },
+  };
   const chunk = batchSize * 4;
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
@@ -89,6 +98,7 @@ function scoreWithProgress(
     out.reconLoss.set(part.reconLoss, start);
     out.dOfR.set(part.dOfR, start);
     out.dOfX.set(part.dOfX, start);
+    for (const name of ['kl', 'mse', 'ink'] as const) out.novelty[name].set(part.novelty[name], start);
     progress(n);
   }
   return out;
@@ -157,7 +167,7 @@ export function evaluate(
   const novelty: Record<string, Float64Array> = {};
   const rawValues: Record<string, ArrayLike<number>> = {};
   for (const def of BASE_SCORES) {
-    rawValues[def.name] = raw[def.name as keyof ImageScores];
+    rawValues[def.name] = raw[def.name as 'reconLoss' | 'dOfR' | 'dOfX'];
     novelty[def.name] = toNoveltyScores(rawValues[def.name], def.novelWhen);
   }
   // Reconstruction errors other than BCE, from the same reconstructions (docs/research.md: BCE favours low-ink digits).
@@ -188,11 +198,13 @@ export function evaluate(
     return { ...def, auroc: auroc(novelty[def.name], isNovel), normal: meanSd(normal), novel: meanSd(novel) };
   });
 
-  const verdict = flagAbove(raw.reconLoss, record.threshold);
+  const scoreName = run.config.train.noveltyScore;
+  const verdict = flagAbove(raw.novelty[scoreName], record.threshold);
   const threshold = {
     value: record.threshold,
+    score: scoreName,
     percentile: run.config.train.thresholdPercentile,
-    source: `run file, epoch ${epoch}: percentile ${run.config.train.thresholdPercentile} of ${run.validationImages} validation images' recon loss`,
+    source: `run file, epoch ${epoch}: percentile ${run.config.train.thresholdPercentile} of ${run.validationImages} validation images' ${NOVELTY_SCORE_LABELS[scoreName]}`,
     ...precisionRecallF1(verdict, isNovel),
   };
   const shares = runSharesProtocol({ isNovel, verdict, scores: novelty }, opts.shares ?? PAPER_NOVEL_SHARES, opts.draws, opts.seed);
@@ -210,6 +222,7 @@ export function evaluate(
     label: labels[img],
     group: isNovel[img] ? 'novel' : 'normal',
     reconLoss: raw.reconLoss[img],
+    score: raw.novelty[scoreName][img],
     verdict: verdict[img] ? 'novel' : 'normal',
   }));
 

@@ -1,6 +1,9 @@
 import { Canvas, createCanvas, SKRSContext2D } from '@napi-rs/canvas';
 import { chartFontFamily } from '../plot/fonts';
+import { NoveltyScore } from '../config';
 import { EvaluateResult, ExampleRecord } from './evaluate';
+
+const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error' };
 
 const SCALE = 3;
 const GAP = 8;
@@ -51,10 +54,10 @@ export function drawExamples(result: EvaluateResult): Buffer {
 
   ctx.fillStyle = '#111111';
   ctx.font = `bold 15px "${family}"`;
-  ctx.fillText(`digit ${report.digit}, epoch ${report.epoch}: novel when recon loss > ${report.threshold.value.toFixed(4)}`, GAP, 9);
+  ctx.fillText(`digit ${report.digit}, epoch ${report.epoch}: novel when ${SHORT[report.threshold.score]} > ${report.threshold.value.toFixed(4)}`, GAP, 9);
   ctx.font = `12px "${family}"`;
   ctx.fillStyle = '#555555';
-  ctx.fillText('under each: true digit · recon loss, then the verdict (green right, red wrong)', GAP, 29);
+  ctx.fillText(`under each: true digit · ${SHORT[report.threshold.score]}, then the verdict (green right, red wrong)`, GAP, 29);
 
   const per = size * size;
   groups.forEach(({ group, items }, gi) => {
@@ -84,7 +87,7 @@ function drawExample(
   const right = e.verdict === e.group;
   ctx.font = `11px "${family}"`;
   ctx.fillStyle = '#333333';
-  ctx.fillText(`${e.label} · ${e.reconLoss.toFixed(4)}`, x, textTop);
+  ctx.fillText(`${e.label} · ${e.score.toFixed(4)}`, x, textTop);
   ctx.fillStyle = right ? '#1a7f37' : '#cf222e';
   ctx.font = `bold 11px "${family}"`;
   ctx.fillText(e.verdict === 'novel' ? 'NOVEL' : 'normal', x, textTop + LINE);

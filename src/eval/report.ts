@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { NOVELTY_SCORE_LABELS } from '../config';
 import { writeFileAtomic } from '../fsutil';
 import { EvalReport, EvaluateResult } from './evaluate';
 import { drawExamples } from './examples-png';
@@ -34,7 +35,7 @@ export function renderMarkdown(report: EvalReport): string {
     `# ALOCC evaluation: digit ${report.digit}, epoch ${report.epoch}`,
     '',
     `- Test images: ${t.scored} from the MNIST test set; normal (digit ${report.digit}): ${t.normal}; novel (other digits): ${t.novel}`,
-    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ' (best by validation recon loss)' : ` (best: ${report.bestEpoch})`}; ` +
+    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ` (best by validation ${NOVELTY_SCORE_LABELS[th.score]})` : ` (best: ${report.bestEpoch})`}; ` +
       `backend ${report.backend} (trained on ${report.runBackend})`,
     `- ${report.startedAt} to ${report.finishedAt} (${fmt(report.seconds, 1)} s); seed ${report.seed}, ${report.draws} draws per share`,
     '',
@@ -47,7 +48,7 @@ export function renderMarkdown(report: EvalReport): string {
       report.scores.map((s) => [s.label, fmt(s.auroc, 4), `${sig(s.normal.mean)} ± ${sig(s.normal.sd)}`, `${sig(s.novel.mean)} ± ${sig(s.novel.sd)}`, s.novelWhen, s.description]),
     ),
     '',
-    `## Calibrated threshold: recon loss > ${fmt(th.value, 5)} → novel`,
+    `## Calibrated threshold: ${NOVELTY_SCORE_LABELS[th.score]} > ${fmt(th.value, 5)} → novel`,
     '',
     `Threshold from the ${th.source} (no test images). On the whole test set, novel as the positive class:`,
     '',
@@ -122,7 +123,7 @@ export function renderSummary(report: EvalReport, files?: ReportFiles): string {
   const lines = [
     `digit ${report.digit}, epoch ${report.epoch}: ${t.scored} test images (${t.normal} normal, ${t.novel} novel), backend ${report.backend}, ${fmt(report.seconds, 1)} s`,
     `AUROC (whole test set): ${report.scores.map((s) => `${s.label} ${fmt(s.auroc, 4)}`).join(', ')}`,
-    `threshold ${fmt(report.threshold.value, 5)} on recon loss, novel positive: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
+    `threshold ${fmt(report.threshold.value, 5)} on the ${NOVELTY_SCORE_LABELS[report.threshold.score]}, novel positive: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
     `paper protocol, F1 with normal positive (mean ± sd over ${report.draws} draws):`,
     ...report.shares.map((s) => `  ${pct(s.capped ? s.actualShare : s.targetShare).padStart(6)}  F1 ${fmtMeanSd(s.threshold.f1)}  AUROC ` +
       report.scores.map((sc) => `${sc.label} ${fmtMeanSd(s.auroc[sc.name])}`).join(', ')),

@@ -85,7 +85,7 @@ export interface CombinedScores {
  * The combinations of recon loss and D(R(x)), normalised with statistics of the reference images only, so nothing
  * about the test set's labels leaks into them.
  */
-export function combineScores(test: ImageScores, reference: ImageScores, source: string): CombinedScores {
+export function combineScores(test: Pick<ImageScores, 'reconLoss' | 'dOfR'>, reference: Pick<ImageScores, 'reconLoss' | 'dOfR'>, source: string): CombinedScores {
   const refRecon = toNoveltyScores(reference.reconLoss, 'higher');
   const refD = toNoveltyScores(reference.dOfR, 'lower');
   const recon = toNoveltyScores(test.reconLoss, 'higher');

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { NoveltyScore } from '../config';
+import { inkNormalisedError, klError, mseError, PairScore } from '../eval/score-variants';
 import { reconstructionLossPerImage } from '../train/losses';
 
 /** The three per-image novelty signals alocc reports. */
@@ -9,7 +11,12 @@ export interface ImageScores {
   dOfR: Float32Array;
   /** D(x): D's belief that the image itself is of the target class. */
   dOfX: Float32Array;
+  /** Every novelty score by name (bce is reconLoss). */
+  novelty: Record<NoveltyScore, Float32Array>;
 }
+
+/** The scores computed on the CPU from x and R(x); bce comes from the same tensor op R trains on. */
+const PAIR_SCORES: Record<Exclude<NoveltyScore, 'bce'>, PairScore> = { kl: klError, mse: mseError, ink: inkNormalisedError };
 
 export interface ScoringNets {
   r: tf.LayersModel;
@@ -29,10 +36,12 @@ export function scoreImages(
   reconstructions?: Float32Array,
 ): ImageScores {
   const per = size * size;
+  const reconLoss = new Float32Array(count);
   const out: ImageScores = {
-    reconLoss: new Float32Array(count),
+    reconLoss,
     dOfR: new Float32Array(count),
     dOfX: new Float32Array(count),
+    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count) },
   };
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
@@ -43,14 +52,20 @@ export function scoreImages(
         reconstructionLossPerImage(y, x),
         (nets.d.predict(y) as tf.Tensor).reshape([n]),
         (nets.d.predict(x) as tf.Tensor).reshape([n]),
-        reconstructions ? y : null,
+        y,
       ];
     });
     out.reconLoss.set(loss.dataSync(), start);
     out.dOfR.set(dr.dataSync(), start);
     out.dOfX.set(dx.dataSync(), start);
-    if (rec && reconstructions) reconstructions.set(rec.dataSync(), start * per);
-    tf.dispose([loss, dr, dx, rec].filter((t): t is tf.Tensor => t !== null));
+    const r = rec.dataSync() as Float32Array;
+    if (reconstructions) reconstructions.set(r, start * per);
+    for (let i = 0; i < n; i++) {
+      const xi = pixels.subarray((start + i) * per, (start + i + 1) * per);
+      const ri = r.subarray(i * per, (i + 1) * per);
+      for (const [name, f] of Object.entries(PAIR_SCORES) as [Exclude<NoveltyScore, 'bce'>, PairScore][]) out.novelty[name][start + i] = f(xi, ri, size);
+    }
+    tf.dispose([loss, dr, dx, rec]);
   }
   return out;
 }

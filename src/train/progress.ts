@@ -1,23 +1,30 @@
 import * as cliProgress from 'cli-progress';
+import { NoveltyScore } from '../config';
 import { EpochRecord } from './runfile';
 import { TrainingEvents } from './trainer';
 
 const fmt = (v: number) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : v.toFixed(4));
 
 /** The line printed when an epoch completes, on a TTY and in logs alike. */
-export function epochSummary(r: EpochRecord, total: number): string {
+export function epochSummary(r: EpochRecord, total: number, score: NoveltyScore = 'bce'): string {
   return (
     `epoch ${r.epoch}/${total}: recon ${fmt(r.mean.reconLoss)} val-recon ${fmt(r.valReconLoss)} ` +
     `d-real ${fmt(r.mean.dLossReal)} d-fake ${fmt(r.mean.dLossFake)} adv ${fmt(r.mean.advLoss)} ` +
-    `threshold ${fmt(r.threshold)} | ${r.wallSeconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s`
+    `${scoreSummary(r, score)}| ${r.wallSeconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s`
   );
+}
+
+/** The verdict score's validation mean (bce's is val-recon) and its threshold. */
+function scoreSummary(r: EpochRecord, score: NoveltyScore): string {
+  const own = score === 'bce' ? undefined : r.validation?.[score];
+  return `${own ? `val-${score} ${fmt(own.mean)} ` : ''}threshold ${fmt(r.threshold)} `;
 }
 
 /**
  * Training progress on stderr: a live bar per epoch (ETA, images/s, losses) when stderr is a terminal, and one plain
  * line per epoch otherwise, so logs and CI output stay readable.
  */
-export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream = process.stderr): TrainingEvents & { stop(): void } {
+export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream = process.stderr, score: NoveltyScore = 'bce'): TrainingEvents & { stop(): void } {
   const tty = Boolean(stream.isTTY);
   let bar: cliProgress.SingleBar | null = null;
   const stop = () => {
@@ -49,7 +56,7 @@ export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream
     },
     epochEnd(record) {
       stop();
-      stream.write(epochSummary(record, totalEpochs) + '\n');
+      stream.write(epochSummary(record, totalEpochs, score) + '\n');
     },
     stop,
   };

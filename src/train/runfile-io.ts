@@ -33,7 +33,9 @@ export function readRunFile(runDir: string): RunFile {
   }
   const problem = runFileProblem(parsed);
   if (problem) throw new AloccError(`${file} is not an alocc run file: ${problem}`);
-  return parsed as RunFile;
+  const run = parsed as RunFile;
+  run.config.train.noveltyScore ??= 'bce'; // runs from before the option scored with the reconstruction loss
+  return run;
 }
 
 export function writeRunFile(runDir: string, run: RunFile): void {

@@ -1,4 +1,4 @@
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../config';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
 import { BatchLosses } from './step';
 
 /** Losses of one batch, with where it fell in training. */
@@ -19,8 +19,10 @@ export interface EpochRecord {
   mean: BatchLosses;
   /** Mean per-image reconstruction loss of R (inference mode) on the held-out validation images. */
   valReconLoss: number;
-  /** Novelty threshold on the reconstruction loss: the thresholdPercentile-th percentile over validation images. */
+  /** Novelty threshold on the run's noveltyScore: the thresholdPercentile-th percentile over validation images. */
   threshold: number;
+  /** Every novelty score's mean and threshold on the validation images (absent in runs made before 0.2). */
+  validation?: Record<NoveltyScore, { mean: number; threshold: number }>;
   /** Seconds the epoch's training took (checkpointing excluded). */
   wallSeconds: number;
   /** Training images per second over the epoch. */
@@ -43,14 +45,19 @@ export interface RunFile {
   validationImages: number;
   epochs: EpochRecord[];
   batches: BatchRecord[];
-  /** Epoch with the lowest validation reconstruction loss: the one `score` and `eval` use by default. */
+  /** Epoch with the lowest validation mean of the run's noveltyScore: the one `score` and `eval` use by default. */
   bestEpoch: number | null;
 }
 
-/** Epoch with the lowest validation reconstruction loss, or null before the first epoch completes. */
-export function pickBestEpoch(epochs: EpochRecord[]): number | null {
+/** An epoch's validation mean of `score` (older runs recorded only the reconstruction loss, i.e. bce). */
+export function validationMean(e: EpochRecord, score: NoveltyScore): number {
+  return e.validation?.[score]?.mean ?? e.valReconLoss;
+}
+
+/** Epoch with the lowest validation mean of `score`, or null before the first epoch completes. */
+export function pickBestEpoch(epochs: EpochRecord[], score: NoveltyScore): number | null {
   let best: EpochRecord | null = null;
-  for (const e of epochs) if (!best || e.valReconLoss < best.valReconLoss) best = e;
+  for (const e of epochs) if (!best || validationMean(e, score) < validationMean(best, score)) best = e;
   return best ? best.epoch : null;
 }
 
@@ -67,11 +74,15 @@ const isCount = (v: unknown, min: number, max = 2 ** 31 - 1) => Number.isInteger
 function configProblem(config: unknown): string | null {
   if (!isObject(config) || !isObject(config.model) || !isObject(config.train)) return "it lacks 'config.model' or 'config.train'";
   const { model, train } = config;
+  if (train.noveltyScore !== undefined && !(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
+    return `config.train.noveltyScore ${JSON.stringify(train.noveltyScore)} is not one of ${NOVELTY_SCORES.join(', ')}`;
+  }
   for (const [section, values, defaults] of [
     ['model', model, DEFAULT_MODEL_CONFIG],
     ['train', train, DEFAULT_TRAIN_CONFIG],
   ] as const) {
-    for (const k of Object.keys(defaults)) {
+    for (const [k, d] of Object.entries(defaults)) {
+      if (typeof d !== 'number') continue;
       const v = values[k];
       if (typeof v !== 'number' || !Number.isFinite(v)) return `config.${section}.${k} is not a finite number`;
     }
@@ -108,6 +119,11 @@ export function runFileProblem(value: unknown): string | null {
   for (const [i, e] of (run.epochs as unknown[]).entries()) {
     if (!isObject(e) || e.epoch !== i + 1) return `epoch record ${i + 1} is missing or out of order`;
     for (const k of EPOCH_NUMBER_FIELDS) if (typeof e[k] !== 'number') return `epoch ${i + 1} lacks '${k}'`;
+    if (e.validation !== undefined) {
+      const v = e.validation;
+      const ok = isObject(v) && NOVELTY_SCORES.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
+      if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${NOVELTY_SCORES.join(', ')}`;
+    }
     const mean = lossesProblem(e.mean, `the mean losses of epoch ${i + 1}`);
     if (mean) return mean;
     const sums = e.checksums;

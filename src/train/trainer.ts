@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig } from '../config';
+import { NOVELTY_SCORE_LABELS, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
 import { AloccError } from '../errors';
 import { gatherRows } from '../data/mnist';
 import { mulberry32, shuffleInPlace } from '../data/random';
@@ -60,11 +60,16 @@ function lastGood(epoch: number): string {
   return epoch > 1 ? `the checkpoint of epoch ${epoch - 1} is kept` : 'no epoch had completed, so there is no checkpoint';
 }
 
-function validationStats(nets: AloccNets, set: ImageSet, size: number, pct: number) {
-  const { reconLoss } = scoreImages(nets, set.pixels, set.count, size);
-  let sum = 0;
-  for (const v of reconLoss) sum += v;
-  return { mean: sum / Math.max(1, set.count), threshold: percentile(reconLoss, pct) };
+/** Mean and threshold (the pct-th percentile) of every novelty score over the validation images. */
+function validationStats(nets: AloccNets, set: ImageSet, size: number, pct: number): Record<NoveltyScore, { mean: number; threshold: number }> {
+  const { novelty } = scoreImages(nets, set.pixels, set.count, size);
+  const stats = {} as Record<NoveltyScore, { mean: number; threshold: number }>;
+  for (const name of NOVELTY_SCORES) {
+    let sum = 0;
+    for (const v of novelty[name]) sum += v;
+    stats[name] = { mean: sum / Math.max(1, set.count), threshold: percentile(novelty[name], pct) };
+  }
+  return stats;
 }
 
 async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; seconds: number; images: number }> {
@@ -118,11 +123,13 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
   for (let epoch = first; epoch <= config.train.epochs; epoch++) {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    const val = validationStats(job.nets, job.validation, config.model.inputSize, config.train.thresholdPercentile);
-    if (!Number.isFinite(val.mean) || !Number.isFinite(val.threshold)) {
+    const validation = validationStats(job.nets, job.validation, config.model.inputSize, config.train.thresholdPercentile);
+    const bad = NOVELTY_SCORES.find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
+    if (bad) {
       // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.
+      const what = bad === 'bce' ? 'reconstruction loss' : NOVELTY_SCORE_LABELS[bad];
       throw new AloccError(
-        `training diverged: the validation reconstruction loss is ${val.mean} after epoch ${epoch}; ${lastGood(epoch)}. ` +
+        `training diverged: the validation ${what} is ${validation[bad].mean} after epoch ${epoch}; ${lastGood(epoch)}. ` +
           'Try a lower --lr',
       );
     }
@@ -130,15 +137,16 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const record: EpochRecord = {
       epoch,
       mean: result.mean,
-      valReconLoss: val.mean,
-      threshold: val.threshold,
+      valReconLoss: validation.bce.mean,
+      threshold: validation[config.train.noveltyScore].threshold,
+      validation,
       wallSeconds: result.seconds,
       imagesPerSecond: result.images / result.seconds,
       checksums,
     };
     run.epochs.push(record);
     run.batches.push(...result.batches);
-    run.bestEpoch = pickBestEpoch(run.epochs);
+    run.bestEpoch = pickBestEpoch(run.epochs, config.train.noveltyScore);
     run.updatedAt = new Date().toISOString();
     writeRunFile(job.runDir, run);
     job.events?.epochEnd?.(record, run);

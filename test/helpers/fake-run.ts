@@ -1,4 +1,4 @@
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig } from '../../src/config';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../../src/config';
 import { percentile, scoreImages } from '../../src/score/scorer';
 import { createNets, runDirFor, saveEpochCheckpoint } from '../../src/train/checkpoint';
 import { EpochRecord, RunFile } from '../../src/train/runfile';
@@ -10,12 +10,14 @@ export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 
 /**
  * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the threshold is the 95th
- * percentile of the recon loss over a few training images of the digit, so verdicts are not all one way.
+ * percentile of the run's novelty score over a few training images of the digit, so verdicts are not all one way.
  */
 export async function makeFakeRun(
-  checkpointDir: string, digit: number, { epochs = 1, seed = 7, model = {} }: { epochs?: number; seed?: number; model?: Partial<ModelConfig> } = {},
+  checkpointDir: string,
+  digit: number,
+  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore } = {},
 ): Promise<RunFile> {
-  const config: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG, ...model }, train: { ...DEFAULT_TRAIN_CONFIG, digit, epochs, seed } };
+  const config: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG, ...model }, train: { ...DEFAULT_TRAIN_CONFIG, digit, epochs, seed, noveltyScore: score } };
   const nets = createNets(config.model, config.train);
   const train = readIdx('train', 400);
   const per = 28 * 28;
@@ -26,12 +28,18 @@ export async function makeFakeRun(
   const val = scoreImages(nets, pixels, mine.length);
   const runDir = runDirFor(checkpointDir, digit);
   const records: EpochRecord[] = [];
+  const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / mine.length;
   for (let epoch = 1; epoch <= epochs; epoch++) {
+    // Later epochs a little better, so the last is the best.
+    const validation = Object.fromEntries(
+      NOVELTY_SCORES.map((s) => [s, { mean: mean(val.novelty[s]) + (epochs - epoch) * 0.01, threshold: percentile(val.novelty[s], 95) }]),
+    ) as EpochRecord['validation'];
     records.push({
       epoch,
       mean: { dLossReal: 0.7, dLossFake: 0.7, gLoss: 0.8, reconLoss: 0.69, advLoss: 0.7 },
-      valReconLoss: val.reconLoss.reduce((a, b) => a + b, 0) / mine.length + (epochs - epoch) * 0.01,
-      threshold: percentile(val.reconLoss, 95),
+      valReconLoss: validation!.bce.mean,
+      threshold: validation![config.train.noveltyScore].threshold,
+      validation,
       wallSeconds: 1,
       imagesPerSecond: 100,
       checksums: await saveEpochCheckpoint(runDir, epoch, nets),

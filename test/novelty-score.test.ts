@@ -1,0 +1,113 @@
+// The run's novelty score (--score, --preset): what the threshold, the best epoch and the verdicts of score and
+// eval are computed on, and how old runs (made before the option) are read.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { PRESETS } from '../src/config';
+import { score, ScoreResult } from '../src/commands/score';
+import { inkNormalisedError, klError, mseError } from '../src/eval/score-variants';
+import { scoreImages } from '../src/score/scorer';
+import { createNets, runDirFor } from '../src/train/checkpoint';
+import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/train/runfile';
+import { readRunFile, writeRunFile } from '../src/train/runfile-io';
+import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
+import { tempDir } from './helpers/fixtures';
+import { readIdx } from './helpers/mnist-idx';
+import { writeTestDigits } from './helpers/cli';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+
+const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
+
+before(async () => {
+  await tf.setBackend('cpu');
+});
+
+test('scoreImages gives every novelty score, equal to the per-pixel definitions', () => {
+  const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, DEFAULT_TRAIN_CONFIG);
+  const { images } = readIdx('test', 5);
+  const rec = new Float32Array(5 * 784);
+  const s = scoreImages(nets, images.subarray(0, 5 * 784), 5, 28, 2, rec);
+  assert.equal(s.novelty.bce, s.reconLoss);
+  for (let i = 0; i < 5; i++) {
+    const x = images.subarray(i * 784, (i + 1) * 784), r = rec.subarray(i * 784, (i + 1) * 784);
+    assert.ok(Math.abs(s.novelty.ink[i] - inkNormalisedError(x, r, 28)) < 1e-6);
+    assert.ok(Math.abs(s.novelty.kl[i] - klError(x, r, 28)) < 1e-6);
+    assert.ok(Math.abs(s.novelty.mse[i] - mseError(x, r, 28)) < 1e-6);
+  }
+  nets.r.dispose();
+  nets.d.dispose();
+});
+
+function epoch(n: number, bce: number, ink: number): EpochRecord {
+  const v = (mean: number) => ({ mean, threshold: mean * 2 });
+  return {
+    epoch: n, mean: { dLossReal: 1, dLossFake: 1, gLoss: 1, reconLoss: 1, advLoss: 1 }, valReconLoss: bce, threshold: ink * 2,
+    validation: { bce: v(bce), kl: v(bce), mse: v(bce), ink: v(ink) }, wallSeconds: 1, imagesPerSecond: 1, checksums: {},
+  };
+}
+
+test('the best epoch is the lowest validation mean of the run\'s score; old records fall back to the BCE', () => {
+  const epochs = [epoch(1, 0.1, 0.9), epoch(2, 0.3, 0.5), epoch(3, 0.2, 0.7)];
+  assert.equal(pickBestEpoch(epochs, 'bce'), 1);
+  assert.equal(pickBestEpoch(epochs, 'ink'), 2);
+  const old = epochs.map(({ validation: _, ...rest }) => rest as EpochRecord);
+  assert.equal(pickBestEpoch(old, 'ink'), 1);
+});
+
+test('a run file from before --score reads as a bce run; an unknown score or broken validation record is refused', async () => {
+  const dir = tempDir();
+  const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'bce' });
+  const runDir = runDirFor(dir, 4);
+  const legacy = JSON.parse(JSON.stringify(run));
+  delete legacy.config.train.noveltyScore;
+  for (const e of legacy.epochs) delete e.validation;
+  writeRunFile(runDir, legacy);
+  assert.equal(readRunFile(runDir).config.train.noveltyScore, 'bce');
+  assert.match(runFileProblem({ ...run, config: { ...run.config, train: { ...run.config.train, noveltyScore: 'psnr' } } })!, /noveltyScore "psnr" is not one of bce, kl, mse, ink/);
+  const broken = JSON.parse(JSON.stringify(run));
+  broken.epochs[0].validation.ink = { mean: 'x' };
+  assert.match(runFileProblem(broken)!, /validation scores are not a mean and threshold/);
+});
+
+test('score decides with the run\'s own score and says which', async () => {
+  const dir = tempDir();
+  const files = writeTestDigits(path.join(dir, 'png'), 4, 6);
+  for (const name of ['bce', 'ink'] as const) {
+    const ckpt = path.join(dir, name);
+    const run = await makeFakeRun(ckpt, 4, { model: SMALL_MODEL, score: name });
+    const lines: string[] = [];
+    const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
+    await score({ paths: files, checkpointDir: ckpt, invert: 'auto', fit: 'auto', json: true, backend: 'cpu', out, log: out });
+    const results = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ScoreResult);
+    assert.equal(results.length, files.length);
+    const threshold = run.epochs[0].validation![name].threshold;
+    for (const r of results) {
+      assert.equal(r.score, name);
+      assert.equal(r.threshold, threshold);
+      assert.equal(r.verdict, r.novelty > threshold ? 'novel' : 'normal');
+      if (name === 'bce') assert.equal(r.novelty, r.reconstructionLoss);
+      else assert.notEqual(r.novelty, r.reconstructionLoss);
+    }
+  }
+});
+
+test('--preset sets r_alpha, lr and the score; a typed option wins; bad or misplaced recipe options are one-line usage errors', { skip: !fs.existsSync(CLI) && 'npm run build first' }, () => {
+  const dir = tempDir();
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', '--digit', '7', '--epochs', '1', '--limit', '140', '--batch-size', '64', '--backend', 'wasm', ...args], { encoding: 'utf8' });
+  const a = run('--preset', 'recon-weighted', '--lr', '0.001', '--checkpoint-dir', path.join(dir, 'a'));
+  assert.equal(a.status, 0, a.stderr);
+  const cfg = readRunFile(runDirFor(path.join(dir, 'a'), 7)).config.train;
+  assert.deepEqual([cfg.rAlpha, cfg.learningRate, cfg.noveltyScore], [PRESETS['recon-weighted'].rAlpha, 0.001, 'ink']);
+  assert.match(a.stdout, /best epoch 1 \(validation ink-normalised error [\d.]+, novelty threshold/);
+  const b = run('--score', 'psnr', '--checkpoint-dir', path.join(dir, 'b'));
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /--score <name>' argument 'psnr' is invalid\. Allowed choices are bce, kl, mse, ink/);
+  const c = spawnSync(process.execPath, [CLI, 'eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
+  assert.equal(c.status, 2);
+  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr and --score choose how --all-digits trains/);
+  const d = spawnSync(process.execPath, [CLI, 'train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
+  assert.deepEqual([d.status, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
+});

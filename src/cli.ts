@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend';
-import { DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName, TrainConfig } from './config';
+import { DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
 import { AloccError, EXIT, firstLine } from './errors';
 
 // Commands are loaded when they run: `alocc --help` and usage errors should not pay for loading TensorFlow.js.
@@ -37,27 +37,28 @@ const backendOption = () =>
 function addRecipeOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--preset <name>', `a named recipe of --r-alpha, --lr and --score (default: ${DEFAULT_PRESET}; see README)`).choices(PRESET_NAMES),
+      new Option('--preset <name>', `a named recipe of --r-alpha, --lr, --score and --bce (default: ${DEFAULT_PRESET}; see README)`).choices(PRESET_NAMES),
     )
     .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
     .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)
     .addOption(
       new Option('--score <name>', 'novelty score behind the verdict, the threshold and the best epoch').choices(NOVELTY_SCORES).default(D.noveltyScore),
-    );
+    )
+    .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce));
 }
 
 /**
  * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
  * --resume an untyped setting is left to the run (undefined).
  */
-function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Pick<Partial<TrainConfig>, 'rAlpha' | 'learningRate' | 'noveltyScore'> {
+function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings> {
   const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
-  const pick = <K extends 'rAlpha' | 'learningRate' | 'noveltyScore'>(key: K, option: string): TrainConfig[K] | undefined => {
+  const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
     if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
     if (preset) return preset[key] as TrainConfig[K];
     return resume ? undefined : (o[option] as TrainConfig[K]);
   };
-  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score') };
+  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score'), bce: pick('bce', 'bce') };
 }
 
 let verbose = false;
@@ -180,9 +181,9 @@ export function buildProgram(): Command {
     .option('--json', 'print the report as JSON'))
     .addOption(backendOption())
     .action(async (o, cmd: Command) => {
-      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score', 'bce'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
       if (!o.allDigits && recipeTyped.length) {
-        throw new InvalidArgumentError('--preset, --r-alpha, --lr and --score choose how --all-digits trains; eval of one run uses its own.');
+        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score and --bce choose how --all-digits trains; eval of one run uses its own.');
       }
       if (o.allDigits && (o.digit !== undefined || o.epoch !== undefined)) {
         throw new InvalidArgumentError('--all-digits evaluates every digit at its best epoch; drop --digit and --epoch.');

@@ -45,6 +45,12 @@ export interface TrainConfig {
   clipValue: number;
   /** Standard deviation of the Gaussian noise added to R's input, in pixel units ([0, 1] scale). */
   noiseStd: number;
+  /**
+   * How the training BCEs are computed: 'logits' from the pre-sigmoid outputs (exact, never a zero gradient), or
+   * 'clipped' from probabilities clipped to [1e-7, 1 − 1e-7] as Keras does (saturated outputs stop learning; see
+   * models/logits.ts). Runs made before the option used 'clipped'.
+   */
+  bce: 'logits' | 'clipped';
   /** R updates per D update on the same noisy batch. */
   rStepsPerBatch: number;
   /** Share of the target digit's training images held out for validation and threshold calibration, 0-1. */
@@ -71,14 +77,18 @@ export interface RunConfig {
 /**
  * Named recipes (`--preset`): the settings that decide what R learns and how novelty is scored. Options typed on
  * the command line override a preset's values.
- * - seed: the Keras reference's settings (R's loss mostly adversarial, r_alpha 0.2) scored by its training BCE.
+ * - seed: the Keras reference exactly (R's loss mostly adversarial, r_alpha 0.2; clipped BCE) scored by its BCE.
+ * - seed-logits: the same with the BCEs computed from logits.
  * - recon-weighted: R's loss mostly reconstruction (r_alpha 10) at a quarter of the learning rate, scored by the
  *   ink-normalised error; D still trains against R and R against D (docs/research.md).
  */
 export const PRESETS = {
-  seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce' },
-  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'ink' },
-} as const satisfies Record<string, Pick<TrainConfig, 'rAlpha' | 'learningRate' | 'noveltyScore'>>;
+  seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'clipped' },
+  'seed-logits': { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'logits' },
+  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'ink', bce: 'logits' },
+} as const satisfies Record<string, RecipeSettings>;
+/** The settings a preset names. */
+export type RecipeSettings = Pick<TrainConfig, 'rAlpha' | 'learningRate' | 'noveltyScore' | 'bce'>;
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 /** The recipe a run gets when no --preset is given. */
@@ -94,6 +104,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   learningRate: PRESETS[DEFAULT_PRESET].learningRate,
   clipValue: 1.0,
   noiseStd: 0.155,
+  bce: PRESETS[DEFAULT_PRESET].bce,
   rStepsPerBatch: 2,
   validationFraction: 0.1,
   thresholdPercentile: 95,

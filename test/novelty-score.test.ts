@@ -107,7 +107,7 @@ test('--preset sets r_alpha, lr and the score; a typed option wins; bad or mispl
   assert.match(b.stderr, /--score <name>' argument 'psnr' is invalid\. Allowed choices are bce, kl, mse, ink/);
   const c = spawnSync(process.execPath, [CLI, 'eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
   assert.equal(c.status, 2);
-  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr and --score choose how --all-digits trains/);
+  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score and --bce choose how --all-digits trains/);
   const d = spawnSync(process.execPath, [CLI, 'train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
   assert.deepEqual([d.status, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
 });

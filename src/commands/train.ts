@@ -53,6 +53,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   seed: '--seed',
   limit: '--limit',
   noveltyScore: '--score',
+  bce: '--bce',
 };
 
 /** The command that continues a run: it repeats every setting that is not the default, as --resume demands. */

@@ -23,6 +23,18 @@ export function bce(p: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
 }
 
 /**
+ * Binary cross-entropy of sigmoid(z) against targets `t`, from the logits z, averaged over every element:
+ * max(z, 0) − z·t + log(1 + e^−|z|), exact for any z and with gradient sigmoid(z) − t (see models/logits.ts).
+ */
+export function bceFromLogits(z: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
+  return tf.tidy(() => {
+    const target = typeof t === 'number' ? tf.scalar(t) : t;
+    const loss = tf.add(tf.sub(tf.relu(z), tf.mul(z, target)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
+    return tf.mean(loss) as tf.Scalar;
+  });
+}
+
+/**
  * Per-image reconstruction loss: BCE between R(x) and x averaged over the image's pixels. The quantity R is trained
  * on, and the default novelty score (larger: more novel).
  */

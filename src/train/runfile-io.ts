@@ -34,7 +34,9 @@ export function readRunFile(runDir: string): RunFile {
   const problem = runFileProblem(parsed);
   if (problem) throw new AloccError(`${file} is not an alocc run file: ${problem}`);
   const run = parsed as RunFile;
-  run.config.train.noveltyScore ??= 'bce'; // runs from before the option scored with the reconstruction loss
+  // Runs from before these options scored with the reconstruction loss and trained on clipped BCE.
+  run.config.train.noveltyScore ??= 'bce';
+  run.config.train.bce ??= 'clipped';
   return run;
 }
 

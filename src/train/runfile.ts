@@ -74,6 +74,9 @@ const isCount = (v: unknown, min: number, max = 2 ** 31 - 1) => Number.isInteger
 function configProblem(config: unknown): string | null {
   if (!isObject(config) || !isObject(config.model) || !isObject(config.train)) return "it lacks 'config.model' or 'config.train'";
   const { model, train } = config;
+  if (train.bce !== undefined && train.bce !== 'logits' && train.bce !== 'clipped') {
+    return `config.train.bce ${JSON.stringify(train.bce)} is not 'logits' or 'clipped'`;
+  }
   if (train.noveltyScore !== undefined && !(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
     return `config.train.noveltyScore ${JSON.stringify(train.noveltyScore)} is not one of ${NOVELTY_SCORES.join(', ')}`;
   }

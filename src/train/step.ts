@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TrainConfig } from '../config';
-import { bce } from './losses';
+import { logitsOf } from '../models/logits';
+import { bce, bceFromLogits } from './losses';
 
 /** R, D and one optimiser each: what a training step changes. */
 export interface AloccNets {
@@ -67,6 +68,11 @@ function withFrozenStatistics<T>(model: tf.LayersModel, fn: () => T): T {
   }
 }
 
+/** BCE of D on `x` against the label `t`, from D's logits or its clipped output as cfg.bce says. */
+function dLoss(d: tf.LayersModel, x: tf.Tensor, t: number, cfg: TrainConfig): tf.Scalar {
+  return cfg.bce === 'logits' ? bceFromLogits(logitsOf(d, x, true), t) : bce(d.apply(x, { training: true }) as tf.Tensor, t);
+}
+
 /** Adds N(0, noiseStd²) to every pixel; seeded so a resumed run draws the same noise. */
 export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Tensor4D {
   return tf.tidy(() => tf.add(x, tf.randomNormal(x.shape, 0, noiseStd, 'float32', seed)));
@@ -79,10 +85,10 @@ export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Ten
  */
 export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
   const vars = trainableVariables(nets.d);
-  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(x, { training: true }) as tf.Tensor, 1), combine);
+  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => dLoss(nets.d, x, 1, cfg), combine);
   const fakeLoss = tf.tidy(() => {
     const fake = nets.r.apply(xNoisy, { training: false }) as tf.Tensor4D;
-    return update(nets.dOptimizer, vars, cfg.clipValue, () => bce(nets.d.apply(fake, { training: true }) as tf.Tensor, 0), combine);
+    return update(nets.dOptimizer, vars, cfg.clipValue, () => dLoss(nets.d, fake, 0, cfg), combine);
   });
   return { dLossReal: real, dLossFake: fakeLoss };
 }
@@ -94,9 +100,16 @@ export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Te
   let adv: tf.Scalar | null = null;
   const total = withFrozenStatistics(nets.d, () =>
     update(nets.rOptimizer, vars, cfg.clipValue, () => {
-      const y = nets.r.apply(xNoisy, { training: true }) as tf.Tensor4D;
-      const r = bce(y, x);
-      const a = bce(nets.d.apply(y, { training: true }) as tf.Tensor, 1);
+      let y: tf.Tensor4D, r: tf.Scalar;
+      if (cfg.bce === 'logits') {
+        const z = logitsOf(nets.r, xNoisy, true);
+        y = tf.sigmoid(z) as tf.Tensor4D;
+        r = bceFromLogits(z, x);
+      } else {
+        y = nets.r.apply(xNoisy, { training: true }) as tf.Tensor4D;
+        r = bce(y, x);
+      }
+      const a = dLoss(nets.d, y, 1, cfg);
       recon = tf.keep(r);
       adv = tf.keep(a);
       return tf.add(tf.mul(r, cfg.rAlpha), a) as tf.Scalar;

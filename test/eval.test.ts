@@ -164,7 +164,10 @@ test('evalAllDigits trains only the digits that lack the epochs, then tables eve
   assert.ok(Math.abs(summary.mean.auroc.reconLoss.mean - meanRecon) < 1e-12);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(all, 'eval-all.json'), 'utf8')).digits.length, 10);
   assert.match(fs.readFileSync(path.join(all, 'eval-all.md'), 'utf8'), /\| mean \|/);
-  assert.match(printed.join('\n'), /\| digit \| epoch \| AUROC recon loss \|/);
+  assert.match(printed.join('\n'), /\| digit \| epoch \| score \| AUROC of its score \| AUROC recon loss \|/);
+  // The verdict score's column is the AUROC of the run's own score (bce for these runs: the recon-loss column).
+  summary.digits.forEach((d) => assert.deepEqual([d.score, d.scoreAuroc], [d.score, d.auroc[{ bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm' }[d.score]]]));
+  assert.ok(Math.abs(summary.mean.scoreAuroc.mean - summary.digits.reduce((a, d) => a + d.scoreAuroc, 0) / 10) < 1e-12);
 
   trained.length = 0; // a second sweep finds every run complete
   await evalAllDigits(opts, trainFn, { loadMnist, print: () => {} });

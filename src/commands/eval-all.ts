@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { NoveltyScore } from '../config';
 import { AloccError, UsageError } from '../errors';
 import { defaultMnistLoader } from '../eval/dataset';
 import { EvalReport } from '../eval/evaluate';
@@ -20,6 +21,9 @@ export type TrainFn = (digit: number, epochs: number) => Promise<unknown>;
 export interface DigitRow {
   digit: number;
   epoch: number;
+  /** The run's novelty score (its verdict's) and that score's AUROC. */
+  score: NoveltyScore;
+  scoreAuroc: number;
   /** AUROC by score name, whole test set. */
   auroc: Record<string, number>;
   /** F1 of the calibrated threshold on the whole test set. */
@@ -42,7 +46,7 @@ export interface EvalAllSummary {
   scores: { name: string; label: string }[];
   digits: DigitRow[];
   /** Mean ± sd over the digits evaluated. */
-  mean: { auroc: Record<string, { mean: number; sd: number }>; f1: { mean: number; sd: number }; f1AtShare: Record<string, { mean: number; sd: number }> };
+  mean: { scoreAuroc: { mean: number; sd: number }; auroc: Record<string, { mean: number; sd: number }>; f1: { mean: number; sd: number }; f1AtShare: Record<string, { mean: number; sd: number }> };
 }
 
 function completedEpochs(checkpointDir: string, digit: number): number {
@@ -50,10 +54,16 @@ function completedEpochs(checkpointDir: string, digit: number): number {
   return run ? Math.max(0, ...run.epochs.map((e) => e.epoch)) : 0;
 }
 
+/** The report's name for each novelty score's AUROC row. */
+const REPORT_NAME: Record<NoveltyScore, string> = { bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm' };
+
 function digitRow(report: EvalReport, reportFile: string): DigitRow {
+  const score = report.threshold.score;
   return {
     digit: report.digit,
     epoch: report.epoch,
+    score,
+    scoreAuroc: report.scores.find((s) => s.name === REPORT_NAME[score])?.auroc ?? NaN,
     auroc: Object.fromEntries(report.scores.map((s) => [s.name, s.auroc])),
     f1: report.threshold.f1,
     f1AtShare: Object.fromEntries(report.shares.map((s) => [String(s.targetShare), s.threshold.f1.mean])),
@@ -68,6 +78,7 @@ function summarise(rows: DigitRow[], scores: { name: string; label: string }[]) 
   };
   const shares = Object.keys(rows[0]?.f1AtShare ?? {});
   return {
+    scoreAuroc: over((r) => r.scoreAuroc),
     auroc: Object.fromEntries(scores.map((s) => [s.name, over((r) => r.auroc[s.name] ?? NaN)])),
     f1: over((r) => r.f1),
     f1AtShare: Object.fromEntries(shares.map((k) => [k, over((r) => r.f1AtShare[k])])),
@@ -77,14 +88,14 @@ function summarise(rows: DigitRow[], scores: { name: string; label: string }[]) 
 /** The per-digit table with a mean row, as Markdown (also what stdout shows). */
 export function renderAllTable(summary: EvalAllSummary): string {
   const shares = Object.keys(summary.mean.f1AtShare);
-  const header = ['digit', 'epoch', ...summary.scores.map((s) => `AUROC ${s.label}`), 'F1 thr', ...shares.map((k) => `F1 @${Math.round(Number(k) * 100)}%`)];
+  const header = ['digit', 'epoch', 'score', 'AUROC of its score', ...summary.scores.map((s) => `AUROC ${s.label}`), 'F1 thr', ...shares.map((k) => `F1 @${Math.round(Number(k) * 100)}%`)];
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const lines = [row(header), `|${header.map(() => '---').join('|')}|`];
   for (const r of summary.digits) {
-    lines.push(row([`${r.digit}`, `${r.epoch}`, ...summary.scores.map((s) => fmt(r.auroc[s.name], 4)), fmt(r.f1), ...shares.map((k) => fmt(r.f1AtShare[k]))]));
+    lines.push(row([`${r.digit}`, `${r.epoch}`, r.score, fmt(r.scoreAuroc, 4), ...summary.scores.map((s) => fmt(r.auroc[s.name], 4)), fmt(r.f1), ...shares.map((k) => fmt(r.f1AtShare[k]))]));
   }
   const m = summary.mean;
-  lines.push(row(['mean', '', ...summary.scores.map((s) => fmtMeanSd({ ...m.auroc[s.name], n: summary.digits.length }, 4)),
+  lines.push(row(['mean', '', '', fmtMeanSd({ ...m.scoreAuroc, n: summary.digits.length }, 4), ...summary.scores.map((s) => fmtMeanSd({ ...m.auroc[s.name], n: summary.digits.length }, 4)),
     fmtMeanSd({ ...m.f1, n: summary.digits.length }), ...shares.map((k) => fmtMeanSd({ ...m.f1AtShare[k], n: summary.digits.length }))]));
   return lines.join('\n');
 }
@@ -93,7 +104,7 @@ function renderAllMarkdown(summary: EvalAllSummary): string {
   return [
     `# ALOCC evaluation, all digits`,
     '',
-    `Each digit's run (up to ${summary.epochs} epochs, its best epoch by validation recon loss) on ${summary.testImages} MNIST test images; ` +
+    `Each digit's run (up to ${summary.epochs} epochs, its best epoch by the validation mean of its novelty score) on ${summary.testImages} MNIST test images; ` +
       `AUROC on the whole test set, F1 of the calibrated threshold on the whole set and at novel shares (mean over ${summary.draws} draws, seed ${summary.seed}).`,
     `${summary.startedAt} to ${summary.finishedAt}.`,
     '',
@@ -133,7 +144,7 @@ export async function evalAllDigits(opts: EvalAllOptions, trainFn: TrainFn, deps
     const { report, files } = evaluateRun({ ...opts, digit }, data, deps.progressStream ?? process.stderr);
     if (scores.length === 0) scores = report.scores.map((s) => ({ name: s.name, label: s.label }));
     rows.push(digitRow(report, files.markdown));
-    log(`digit ${digit}: epoch ${report.epoch}, ${report.scores.map((s) => `AUROC ${s.label} ${fmt(s.auroc, 4)}`).join(', ')}, F1 ${fmt(report.threshold.f1)}`);
+    log(`digit ${digit}: epoch ${report.epoch}, score ${report.threshold.score}, ${report.scores.map((s) => `AUROC ${s.label} ${fmt(s.auroc, 4)}`).join(', ')}, F1 ${fmt(report.threshold.f1)}`);
     summary = {
       format: 'alocc-eval-all',
       version: 1,

@@ -10,6 +10,7 @@ import {
   registerFastConvGradients,
   unregisterFastConvGradients,
 } from '../src/kernels';
+import { assertClose, values } from './helpers/numeric';
 
 /** A convolution case: input and filter shapes, strides, padding. */
 interface Case {
@@ -41,18 +42,6 @@ const CASES: Case[] = [
   { x: [2, 9, 9, 4], w: [3, 3, 4, 1], strides: [2, 2], pad: 'same' },
 ];
 
-/** Deterministic values in [-1, 1) so every backend sees the same numbers. */
-function values(shape: number[], seed: number): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 type Grads = { dx: Float32Array; dw: Float32Array; db?: Float32Array };
 
 /** Gradients of Σ conv(x, w)·dyWeight on the active backend, through tf.conv2d or tf.fused.conv2d with bias + relu. */
@@ -70,18 +59,6 @@ function gradients(c: Case, fused: boolean): Grads {
     const g = fused ? tf.grads(f)([x, w, b]) : tf.grads(f)([x, w]);
     return { dx: g[0].dataSync() as Float32Array, dw: g[1].dataSync() as Float32Array, db: g[2]?.dataSync() as Float32Array | undefined };
   }) as Grads;
-}
-
-function assertClose(actual: Float32Array, expected: Float32Array, what: string) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-  }
-  assert.ok(scale > 0, `${what}: reference is all zeros, the case tests nothing`);
-  assert.ok(worst <= 1e-4 * scale, `${what}: max |difference| ${worst} exceeds 1e-4 × max |reference| ${scale}`);
 }
 
 /** Stock cpu kernels are the reference; each case is computed there first. */

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
+import { assertClose as assertWithin, values } from './helpers/numeric';
+
+const assertClose = (a: Float32Array, e: Float32Array, what: string, tolerance = 1e-5) => assertWithin(a, e, what, tolerance);
 
 const ADDON = path.join(__dirname, '..', 'build', 'alocc_kernels.node');
 
@@ -16,29 +19,6 @@ function compilerPresent(): boolean {
   } catch {
     return false;
   }
-}
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-function assertClose(actual: Float32Array, expected: Float32Array, what: string, tolerance = 1e-5) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-  }
-  assert.ok(scale > 0, `${what}: reference is all zeros`);
-  assert.ok(worst <= tolerance * scale, `${what}: max |difference| ${worst} exceeds ${tolerance} × ${scale}`);
 }
 
 before(async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
 import { AloccError } from '../errors';
-import { ImageScores, ScoringNets, scoreImages } from '../score/scorer';
+import { emptyScores, ImageScores, ScoringNets, scoreImages } from '../score/scorer';
 import { RunFile } from '../train/runfile';
 import { SCORE_VARIANTS, scoreVariants } from './score-variants';
 import { auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, toNoveltyScores } from './metrics';
@@ -84,13 +84,7 @@ function scoreWithProgress(
   reconstructions?: Float32Array,
 ): ImageScores {
   const per = size * size;
-  const reconLoss = new Float32Array(count);
-  const out: ImageScores = {
-    reconLoss,
-    dOfR: new Float32Array(count),
-    dOfX: new Float32Array(count),
-    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count) },
-  };
+  const out = emptyScores(count);
   const chunk = batchSize * 4;
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);

@@ -23,6 +23,17 @@ export interface ScoringNets {
   d: tf.LayersModel;
 }
 
+/** Zeroed scores for `count` images (novelty.bce is reconLoss itself). */
+export function emptyScores(count: number): ImageScores {
+  const reconLoss = new Float32Array(count);
+  return {
+    reconLoss,
+    dOfR: new Float32Array(count),
+    dOfX: new Float32Array(count),
+    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count) },
+  };
+}
+
 /**
  * Scores `count` images of side `size` (grey, [0, 1], row-major, concatenated) in batches, both networks in inference
  * mode. Optionally returns the reconstructions (for example grids).
@@ -36,13 +47,7 @@ export function scoreImages(
   reconstructions?: Float32Array,
 ): ImageScores {
   const per = size * size;
-  const reconLoss = new Float32Array(count);
-  const out: ImageScores = {
-    reconLoss,
-    dOfR: new Float32Array(count),
-    dOfX: new Float32Array(count),
-    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count) },
-  };
+  const out = emptyScores(count);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const [loss, dr, dx, rec] = tf.tidy(() => {

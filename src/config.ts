@@ -79,20 +79,21 @@ export interface RunConfig {
  * the command line override a preset's values.
  * - seed: the Keras reference exactly (R's loss mostly adversarial, r_alpha 0.2; clipped BCE) scored by its BCE.
  * - seed-logits: the same with the BCEs computed from logits.
- * - recon-weighted: R's loss mostly reconstruction (r_alpha 10) at a quarter of the learning rate, scored by the
- *   ink-normalised error; D still trains against R and R against D (docs/research.md).
+ * - recon-weighted (the default): R's loss mostly reconstruction (r_alpha 10) at a quarter of the learning rate,
+ *   BCE from logits, scored by KL(x ‖ R(x)); D still trains against R and R against D. Measured on all ten digits
+ *   (docs/research.md, "Full-data runs"): mean AUROC 0.872 against 0.688 for seed and 0.822 for seed-logits.
  */
 export const PRESETS = {
   seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'clipped' },
   'seed-logits': { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'logits' },
-  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'ink', bce: 'logits' },
+  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'kl', bce: 'logits' },
 } as const satisfies Record<string, RecipeSettings>;
 /** The settings a preset names. */
 export type RecipeSettings = Pick<TrainConfig, 'rAlpha' | 'learningRate' | 'noveltyScore' | 'bce'>;
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 /** The recipe a run gets when no --preset is given. */
-export const DEFAULT_PRESET: PresetName = 'seed';
+export const DEFAULT_PRESET: PresetName = 'recon-weighted';
 
 export const DEFAULT_MODEL_CONFIG: ModelConfig = { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 };
 

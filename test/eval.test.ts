@@ -74,7 +74,10 @@ test('evaluate: AUROCs match the scorer, threshold verdicts and share draws add 
   assert.equal(th.value, run.epochs[1].threshold);
   assert.equal(th.tp + th.fn, 300 - normal);
   assert.equal(th.fp + th.tn, normal);
-  assert.equal(th.tp + th.fp, raw.reconLoss.filter((v) => v > th.value).length);
+  // The verdict is the run's own score against its threshold.
+  assert.equal(th.score, run.config.train.noveltyScore);
+  const verdictScore = raw.novelty[th.score];
+  assert.equal(th.tp + th.fp, verdictScore.filter((v) => v > th.value).length);
 
   assert.deepEqual(report.shares.map((s) => s.targetShare), [0.1, 0.2, 0.3, 0.4, 0.5]);
   for (const s of report.shares) {
@@ -91,7 +94,8 @@ test('evaluate: AUROCs match the scorer, threshold verdicts and share draws add 
   assert.deepEqual(novelEx.map((e) => e.label).sort(), [0, 1, 2, 4, 5, 6, 7, 8, 9]);
   for (const e of report.examples) {
     assert.equal(e.label, testSet.labels[e.index]);
-    assert.equal(e.verdict, e.reconLoss > th.value ? 'novel' : 'normal');
+    assert.equal(e.score, verdictScore[e.index]);
+    assert.equal(e.verdict, e.score > th.value ? 'novel' : 'normal');
   }
   assert.equal(examplePixels.reconstructions.length, 18 * 28 * 28);
   nets.r.dispose();

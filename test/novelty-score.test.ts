@@ -100,8 +100,8 @@ test('--preset sets r_alpha, lr and the score; a typed option wins; bad or mispl
   const a = run('--preset', 'recon-weighted', '--lr', '0.001', '--checkpoint-dir', path.join(dir, 'a'));
   assert.equal(a.status, 0, a.stderr);
   const cfg = readRunFile(runDirFor(path.join(dir, 'a'), 7)).config.train;
-  assert.deepEqual([cfg.rAlpha, cfg.learningRate, cfg.noveltyScore], [PRESETS['recon-weighted'].rAlpha, 0.001, 'ink']);
-  assert.match(a.stdout, /best epoch 1 \(validation ink-normalised error [\d.]+, novelty threshold/);
+  assert.deepEqual([cfg.rAlpha, cfg.learningRate, cfg.noveltyScore, cfg.bce], [PRESETS['recon-weighted'].rAlpha, 0.001, 'kl', 'logits']);
+  assert.match(a.stdout, /best epoch 1 \(validation KL error [\d.]+, novelty threshold/);
   const b = run('--score', 'psnr', '--checkpoint-dir', path.join(dir, 'b'));
   assert.equal(b.status, 2);
   assert.match(b.stderr, /--score <name>' argument 'psnr' is invalid\. Allowed choices are bce, kl, mse, ink/);

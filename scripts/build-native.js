@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds build/alocc_kernels.node (native/alocc_kernels.c) with the machine's C compiler, for this machine's CPU
+// Builds build/alocc_kernels.node (native/*.c) with the machine's C compiler, for this machine's CPU
 // (-march=native). Runs from `npm install` (prepare) and `npm run build`. Never fails the install: without a
 // compiler or Node's headers it says so in one line and alocc trains with its wasm kernels instead (slower).
 // Set ALOCC_SKIP_NATIVE_BUILD=1 to skip it, CC to pick the compiler.
@@ -9,7 +9,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const source = path.join(root, 'native', 'alocc_kernels.c');
+const nativeDir = path.join(root, 'native');
+const sources = fs.readdirSync(nativeDir).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(nativeDir, f));
 const target = path.join(root, 'build', 'alocc_kernels.node');
 
 function skip(why) {
@@ -29,8 +30,8 @@ const includeDirs = [
 const include = includeDirs.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
 if (!include) skip(`node_api.h not found in ${includeDirs.join(', ')}`);
 
-const upToDate =
-  fs.existsSync(target) && fs.statSync(target).mtimeMs >= fs.statSync(source).mtimeMs && fs.statSync(target).mtimeMs >= fs.statSync(__filename).mtimeMs;
+const inputs = [...fs.readdirSync(nativeDir).map((f) => path.join(nativeDir, f)), __filename];
+const upToDate = fs.existsSync(target) && inputs.every((f) => fs.statSync(target).mtimeMs >= fs.statSync(f).mtimeMs);
 if (upToDate) process.exit(0);
 
 const cc = process.env.CC || 'cc';
@@ -40,7 +41,7 @@ fs.mkdirSync(path.dirname(target), { recursive: true });
 // Written beside the target and renamed, so a failed or interrupted build never leaves a half-written addon.
 const partial = `${target}.${process.pid}.tmp`;
 try {
-  execFileSync(cc, [...flags, '-I', include, source, '-o', partial, '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(cc, [...flags, '-I', include, ...sources, '-o', partial, '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
   fs.renameSync(partial, target);
 } catch (err) {
   fs.rmSync(partial, { force: true });

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
-/** The compiled addon (native/alocc_kernels.c, built by scripts/build-native.js at install time). */
+/** The compiled addon (native/*.c, built by scripts/build-native.js at install time). */
 interface NativeKernels {
   conv(op: number, heap: Float32Array, params: Int32Array, alpha?: number): void;
   columnSums(heap: Float32Array, params: Int32Array, scale: number): void;

@@ -1,0 +1,78 @@
+/* alocc compiled kernels: reductions and elementwise ops (see kernels.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+
+/* ---- Reductions and elementwise ops on the heap ---- */
+
+/* out[c] = scale · Σ_r x[r][c]: the bias and BatchNorm gradients' sums over batch and pixels. Rows are summed in
+ * float32 blocks of 64 and the blocks in float64, so the rounding error does not grow with the batch. */
+typedef struct {
+  const float *x;
+  long rows;
+  int cols;
+  long blocks;
+  double *partial[MAX_THREADS];
+} sum_job;
+#define SUM_BLOCK 64
+
+static void sum_block(void *p, int tid) {
+  sum_job *j = p;
+  double *acc = j->partial[tid];
+  float *block = thread_scratch(tid, 0, j->cols);
+  for (int c = 0; c < j->cols; c++) acc[c] = 0;
+  for (long b = tid; b < j->blocks; b += active_threads) { /* fixed order: the same sums every run */
+    long r0 = b * SUM_BLOCK, r1 = r0 + SUM_BLOCK < j->rows ? r0 + SUM_BLOCK : j->rows;
+    memcpy(block, j->x + r0 * j->cols, sizeof(float) * j->cols);
+    for (long r = r0 + 1; r < r1; r++) {
+      const float *row = j->x + r * j->cols;
+      for (int c = 0; c < j->cols; c++) block[c] += row[c];
+    }
+    for (int c = 0; c < j->cols; c++) acc[c] += block[c];
+  }
+}
+
+void column_sums(const float *x, long rows, int cols, float scale, float *out) {
+  sum_job j = {.x = x, .rows = rows, .cols = cols};
+  j.blocks = (rows + SUM_BLOCK - 1) / SUM_BLOCK;
+  double *all = calloc((size_t)active_threads * cols, sizeof(double));
+  for (int t = 0; t < active_threads; t++) j.partial[t] = all + (size_t)t * cols;
+  parallel(sum_block, &j);
+  for (int c = 0; c < cols; c++) {
+    double s = 0;
+    for (int t = 0; t < active_threads; t++) s += all[(size_t)t * cols + c];
+    out[c] = (float)(s * scale);
+  }
+  free(all);
+}
+
+typedef struct {
+  int op;
+  const float *a, *b;
+  float *out;
+  long n, next, blocks;
+  float alpha;
+} map_job;
+#define MAP_BLOCK 16384
+
+static void map_block(void *p, int tid) {
+  (void)tid;
+  map_job *j = p;
+  for (;;) {
+    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (b >= j->blocks) break;
+    long i0 = b * MAP_BLOCK, i1 = i0 + MAP_BLOCK < j->n ? i0 + MAP_BLOCK : j->n;
+    const float *a = j->a, *g = j->b;
+    float *o = j->out, alpha = j->alpha;
+    if (j->op == MAP_LEAKYRELU)
+      for (long i = i0; i < i1; i++) o[i] = a[i] > 0 ? a[i] : a[i] * alpha;
+    else /* a = x, g = dy */
+      for (long i = i0; i < i1; i++) o[i] = a[i] > 0 ? g[i] : g[i] * alpha;
+  }
+}
+
+void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha) {
+  map_job j = {.op = op, .a = a, .b = b, .out = out, .n = n, .alpha = alpha};
+  j.blocks = (n + MAP_BLOCK - 1) / MAP_BLOCK;
+  parallel(map_block, &j);
+}

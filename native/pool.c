@@ -1,0 +1,76 @@
+/* alocc compiled kernels: thread pool and scratch (see kernels.h). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "kernels.h"
+
+/* ---- A small thread pool: the caller runs share 0, workers the others; each job pulls blocks from a counter. ---- */
+
+static int pool_size = 1;      /* threads including the caller */
+int active_threads = 1; /* how many of them take part in a job (the pool never shrinks) */
+static pthread_t workers[MAX_THREADS];
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
+static job_fn pool_job;
+static void *pool_arg;
+static long pool_generation;
+static int pool_pending;
+
+static void *worker_main(void *p) {
+  int tid = (int)(intptr_t)p;
+  long seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&pool_lock);
+    while (pool_generation == seen) pthread_cond_wait(&pool_wake, &pool_lock);
+    seen = pool_generation;
+    job_fn job = pool_job;
+    void *arg = pool_arg;
+    pthread_mutex_unlock(&pool_lock);
+    if (tid < active_threads) job(arg, tid);
+    pthread_mutex_lock(&pool_lock);
+    if (--pool_pending == 0) pthread_cond_signal(&pool_done);
+    pthread_mutex_unlock(&pool_lock);
+  }
+  return NULL;
+}
+
+int pool_start(int n) {
+  if (n < 1) n = 1;
+  if (n > MAX_THREADS) n = MAX_THREADS;
+  while (pool_size < n) {
+    if (pthread_create(&workers[pool_size], NULL, worker_main, (void *)(intptr_t)pool_size) != 0) break;
+    pthread_detach(workers[pool_size]);
+    pool_size++;
+  }
+  return pool_size;
+}
+
+void parallel(job_fn job, void *arg) {
+  if (active_threads <= 1) {
+    job(arg, 0);
+    return;
+  }
+  pthread_mutex_lock(&pool_lock);
+  pool_job = job;
+  pool_arg = arg;
+  pool_pending = pool_size - 1;
+  pool_generation++;
+  pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_lock);
+  job(arg, 0);
+  pthread_mutex_lock(&pool_lock);
+  while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_lock);
+  pthread_mutex_unlock(&pool_lock);
+}
+
+/* Per-thread scratch that only grows. */
+static float *scratch[MAX_THREADS][2];
+static size_t scratch_len[MAX_THREADS][2];
+float *thread_scratch(int tid, int which, size_t floats) {
+  if (scratch_len[tid][which] < floats) {
+    free(scratch[tid][which]);
+    scratch[tid][which] = aligned_alloc(64, round_up((int)(floats * 4), 64));
+    scratch_len[tid][which] = scratch[tid][which] ? floats : 0;
+  }
+  return scratch[tid][which];
+}

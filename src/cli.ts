@@ -124,7 +124,7 @@ export function buildProgram(): Command {
     .argument('<png...>', 'PNG files, or folders to search for *.png')
     .addOption(digitOption())
     .addOption(dirOption())
-    .option('--epoch <n>', 'use this epoch instead of the one with the lowest validation loss', intIn('--epoch', 1, 1e6))
+    .option('--epoch <n>', 'use this epoch instead of the best one (lowest validation mean of its novelty score)', intIn('--epoch', 1, 1e6))
     .option('--invert', 'treat images as dark-on-light drawings and invert them')
     .option('--no-invert', 'never invert (default: detect dark-on-light drawings)')
     .addOption(
@@ -171,7 +171,7 @@ export function buildProgram(): Command {
     .description('detection numbers on the MNIST test set: AUROC per score, F1 at the threshold, the paper\'s protocol')
     .addOption(digitOption())
     .addOption(dirOption())
-    .option('--epoch <n>', 'evaluate this epoch instead of the one with the lowest validation loss', intIn('--epoch', 1, 1e6))
+    .option('--epoch <n>', 'evaluate this epoch instead of the best one (lowest validation mean of its novelty score)', intIn('--epoch', 1, 1e6))
     .option('--draws <n>', 'random draws per novel share in the paper\'s protocol', intIn('--draws', 1, 1000), 10)
     .option('--seed <n>', 'seed of those draws', intIn('--seed', 0, 2 ** 31 - 1), 42)
     .option('--limit <n>', 'evaluate on the first N test images only (0: all 10,000)', intIn('--limit', 0, 10000), 0)

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { PRESETS } from '../src/config';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, PRESETS } from '../src/config';
 import { score, ScoreResult } from '../src/commands/score';
 import { inkNormalisedError, klError, mseError } from '../src/eval/score-variants';
 import { scoreImages } from '../src/score/scorer';
@@ -17,7 +17,6 @@ import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 import { tempDir } from './helpers/fixtures';
 import { readIdx } from './helpers/mnist-idx';
 import { writeTestDigits } from './helpers/cli';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 
 const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
 

@@ -25,6 +25,8 @@ import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
+import { buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryDistances } from '../src/score/feature-memory';
+import { loadTrainingSplit } from '../src/train/dataset';
 import { reconstructionLossPerImage } from '../src/train/losses';
 import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
 import { parallelRow } from './parallel-row';
@@ -94,10 +96,18 @@ async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boole
   }
 }
 
-/** Inference throughput: R(x), D(R(x)) and the per-image reconstruction loss for 10,000 images, batch 256. */
-async function scoring(backend: 'wasm' | 'cpu', total: number): Promise<Row> {
+/**
+ * Inference throughput: R(x), D(R(x)) and the per-image reconstruction loss for 10,000 images, batch 256; with
+ * `memoryImages`, also the knn score against that many training images (a full digit's run holds about 5,400).
+ */
+async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0): Promise<Row> {
   await selectBackend(backend);
   const nets = makeNets();
+  let memory: FeatureMemory | undefined;
+  if (memoryImages > 0) {
+    const { train } = loadTrainingSplit({ model: DEFAULT_MODEL_CONFIG, train: { ...DEFAULT_TRAIN_CONFIG, digit: 1 } });
+    memory = buildFeatureMemory(nets.r, train.pixels, Math.min(memoryImages, train.count), 28, DEFAULT_TRAIN_CONFIG.neighbours);
+  }
   const batch = 256;
   const { x: all, source } = images(total);
   const run = (count: number) => {
@@ -109,6 +119,7 @@ async function scoring(backend: 'wasm' | 'cpu', total: number): Promise<Row> {
         const d = nets.d.apply(y, { training: false }) as tf.Tensor;
         reconstructionLossPerImage(y, x).dataSync();
         d.dataSync();
+        if (memory) memoryDistances(memory, x).dataSync();
       });
     }
   };
@@ -118,7 +129,9 @@ async function scoring(backend: 'wasm' | 'cpu', total: number): Promise<Row> {
   const seconds = (performance.now() - t0) / 1000;
   all.dispose();
   disposeNets(nets);
-  return { name: `score ${backend}`, batch, imagesPerSecond: total / seconds, msPerStep: (seconds * 1000 * batch) / total, note: `${total} images (${source}): R, D(R(x)), reconstruction loss; inference mode` };
+  const knn = memory ? `, knn against ${memory.bank.shape[3]} training images` : '';
+  disposeFeatureMemory(memory);
+  return { name: `score ${backend}${memory ? ' + knn' : ''}`, batch, imagesPerSecond: total / seconds, msPerStep: (seconds * 1000 * batch) / total, note: `${total} images (${source}): R, D(R(x)), reconstruction loss${knn}; inference mode` };
 }
 
 function timeCommand(command: string, runs: number): Row {
@@ -169,6 +182,7 @@ async function main() {
   if (want('cpu-stock')) add(await trainOnBackend('train cpu (stock kernels)', 'cpu', false, quick ? 1 : 2, 0, 1, 'one step'));
   if (want('score')) {
     add(await scoring('wasm', quick ? 2048 : 10000));
+    add(await scoring('wasm', quick ? 2048 : 10000, 6000));
     add(await scoring('cpu', quick ? 512 : 1024));
   }
   if (want('score-folder')) for (const row of scoreFolderRows(quick ? 2000 : 10000)) add(row);

@@ -2,8 +2,9 @@
  * The user-facing scoring numbers, through the built CLI as a user runs it (`npm run build` first):
  *   - `alocc score --json DIR` over DIR holding `count` MNIST test images as PNG files (decode and start-up included);
  *   - a cold `alocc score one.png`, median of 5 runs.
- * The checkpoint comes from a small `alocc train` run made in a temporary folder (its cost does not depend on how
- * well it was trained). Memory: the peak RSS of the folder run, from /usr/bin/time when it is there.
+ * The checkpoint comes from a one-epoch `alocc train` run on every training image of digit 1, made in a temporary
+ * folder: scoring cost does not depend on how well R was trained, but the knn score's does on how many images it
+ * searches. Memory: the peak RSS of the folder run, from /usr/bin/time when it is there.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,7 +54,8 @@ export function scoreFolderRows(count: number, env: NodeJS.ProcessEnv = {}, labe
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-bench-score-'));
   try {
     const ckpt = path.join(work, 'ckpt');
-    cli(['train', '--digit', '1', '--epochs', '1', '--limit', '300', '--checkpoint-dir', ckpt], env);
+    // Every training image of the digit: the knn score searches all of them, so a smaller run would score faster.
+    cli(['train', '--digit', '1', '--epochs', '1', '--checkpoint-dir', ckpt], env);
     const dir = path.join(work, 'pngs');
     const files = writePngs(dir, count);
     cli(['score', '--json', '--checkpoint-dir', ckpt, dir], env); // warm the page cache

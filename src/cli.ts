@@ -44,21 +44,23 @@ function addRecipeOptions(cmd: Command): Command {
     .addOption(
       new Option('--score <name>', 'novelty score behind the verdict, the threshold and the best epoch').choices(NOVELTY_SCORES).default(D.noveltyScore),
     )
-    .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce));
+    .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce))
+    .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours);
 }
 
 /**
  * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
  * --resume an untyped setting is left to the run (undefined).
  */
-function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings> {
+function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours'>> {
   const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
   const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
     if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
     if (preset) return preset[key] as TrainConfig[K];
     return resume ? undefined : (o[option] as TrainConfig[K]);
   };
-  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score'), bce: pick('bce', 'bce') };
+  const neighbours = resume && cmd.getOptionValueSource('neighbours') === 'default' ? undefined : (o.neighbours as number);
+  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score'), bce: pick('bce', 'bce'), neighbours };
 }
 
 let verbose = false;
@@ -181,9 +183,9 @@ export function buildProgram(): Command {
     .option('--json', 'print the report as JSON'))
     .addOption(backendOption())
     .action(async (o, cmd: Command) => {
-      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score', 'bce'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score', 'bce', 'neighbours'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
       if (!o.allDigits && recipeTyped.length) {
-        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score and --bce choose how --all-digits trains; eval of one run uses its own.');
+        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits trains; eval of one run uses its own.');
       }
       if (o.allDigits && (o.digit !== undefined || o.epoch !== undefined)) {
         throw new InvalidArgumentError('--all-digits evaluates every digit at its best epoch; drop --digit and --epoch.');

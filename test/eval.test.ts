@@ -14,6 +14,7 @@ import { validationReference } from '../src/eval/dataset';
 import { inkNormalisedError } from '../src/eval/score-variants';
 import { scoreImages } from '../src/score/scorer';
 import { loadEpochModels, runDirFor } from '../src/train/checkpoint';
+import { loadRunMemory } from '../src/commands/resolve-run';
 import { RunFile } from '../src/train/runfile';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 import { IdxSplit, readIdx } from './helpers/mnist-idx';
@@ -37,7 +38,8 @@ before(async () => {
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('evaluate: AUROCs match the scorer, threshold verdicts and share draws add up', () => {
-  const nets = loadEpochModels(runDirFor(dir, DIGIT), run, 2);
+  const loaded = loadEpochModels(runDirFor(dir, DIGIT), run, 2);
+  const nets = { ...loaded, memory: loadRunMemory(run, loaded.r) };
   const reference = validationReference(run, 40)!;
   const progress: [number, number][] = [];
   const { report, examplePixels } = evaluate(nets, run, 2, testSet.images, testSet.labels, 300, {
@@ -57,7 +59,10 @@ test('evaluate: AUROCs match the scorer, threshold verdicts and share draws add 
   // Orientation: the report's AUROCs are those of recon loss as is and of D's outputs negated.
   const raw = scoreImages(nets, testSet.images, 300);
   const byName = Object.fromEntries(report.scores.map((s) => [s.name, s]));
-  assert.deepEqual(Object.keys(byName), ['reconLoss', 'dOfR', 'dOfX', 'kl', 'mse', 'inkNorm', 'zMix', 'rankMix']);
+  assert.deepEqual(Object.keys(byName), ['reconLoss', 'dOfR', 'dOfX', 'kl', 'mse', 'inkNorm', 'knn', 'zMix', 'rankMix']);
+  // The knn row searches the run's training images (the memory); the scorer gives the same distances.
+  assert.ok(raw.novelty.knn.every(Number.isFinite));
+  assert.ok(Math.abs(byName.knn.auroc - auroc(raw.novelty.knn, isNovel)) < 1e-9);
   assert.ok(Math.abs(byName.reconLoss.auroc - auroc(raw.reconLoss, isNovel)) < 1e-9);
   assert.ok(Math.abs(byName.dOfR.auroc - auroc(raw.dOfR.map((v) => -v), isNovel)) < 1e-9);
   assert.ok(Math.abs(byName.dOfX.auroc - auroc(raw.dOfX.map((v) => -v), isNovel)) < 1e-9);
@@ -137,7 +142,7 @@ test('evalCommand --json prints the report; --epoch picks the epoch', async () =
   assert.equal(parsed.format, 'alocc-eval');
   assert.equal(parsed.epoch, 1);
   assert.equal(report.normalisation, null);
-  assert.deepEqual(report.scores.map((s) => s.name), ['reconLoss', 'dOfR', 'dOfX', 'kl', 'mse', 'inkNorm']);
+  assert.deepEqual(report.scores.map((s) => s.name), ['reconLoss', 'dOfR', 'dOfX', 'kl', 'mse', 'inkNorm', 'knn']);
 });
 
 test('evalCommand: a missing run, a bad digit and a missing epoch are one-line errors', async () => {
@@ -169,8 +174,8 @@ test('evalAllDigits trains only the digits that lack the epochs, then tables eve
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(all, 'eval-all.json'), 'utf8')).digits.length, 10);
   assert.match(fs.readFileSync(path.join(all, 'eval-all.md'), 'utf8'), /\| mean \|/);
   assert.match(printed.join('\n'), /\| digit \| epoch \| score \| AUROC of its score \| AUROC recon loss \|/);
-  // The verdict score's column is the AUROC of the run's own score (bce for these runs: the recon-loss column).
-  summary.digits.forEach((d) => assert.deepEqual([d.score, d.scoreAuroc], [d.score, d.auroc[{ bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm' }[d.score]]]));
+  // The verdict score's column is the AUROC of the run's own score (the default's, knn, for these runs).
+  summary.digits.forEach((d) => assert.deepEqual([d.score, d.scoreAuroc], [d.score, d.auroc[{ bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm', knn: 'knn' }[d.score]]]));
   assert.ok(Math.abs(summary.mean.scoreAuroc.mean - summary.digits.reduce((a, d) => a + d.scoreAuroc, 0) / 10) < 1e-12);
 
   trained.length = 0; // a second sweep finds every run complete

@@ -44,7 +44,7 @@ function epoch(n: number, bce: number, ink: number): EpochRecord {
   const v = (mean: number) => ({ mean, threshold: mean * 2 });
   return {
     epoch: n, mean: { dLossReal: 1, dLossFake: 1, gLoss: 1, reconLoss: 1, advLoss: 1 }, valReconLoss: bce, threshold: ink * 2,
-    validation: { bce: v(bce), kl: v(bce), mse: v(bce), ink: v(ink) }, wallSeconds: 1, imagesPerSecond: 1, checksums: {},
+    validation: { bce: v(bce), kl: v(bce), mse: v(bce), ink: v(ink), knn: v(ink) }, wallSeconds: 1, imagesPerSecond: 1, checksums: {},
   };
 }
 
@@ -69,6 +69,29 @@ test('a run file from before --score reads as a bce run; an unknown score or bro
   const broken = JSON.parse(JSON.stringify(run));
   broken.epochs[0].validation.ink = { mean: 'x' };
   assert.match(runFileProblem(broken)!, /validation scores are not a mean and threshold/);
+});
+
+test('a run file from before the knn score reads with neighbours 5 and scores; a knn run must record knn', async () => {
+  const dir = tempDir();
+  const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'kl' });
+  const runDir = runDirFor(dir, 4);
+  const legacy = JSON.parse(JSON.stringify(run));
+  delete legacy.config.train.neighbours;
+  for (const e of legacy.epochs) delete e.validation.knn;
+  writeRunFile(runDir, legacy);
+  const read = readRunFile(runDir);
+  assert.equal(read.config.train.neighbours, 5);
+  const lines: string[] = [];
+  const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
+  const files = writeTestDigits(path.join(dir, 'png'), 4, 2);
+  await score({ paths: files, checkpointDir: dir, invert: 'auto', fit: 'auto', json: true, backend: 'cpu', out, log: out });
+  const results = lines.map((l) => JSON.parse(l) as ScoreResult);
+  assert.deepEqual(results.map((x) => x.score), ['kl', 'kl']);
+  results.forEach((x) => assert.ok(Number.isFinite(x.novelty)));
+  const knnRun = JSON.parse(JSON.stringify(legacy));
+  knnRun.config.train.noveltyScore = 'knn';
+  assert.match(runFileProblem(knnRun)!, /validation scores are not a mean and threshold for each of bce, kl, mse, ink, knn/);
+  assert.match(runFileProblem({ ...run, config: { ...run.config, train: { ...run.config.train, neighbours: 0 } } })!, /neighbours is not a whole number from 1 to 1000/);
 });
 
 test('score decides with the run\'s own score and says which', async () => {
@@ -103,10 +126,12 @@ test('--preset sets r_alpha, lr and the score; a typed option wins; bad or mispl
   assert.match(a.stdout, /best epoch 1 \(validation KL error [\d.]+, novelty threshold/);
   const b = run('--score', 'psnr', '--checkpoint-dir', path.join(dir, 'b'));
   assert.equal(b.status, 2);
-  assert.match(b.stderr, /--score <name>' argument 'psnr' is invalid\. Allowed choices are bce, kl, mse, ink/);
+  assert.match(b.stderr, /--score <name>' argument 'psnr' is invalid\. Allowed choices are bce, kl, mse, ink, knn/);
+  const n = run('--neighbours', '0', '--checkpoint-dir', path.join(dir, 'n'));
+  assert.deepEqual([n.status, n.stderr], [2, "error: option '--neighbours <k>' argument '0' is invalid. --neighbours must be a whole number from 1 to 1000.\n"]);
   const c = spawnSync(process.execPath, [CLI, 'eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
   assert.equal(c.status, 2);
-  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score and --bce choose how --all-digits trains/);
+  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits trains/);
   const d = spawnSync(process.execPath, [CLI, 'train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
   assert.deepEqual([d.status, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
 });

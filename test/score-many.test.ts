@@ -102,5 +102,5 @@ test('through the CLI: bombs, an empty file, a folder named .png and a JPEG get 
   assert.match(errors[2], /empty \(0 bytes\)/);
   assert.match(errors[3], /looks like a JPEG/);
   assert.match(errors[4], /folder with no PNG files/);
-  assert.match(r.stdout.trim(), new RegExp(`^${good}: (novel|normal) \\((reconstruction loss|KL error|mean squared error|ink-normalised error) \\d`));
+  assert.match(r.stdout.trim(), new RegExp(`^${good}: (novel|normal) \\((reconstruction loss|KL error|mean squared error|ink-normalised error|nearest-neighbour distance in R's features) \\d`));
 });

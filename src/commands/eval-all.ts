@@ -55,7 +55,7 @@ function completedEpochs(checkpointDir: string, digit: number): number {
 }
 
 /** The report's name for each novelty score's AUROC row. */
-const REPORT_NAME: Record<NoveltyScore, string> = { bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm' };
+const REPORT_NAME: Record<NoveltyScore, string> = { bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm', knn: 'knn' };
 
 function digitRow(report: EvalReport, reportFile: string): DigitRow {
   const score = report.threshold.score;

@@ -8,6 +8,8 @@ import { ReferenceImages } from '../eval/scores';
 import { loadEpochModels, runDirFor } from '../train/checkpoint';
 import { RunFile } from '../train/runfile';
 import { readRunFileIfExists } from '../train/runfile-io';
+import { disposeFeatureMemory, FeatureMemory } from '../score/feature-memory';
+import { loadRunMemory } from './resolve-run';
 
 export interface EvalOptions {
   /** The run's target digit, 0-9. */
@@ -103,9 +105,11 @@ export function evaluateRun(
   const { runDir, run } = requireRun(opts.checkpointDir, opts.digit);
   const epoch = opts.epoch ?? run.bestEpoch ?? run.epochs[run.epochs.length - 1].epoch;
   const reference: ReferenceImages | undefined = validationReference(run, opts.referenceImages ?? DEFAULT_REFERENCE_IMAGES);
-  const nets = loadEpochModels(runDir, run, epoch);
+  const loaded = loadEpochModels(runDir, run, epoch);
+  const nets = { ...loaded, memory: undefined as FeatureMemory | undefined };
   const bar = progressBar(progressStream, `scoring digit ${opts.digit}`);
   try {
+    nets.memory = loadRunMemory(run, nets.r);
     const result = evaluate(nets, run, epoch, data.test.images, data.test.labels, data.test.count, {
       seed: opts.seed,
       draws: opts.draws,
@@ -119,6 +123,7 @@ export function evaluateRun(
     bar.stop();
     nets.r.dispose();
     nets.d.dispose();
+    disposeFeatureMemory(nets.memory);
   }
 }
 

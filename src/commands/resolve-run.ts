@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import { AloccError } from '../errors';
 import { loadEpochModels, LoadedNets, runDirFor } from '../train/checkpoint';
+import { buildFeatureMemory, FeatureMemory } from '../score/feature-memory';
+import { loadTrainingSplit } from '../train/dataset';
 import { EpochRecord, RunFile } from '../train/runfile';
 import { readRunFile, runFilePath } from '../train/runfile-io';
 
@@ -25,6 +27,8 @@ export function resolveDigit(checkpointDir: string, digit: number | undefined): 
 }
 
 export interface ResolvedModel extends LoadedNets {
+  /** The run's training images in R's features (the knn score). */
+  memory: FeatureMemory;
   run: RunFile;
   runDir: string;
   record: EpochRecord;
@@ -45,5 +49,22 @@ export function loadScoringModel(checkpointDir: string, digit: number, epoch?: n
     throw new AloccError(`${runDir} has no completed epoch yet; finish training with: alocc train --digit ${digit} --resume`);
   }
   const nets = loadEpochModels(runDir, run, chosen);
-  return { ...nets, run, runDir, record: run.epochs.find((e) => e.epoch === chosen)! };
+  let memory: FeatureMemory;
+  try {
+    memory = loadRunMemory(run, nets.r);
+  } catch (err) {
+    nets.r.dispose();
+    nets.d.dispose();
+    throw err;
+  }
+  return { ...nets, memory, run, runDir, record: run.epochs.find((e) => e.epoch === chosen)! };
+}
+
+/**
+ * The knn score's memory for a run: its training images (rebuilt from MNIST exactly as the run split them; the
+ * validation images stay out) in the features of R, which must be the run's R at the epoch being scored.
+ */
+export function loadRunMemory(run: RunFile, r: LoadedNets['r']): FeatureMemory {
+  const { train } = loadTrainingSplit(run.config);
+  return buildFeatureMemory(r, train.pixels, train.count, run.config.model.inputSize, run.config.train.neighbours);
 }

@@ -5,6 +5,7 @@ import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
 import { AloccError, firstLine } from '../errors';
 import { scoreImages } from '../score/scorer';
 import { loadScoringModel, resolveDigit } from './resolve-run';
+import { disposeFeatureMemory } from '../score/feature-memory';
 
 export interface ScoreOptions {
   /** PNG files and folders (searched recursively for *.png). */
@@ -120,6 +121,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   } finally {
     model.r.dispose();
     model.d.dispose();
+    disposeFeatureMemory(model.memory);
   }
   if (scored + failed === 0) throw new AloccError(`no PNG files found in ${opts.paths.join(', ')}`);
   return { scored, failed };

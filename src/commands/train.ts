@@ -54,6 +54,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   limit: '--limit',
   noveltyScore: '--score',
   bce: '--bce',
+  neighbours: '--neighbours',
 };
 
 /** The command that continues a run: it repeats every setting that is not the default, as --resume demands. */

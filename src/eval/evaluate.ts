@@ -6,7 +6,7 @@ import { RunFile } from '../train/runfile';
 import { SCORE_VARIANTS, scoreVariants } from './score-variants';
 import { auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, toNoveltyScores } from './metrics';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';
-import { BASE_SCORES, COMBINED_SCORES, combineScores, Normalisation, ReferenceImages, ScoreDefinition } from './scores';
+import { BASE_SCORES, COMBINED_SCORES, KNN_SCORE, combineScores, Normalisation, ReferenceImages, ScoreDefinition } from './scores';
 
 export interface EvaluateOptions {
   /** Seed of the random draws of novel images. */
@@ -92,7 +92,7 @@ function scoreWithProgress(
     out.reconLoss.set(part.reconLoss, start);
     out.dOfR.set(part.dOfR, start);
     out.dOfX.set(part.dOfX, start);
-    for (const name of ['kl', 'mse', 'ink'] as const) out.novelty[name].set(part.novelty[name], start);
+    for (const name of ['kl', 'mse', 'ink', 'knn'] as const) out.novelty[name].set(part.novelty[name], start);
     progress(n);
   }
   return out;
@@ -169,6 +169,11 @@ export function evaluate(
   for (const v of REPORTED_VARIANTS) {
     definitions.push({ name: v.name, label: v.label, description: v.description, novelWhen: 'higher' });
     novelty[v.name] = rawValues[v.name] = variants[v.name];
+  }
+  // Present when the caller gave the run's training images (nets.memory); NaN otherwise.
+  if (nets.memory) {
+    definitions.push(KNN_SCORE);
+    novelty.knn = rawValues.knn = Float64Array.from(raw.novelty.knn);
   }
   let normalisation: Normalisation | null = null;
   const skippedScores: string[] = [];

@@ -3,7 +3,7 @@ import { chartFontFamily } from '../plot/fonts';
 import { NoveltyScore } from '../config';
 import { EvaluateResult, ExampleRecord } from './evaluate';
 
-const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error' };
+const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error', knn: 'kNN distance' };
 
 const SCALE = 3;
 const GAP = 8;

@@ -18,6 +18,13 @@ export const BASE_SCORES: ScoreDefinition[] = [
   { name: 'dOfX', label: 'D(x)', description: "D's belief that the image itself is of the target digit", novelWhen: 'lower' },
 ];
 
+export const KNN_SCORE: ScoreDefinition = {
+  name: 'knn',
+  label: 'kNN in R',
+  description: "mean cosine distance to the nearest training images in the features of R's first encoder block",
+  novelWhen: 'higher',
+};
+
 export const COMBINED_SCORES: ScoreDefinition[] = [
   {
     name: 'zMix',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NoveltyScore } from '../config';
 import { inkNormalisedError, klError, mseError, PairScore } from '../eval/score-variants';
 import { reconstructionLossPerImage } from '../train/losses';
+import { FeatureMemory, memoryDistances } from './feature-memory';
 
 /** The three per-image novelty signals alocc reports. */
 export interface ImageScores {
@@ -16,11 +17,13 @@ export interface ImageScores {
 }
 
 /** The scores computed on the CPU from x and R(x); bce comes from the same tensor op R trains on. */
-const PAIR_SCORES: Record<Exclude<NoveltyScore, 'bce'>, PairScore> = { kl: klError, mse: mseError, ink: inkNormalisedError };
+const PAIR_SCORES: Record<Exclude<NoveltyScore, 'bce' | 'knn'>, PairScore> = { kl: klError, mse: mseError, ink: inkNormalisedError };
 
 export interface ScoringNets {
   r: tf.LayersModel;
   d: tf.LayersModel;
+  /** The run's training images in R's features, for the knn score; without it knn is NaN. */
+  memory?: FeatureMemory;
 }
 
 /** Zeroed scores for `count` images (novelty.bce is reconLoss itself). */
@@ -30,7 +33,7 @@ export function emptyScores(count: number): ImageScores {
     reconLoss,
     dOfR: new Float32Array(count),
     dOfX: new Float32Array(count),
-    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count) },
+    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count), knn: new Float32Array(count) },
   };
 }
 
@@ -50,7 +53,7 @@ export function scoreImages(
   const out = emptyScores(count);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const [loss, dr, dx, rec] = tf.tidy(() => {
+    const [loss, dr, dx, rec, knn] = tf.tidy(() => {
       const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, 1]);
       const y = nets.r.predict(x) as tf.Tensor4D;
       return [
@@ -58,19 +61,21 @@ export function scoreImages(
         (nets.d.predict(y) as tf.Tensor).reshape([n]),
         (nets.d.predict(x) as tf.Tensor).reshape([n]),
         y,
+        nets.memory ? memoryDistances(nets.memory, x) : tf.fill([n], NaN),
       ];
     });
     out.reconLoss.set(loss.dataSync(), start);
     out.dOfR.set(dr.dataSync(), start);
     out.dOfX.set(dx.dataSync(), start);
+    out.novelty.knn.set(knn.dataSync(), start);
     const r = rec.dataSync() as Float32Array;
     if (reconstructions) reconstructions.set(r, start * per);
     for (let i = 0; i < n; i++) {
       const xi = pixels.subarray((start + i) * per, (start + i + 1) * per);
       const ri = r.subarray(i * per, (i + 1) * per);
-      for (const [name, f] of Object.entries(PAIR_SCORES) as [Exclude<NoveltyScore, 'bce'>, PairScore][]) out.novelty[name][start + i] = f(xi, ri, size);
+      for (const [name, f] of Object.entries(PAIR_SCORES) as [keyof typeof PAIR_SCORES, PairScore][]) out.novelty[name][start + i] = f(xi, ri, size);
     }
-    tf.dispose([loss, dr, dx, rec]);
+    tf.dispose([loss, dr, dx, rec, knn]);
   }
   return out;
 }

@@ -37,6 +37,8 @@ export function readRunFile(runDir: string): RunFile {
   // Runs from before these options scored with the reconstruction loss and trained on clipped BCE.
   run.config.train.noveltyScore ??= 'bce';
   run.config.train.bce ??= 'clipped';
+  // ... and had no knn score; 5 (the default) keeps a resumed old run's config equal to the one it is resumed with.
+  run.config.train.neighbours ??= 5;
   return run;
 }
 

@@ -66,6 +66,7 @@ const LOSS_FIELDS = ['dLossReal', 'dLossFake', 'gLoss', 'reconLoss', 'advLoss'] 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Widest base filter count accepted (the default is 16): D's last layer has 8× this many filters. */
 const MAX_FILTERS = 256;
+const MAX_NEIGHBOURS = 1000;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown, min: number, max = 2 ** 31 - 1) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
@@ -87,6 +88,7 @@ function configProblem(config: unknown): string | null {
     for (const [k, d] of Object.entries(defaults)) {
       if (typeof d !== 'number') continue;
       const v = values[k];
+      if (section === 'train' && k === 'neighbours' && v === undefined) continue; // runs from before the knn score
       if (typeof v !== 'number' || !Number.isFinite(v)) return `config.${section}.${k} is not a finite number`;
     }
   }
@@ -98,6 +100,9 @@ function configProblem(config: unknown): string | null {
   if (!isCount(train.digit, 0, 9)) return 'config.train.digit is not a digit 0-9';
   for (const k of ['epochs', 'batchSize', 'rStepsPerBatch']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
   for (const k of ['seed', 'limit']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
+  if (train.neighbours !== undefined && !isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
+    return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;
+  }
   return null;
 }
 
@@ -124,8 +129,10 @@ export function runFileProblem(value: unknown): string | null {
     for (const k of EPOCH_NUMBER_FIELDS) if (typeof e[k] !== 'number') return `epoch ${i + 1} lacks '${k}'`;
     if (e.validation !== undefined) {
       const v = e.validation;
-      const ok = isObject(v) && NOVELTY_SCORES.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
-      if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${NOVELTY_SCORES.join(', ')}`;
+      // Runs from before the knn score have the other four only.
+      const needed = NOVELTY_SCORES.filter((s) => s !== 'knn' || (isObject(v) && v.knn !== undefined) || (run.config as { train: { noveltyScore?: unknown } }).train.noveltyScore === 'knn');
+      const ok = isObject(v) && needed.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
+      if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${needed.join(', ')}`;
     }
     const mean = lossesProblem(e.mean, `the mean losses of epoch ${i + 1}`);
     if (mean) return mean;

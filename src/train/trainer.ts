@@ -3,6 +3,7 @@ import { NOVELTY_SCORE_LABELS, NOVELTY_SCORES, NoveltyScore, RunConfig } from '.
 import { AloccError } from '../errors';
 import { gatherRows } from '../data/mnist';
 import { mulberry32, shuffleInPlace } from '../data/random';
+import { buildFeatureMemory, disposeFeatureMemory } from '../score/feature-memory';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint } from './checkpoint';
 import { writeRunFile } from './runfile-io';
@@ -60,9 +61,21 @@ function lastGood(epoch: number): string {
   return epoch > 1 ? `the checkpoint of epoch ${epoch - 1} is kept` : 'no epoch had completed, so there is no checkpoint';
 }
 
-/** Mean and threshold (the pct-th percentile) of every novelty score over the validation images. */
-function validationStats(nets: AloccNets, set: ImageSet, size: number, pct: number): Record<NoveltyScore, { mean: number; threshold: number }> {
-  const { novelty } = scoreImages(nets, set.pixels, set.count, size);
+/**
+ * Mean and threshold (the pct-th percentile) of every novelty score over the validation images; the knn score
+ * searches the training images, which never include the validation ones.
+ */
+function validationStats(job: TrainingJob): Record<NoveltyScore, { mean: number; threshold: number }> {
+  const { nets, train, validation: set, config } = job;
+  const size = config.model.inputSize;
+  const pct = config.train.thresholdPercentile;
+  const memory = buildFeatureMemory(nets.r, train.pixels, train.count, size, config.train.neighbours);
+  let novelty: Record<NoveltyScore, Float32Array>;
+  try {
+    novelty = scoreImages({ ...nets, memory }, set.pixels, set.count, size).novelty;
+  } finally {
+    disposeFeatureMemory(memory);
+  }
   const stats = {} as Record<NoveltyScore, { mean: number; threshold: number }>;
   for (const name of NOVELTY_SCORES) {
     let sum = 0;
@@ -123,7 +136,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
   for (let epoch = first; epoch <= config.train.epochs; epoch++) {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    const validation = validationStats(job.nets, job.validation, config.model.inputSize, config.train.thresholdPercentile);
+    const validation = validationStats(job);
     const bad = NOVELTY_SCORES.find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
     if (bad) {
       // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.

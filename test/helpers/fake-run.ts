@@ -3,32 +3,37 @@ import { percentile, scoreImages } from '../../src/score/scorer';
 import { createNets, runDirFor, saveEpochCheckpoint } from '../../src/train/checkpoint';
 import { EpochRecord, RunFile } from '../../src/train/runfile';
 import { writeRunFile } from '../../src/train/runfile-io';
-import { readIdx } from './mnist-idx';
+import { buildFeatureMemory, disposeFeatureMemory } from '../../src/score/feature-memory';
+import { loadTrainingSplit } from '../../src/train/dataset';
 
 /** Narrow nets: the pure-JS cpu backend scores them many times faster than the default width; enough for field tests. */
+/** Training images of the digit a fake run splits into training and validation (90 % / 10 %). */
+export const FAKE_RUN_IMAGES = 400;
+
 export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 
 /**
- * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the threshold is the 95th
- * percentile of the run's novelty score over a few training images of the digit, so verdicts are not all one way.
+ * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the run's split of its first
+ * FAKE_RUN_IMAGES training images of the digit, the threshold the 95th percentile of the run's novelty score over its
+ * validation images (the knn score searching its training images), so verdicts are not all one way.
  */
 export async function makeFakeRun(
   checkpointDir: string,
   digit: number,
   { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore } = {},
 ): Promise<RunFile> {
-  const config: RunConfig = { model: { ...DEFAULT_MODEL_CONFIG, ...model }, train: { ...DEFAULT_TRAIN_CONFIG, digit, epochs, seed, noveltyScore: score } };
+  const config: RunConfig = {
+    model: { ...DEFAULT_MODEL_CONFIG, ...model },
+    train: { ...DEFAULT_TRAIN_CONFIG, digit, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES },
+  };
   const nets = createNets(config.model, config.train);
-  const train = readIdx('train', 400);
-  const per = 28 * 28;
-  const mine: number[] = [];
-  for (let i = 0; i < train.count && mine.length < 20; i++) if (train.labels[i] === digit) mine.push(i);
-  const pixels = new Float32Array(mine.length * per);
-  mine.forEach((img, k) => pixels.set(train.images.subarray(img * per, (img + 1) * per), k * per));
-  const val = scoreImages(nets, pixels, mine.length);
+  const { train, validation: held } = loadTrainingSplit(config);
+  const memory = buildFeatureMemory(nets.r, train.pixels, train.count, 28, config.train.neighbours);
+  const val = scoreImages({ ...nets, memory }, held.pixels, held.count);
+  disposeFeatureMemory(memory);
   const runDir = runDirFor(checkpointDir, digit);
   const records: EpochRecord[] = [];
-  const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / mine.length;
+  const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / held.count;
   for (let epoch = 1; epoch <= epochs; epoch++) {
     // Later epochs a little better, so the last is the best.
     const validation = Object.fromEntries(
@@ -55,8 +60,8 @@ export async function makeFakeRun(
     backend: 'cpu',
     createdAt: now,
     updatedAt: now,
-    trainImages: 18,
-    validationImages: mine.length,
+    trainImages: train.count,
+    validationImages: held.count,
     epochs: records,
     batches: [],
     bestEpoch: epochs,

@@ -1,0 +1,66 @@
+// The knn novelty score: distances to the run's training images in the features of R's first encoder block,
+// checked against a brute-force computation, and the way runs, scoring and old run files carry it.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER } from '../src/score/feature-memory';
+import { scoreImages } from '../src/score/scorer';
+import { createNets } from '../src/train/checkpoint';
+import { SMALL_MODEL } from './helpers/fake-run';
+import { readIdx } from './helpers/mnist-idx';
+
+before(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Features of each image as plain arrays, straight from R's layer. */
+function featuresOf(r: tf.LayersModel, pixels: Float32Array, count: number): number[][] {
+  const m = tf.model({ inputs: r.inputs, outputs: r.getLayer(MEMORY_LAYER).output as tf.SymbolicTensor });
+  const out = tf.tidy(() => (m.predict(tf.tensor4d(pixels.subarray(0, count * 784), [count, 28, 28, 1])) as tf.Tensor).reshape([count, -1]));
+  const rows = out.arraySync() as number[][];
+  out.dispose();
+  return rows;
+}
+
+function bruteForce(bank: number[][], query: number[], k: number): number {
+  const norm = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+  const cos = bank.map((b) => b.reduce((a, v, i) => a + v * query[i], 0) / (norm(b) * norm(query))).sort((a, b) => b - a);
+  return 1 - cos.slice(0, k).reduce((a, b) => a + b, 0) / k;
+}
+
+test('memoryDistances is the mean cosine distance to the k nearest training images in R\'s features', () => {
+  const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, DEFAULT_TRAIN_CONFIG);
+  const train = readIdx('train', 40);
+  const test = readIdx('test', 6);
+  const bank = featuresOf(nets.r, train.images, 40);
+  const queries = featuresOf(nets.r, test.images, 6);
+  for (const k of [1, 3, 7]) {
+    const memory = buildFeatureMemory(nets.r, train.images, 40, 28, k, 16); // batches of 16: the bank is stitched
+    const got = tf.tidy(() => memoryDistances(memory, tf.tensor4d(test.images, [6, 28, 28, 1])).arraySync());
+    queries.forEach((q, i) => assert.ok(Math.abs(got[i] - bruteForce(bank, q, k)) < 1e-5, `k ${k}, image ${i}: ${got[i]} vs ${bruteForce(bank, q, k)}`));
+    disposeFeatureMemory(memory);
+  }
+  // A training image is its own nearest neighbour: distance 0 with k = 1.
+  const memory = buildFeatureMemory(nets.r, train.images, 40, 28, 1);
+  const self = tf.tidy(() => memoryDistances(memory, tf.tensor4d(train.images.subarray(0, 5 * 784), [5, 28, 28, 1])).arraySync());
+  self.forEach((d) => assert.ok(Math.abs(d) < 1e-5, `self distance ${d}`));
+  // k larger than the memory averages over all of it rather than failing.
+  assert.equal(buildFeatureMemory(nets.r, train.images, 3, 28, 10).k, 3);
+  disposeFeatureMemory(memory);
+  assert.throws(() => buildFeatureMemory(nets.r, train.images, 40, 28, 0), /k must be a positive integer/);
+});
+
+test('scoreImages gives knn only with a memory, and building and using one leaks no tensors', () => {
+  const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, DEFAULT_TRAIN_CONFIG);
+  const train = readIdx('train', 30);
+  const test = readIdx('test', 4);
+  assert.ok(scoreImages(nets, test.images, 4).novelty.knn.every(Number.isNaN));
+  const before = tf.memory().numTensors;
+  const memory = buildFeatureMemory(nets.r, train.images, 30, 28, 5);
+  assert.equal(tf.memory().numTensors, before + 1); // the bank
+  const s = scoreImages({ ...nets, memory }, test.images, 4, 28, 3);
+  assert.ok(s.novelty.knn.every((v) => Number.isFinite(v) && v >= 0 && v <= 2), String(s.novelty.knn));
+  disposeFeatureMemory(memory);
+  assert.equal(tf.memory().numTensors, before);
+});

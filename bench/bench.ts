@@ -129,7 +129,7 @@ async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0)
   const seconds = (performance.now() - t0) / 1000;
   all.dispose();
   disposeNets(nets);
-  const knn = memory ? `, knn against ${memory.bank.shape[3]} training images` : '';
+  const knn = memory ? `, knn against ${memory.images} training images` : '';
   disposeFeatureMemory(memory);
   return { name: `score ${backend}${memory ? ' + knn' : ''}`, batch, imagesPerSecond: total / seconds, msPerStep: (seconds * 1000 * batch) / total, note: `${total} images (${source}): R, D(R(x)), reconstruction loss${knn}; inference mode` };
 }

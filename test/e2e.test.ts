@@ -67,6 +67,11 @@ test('train, score, plot-losses end to end through the built CLI', () => {
   assert.ok(png.width >= 600 && png.height >= 400, `chart is ${png.width}×${png.height}`);
 });
 
+test('the built binary is executable, so `npx alocc` runs it (npm runs a package\'s own bin directly)', () => {
+  assert.ok(fs.statSync(CLI).mode & 0o100, `${CLI} is not executable: npm run build sets its mode`);
+  assert.equal(fs.readFileSync(CLI, 'utf8').split('\n')[0], '#!/usr/bin/env node');
+});
+
 test('usage errors exit 2 with one line and no stack trace', () => {
   for (const args of [
     ['train', '--digit', '10'],

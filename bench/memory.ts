@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
-import { createNets } from '../src/train/checkpoint';
+import { createNets } from '../src/run/checkpoint';
 import { loadTrainingSplit } from '../src/train/dataset';
-import { RunFile } from '../src/train/runfile';
+import { RunFile } from '../src/run/runfile';
 import { runTraining } from '../src/train/trainer';
 
 async function main() {

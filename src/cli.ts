@@ -197,8 +197,8 @@ export function buildProgram(): Command {
       if (o.allDigits) {
         const { evalAllDigits } = await import('./commands/eval-all');
         const { train } = await import('./commands/train');
-        const { readRunFileIfExists } = await import('./train/runfile-io');
-        const { runDirFor } = await import('./train/checkpoint');
+        const { readRunFileIfExists } = await import('./run/runfile-io');
+        const { runDirFor } = await import('./run/checkpoint');
         await evalAllDigits({ ...common, epochs: o.epochs }, async (digit, epochs) => {
           const resume = readRunFileIfExists(runDirFor(o.checkpointDir, digit)) !== null;
           await train({ digit, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { validationReference } from '../src/eval/dataset';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { loadTrainingSplit } from '../src/train/dataset';
-import { RunFile } from '../src/train/runfile';
+import { RunFile } from '../src/run/runfile';
 import { novelCountForShare, runSharesProtocol, sampleWithoutReplacement, seededRandom } from '../src/eval/protocol';
 import { combineScores } from '../src/eval/scores';
 

@@ -13,9 +13,9 @@ import { auroc } from '../src/eval/metrics';
 import { validationReference } from '../src/eval/dataset';
 import { inkNormalisedError } from '../src/eval/score-variants';
 import { scoreImages } from '../src/score/scorer';
-import { loadEpochModels, runDirFor } from '../src/train/checkpoint';
+import { loadEpochModels, runDirFor } from '../src/run/checkpoint';
 import { loadRunMemory } from '../src/commands/resolve-run';
-import { RunFile } from '../src/train/runfile';
+import { RunFile } from '../src/run/runfile';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 import { IdxSplit, readIdx } from './helpers/mnist-idx';
 

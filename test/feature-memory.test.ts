@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER } from '../src/score/feature-memory';
 import { scoreImages } from '../src/score/scorer';
-import { createNets } from '../src/train/checkpoint';
+import { createNets } from '../src/run/checkpoint';
 import { SMALL_MODEL } from './helpers/fake-run';
 import { readIdx } from './helpers/mnist-idx';
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { RunFile } from '../src/train/runfile';
-import { readRunFile } from '../src/train/runfile-io';
+import { RunFile } from '../src/run/runfile';
+import { readRunFile } from '../src/run/runfile-io';
 import { tempDir } from './helpers/fixtures';
 import { alocc, aloccWithSignals, CLI, runWithSignals, STACK_TRACE, writeTestDigits } from './helpers/cli';
 

@@ -10,9 +10,9 @@ import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, PRESETS } from '../src/conf
 import { score, ScoreResult } from '../src/commands/score';
 import { inkNormalisedError, klError, mseError } from '../src/eval/score-variants';
 import { scoreImages } from '../src/score/scorer';
-import { createNets, runDirFor } from '../src/train/checkpoint';
-import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/train/runfile';
-import { readRunFile, writeRunFile } from '../src/train/runfile-io';
+import { createNets, runDirFor } from '../src/run/checkpoint';
+import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/run/runfile';
+import { readRunFile, writeRunFile } from '../src/run/runfile-io';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 import { tempDir } from './helpers/fixtures';
 import { readIdx } from './helpers/mnist-idx';

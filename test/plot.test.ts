@@ -9,7 +9,7 @@ import { AloccError } from '../src/errors';
 import { plotLosses } from '../src/commands/plot-losses';
 import { renderLossChart } from '../src/plot/loss-chart';
 import { findFontFiles, resolveChartFontFamily } from '../src/plot/fonts';
-import { BatchRecord, EpochRecord, RunFile, pickBestEpoch } from '../src/train/runfile';
+import { BatchRecord, EpochRecord, RunFile, pickBestEpoch } from '../src/run/runfile';
 
 /** A run whose validation loss is lowest at epoch `bestAt` (when it has that many epochs). */
 function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunFile {

@@ -7,10 +7,10 @@ import * as path from 'path';
 import fc from 'fast-check';
 import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { AloccError } from '../src/errors';
-import { epochDirFor } from '../src/train/checkpoint';
+import { epochDirFor } from '../src/run/checkpoint';
 import { epochSummary } from '../src/train/progress';
-import { pickBestEpoch, RunFile, runFileProblem } from '../src/train/runfile';
-import { readRunFile, runFilePath } from '../src/train/runfile-io';
+import { pickBestEpoch, RunFile, runFileProblem } from '../src/run/runfile';
+import { readRunFile, runFilePath } from '../src/run/runfile-io';
 import { tempDir } from './helpers/fixtures';
 
 const runDir = path.join(tempDir('alocc-runfuzz-'), 'digit-1');

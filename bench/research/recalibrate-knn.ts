@@ -10,10 +10,10 @@ import { selectBackend } from '../../src/backend';
 import { loadRunMemory } from '../../src/commands/resolve-run';
 import { disposeFeatureMemory } from '../../src/score/feature-memory';
 import { percentile, scoreImages } from '../../src/score/scorer';
-import { loadEpochModels, runDirFor } from '../../src/train/checkpoint';
+import { loadEpochModels, runDirFor } from '../../src/run/checkpoint';
 import { loadTrainingSplit } from '../../src/train/dataset';
-import { pickBestEpoch } from '../../src/train/runfile';
-import { readRunFileIfExists, writeRunFile } from '../../src/train/runfile-io';
+import { pickBestEpoch } from '../../src/run/runfile';
+import { readRunFileIfExists, writeRunFile } from '../../src/run/runfile-io';
 
 async function main() {
   const dir = process.argv[2];

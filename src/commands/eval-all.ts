@@ -6,8 +6,8 @@ import { EvalReport } from '../eval/evaluate';
 import { meanSd } from '../eval/metrics';
 import { fmt, fmtMeanSd } from '../eval/report';
 import { writeFileAtomic } from '../fsutil';
-import { runDirFor } from '../train/checkpoint';
-import { readRunFileIfExists } from '../train/runfile-io';
+import { runDirFor } from '../run/checkpoint';
+import { readRunFileIfExists } from '../run/runfile-io';
 import { EvalDeps, EvalOptions, evaluateRun, loadEvalData } from './eval';
 
 export interface EvalAllOptions extends Omit<EvalOptions, 'digit' | 'epoch'> {

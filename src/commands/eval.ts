@@ -5,9 +5,9 @@ import { firstImages, MnistLoader, MnistSplit, defaultMnistLoader, validationRef
 import { evaluate, EvalReport } from '../eval/evaluate';
 import { renderSummary, reportJson, ReportFiles, writeEvalReport } from '../eval/report';
 import { ReferenceImages } from '../eval/scores';
-import { loadEpochModels, runDirFor } from '../train/checkpoint';
-import { RunFile } from '../train/runfile';
-import { readRunFileIfExists } from '../train/runfile-io';
+import { loadEpochModels, runDirFor } from '../run/checkpoint';
+import { RunFile } from '../run/runfile';
+import { readRunFileIfExists } from '../run/runfile-io';
 import { disposeFeatureMemory, FeatureMemory } from '../score/feature-memory';
 import { loadRunMemory } from './resolve-run';
 

@@ -1,8 +1,8 @@
 import * as path from 'path';
 import { writeFileAtomic } from '../fsutil';
 import { renderLossChart } from '../plot/loss-chart';
-import { runDirFor } from '../train/checkpoint';
-import { readRunFile } from '../train/runfile-io';
+import { runDirFor } from '../run/checkpoint';
+import { readRunFile } from '../run/runfile-io';
 
 export interface PlotLossesOptions {
   /** MNIST digit of the run, 0-9. */

@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import { AloccError } from '../errors';
-import { loadEpochModels, LoadedNets, runDirFor } from '../train/checkpoint';
+import { loadEpochModels, LoadedNets, runDirFor } from '../run/checkpoint';
 import { buildFeatureMemory, FeatureMemory } from '../score/feature-memory';
 import { loadTrainingSplit } from '../train/dataset';
-import { EpochRecord, RunFile } from '../train/runfile';
-import { readRunFile, runFilePath } from '../train/runfile-io';
+import { EpochRecord, RunFile } from '../run/runfile';
+import { readRunFile, runFilePath } from '../run/runfile-io';
 
 /** The digit to use: the one asked for, or the only one trained in checkpointDir. */
 export function resolveDigit(checkpointDir: string, digit: number | undefined): number {

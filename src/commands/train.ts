@@ -6,11 +6,11 @@ import { loadTrainingSplit } from '../train/dataset';
 import { AloccError, EXIT } from '../errors';
 import { describeWriteError } from '../fsutil';
 import { watchInterrupts } from '../signals';
-import { createNets, loadTrainingState, runDirFor } from '../train/checkpoint';
-import { clearRunDir, lockRun, tidyRunDir } from '../train/run-folder';
+import { createNets, loadTrainingState, runDirFor } from '../run/checkpoint';
+import { clearRunDir, lockRun, tidyRunDir } from '../run/folder';
 import { progressReporter } from '../train/progress';
-import { RunFile, validationMean } from '../train/runfile';
-import { readRunFileIfExists, runFilePath, writeRunFile } from '../train/runfile-io';
+import { RunFile, validationMean } from '../run/runfile';
+import { readRunFileIfExists, runFilePath, writeRunFile } from '../run/runfile-io';
 import { ImageSet, runTraining, TrainingInterrupted } from '../train/trainer';
 
 export interface TrainOptions extends Partial<TrainConfig> {

@@ -1,6 +1,6 @@
 import { loadMnist } from '../data/mnist';
 import { loadTrainingSplit } from '../train/dataset';
-import { RunFile } from '../train/runfile';
+import { RunFile } from '../run/runfile';
 import { ReferenceImages } from './scores';
 
 /** One MNIST split as src/data/mnist.ts's loadMnist returns it. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
 import { AloccError } from '../errors';
 import { emptyScores, ImageScores, ScoringNets, scoreImages } from '../score/scorer';
-import { RunFile } from '../train/runfile';
+import { RunFile } from '../run/runfile';
 import { SCORE_VARIANTS, scoreVariants } from './score-variants';
 import { auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, toNoveltyScores } from './metrics';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';

@@ -1,7 +1,7 @@
 import { createCanvas } from '@napi-rs/canvas';
 import { Chart, ChartConfiguration, ChartItem, Plugin, registerables } from 'chart.js';
 import { AloccError } from '../errors';
-import { RunFile } from '../train/runfile';
+import { RunFile } from '../run/runfile';
 import { chartFontFamily } from './fonts';
 
 Chart.register(...registerables);

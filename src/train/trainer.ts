@@ -5,9 +5,9 @@ import { gatherRows } from '../data/mnist';
 import { mulberry32, shuffleInPlace } from '../data/random';
 import { buildFeatureMemory, disposeFeatureMemory } from '../score/feature-memory';
 import { percentile, scoreImages } from '../score/scorer';
-import { saveEpochCheckpoint } from './checkpoint';
-import { writeRunFile } from './runfile-io';
-import { BatchRecord, EpochRecord, pickBestEpoch, RunFile } from './runfile';
+import { saveEpochCheckpoint } from '../run/checkpoint';
+import { writeRunFile } from '../run/runfile-io';
+import { BatchRecord, EpochRecord, pickBestEpoch, RunFile } from '../run/runfile';
 import { AloccNets, BatchLosses, trainBatch } from './step';
 
 /** Images as one flat Float32Array of `count` grey 28×28 images in [0, 1]. */

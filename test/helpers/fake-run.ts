@@ -1,8 +1,8 @@
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../../src/config';
 import { percentile, scoreImages } from '../../src/score/scorer';
-import { createNets, runDirFor, saveEpochCheckpoint } from '../../src/train/checkpoint';
-import { EpochRecord, RunFile } from '../../src/train/runfile';
-import { writeRunFile } from '../../src/train/runfile-io';
+import { createNets, runDirFor, saveEpochCheckpoint } from '../../src/run/checkpoint';
+import { EpochRecord, RunFile } from '../../src/run/runfile';
+import { writeRunFile } from '../../src/run/runfile-io';
 import { buildFeatureMemory, disposeFeatureMemory } from '../../src/score/feature-memory';
 import { loadTrainingSplit } from '../../src/train/dataset';
 

@@ -7,7 +7,7 @@ import { readFileOrExplain, sha256, writeDirAtomic } from '../fsutil';
 import { buildDiscriminator } from '../models/discriminator';
 import { buildReconstructor } from '../models/reconstructor';
 import { RunFile } from './runfile';
-import { AloccNets, makeOptimizer } from './step';
+import { AloccNets, makeOptimizer } from '../train/step';
 
 /** checkpoints/digit-<d>: one run per digit. */
 export function runDirFor(checkpointDir: string, digit: number): string {

@@ -1,5 +1,5 @@
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
-import { BatchLosses } from './step';
+import { BatchLosses } from '../train/step';
 
 /** Losses of one batch, with where it fell in training. */
 export interface BatchRecord extends BatchLosses {

@@ -1,7 +1,7 @@
 import { Canvas, createCanvas, SKRSContext2D } from '@napi-rs/canvas';
 import { chartFontFamily } from '../plot/fonts';
 import { NoveltyScore } from '../config';
-import { EvaluateResult, ExampleRecord } from './evaluate';
+import { EvalReport, ExampleRecord } from './evaluate';
 
 const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error', knn: 'kNN distance' };
 
@@ -15,14 +15,33 @@ const LINE = 15;
 /** Between an input and its reconstruction, so the two read as separate images. */
 const PAIR_GAP = 3;
 
-/** Grey image (values 0-1, row-major) as a canvas, so it can be scaled up without smoothing. */
-function greyCanvas(pixels: Float32Array, size: number): Canvas {
+/** The example images of a grid: inputs and R's reconstructions, in `report.examples` order. */
+export interface ExamplePixels {
+  inputs: Float32Array;
+  reconstructions: Float32Array;
+  /** Side in pixels. */
+  size: number;
+  /** 1: grey, 3: RGB. Each image is size × size × channels values in 0-1, channels last (HWC). Default 1. */
+  channels?: number;
+}
+
+/** What the grid draws; an EvaluateResult is one. */
+export interface ExamplesGridInput {
+  report: Pick<EvalReport, 'digit' | 'epoch' | 'examples'> & { threshold: Pick<EvalReport['threshold'], 'value' | 'score'> };
+  examplePixels: ExamplePixels;
+}
+
+const toByte = (v: number): number => Math.round(Math.min(1, Math.max(0, v)) * 255);
+
+/** One image (HWC, values 0-1) as a canvas, so it can be scaled up without smoothing; grey stays grey. */
+function imageCanvas(pixels: Float32Array, size: number, channels: number): Canvas {
   const c = createCanvas(size, size);
   const ctx = c.getContext('2d');
   const img = ctx.createImageData(size, size);
   for (let i = 0; i < size * size; i++) {
-    const v = Math.round(Math.min(1, Math.max(0, pixels[i])) * 255);
-    img.data.set([v, v, v, 255], i * 4);
+    const p = i * channels;
+    const r = toByte(pixels[p]);
+    img.data.set(channels === 3 ? [r, toByte(pixels[p + 1]), toByte(pixels[p + 2]), 255] : [r, r, r, 255], i * 4);
   }
   ctx.putImageData(img, 0, 0);
   return c;
@@ -32,10 +51,18 @@ function greyCanvas(pixels: Float32Array, size: number): Canvas {
  * examples.png: for normal and novel test images, a row of inputs above a row of R's reconstructions, each labelled
  * with its reconstruction loss and the threshold's verdict (green when right, red when wrong).
  */
-export function drawExamples(result: EvaluateResult): Buffer {
+export function drawExamples(result: ExamplesGridInput): Buffer {
   const { report, examplePixels } = result;
   const family = chartFontFamily();
   const { size } = examplePixels;
+  const channels = examplePixels.channels ?? 1;
+  if (channels !== 1 && channels !== 3) throw new RangeError(`examples grid: ${channels} channels; images are grey (1) or RGB (3)`);
+  const per = size * size * channels;
+  const needed = report.examples.length * per;
+  if (examplePixels.inputs.length !== needed || examplePixels.reconstructions.length !== needed) {
+    throw new RangeError(`examples grid: ${report.examples.length} examples of ${size}×${size}×${channels} need ${needed} values each for ` +
+      `inputs and reconstructions, got ${examplePixels.inputs.length} and ${examplePixels.reconstructions.length}`);
+  }
   const cell = size * SCALE;
   const groups = (['normal', 'novel'] as const).map((g) => ({
     group: g,
@@ -59,7 +86,6 @@ export function drawExamples(result: EvaluateResult): Buffer {
   ctx.fillStyle = '#555555';
   ctx.fillText(`under each: true digit · ${SHORT[report.threshold.score]}, then the verdict (green right, red wrong)`, GAP, 29);
 
-  const per = size * size;
   groups.forEach(({ group, items }, gi) => {
     const top = TITLE + gi * groupHeight;
     ctx.fillStyle = '#111111';
@@ -70,19 +96,19 @@ export function drawExamples(result: EvaluateResult): Buffer {
     ctx.fillText('input', GAP, top + GROUP_HEADER + cell / 2 - 6);
     ctx.fillText('R(x)', GAP, top + GROUP_HEADER + cell + PAIR_GAP + cell / 2 - 6);
     items.forEach(({ e, k }, col) => drawExample(ctx, family, e, col, top, cell, examplePixels.inputs.subarray(k * per, (k + 1) * per),
-      examplePixels.reconstructions.subarray(k * per, (k + 1) * per), size));
+      examplePixels.reconstructions.subarray(k * per, (k + 1) * per), size, channels));
   });
   return canvas.toBuffer('image/png');
 }
 
 function drawExample(
   ctx: SKRSContext2D, family: string, e: ExampleRecord, col: number, top: number, cell: number,
-  input: Float32Array, reconstruction: Float32Array, size: number,
+  input: Float32Array, reconstruction: Float32Array, size: number, channels: number,
 ): void {
   const x = LEFT + col * (cell + GAP);
   const y = top + GROUP_HEADER;
-  ctx.drawImage(greyCanvas(input, size), x, y, cell, cell);
-  ctx.drawImage(greyCanvas(reconstruction, size), x, y + cell + PAIR_GAP, cell, cell);
+  ctx.drawImage(imageCanvas(input, size, channels), x, y, cell, cell);
+  ctx.drawImage(imageCanvas(reconstruction, size, channels), x, y + cell + PAIR_GAP, cell, cell);
   const textTop = y + 2 * cell + PAIR_GAP + 4;
   const right = e.verdict === e.group;
   ctx.font = `11px "${family}"`;

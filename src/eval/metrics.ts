@@ -110,3 +110,123 @@ export function meanSd(values: ArrayLike<number>): MeanSd {
   for (let i = 0; i < n; i++) sq += (values[i] - mean) ** 2;
   return { mean, sd: n > 1 ? Math.sqrt(sq / (n - 1)) : 0, n };
 }
+
+/** One point of a ROC curve: the verdict "novel when score > threshold" and the rates it gives. */
+export interface RocPoint {
+  /** False-alarm rate: share of normal images flagged novel. */
+  fpr: number;
+  /** Recall: share of novel images flagged novel. */
+  tpr: number;
+  /** Flagging "score > threshold" gives this point; -Infinity flags every image. */
+  threshold: number;
+}
+
+/**
+ * Rank order of the scores, largest first, with labels checked. Null when a score is NaN or a class is empty: no
+ * curve exists then, and a diverged model must not read as a plausible one.
+ */
+function rankedDescending(
+  what: string, scores: ArrayLike<number>, isNovel: ArrayLike<Flag>,
+): { order: Uint32Array; novel: number; normal: number } | null {
+  const n = scores.length;
+  if (isNovel.length !== n) throw new RangeError(`${what}: ${n} scores but ${isNovel.length} labels`);
+  let novel = 0;
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(scores[i])) return null;
+    if (isNovel[i]) novel++;
+  }
+  if (novel === 0 || novel === n) return null;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => scores[b] - scores[a]);
+  return { order, novel, normal: n - novel };
+}
+
+/**
+ * Calls `visit` once per distinct score value, largest first, with the counts flagged when every image scoring at
+ * least that value is flagged. Images with equal scores are never split: one threshold flags all of them or none.
+ */
+function forEachCut(
+  scores: ArrayLike<number>, isNovel: ArrayLike<Flag>, order: Uint32Array,
+  visit: (tp: number, fp: number, nextLower: number) => void,
+): void {
+  let tp = 0, fp = 0;
+  for (let start = 0; start < order.length; ) {
+    const value = scores[order[start]];
+    let end = start;
+    for (; end < order.length && scores[order[end]] === value; end++) {
+      if (isNovel[order[end]]) tp++;
+      else fp++;
+    }
+    visit(tp, fp, end < order.length ? scores[order[end]] : -Infinity);
+    start = end;
+  }
+}
+
+/**
+ * The ROC curve, for drawing: (0, 0) with nothing flagged, then one point per distinct score value from the largest
+ * down, ending at (1, 1) with everything flagged. Tied scores move both rates at once (a diagonal segment), so the
+ * trapezoids under the curve add up to `auroc` exactly. Empty when a class is empty or a score is NaN.
+ */
+export function rocCurve(scores: ArrayLike<number>, isNovel: ArrayLike<Flag>): RocPoint[] {
+  const ranked = rankedDescending('rocCurve', scores, isNovel);
+  if (!ranked) return [];
+  const { order, novel, normal } = ranked;
+  const points: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: scores[order[0]] }];
+  forEachCut(scores, isNovel, order, (tp, fp, nextLower) => points.push({ fpr: fp / normal, tpr: tp / novel, threshold: nextLower }));
+  return points;
+}
+
+/** Where the verdict "novel when score > threshold" lies on the ROC plane, e.g. to mark the calibrated threshold. */
+export function rocPointAt(scores: ArrayLike<number>, isNovel: ArrayLike<Flag>, threshold: number): RocPoint {
+  const c = precisionRecallF1(flagAbove(scores, threshold), isNovel);
+  return { fpr: c.fp + c.tn > 0 ? c.fp / (c.fp + c.tn) : NaN, tpr: c.tp + c.fn > 0 ? c.recall : NaN, threshold };
+}
+
+/**
+ * The ROC point with the largest recall among thresholds whose false-alarm rate (share of normal images with
+ * score > threshold) is at most `rate`; of equal recalls, the lowest false-alarm rate. Ties: images with equal scores
+ * are flagged together or not at all, so when a run of tied scores would overshoot the rate, none of it is flagged
+ * (no random tie-breaking). Null when a class is empty or a score is NaN.
+ */
+export function operatingPointAtFalseAlarmRate(scores: ArrayLike<number>, isNovel: ArrayLike<Flag>, rate: number): RocPoint | null {
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`false-alarm rate ${rate} is not between 0 and 1`);
+  let best: RocPoint | null = null;
+  // The curve's rates only grow, so the last point within the rate has the largest recall, and the first point
+  // reaching that recall has the smallest false-alarm rate.
+  for (const p of rocCurve(scores, isNovel)) {
+    if (p.fpr > rate) break;
+    if (!best || p.tpr > best.tpr) best = p;
+  }
+  return best;
+}
+
+/** Recall (share of novel images flagged) at a false-alarm rate of at most `rate`; see operatingPointAtFalseAlarmRate. NaN when undefined. */
+export function recallAtFalseAlarmRate(scores: ArrayLike<number>, isNovel: ArrayLike<Flag>, rate: number): number {
+  return operatingPointAtFalseAlarmRate(scores, isNovel, rate)?.tpr ?? NaN;
+}
+
+/**
+ * Area under the precision-recall curve as average precision, scikit-learn's average_precision_score: thresholds at
+ * each distinct score value from the largest down (ties flagged together), AP = Σ (R_k − R_{k−1}) · P_k with R_0 = 0,
+ * precision P = tp / (tp + fp) and recall R = tp / novel. A step sum, not a trapezoid, so it never overstates the
+ * area. NaN when there are no novel images or a score is NaN; 1 when every image is novel (precision is 1 everywhere).
+ */
+export function auprc(scores: ArrayLike<number>, isNovel: ArrayLike<Flag>): number {
+  const n = scores.length;
+  if (isNovel.length !== n) throw new RangeError(`auprc: ${n} scores but ${isNovel.length} labels`);
+  let novel = 0;
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(scores[i])) return NaN;
+    if (isNovel[i]) novel++;
+  }
+  if (novel === 0) return NaN;
+  if (novel === n) return 1;
+  const { order } = rankedDescending('auprc', scores, isNovel)!;
+  let ap = 0, previousTp = 0;
+  forEachCut(scores, isNovel, order, (tp, fp) => {
+    ap += ((tp - previousTp) / novel) * (tp / (tp + fp));
+    previousTp = tp;
+  });
+  return ap;
+}

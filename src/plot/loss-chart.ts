@@ -1,10 +1,6 @@
-import { createCanvas } from '@napi-rs/canvas';
-import { Chart, ChartConfiguration, ChartItem, Plugin, registerables } from 'chart.js';
-import { AloccError } from '../errors';
+import { Chart, ChartConfiguration, Plugin } from 'chart.js';
 import { RunFile } from '../run/runfile';
-import { chartFontFamily } from './fonts';
-
-Chart.register(...registerables);
+import { checkSide, drawBackedLabel, renderChartPng, whiteBackground } from './chart-canvas';
 
 export interface LossChartOptions {
   /** PNG width in pixels; default 1200. */
@@ -17,8 +13,6 @@ export interface LossChartOptions {
 
 export const DEFAULT_CHART_WIDTH = 1200;
 export const DEFAULT_CHART_HEIGHT = 700;
-const MIN_SIDE = 200;
-const MAX_SIDE = 8000;
 /** Above this many batches, per-batch markers would merge into a smear, so only the lines are drawn. */
 const MAX_BATCHES_WITH_MARKERS = 60;
 
@@ -34,25 +28,6 @@ type Point = { x: number; y: number | null };
 function finiteOrNull(v: number | null | undefined): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
-
-function checkSide(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < MIN_SIDE || v > MAX_SIDE) {
-    throw new AloccError(`chart ${name} ${value} is not a whole number of pixels between ${MIN_SIDE} and ${MAX_SIDE}`);
-  }
-  return v;
-}
-
-const whiteBackground: Plugin<'line'> = {
-  id: 'aloccWhiteBackground',
-  beforeDraw(chart) {
-    const { ctx, width, height } = chart;
-    ctx.save();
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, width, height);
-    ctx.restore();
-  },
-};
 
 /** Dashed vertical line at the selected epoch, labelled, so the reader sees which checkpoint score/eval use. */
 function bestEpochMarker(bestEpoch: number | null, fontFamily: string): Plugin<'line'> {
@@ -90,14 +65,8 @@ function bestEpochMarker(bestEpoch: number | null, fontFamily: string): Plugin<'
       const textWidth = ctx.measureText(label).width;
       const fitsRight = x + 6 + textWidth <= chartArea.right;
       const textX = fitsRight ? x + 6 : x - 6 - textWidth;
-      const textY = chartArea.top + 6;
       // A white backing keeps the label legible over dense per-batch lines.
-      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
-      ctx.fillRect(textX - 3, textY - 2, textWidth + 6, 19);
-      ctx.fillStyle = COLOURS.best;
-      ctx.textAlign = 'left';
-      ctx.textBaseline = 'top';
-      ctx.fillText(label, textX, textY);
+      drawBackedLabel(ctx, label, textX, chartArea.top + 6, COLOURS.best);
       ctx.restore();
     },
   };
@@ -222,7 +191,7 @@ function buildConfig(run: RunFile, title: string, fontFamily: string): ChartConf
         },
       },
     },
-    plugins: [whiteBackground, bestEpochMarker(bestEpoch, fontFamily)],
+    plugins: [whiteBackground as Plugin<'line'>, bestEpochMarker(bestEpoch, fontFamily)],
   };
 }
 
@@ -234,15 +203,5 @@ function buildConfig(run: RunFile, title: string, fontFamily: string): ChartConf
 export function renderLossChart(run: RunFile, opts: LossChartOptions = {}): Buffer {
   const width = checkSide('width', opts.width, DEFAULT_CHART_WIDTH);
   const height = checkSide('height', opts.height, DEFAULT_CHART_HEIGHT);
-  const fontFamily = chartFontFamily();
-  Chart.defaults.font.family = `"${fontFamily}"`;
-
-  const canvas = createCanvas(width, height);
-  // Chart.js's typings expect a DOM canvas; @napi-rs/canvas implements the parts it uses.
-  const chart = new Chart(canvas as unknown as ChartItem, buildConfig(run, opts.title ?? defaultTitle(run), fontFamily));
-  try {
-    return canvas.toBuffer('image/png');
-  } finally {
-    chart.destroy();
-  }
+  return renderChartPng(width, height, (fontFamily) => buildConfig(run, opts.title ?? defaultTitle(run), fontFamily));
 }

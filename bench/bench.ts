@@ -25,8 +25,9 @@ import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
-import { buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryDistances } from '../src/score/feature-memory';
-import { loadTrainingSplit } from '../src/train/dataset';
+import { builtInTrainingImages, pickRows } from '../src/data/source';
+import { buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryDistances, rFeatureSpace } from '../src/score/feature-memory';
+import { splitTraining } from '../src/train/dataset';
 import { reconstructionLossPerImage } from '../src/train/losses';
 import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
 import { parallelRow } from './parallel-row';
@@ -98,15 +99,17 @@ async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boole
 
 /**
  * Inference throughput: R(x), D(R(x)) and the per-image reconstruction loss for 10,000 images, batch 256; with
- * `memoryImages`, also the knn score against that many training images (a full digit's run holds about 5,400).
+ * `memoryImages`, also the knn score against that many of digit 1's training images (a run's memory keeps at most
+ * its memorySize of them, 4,096 by default).
  */
 async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0): Promise<Row> {
   await selectBackend(backend);
   const nets = makeNets();
   let memory: FeatureMemory | undefined;
   if (memoryImages > 0) {
-    const { train } = loadTrainingSplit({ model: DEFAULT_MODEL_CONFIG, train: { ...DEFAULT_TRAIN_CONFIG, digit: 1 } });
-    memory = buildFeatureMemory(nets.r, train.pixels, Math.min(memoryImages, train.count), 28, DEFAULT_TRAIN_CONFIG.neighbours);
+    const { train } = splitTraining(builtInTrainingImages({ source: 'mnist', class: 1, folder: null }), DEFAULT_TRAIN_CONFIG);
+    const first = Uint32Array.from({ length: Math.min(memoryImages, train.count) }, (_, i) => i);
+    memory = buildFeatureMemory(rFeatureSpace(nets.r), pickRows(train, first), DEFAULT_TRAIN_CONFIG.neighbours);
   }
   const batch = 256;
   const { x: all, source } = images(total);

@@ -8,23 +8,35 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
+import { builtInTrainingImages, pickRows } from '../src/data/source';
+import { sha256 } from '../src/fsutil';
 import { createNets } from '../src/run/checkpoint';
-import { loadTrainingSplit } from '../src/train/dataset';
-import { RunFile } from '../src/run/runfile';
+import { RUN_FILE_VERSION, RunFile } from '../src/run/runfile';
+import { memoryRows } from '../src/score/feature-memory';
+import { splitTraining } from '../src/train/dataset';
 import { runTraining } from '../src/train/trainer';
 
 async function main() {
   const images = Number(process.argv[2] ?? 3000);
   const epochs = Number(process.argv[3] ?? 3);
   await selectBackend('wasm');
-  const config: RunConfig = { model: DEFAULT_MODEL_CONFIG, train: { ...DEFAULT_TRAIN_CONFIG, digit: 1, epochs, limit: images } };
-  const { train, validation } = loadTrainingSplit(config);
+  const config: RunConfig = {
+    data: { source: 'mnist', class: 1, folder: null },
+    model: DEFAULT_MODEL_CONFIG,
+    preprocessing: BUILT_IN_PREPROCESSING,
+    train: { ...DEFAULT_TRAIN_CONFIG, epochs, limit: images },
+  };
+  const { train, validation } = splitTraining(builtInTrainingImages(config.data), config.train);
+  // The knn memory `alocc train` keeps (src/commands/train.ts): a seeded sample of at most memorySize training images.
+  const memoryImages = pickRows(train, memoryRows(train.count, config.train.memorySize, config.train.seed));
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-memory-'));
   const nets = createNets(config.model, config.train);
   const run: RunFile = {
-    format: 'alocc-run', version: 1, config, backend: 'wasm', createdAt: '', updatedAt: '',
-    trainImages: train.count, validationImages: validation.count, epochs: [], batches: [], bestEpoch: null,
+    format: 'alocc-run', version: RUN_FILE_VERSION, config, backend: 'wasm', createdAt: '', updatedAt: '',
+    trainImages: train.count, validationImages: validation.count,
+    memoryImages: { count: memoryImages.count, sha256: sha256(memoryImages.pixels) }, folder: null,
+    epochs: [], batches: [], bestEpoch: null,
   };
   const samples: { epoch: number; batch: number; rssMb: number; wasmHeapMb: number; tensors: number }[] = [];
   const sample = (epoch: number, batch: number) => {
@@ -35,7 +47,7 @@ async function main() {
   };
   try {
     await runTraining({
-      config, runDir, nets, run, train, validation,
+      config, runDir, nets, run, train, validation, memoryImages,
       events: { batchEnd: (epoch, batch) => (batch + 1) % 10 === 0 && sample(epoch, batch + 1), epochEnd: (r) => sample(r.epoch, -1) },
     });
   } finally {

@@ -3,8 +3,8 @@
  *   - `alocc score --json DIR` over DIR holding `count` MNIST test images as PNG files (decode and start-up included);
  *   - a cold `alocc score one.png`, median of 5 runs.
  * The checkpoint comes from a one-epoch `alocc train` run on every training image of digit 1, made in a temporary
- * folder: scoring cost does not depend on how well R was trained, but the knn score's does on how many images it
- * searches. Memory: the peak RSS of the folder run, from /usr/bin/time when it is there.
+ * folder: scoring cost does not depend on how well R was trained, but the knn score's does on how many images its
+ * memory holds (at most the run's memorySize). Memory: the peak RSS of the folder run, from /usr/bin/time when it is there.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -54,7 +54,8 @@ export function scoreFolderRows(count: number, env: NodeJS.ProcessEnv = {}, labe
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-bench-score-'));
   try {
     const ckpt = path.join(work, 'ckpt');
-    // Every training image of the digit: the knn score searches all of them, so a smaller run would score faster.
+    // Every training image of the digit, as a user's run: its knn memory (memorySize, 4,096 by default) is what the
+    // score searches, so a run with fewer training images would score faster.
     cli(['train', '--digit', '1', '--epochs', '1', '--checkpoint-dir', ckpt], env);
     const dir = path.join(work, 'pngs');
     const files = writePngs(dir, count);

@@ -3,7 +3,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend';
-import { DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
+import {
+  DEFAULT_FOLDER_SIZE, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName,
+  RecipeSettings, TrainConfig,
+} from './config';
 import { AloccError, EXIT, firstLine } from './errors';
 
 // Commands are loaded when they run: `alocc --help` and usage errors should not pay for loading TensorFlow.js.
@@ -28,8 +31,35 @@ function numberIn(name: string, min: number, max: number, exclusiveMin = false) 
   };
 }
 
-const digitOption = () => new Option('-d, --digit <digit>', 'MNIST digit that is the normal class (0-9)').argParser(intIn('--digit', 0, 9));
-const dirOption = () => new Option('--checkpoint-dir <dir>', 'folder holding digit-<d>/ runs').default('checkpoints');
+const digitOption = () => new Option('-d, --digit <digit>', 'MNIST digit that is the normal class (0-9); short for --dataset mnist --class d').argParser(intIn('--digit', 0, 9));
+const dirOption = () => new Option('--checkpoint-dir <dir>', 'folder holding the runs (digit-<d>/, fashion-<c>/, <name>/)').default('checkpoints');
+const datasetOption = () => new Option('--dataset <name>', 'a built-in data set').choices(['mnist', 'fashion-mnist']);
+const classOption = () => new Option('--class <c>', 'the normal class of --dataset (0-9)').argParser(intIn('--class', 0, 9));
+const nameOption = () => new Option('--name <name>', 'the run\'s folder name in --checkpoint-dir');
+const modelOption = () => new Option('--model <dir>', 'a run folder, named directly (wherever it is)');
+
+/** The run a score, eval or plot-losses command names: --model, --name, --digit, or --dataset with --class. */
+function runSelector(o: Record<string, any>) {
+  if (o.class !== undefined && o.dataset === undefined) throw new InvalidArgumentError('--class needs --dataset (mnist or fashion-mnist).');
+  const named = ['model', 'name', 'digit', 'dataset'].filter((k) => o[k] !== undefined);
+  if (named.length > 1) throw new InvalidArgumentError(`--${named.join(', --')} each name a run; give one.`);
+  if (o.dataset !== undefined && o.class === undefined) throw new InvalidArgumentError('--dataset needs --class to name a run.');
+  return { model: o.model, name: o.name, digit: o.digit, dataset: o.dataset, cls: o.class, checkpointDir: o.checkpointDir };
+}
+
+/** The data a train command names: --data DIR, --dataset with --class, or --digit (default: MNIST digit 1). */
+function trainData(o: Record<string, any>): { source: 'mnist' | 'fashion-mnist' | 'folder'; class?: number; folder?: string } {
+  if (o.data !== undefined) {
+    if (o.dataset !== undefined || o.digit !== undefined || o.class !== undefined) throw new InvalidArgumentError('--data trains on a folder; drop --dataset, --digit and --class.');
+    return { source: 'folder', folder: o.data };
+  }
+  if (o.dataset === 'fashion-mnist') {
+    if (o.digit !== undefined) throw new InvalidArgumentError('--digit names an MNIST digit; with --dataset fashion-mnist use --class.');
+    return { source: 'fashion-mnist', class: o.class ?? 0 };
+  }
+  if (o.digit !== undefined && o.class !== undefined && o.digit !== o.class) throw new InvalidArgumentError('--digit and --class disagree; give one.');
+  return { source: 'mnist', class: o.digit ?? o.class ?? 1 };
+}
 const backendOption = () =>
   new Option('--backend <name>', 'tfjs backend: auto tries gpu, node, wasm, cpu in turn').choices(BACKEND_CHOICES).default('auto');
 
@@ -88,8 +118,17 @@ export function buildProgram(): Command {
   addRecipeOptions(
     program
       .command('train')
-      .description('train R and D on the MNIST training images of one digit; a checkpoint per epoch')
-      .addOption(digitOption().default(D.digit))
+      .description('train R and D on the normal class (an MNIST digit, a Fashion-MNIST class, or a folder); a checkpoint per epoch')
+      .addOption(digitOption())
+      .addOption(datasetOption())
+      .addOption(classOption())
+      .option('--data <dir>', 'train on every picture below this folder (PNG, JPEG, WebP, GIF, TIFF, AVIF)')
+      .addOption(nameOption())
+      .option('--size <n>', `side the pictures are resized to, ${MIN_INPUT_SIZE}-${MAX_INPUT_SIZE} (folders; default ${DEFAULT_FOLDER_SIZE})`, intIn('--size', MIN_INPUT_SIZE, MAX_INPUT_SIZE))
+      .addOption(new Option('--channels <n>', 'grey (1) or colour (3); folders default to 3 if any picture has colour').choices(['1', '3']).argParser((v) => Number(v) as 1 | 3))
+      .addOption(new Option('--resize <how>', 'to a square: stretch (fill), crop the centre (cover) or pad (contain); folders default to fill').choices(['fill', 'cover', 'contain']))
+      .option('--skip-bad', 'train on the readable pictures of --data and record the others, instead of refusing to start')
+      .option('--memory-size <n>', 'training images the knn memory keeps at most (a seeded sample beyond it; 0: all)', intIn('--memory-size', 0, 1e7), D.memorySize)
       .option('-e, --epochs <n>', 'epochs to train', intIn('--epochs', 1, 10000), D.epochs)
       .option('--batch-size <n>', 'images per step', intIn('--batch-size', 2, 4096), D.batchSize),
   )
@@ -106,7 +145,13 @@ export function buildProgram(): Command {
       const given = (name: string) => (o.resume && cmd.getOptionValueSource(name) === 'default' ? undefined : o[name]);
       const { train } = await import('./commands/train');
       await train({
-        digit: o.digit,
+        data: trainData(o),
+        name: o.name,
+        size: o.size,
+        channels: o.channels,
+        resize: o.resize,
+        skipBad: Boolean(o.skipBad),
+        memorySize: given('memorySize'),
         epochs: given('epochs'),
         batchSize: given('batchSize'),
         ...recipeFrom(o, cmd, Boolean(o.resume)),
@@ -122,17 +167,18 @@ export function buildProgram(): Command {
 
   program
     .command('score')
-    .description('score PNG images (files or folders): reconstruction loss, D outputs and a novel/normal verdict')
-    .argument('<png...>', 'PNG files, or folders to search for *.png')
+    .description('score pictures (files or folders): the run\'s novelty score against its threshold, a novel/normal verdict')
+    .argument('<picture...>', 'picture files, or folders to search for pictures')
+    .addOption(modelOption())
+    .addOption(nameOption())
     .addOption(digitOption())
     .addOption(dirOption())
     .option('--epoch <n>', 'use this epoch instead of the best one (lowest validation mean of its novelty score)', intIn('--epoch', 1, 1e6))
     .option('--invert', 'treat images as dark-on-light drawings and invert them')
     .option('--no-invert', 'never invert (default: detect dark-on-light drawings)')
     .addOption(
-      new Option('--fit <mode>', 'frame drawings like MNIST digits (crop, 20×20 box, centre of mass); auto: for images not 28×28')
-        .choices(['auto', 'mnist', 'none'])
-        .default('auto'),
+      new Option('--fit <mode>', 'frame drawings like MNIST digits (crop, 20×20 box, centre of mass); auto: for images not 28×28; default: the run\'s')
+        .choices(['auto', 'mnist', 'none']),
     )
     .option('--json', 'one JSON object per line')
     .addOption(backendOption())
@@ -141,8 +187,7 @@ export function buildProgram(): Command {
       const invertGiven = process.argv.some((a) => a === '--invert' || a === '--no-invert');
       const { failed } = await score({
         paths,
-        digit: o.digit,
-        checkpointDir: o.checkpointDir,
+        ...runSelector(o),
         epoch: o.epoch,
         invert: invertGiven ? Boolean(o.invert) : 'auto',
         fit: o.fit,
@@ -155,59 +200,70 @@ export function buildProgram(): Command {
   program
     .command('plot-losses')
     .description('draw the training losses of a run as a PNG chart')
+    .addOption(modelOption())
+    .addOption(nameOption())
     .addOption(digitOption())
+    .addOption(datasetOption())
+    .addOption(classOption())
     .addOption(dirOption())
-    .option('-o, --out <file>', 'where to write the PNG (default: <checkpoint-dir>/digit-<d>/losses.png)')
+    .option('-o, --out <file>', 'where to write the PNG (default: <run folder>/losses.png)')
     .option('--width <px>', 'chart width in pixels', intIn('--width', 200, 8000), 1200)
     .option('--height <px>', 'chart height in pixels', intIn('--height', 200, 8000), 700)
     .action(async (o) => {
       const { plotLosses } = await import('./commands/plot-losses');
-      const { resolveDigit } = await import('./commands/resolve-run');
-      const digit = resolveDigit(o.checkpointDir, o.digit);
-      const file = await plotLosses({ digit, checkpointDir: o.checkpointDir, out: o.out, width: o.width, height: o.height });
+      const file = await plotLosses({ ...runSelector(o), out: o.out, width: o.width, height: o.height });
       process.stdout.write(file + '\n');
     });
 
   addRecipeOptions(program
     .command('eval')
-    .description('detection numbers on the MNIST test set: AUROC per score, F1 at the threshold, the paper\'s protocol')
+    .description('detection numbers on labelled test images: AUROC, AUPRC, recall at false-alarm rates, F1 at the threshold, the paper\'s protocol')
+    .addOption(modelOption())
+    .addOption(nameOption())
     .addOption(digitOption())
+    .addOption(datasetOption())
+    .addOption(classOption())
     .addOption(dirOption())
+    .option('--normal <dir>', 'a folder of your own normal test pictures (with --novel)')
+    .option('--novel <dir>', 'a folder of your own novel test pictures (with --normal)')
     .option('--epoch <n>', 'evaluate this epoch instead of the best one (lowest validation mean of its novelty score)', intIn('--epoch', 1, 1e6))
     .option('--draws <n>', 'random draws per novel share in the paper\'s protocol', intIn('--draws', 1, 1000), 10)
     .option('--seed <n>', 'seed of those draws', intIn('--seed', 0, 2 ** 31 - 1), 42)
-    .option('--limit <n>', 'evaluate on the first N test images only (0: all 10,000)', intIn('--limit', 0, 10000), 0)
-    .option('--reference-images <n>', 'validation images that normalise the combined scores (0: none)', intIn('--reference-images', 0, 1e6), 1000)
-    .option('--all-digits', 'train (or resume) and evaluate every digit 0-9 in turn, then print the table')
-    .option('-e, --epochs <n>', 'with --all-digits: epochs each digit trains for', intIn('--epochs', 1, 10000), D.epochs)
+    .option('--limit <n>', 'evaluate on the first N test images only (0: all)', intIn('--limit', 0, 1e6), 0)
+    .option('--all-digits', 'train (or resume) and evaluate every MNIST digit in turn, then print the table')
+    .option('--all-classes', 'with --dataset: train (or resume) and evaluate every class in turn, then print the table')
+    .option('-e, --epochs <n>', 'with --all-digits/--all-classes: epochs each class trains for', intIn('--epochs', 1, 10000), D.epochs)
     .option('--json', 'print the report as JSON'))
     .addOption(backendOption())
     .action(async (o, cmd: Command) => {
+      const all = Boolean(o.allDigits || o.allClasses);
       const recipeTyped = ['preset', 'rAlpha', 'lr', 'score', 'bce', 'neighbours'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
-      if (!o.allDigits && recipeTyped.length) {
-        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits trains; eval of one run uses its own.');
+      if (!all && recipeTyped.length) {
+        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits/--all-classes trains; eval of one run uses its own.');
       }
-      if (o.allDigits && (o.digit !== undefined || o.epoch !== undefined)) {
-        throw new InvalidArgumentError('--all-digits evaluates every digit at its best epoch; drop --digit and --epoch.');
+      if (o.allClasses && o.dataset === undefined) throw new InvalidArgumentError('--all-classes needs --dataset mnist or fashion-mnist.');
+      if (all && ['model', 'name', 'digit', 'class', 'epoch', 'normal', 'novel'].some((k) => o[k] !== undefined)) {
+        throw new InvalidArgumentError('--all-digits/--all-classes evaluate every class at its best epoch; drop --model, --name, --digit, --class, --epoch, --normal and --novel.');
       }
+      const selector = all ? undefined : runSelector(o);
       const { selectBackend, describeBackend } = await import('./backend');
       const info = await selectBackend(o.backend);
       process.stderr.write(describeBackend(info) + '\n');
-      const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, referenceImages: o.referenceImages, backend: info.label };
-      if (o.allDigits) {
-        const { evalAllDigits } = await import('./commands/eval-all');
+      const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, backend: info.label };
+      if (all) {
+        const dataset = o.allDigits ? 'mnist' : (o.dataset as 'mnist' | 'fashion-mnist');
+        const { evalAllClasses } = await import('./commands/eval-all');
         const { train } = await import('./commands/train');
         const { readRunFileIfExists } = await import('./run/runfile-io');
-        const { runDirFor } = await import('./run/checkpoint');
-        await evalAllDigits({ ...common, epochs: o.epochs }, async (digit, epochs) => {
-          const resume = readRunFileIfExists(runDirFor(o.checkpointDir, digit)) !== null;
-          await train({ digit, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });
+        const { defaultRunName, runDirFor } = await import('./run/paths');
+        await evalAllClasses({ ...common, dataset, epochs: o.epochs }, async (cls, epochs) => {
+          const resume = readRunFileIfExists(runDirFor(o.checkpointDir, defaultRunName({ source: dataset, class: cls, folder: null }))) !== null;
+          await train({ data: { source: dataset, class: cls }, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });
         });
         return;
       }
       const { evalCommand } = await import('./commands/eval');
-      const { resolveDigit } = await import('./commands/resolve-run');
-      await evalCommand({ ...common, digit: resolveDigit(o.checkpointDir, o.digit), epoch: o.epoch });
+      await evalCommand({ ...common, ...selector!, epoch: o.epoch, normal: o.normal, novel: o.novel });
     });
 
   return program;

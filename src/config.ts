@@ -33,9 +33,42 @@ export const NOVELTY_SCORE_LABELS: Record<NoveltyScore, string> = {
   knn: 'nearest-neighbour distance in R\'s features',
 };
 
+/** Where a run's normal images come from (`--dataset`, `--data`). */
+export const DATASETS = ['mnist', 'fashion-mnist', 'folder'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+/** Fashion-MNIST's class names, by class number. */
+export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+
+export interface DataConfig {
+  /** mnist, fashion-mnist: a built-in set whose class `class` is normal; folder: every image below `folder` is. */
+  source: DatasetName;
+  /** The normal class of a built-in set, 0-9; null for a folder. */
+  class: number | null;
+  /** The folder trained on, as an absolute path, for the record: scoring and evaluating never read it. */
+  folder: string | null;
+}
+
+/**
+ * How any picture becomes the network's input; saved in the run so that score and eval prepare pictures exactly as
+ * training did. The size and channels are the model's (ModelConfig.inputSize, channels).
+ */
+export interface PreprocessingConfig {
+  /** To a square: 'fill' stretches, 'cover' crops the centre, 'contain' pads with the border colour. */
+  resize: 'fill' | 'cover' | 'contain';
+  /** 'auto' inverts dark-on-light pictures (MNIST-style sets are light on dark); 'never' for photographs. */
+  invert: 'auto' | 'never';
+  /** 'mnist' crops a drawing to its strokes and frames it as MNIST digits were; 'auto' does so unless already size×size. */
+  fit: 'none' | 'mnist' | 'auto';
+}
+
+/** Input sides (pixels) the networks are built for: R's output has its input's shape at every one (test/models.test.ts). */
+export const MIN_INPUT_SIZE = 16;
+export const MAX_INPUT_SIZE = 256;
+/** Side a folder run's pictures are resized to unless --size says otherwise. */
+export const DEFAULT_FOLDER_SIZE = 64;
+
 export interface TrainConfig {
-  /** MNIST digit treated as the normal (target) class, 0-9. */
-  digit: number;
   /** Passes over the training images. */
   epochs: number;
   /** Target images per step. */
@@ -68,6 +101,11 @@ export interface TrainConfig {
   noveltyScore: NoveltyScore;
   /** Nearest training images the knn score averages over (runs made before the option: 5, never used by them). */
   neighbours: number;
+  /**
+   * Training images the knn memory keeps at most (a seeded sample of the training images when there are more), so
+   * that scoring time and disk per run stay bounded whatever the folder's size. Runs made before the option: 0, all.
+   */
+  memorySize: number;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
   seed: number;
   /** Train on at most this many target images (0: all); for quick runs and tests. */
@@ -75,7 +113,9 @@ export interface TrainConfig {
 }
 
 export interface RunConfig {
+  data: DataConfig;
   model: ModelConfig;
+  preprocessing: PreprocessingConfig;
   train: TrainConfig;
 }
 
@@ -105,8 +145,12 @@ export const DEFAULT_PRESET: PresetName = 'recon-knn';
 
 export const DEFAULT_MODEL_CONFIG: ModelConfig = { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 };
 
+/** MNIST and Fashion-MNIST: 28×28 light-on-dark grey; drawings and scans are inverted and framed like MNIST digits. */
+export const BUILT_IN_PREPROCESSING: PreprocessingConfig = { resize: 'contain', invert: 'auto', fit: 'auto' };
+/** A folder of pictures: stretched to the square, never inverted or framed. */
+export const FOLDER_PREPROCESSING: PreprocessingConfig = { resize: 'fill', invert: 'never', fit: 'none' };
+
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  digit: 1,
   epochs: 5,
   batchSize: 128,
   rAlpha: PRESETS[DEFAULT_PRESET].rAlpha,
@@ -119,6 +163,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   thresholdPercentile: 95,
   noveltyScore: PRESETS[DEFAULT_PRESET].noveltyScore,
   neighbours: 5,
+  memorySize: 4096,
   seed: 42,
   limit: 0,
 };
@@ -132,7 +177,7 @@ export const RESUMABLE_CHANGES: (keyof TrainConfig)[] = ['epochs'];
 /** "field (run X, now Y)" for every field that differs between a saved config and the requested one. */
 export function configDifferences(saved: RunConfig, requested: RunConfig): string[] {
   const out: string[] = [];
-  for (const section of ['model', 'train'] as const) {
+  for (const section of ['data', 'model', 'preprocessing', 'train'] as const) {
     const a = saved[section] as unknown as Record<string, unknown>;
     const b = requested[section] as unknown as Record<string, unknown>;
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {

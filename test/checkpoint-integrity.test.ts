@@ -7,7 +7,8 @@ import * as path from 'path';
 import { DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { AloccError } from '../src/errors';
 import { sha256 } from '../src/fsutil';
-import { loadEpochModels, loadTrainingState, runDirFor } from '../src/run/checkpoint';
+import { loadEpochModels, loadTrainingState } from '../src/run/checkpoint';
+import { runDirFor } from '../src/run/paths';
 import { RunFile } from '../src/run/runfile';
 import { readRunFile, writeRunFile } from '../src/run/runfile-io';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -22,7 +23,7 @@ let copies = 0;
 function copyRun(): { ckpt: string; runDir: string; e1: string } {
   const ckpt = path.join(work, `copy-${++copies}`);
   fs.cpSync(base, ckpt, { recursive: true });
-  const runDir = runDirFor(ckpt, 3);
+  const runDir = runDirFor(ckpt, 'digit-3');
   return { ckpt, runDir, e1: path.join(runDir, 'epoch-1') };
 }
 
@@ -71,7 +72,7 @@ test('an intact copy loads, optimiser state included, and leaves no tensor behin
   loadEpoch1(runDir)();
   const run = readRunFile(runDir);
   const before = tf.memory().numTensors;
-  const nets = await loadTrainingState(runDir, run, 2, { ...DEFAULT_TRAIN_CONFIG, digit: 3 });
+  const nets = await loadTrainingState(runDir, run, 2, { ...DEFAULT_TRAIN_CONFIG });
   [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
   assert.equal(tf.memory().numTensors, before);
 });
@@ -178,4 +179,24 @@ test('through the CLI: a damaged checkpoint is one line naming the file, exit 1,
   assert.equal(s.code, 1, s.stderr);
   assert.deepEqual(s.stderr.split('\n').filter((l) => l.startsWith('alocc:')), [`alocc: checkpoint file ${bin} is corrupt (checksum mismatch); retrain or pick another epoch with --epoch`]);
   assert.doesNotMatch(s.stderr, STACK_TRACE);
+});
+
+test('a damaged knn memory (an epoch\'s memory.bin or the run\'s memory-images.bin) is refused by name', async () => {
+  const { openRun } = await import('../src/run/open');
+  let c = copyRun();
+  const bank = path.join(c.runDir, 'epoch-2', 'memory.bin');
+  const bytes = fs.readFileSync(bank);
+  bytes[8] ^= 0x40;
+  fs.writeFileSync(bank, bytes);
+  await assertRefused(() => openRun(c.runDir), bank, /corrupt \(checksum mismatch\)/);
+
+  c = copyRun();
+  const images = path.join(c.runDir, 'memory-images.bin');
+  fs.appendFileSync(images, Buffer.alloc(1));
+  const opened = openRun(c.runDir);
+  try {
+    await assertRefused(() => opened.memoryImages(), images, /corrupt/);
+  } finally {
+    opened.dispose();
+  }
 });

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validationReference } from '../src/eval/dataset';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { loadTrainingSplit } from '../src/train/dataset';
-import { RunFile } from '../src/run/runfile';
+import { DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { builtInTrainingImages } from '../src/data/source';
+import { splitTraining } from '../src/train/dataset';
 import { novelCountForShare, runSharesProtocol, sampleWithoutReplacement, seededRandom } from '../src/eval/protocol';
-import { combineScores } from '../src/eval/scores';
 
 /** 20 normal images (indices 0-19) then 80 novel ones. */
 function syntheticTestSet() {
@@ -53,35 +51,21 @@ test('protocol: the same seed draws the same sets, another seed other sets', () 
   assert.ok(run(7)[0].auroc.noise.sd > 0);
 });
 
-test('combineScores: z-scores and reference percentiles come from the reference images only', () => {
-  const reference = { reconLoss: Float32Array.from([1, 2, 3]), dOfR: Float32Array.from([0.75, 0.5, 0.25]), dOfX: new Float32Array(3) };
-  const testScores = { reconLoss: Float32Array.from([2, 10]), dOfR: Float32Array.from([0.5, 0]), dOfX: new Float32Array(2) };
-  const { scores, normalisation, skipped } = combineScores(testScores, reference, 'ref');
-  assert.deepEqual(skipped, []);
-  assert.equal(normalisation.reconLoss.mean, 2);
-  const sdRecon = Math.sqrt(2 / 3);
-  const sdD = Math.sqrt(0.125 / 3);
-  assert.ok(Math.abs(scores.zMix[0] - 0) < 1e-9); // both at the reference mean
-  assert.ok(Math.abs(scores.zMix[1] - (8 / sdRecon + 0.5 / sdD)) < 1e-5);
-  assert.deepEqual(Array.from(scores.rankMix), [0.5, 1]); // median of both → 1/2; above all → 1
-
-  const flat = { ...reference, dOfR: Float32Array.from([1, 1, 1]) };
-  const degenerate = combineScores(testScores, flat, 'ref');
-  assert.equal(degenerate.scores.zMix, undefined);
-  assert.match(degenerate.skipped[0], /^zMix: a reference sd is 0/);
-});
-
-test("validationReference: the run's own held-out images, never its training images", () => {
-  const config = { model: { ...DEFAULT_MODEL_CONFIG }, train: { ...DEFAULT_TRAIN_CONFIG, digit: 1, limit: 200 } };
-  const run = { config } as RunFile;
-  const ref = validationReference(run, 5)!;
-  const { train, validation } = loadTrainingSplit(config);
-  assert.equal(ref.count, 5);
-  assert.deepEqual(ref.images, validation.pixels.subarray(0, 5 * 784));
-  const key = (px: Float32Array, i: number) => Array.from(px.subarray(i * 784, (i + 1) * 784)).join(',');
+test("the run's split: validation images are never training images, and the same seed splits the same way", () => {
+  const all = builtInTrainingImages({ source: 'mnist', class: 1, folder: null });
+  const settings = { ...DEFAULT_TRAIN_CONFIG, limit: 200 };
+  const { train, validation } = splitTraining(all, settings);
+  assert.equal(train.count + validation.count, 200);
+  assert.equal(validation.count, 20);
+  const key = (px: Uint8Array, i: number) => Array.from(px.subarray(i * 784, (i + 1) * 784)).join(',');
   const trained = new Set(Array.from({ length: train.count }, (_, i) => key(train.pixels, i)));
-  for (let i = 0; i < ref.count; i++) assert.ok(!trained.has(key(ref.images, i)));
-  assert.equal(validationReference(run, 0), undefined);
+  for (let i = 0; i < validation.count; i++) assert.ok(!trained.has(key(validation.pixels, i)));
+  assert.deepEqual(splitTraining(all, settings).validation.pixels, validation.pixels);
+  assert.notDeepEqual(splitTraining(all, { ...settings, seed: 7 }).validation.pixels, validation.pixels);
+  // Every one of the first 200 images is used exactly once.
+  const used = new Set([...Array.from({ length: train.count }, (_, i) => key(train.pixels, i)), ...Array.from({ length: 20 }, (_, i) => key(validation.pixels, i))]);
+  const firstKeys = new Set(Array.from({ length: 200 }, (_, i) => key(all.pixels, i)));
+  assert.deepEqual([...used].sort(), [...firstKeys].sort());
 });
 
 test('share F1 takes the normal class as positive, as the paper does', () => {

@@ -9,7 +9,7 @@ const SIZE = 8;
 const CELL = SIZE * 3;
 
 function example(group: 'normal' | 'novel', index: number): ExampleRecord {
-  return { index, label: group === 'normal' ? 3 : 5, group, reconLoss: 0.1, score: 0.1, verdict: 'normal' };
+  return { index, label: group === 'normal' ? '3' : '5', group, score: 0.1, verdict: 'normal' };
 }
 
 /** size × size × 3, channels last: each pixel's colour from its column. */
@@ -26,7 +26,7 @@ function grid(inputs: Float32Array[], reconstructions: Float32Array[], channels?
     return out;
   };
   return {
-    report: { digit: 3, epoch: 2, threshold: { value: 0.5, score: 'bce' }, examples: [example('normal', 0), example('novel', 1)] },
+    report: { normalClass: 'MNIST digit 3', epoch: 2, threshold: { value: 0.5, score: 'bce' }, examples: [example('normal', 0), example('novel', 1)] },
     examplePixels: { inputs: join(inputs), reconstructions: join(reconstructions), size: SIZE, channels },
   };
 }

@@ -4,7 +4,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER } from '../src/score/feature-memory';
+import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER, memoryRows, rFeatureSpace } from '../src/score/feature-memory';
+import { ImageSet } from '../src/data/source';
 import { scoreImages } from '../src/score/scorer';
 import { createNets } from '../src/run/checkpoint';
 import { SMALL_MODEL } from './helpers/fake-run';
@@ -24,6 +25,11 @@ function featuresOf(r: tf.LayersModel, pixels: Float32Array, count: number): num
   return rows;
 }
 
+/** Test images as the data sources give them: bytes (MNIST's floats are k/255 exactly). */
+function asSet(images: Float32Array, count: number): ImageSet {
+  return { pixels: Uint8Array.from(images.subarray(0, count * 784), (v) => Math.round(v * 255)), count, size: 28, channels: 1 };
+}
+
 function bruteForce(bank: number[][], query: number[], k: number): number {
   const norm = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
   const cos = bank.map((b) => b.reduce((a, v, i) => a + v * query[i], 0) / (norm(b) * norm(query))).sort((a, b) => b - a);
@@ -37,31 +43,43 @@ test('memoryDistances is the mean cosine distance to the k nearest training imag
   const bank = featuresOf(nets.r, train.images, 40);
   const queries = featuresOf(nets.r, test.images, 6);
   for (const k of [1, 3, 7]) {
-    const memory = buildFeatureMemory(nets.r, train.images, 40, 28, k, 16); // batches of 16: the bank is stitched
+    const memory = buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 40), k, 16); // batches of 16: the bank is stitched
     const got = tf.tidy(() => memoryDistances(memory, tf.tensor4d(test.images, [6, 28, 28, 1])).arraySync());
     queries.forEach((q, i) => assert.ok(Math.abs(got[i] - bruteForce(bank, q, k)) < 1e-5, `k ${k}, image ${i}: ${got[i]} vs ${bruteForce(bank, q, k)}`));
     disposeFeatureMemory(memory);
   }
   // A training image is its own nearest neighbour: distance 0 with k = 1.
-  const memory = buildFeatureMemory(nets.r, train.images, 40, 28, 1);
+  const memory = buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 40), 1);
   const self = tf.tidy(() => memoryDistances(memory, tf.tensor4d(train.images.subarray(0, 5 * 784), [5, 28, 28, 1])).arraySync());
   self.forEach((d) => assert.ok(Math.abs(d) < 1e-5, `self distance ${d}`));
   // k larger than the memory averages over all of it rather than failing.
-  assert.equal(buildFeatureMemory(nets.r, train.images, 3, 28, 10).k, 3);
+  assert.equal(buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 3), 10).k, 3);
   disposeFeatureMemory(memory);
-  assert.throws(() => buildFeatureMemory(nets.r, train.images, 40, 28, 0), /k must be a positive integer/);
+  assert.throws(() => buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 40), 0), /k must be a positive integer/);
 });
 
 test('scoreImages gives knn only with a memory, and building and using one leaks no tensors', () => {
   const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, DEFAULT_TRAIN_CONFIG);
   const train = readIdx('train', 30);
   const test = readIdx('test', 4);
-  assert.ok(scoreImages(nets, test.images, 4).novelty.knn.every(Number.isNaN));
+  assert.ok(scoreImages(nets, test.images, 4, { size: 28, channels: 1 }).novelty.knn.every(Number.isNaN));
   const before = tf.memory().numTensors;
-  const memory = buildFeatureMemory(nets.r, train.images, 30, 28, 5);
+  const memory = buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 30), 5);
   assert.equal(tf.memory().numTensors, before + 1); // the bank
-  const s = scoreImages({ ...nets, memory }, test.images, 4, 28, 3);
+  const s = scoreImages({ ...nets, memory }, test.images, 4, { size: 28, channels: 1 }, 3);
   assert.ok(s.novelty.knn.every((v) => Number.isFinite(v) && v >= 0 && v <= 2), String(s.novelty.knn));
   disposeFeatureMemory(memory);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('the memory keeps every training image up to its size, else a seeded sample of exactly that many', () => {
+  assert.deepEqual(Array.from(memoryRows(5, 10, 1)), [0, 1, 2, 3, 4]);
+  assert.deepEqual(Array.from(memoryRows(5, 0, 1)), [0, 1, 2, 3, 4]); // 0: all
+  const a = memoryRows(1000, 100, 42);
+  assert.equal(new Set(a).size, 100);
+  assert.ok(a.every((v, i) => v < 1000 && (i === 0 || v > a[i - 1])), 'sorted, in range, distinct');
+  assert.deepEqual(Array.from(memoryRows(1000, 100, 42)), Array.from(a), 'same seed, same sample');
+  assert.notDeepEqual(Array.from(memoryRows(1000, 100, 43)), Array.from(a));
+  // Not the first 100: a sample spread over the whole set.
+  assert.ok(a[a.length - 1] > 500 && a[0] < 100);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_MODEL_CONFIG } from '../src/config';
+import { DEFAULT_MODEL_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE } from '../src/config';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
 import { useTestBackend } from './helpers/fixtures';
@@ -42,4 +42,46 @@ test('the same seed builds the same weights; another seed does not', async () =>
   const [z1, z2] = [0, 0].map((s) => buildReconstructor(DEFAULT_MODEL_CONFIG, s));
   assert.deepEqual(k(z1), k(z2));
   [z1, z2].forEach((m) => m.dispose());
+});
+
+test('R returns its input\'s shape at every accepted size, grey and colour; D gives one probability', async () => {
+  await useTestBackend();
+  for (let s = MIN_INPUT_SIZE; s <= MAX_INPUT_SIZE; s++) {
+    for (const channels of s % 7 === 0 ? [1, 3] : [s % 2 ? 3 : 1]) {
+      const cfg = { ...DEFAULT_MODEL_CONFIG, inputSize: s, channels };
+      const r = buildReconstructor(cfg, 1);
+      const d = buildDiscriminator(cfg, 1);
+      assert.deepEqual(r.outputs[0].shape, [null, s, s, channels], `R at ${s}×${s}×${channels}`);
+      assert.deepEqual(d.outputs[0].shape, [null, 1], `D at ${s}×${s}×${channels}`);
+      // Encoder: three stride-2 'same' convs, so the code is ⌈⌈⌈s/2⌉/2⌉/2⌉ on a side.
+      let c = s;
+      for (let i = 0; i < 3; i++) c = Math.ceil(c / 2);
+      assert.deepEqual(r.getLayer('g_encoder_h2_conv').outputShape, [null, c, c, 128]);
+      r.dispose();
+      d.dispose();
+    }
+  }
+});
+
+test('R computes at odd, non-28 and colour sizes: 17×17×3, 30×30×1, 64×64×3', async () => {
+  await useTestBackend();
+  for (const [s, ch] of [[17, 3], [30, 1], [64, 3]]) {
+    const r = buildReconstructor({ ...DEFAULT_MODEL_CONFIG, inputSize: s, channels: ch }, 1);
+    const y = r.predict(tf.ones([2, s, s, ch])) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, s, s, ch]);
+    assert.ok((await y.data()).every((p) => p > 0 && p < 1));
+    y.dispose();
+    r.dispose();
+  }
+});
+
+test('at 28×28×1 R has no crop layers: the reference decoder exactly', async () => {
+  await useTestBackend();
+  const r = buildReconstructor(DEFAULT_MODEL_CONFIG, 1);
+  assert.deepEqual(
+    r.layers.map((l) => l.getClassName()).filter((c) => c !== 'InputLayer'),
+    ['Conv2D', 'BatchNormalization', 'LeakyReLU', 'Conv2D', 'BatchNormalization', 'LeakyReLU', 'Conv2D', 'BatchNormalization', 'LeakyReLU',
+      'Conv2D', 'UpSampling2D', 'Conv2D', 'UpSampling2D', 'Conv2D', 'UpSampling2D', 'Conv2D'],
+  );
+  r.dispose();
 });

@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, PRESETS } from '../src/config';
 import { score, ScoreResult } from '../src/commands/score';
-import { inkNormalisedError, klError, mseError } from '../src/eval/score-variants';
+import { inkNormalisedError, klError, mseError } from '../src/score/pair-scores';
 import { scoreImages } from '../src/score/scorer';
-import { createNets, runDirFor } from '../src/run/checkpoint';
+import { createNets } from '../src/run/checkpoint';
 import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/run/runfile';
 import { readRunFile, writeRunFile } from '../src/run/runfile-io';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -28,13 +28,13 @@ test('scoreImages gives every novelty score, equal to the per-pixel definitions'
   const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, DEFAULT_TRAIN_CONFIG);
   const { images } = readIdx('test', 5);
   const rec = new Float32Array(5 * 784);
-  const s = scoreImages(nets, images.subarray(0, 5 * 784), 5, 28, 2, rec);
+  const s = scoreImages(nets, images.subarray(0, 5 * 784), 5, { size: 28, channels: 1 }, 2, rec);
   assert.equal(s.novelty.bce, s.reconLoss);
   for (let i = 0; i < 5; i++) {
     const x = images.subarray(i * 784, (i + 1) * 784), r = rec.subarray(i * 784, (i + 1) * 784);
-    assert.ok(Math.abs(s.novelty.ink[i] - inkNormalisedError(x, r, 28)) < 1e-6);
-    assert.ok(Math.abs(s.novelty.kl[i] - klError(x, r, 28)) < 1e-6);
-    assert.ok(Math.abs(s.novelty.mse[i] - mseError(x, r, 28)) < 1e-6);
+    assert.ok(Math.abs(s.novelty.ink[i] - inkNormalisedError(x, r)) < 1e-6);
+    assert.ok(Math.abs(s.novelty.kl[i] - klError(x, r)) < 1e-6);
+    assert.ok(Math.abs(s.novelty.mse[i] - mseError(x, r)) < 1e-6);
   }
   nets.r.dispose();
   nets.d.dispose();
@@ -44,53 +44,27 @@ function epoch(n: number, bce: number, ink: number): EpochRecord {
   const v = (mean: number) => ({ mean, threshold: mean * 2 });
   return {
     epoch: n, mean: { dLossReal: 1, dLossFake: 1, gLoss: 1, reconLoss: 1, advLoss: 1 }, valReconLoss: bce, threshold: ink * 2,
-    validation: { bce: v(bce), kl: v(bce), mse: v(bce), ink: v(ink), knn: v(ink) }, wallSeconds: 1, imagesPerSecond: 1, checksums: {},
+    validation: { bce: v(bce), kl: v(bce), mse: v(bce), ink: v(ink), knn: v(ink) }, wallSeconds: 1, imagesPerSecond: 1, memory: { images: 1, features: 1 }, checksums: {},
   };
 }
 
-test('the best epoch is the lowest validation mean of the run\'s score; old records fall back to the BCE', () => {
+test('the best epoch is the lowest validation mean of the run\'s score', () => {
   const epochs = [epoch(1, 0.1, 0.9), epoch(2, 0.3, 0.5), epoch(3, 0.2, 0.7)];
   assert.equal(pickBestEpoch(epochs, 'bce'), 1);
   assert.equal(pickBestEpoch(epochs, 'ink'), 2);
-  const old = epochs.map(({ validation: _, ...rest }) => rest as EpochRecord);
-  assert.equal(pickBestEpoch(old, 'ink'), 1);
+  assert.equal(pickBestEpoch([], 'ink'), null);
 });
 
-test('a run file from before --score reads as a bce run; an unknown score or broken validation record is refused', async () => {
+test('an unknown score, a broken validation record or a bad neighbour count is refused', async () => {
   const dir = tempDir();
   const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'bce' });
-  const runDir = runDirFor(dir, 4);
-  const legacy = JSON.parse(JSON.stringify(run));
-  delete legacy.config.train.noveltyScore;
-  for (const e of legacy.epochs) delete e.validation;
-  writeRunFile(runDir, legacy);
-  assert.equal(readRunFile(runDir).config.train.noveltyScore, 'bce');
-  assert.match(runFileProblem({ ...run, config: { ...run.config, train: { ...run.config.train, noveltyScore: 'psnr' } } })!, /noveltyScore "psnr" is not one of bce, kl, mse, ink/);
+  assert.match(runFileProblem({ ...run, config: { ...run.config, train: { ...run.config.train, noveltyScore: 'psnr' as never } } })!, /noveltyScore "psnr" is not one of bce, kl, mse, ink/);
   const broken = JSON.parse(JSON.stringify(run));
   broken.epochs[0].validation.ink = { mean: 'x' };
-  assert.match(runFileProblem(broken)!, /validation scores are not a mean and threshold/);
-});
-
-test('a run file from before the knn score reads with neighbours 5 and scores; a knn run must record knn', async () => {
-  const dir = tempDir();
-  const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'kl' });
-  const runDir = runDirFor(dir, 4);
-  const legacy = JSON.parse(JSON.stringify(run));
-  delete legacy.config.train.neighbours;
-  for (const e of legacy.epochs) delete e.validation.knn;
-  writeRunFile(runDir, legacy);
-  const read = readRunFile(runDir);
-  assert.equal(read.config.train.neighbours, 5);
-  const lines: string[] = [];
-  const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
-  const files = writeTestDigits(path.join(dir, 'png'), 4, 2);
-  await score({ paths: files, checkpointDir: dir, invert: 'auto', fit: 'auto', json: true, backend: 'cpu', out, log: out });
-  const results = lines.map((l) => JSON.parse(l) as ScoreResult);
-  assert.deepEqual(results.map((x) => x.score), ['kl', 'kl']);
-  results.forEach((x) => assert.ok(Number.isFinite(x.novelty)));
-  const knnRun = JSON.parse(JSON.stringify(legacy));
-  knnRun.config.train.noveltyScore = 'knn';
-  assert.match(runFileProblem(knnRun)!, /validation scores are not a mean and threshold for each of bce, kl, mse, ink, knn/);
+  assert.match(runFileProblem(broken)!, /validation scores are not a mean and threshold for each of bce, kl, mse, ink, knn/);
+  const noKnn = JSON.parse(JSON.stringify(run));
+  delete noKnn.epochs[0].validation.knn;
+  assert.match(runFileProblem(noKnn)!, /validation scores are not a mean and threshold/);
   assert.match(runFileProblem({ ...run, config: { ...run.config, train: { ...run.config.train, neighbours: 0 } } })!, /neighbours is not a whole number from 1 to 1000/);
 });
 
@@ -102,10 +76,10 @@ test('score decides with the run\'s own score and says which', async () => {
     const run = await makeFakeRun(ckpt, 4, { model: SMALL_MODEL, score: name });
     const lines: string[] = [];
     const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
-    await score({ paths: files, checkpointDir: ckpt, invert: 'auto', fit: 'auto', json: true, backend: 'cpu', out, log: out });
+    await score({ paths: files, checkpointDir: ckpt, invert: 'auto', json: true, backend: 'cpu', out, log: out });
     const results = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ScoreResult);
     assert.equal(results.length, files.length);
-    const threshold = run.epochs[0].validation![name].threshold;
+    const threshold = run.epochs[0].validation[name].threshold;
     for (const r of results) {
       assert.equal(r.score, name);
       assert.equal(r.threshold, threshold);
@@ -121,7 +95,7 @@ test('--preset sets r_alpha, lr and the score; a typed option wins; bad or mispl
   const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', '--digit', '7', '--epochs', '1', '--limit', '140', '--batch-size', '64', '--backend', 'wasm', ...args], { encoding: 'utf8' });
   const a = run('--preset', 'recon-weighted', '--lr', '0.001', '--checkpoint-dir', path.join(dir, 'a'));
   assert.equal(a.status, 0, a.stderr);
-  const cfg = readRunFile(runDirFor(path.join(dir, 'a'), 7)).config.train;
+  const cfg = readRunFile(path.join(dir, 'a', 'digit-7')).config.train;
   assert.deepEqual([cfg.rAlpha, cfg.learningRate, cfg.noveltyScore, cfg.bce], [PRESETS['recon-weighted'].rAlpha, 0.001, 'kl', 'logits']);
   assert.match(a.stdout, /best epoch 1 \(validation KL error [\d.]+, novelty threshold/);
   const b = run('--score', 'psnr', '--checkpoint-dir', path.join(dir, 'b'));
@@ -131,7 +105,7 @@ test('--preset sets r_alpha, lr and the score; a typed option wins; bad or mispl
   assert.deepEqual([n.status, n.stderr], [2, "error: option '--neighbours <k>' argument '0' is invalid. --neighbours must be a whole number from 1 to 1000.\n"]);
   const c = spawnSync(process.execPath, [CLI, 'eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
   assert.equal(c.status, 2);
-  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits trains/);
+  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits\/--all-classes trains/);
   const d = spawnSync(process.execPath, [CLI, 'train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
   assert.deepEqual([d.status, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
 });

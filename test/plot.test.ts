@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, NOVELTY_SCORES } from '../src/config';
 import { AloccError } from '../src/errors';
 import { plotLosses } from '../src/commands/plot-losses';
 import { renderLossChart } from '../src/plot/loss-chart';
@@ -37,18 +37,27 @@ function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunF
       threshold: 0.2,
       wallSeconds: 1,
       imagesPerSecond: 500,
+      validation: Object.fromEntries(NOVELTY_SCORES.map((s) => [s, { mean: 0.12 + 0.01 * Math.abs(e - bestAt), threshold: 0.2 }])) as EpochRecord['validation'],
+      memory: { images: 100, features: 1568 },
       checksums: {},
     });
   }
   return {
     format: 'alocc-run',
-    version: 1,
-    config: { model: { ...DEFAULT_MODEL_CONFIG }, train: { ...DEFAULT_TRAIN_CONFIG, digit: 4 } },
+    version: 2,
+    config: {
+      data: { source: 'mnist', class: 4, folder: null },
+      model: { ...DEFAULT_MODEL_CONFIG },
+      preprocessing: { ...BUILT_IN_PREPROCESSING },
+      train: { ...DEFAULT_TRAIN_CONFIG, noveltyScore: 'bce' },
+    },
     backend: 'wasm',
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     trainImages: 5000,
     validationImages: 500,
+    memoryImages: { count: 100, sha256: 'a'.repeat(64) },
+    folder: null,
     epochs: records,
     batches,
     bestEpoch: pickBestEpoch(records, 'bce'),

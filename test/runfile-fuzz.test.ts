@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import fc from 'fast-check';
-import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { BUILT_IN_PREPROCESSING, configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES } from '../src/config';
 import { AloccError } from '../src/errors';
-import { epochDirFor } from '../src/run/checkpoint';
+import { epochDirFor, runFilePath } from '../src/run/paths';
 import { epochSummary } from '../src/train/progress';
 import { pickBestEpoch, RunFile, runFileProblem } from '../src/run/runfile';
-import { readRunFile, runFilePath } from '../src/run/runfile-io';
+import { readRunFile } from '../src/run/runfile-io';
 import { tempDir } from './helpers/fixtures';
 
 const runDir = path.join(tempDir('alocc-runfuzz-'), 'digit-1');
@@ -24,13 +24,20 @@ const hash = (c: string) => c.repeat(64);
 function validRun(): RunFile {
   return {
     format: 'alocc-run',
-    version: 1,
-    config: { model: { ...DEFAULT_MODEL_CONFIG }, train: { ...DEFAULT_TRAIN_CONFIG, epochs: 3 } },
+    version: 2,
+    config: {
+      data: { source: 'mnist', class: 1, folder: null },
+      model: { ...DEFAULT_MODEL_CONFIG },
+      preprocessing: { ...BUILT_IN_PREPROCESSING },
+      train: { ...DEFAULT_TRAIN_CONFIG, epochs: 3 },
+    },
     backend: 'wasm',
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:01:00.000Z',
     trainImages: 100,
     validationImages: 10,
+    memoryImages: { count: 90, sha256: hash('d') },
+    folder: null,
     epochs: [1, 2].map((epoch) => ({
       epoch,
       mean: losses(epoch),
@@ -38,6 +45,8 @@ function validRun(): RunFile {
       threshold: 0.4,
       wallSeconds: 3,
       imagesPerSecond: 30,
+      validation: Object.fromEntries(NOVELTY_SCORES.map((s) => [s, { mean: 0.1 * epoch, threshold: 0.4 }])) as RunFile['epochs'][number]['validation'],
+      memory: { images: 90, features: 1568 },
       checksums: { 'r/model.json': hash('a'), 'r/weights.bin': hash('b'), 'optimizers.bin': hash('c') },
     })),
     batches: [0, 1, 2, 3].map((i) => ({ epoch: (i >> 1) + 1, batch: i & 1, fractionalEpoch: (i + 1) / 2, ...losses(i / 10) })),
@@ -61,11 +70,12 @@ function useLikeTheConsumers(run: RunFile) {
   for (const b of run.batches) {
     for (const v of [b.fractionalEpoch, b.reconLoss, b.dLossReal, b.dLossFake, b.advLoss, b.gLoss]) assert.equal(typeof v, 'number');
   }
-  assert.equal(typeof `${run.backend} ${run.config.train.digit} ${run.trainImages}`, 'string');
-  assert.ok(Number.isInteger(run.config.train.digit) && run.config.train.digit >= 0 && run.config.train.digit <= 9);
+  const cls = run.config.data.class;
+  assert.ok(run.config.data.source === 'folder' ? typeof run.config.data.folder === 'string' : Number.isInteger(cls) && cls! >= 0 && cls! <= 9);
   assert.ok(Number.isInteger(run.config.train.batchSize) && run.config.train.batchSize >= 1);
-  // Models are built from these before any weight is read: only 28×28 grey, and widths that fit in memory.
-  assert.ok(run.config.model.inputSize === 28 && run.config.model.channels === 1);
+  // Models are built from these before any weight is read: sizes and widths that fit in memory.
+  assert.ok(run.config.model.inputSize >= MIN_INPUT_SIZE && run.config.model.inputSize <= MAX_INPUT_SIZE);
+  assert.ok(run.config.model.channels === 1 || run.config.model.channels === 3);
   for (const k of ['dfDim', 'gfDim'] as const) assert.ok(Number.isInteger(run.config.model[k]) && run.config.model[k] >= 1 && run.config.model[k] <= 256);
 }
 
@@ -147,4 +157,14 @@ test('run.json cut short or with bytes changed is refused with one line', () => 
     }),
     { numRuns: RUNS },
   );
+});
+
+test('a run folder from alocc 0.1 (run file version 1) gets one line saying how to retrain it', () => {
+  const old = { ...validRun(), version: 1, config: { model: { ...DEFAULT_MODEL_CONFIG }, train: { ...DEFAULT_TRAIN_CONFIG, digit: 1 } } };
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify(old));
+  assert.throws(() => readRunFile(runDir), (err: Error) => {
+    assert.ok(err instanceof AloccError && !err.message.includes('\n'));
+    assert.match(err.message, /made by alocc 0\.1.*retrain it with: alocc train --digit 1 --overwrite$/);
+    return true;
+  });
 });

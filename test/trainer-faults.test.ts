@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
 import { AloccError } from '../src/errors';
 import { writeDirAtomic } from '../src/fsutil';
 import { createNets, loadEpochModels } from '../src/run/checkpoint';
@@ -21,16 +21,23 @@ let runs = 0;
 
 // Narrow nets and 3 batches of 8 per epoch: a few hundred milliseconds per epoch.
 const config: RunConfig = {
+  data: { source: 'mnist', class: 1, folder: null },
   model: { ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL },
+  preprocessing: { ...BUILT_IN_PREPROCESSING },
   train: { ...DEFAULT_TRAIN_CONFIG, epochs: 3, batchSize: 8, seed: 3 },
 };
 
 function emptyRun(): RunFile {
   const now = new Date().toISOString();
   return {
-    format: 'alocc-run', version: 1, config, backend: 'test', createdAt: now, updatedAt: now,
-    trainImages: 24, validationImages: 8, epochs: [], batches: [], bestEpoch: null,
+    format: 'alocc-run', version: 2, config, backend: 'test', createdAt: now, updatedAt: now,
+    trainImages: 24, validationImages: 8, memoryImages: { count: 24, sha256: 'a'.repeat(64) }, folder: null, epochs: [], batches: [], bestEpoch: null,
   };
+}
+
+/** Images as the data sources give them: bytes, 28×28 grey. */
+function asBytes(images: Float32Array, count: number) {
+  return { pixels: Uint8Array.from(images, (v) => Math.round(v * 255)), count, size: 28, channels: 1 };
 }
 
 /** Trains a fresh run in its own folder; `events` get the nets, to sabotage them. */
@@ -42,8 +49,9 @@ async function train(events: (nets: AloccNets) => TrainingEvents, epochs = 3) {
     runDir,
     nets,
     run: emptyRun(),
-    train: { pixels: strokeImages(24, 1), count: 24 },
-    validation: { pixels: strokeImages(8, 2), count: 8 },
+    train: asBytes(strokeImages(24, 1), 24),
+    validation: asBytes(strokeImages(8, 2), 8),
+    memoryImages: asBytes(strokeImages(24, 1), 24),
     events: events(nets),
   };
   const result = runTraining(job).finally(() => [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose()));

@@ -9,8 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
 import { loadMnist } from '../../src/data/mnist';
 import { auroc } from '../../src/eval/metrics';
-import { loadEpochModels, runDirFor } from '../../src/run/checkpoint';
-import { loadTrainingSplit } from '../../src/train/dataset';
+import { builtInTrainingImages, floatsOf } from '../../src/data/source';
+import { loadEpochModels } from '../../src/run/checkpoint';
+import { runDirFor } from '../../src/run/paths';
+import { splitTraining } from '../../src/train/dataset';
 import { readRunFile } from '../../src/run/runfile-io';
 import { buildReconstructor } from '../../src/models/reconstructor';
 import { buildDiscriminator } from '../../src/models/discriminator';
@@ -66,12 +68,14 @@ async function main() {
   await selectBackend('wasm');
   const test = loadMnist('test');
   for (const digit of digits) {
-    const runDir = runDirFor(ckpt, digit);
+    const runDir = runDirFor(ckpt, `digit-${digit}`);
     const run = readRunFile(runDir);
     const nets = process.argv.includes('--untrained')
       ? { r: buildReconstructor(run.config.model, run.config.train.seed), d: buildDiscriminator(run.config.model, run.config.train.seed) }
       : loadEpochModels(runDir, run, Number(arg('epoch', String(run.bestEpoch))));
-    const { train, validation } = loadTrainingSplit(run.config);
+    const { train, validation } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
+    const trainPixels = floatsOf(train);
+    const validationPixels = floatsOf(validation);
     const isNovel = Uint8Array.from(test.labels, (l) => (l === digit ? 0 : 1));
     const code = tf.model({ inputs: nets.r.inputs, outputs: nets.r.getLayer('g_encoder_h2_conv_lrelu').output as tf.SymbolicTensor });
     const dFeat = tf.model({ inputs: nets.d.inputs, outputs: nets.d.getLayer('d_flatten').output as tf.SymbolicTensor });
@@ -86,13 +90,13 @@ async function main() {
       recon: (x) => nets.r.predict(x) as tf.Tensor,
       dOfX: (x) => dFeat.predict(x) as tf.Tensor,
     };
-    const cells: string[] = [`kl ${auroc(scoreImages(nets, test.images, 10000).novelty.kl, isNovel).toFixed(4)}`];
+    const cells: string[] = [`kl ${auroc(scoreImages(nets, test.images, 10000, { size: 28, channels: 1 }).novelty.kl, isNovel).toFixed(4)}`];
     const kept: Record<string, { t: Float64Array; v: Float64Array }> = {};
     for (const [name, embed] of Object.entries(spaces)) {
       if (!only.includes(name)) continue;
-      const bank = embedAll(embed, train.pixels, train.count);
+      const bank = embedAll(embed, trainPixels, train.count);
       const q = embedAll(embed, test.images, 10000);
-      const qv = embedAll(embed, validation.pixels, validation.count);
+      const qv = embedAll(embed, validationPixels, validation.count);
       const s = knnScores(bank, q);
       const sv = knnScores(bank, qv);
       kept[name] = { t: s[ks[0]], v: sv[ks[0]] };

@@ -12,13 +12,13 @@ import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, TrainConfig } from '../../s
 import { loadMnist, loadMnistDigits, splitValidation, gatherRows } from '../../src/data/mnist';
 import { mulberry32, shuffleInPlace } from '../../src/data/random';
 import { auroc } from '../../src/eval/metrics';
-import { klError } from '../../src/eval/score-variants';
 import { buildDiscriminator } from '../../src/models/discriminator';
 import { downsampleBlock, seededInit } from '../../src/models/layers';
-import { recalibrateBatchNorm } from '../../src/eval/bn-recalibration';
 import { logitsOf } from '../../src/models/logits';
+import { klError } from '../../src/score/pair-scores';
 import { bceFromLogits } from '../../src/train/losses';
 import { addNoise, discriminatorStep, makeOptimizer } from '../../src/train/step';
+import { recalibrateBatchNorm } from './bn-recalibration';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -131,7 +131,7 @@ async function main() {
           });
           const yv = y.dataSync() as Float32Array, lkv = lk.dataSync(), drv = dr.dataSync();
           for (let i = 0; i < m; i++) {
-            kl[s + i] = klError(pix.subarray((s + i) * 784, (s + i + 1) * 784), yv.subarray(i * 784, (i + 1) * 784), 28);
+            kl[s + i] = klError(pix.subarray((s + i) * 784, (s + i + 1) * 784), yv.subarray(i * 784, (i + 1) * 784));
             elbo[s + i] = kl[s + i] + lkv[i] / 784;
             negD[s + i] = -drv[i];
           }

@@ -11,15 +11,17 @@ import * as path from 'path';
 import { train } from '../../src/commands/train';
 import { loadMnist } from '../../src/data/mnist';
 import { auroc } from '../../src/eval/metrics';
-import { scoreVariants } from '../../src/eval/score-variants';
-import { loadEpochModels, runDirFor } from '../../src/run/checkpoint';
-import { loadTrainingSplit } from '../../src/train/dataset';
+import { builtInTrainingImages, floatsOf } from '../../src/data/source';
+import { loadEpochModels } from '../../src/run/checkpoint';
+import { runDirFor } from '../../src/run/paths';
+import { splitTraining } from '../../src/train/dataset';
 import { scoreImages } from '../../src/score/scorer';
-import { recalibrateBatchNorm } from '../../src/eval/bn-recalibration';
 import { readRunFileIfExists } from '../../src/run/runfile-io';
 import { addNoise } from '../../src/train/step';
 import { selectBackend } from '../../src/backend';
 import * as tf from '@tensorflow/tfjs';
+import { recalibrateBatchNorm } from './bn-recalibration';
+import { scoreVariants } from './score-variants';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,7 +56,7 @@ function rankMix(test: Float64Array[], ref: Float64Array[]): Float64Array {
 
 function allScores(nets: { r: any; d: any }, pixels: Float32Array, count: number): Record<string, Float64Array> {
   const rec = new Float32Array(count * 784);
-  const base = scoreImages(nets, pixels, count, 28, 64, rec);
+  const base = scoreImages(nets, pixels, count, { size: 28, channels: 1 }, 64, rec);
   const variants = scoreVariants(pixels, rec, count);
   return { ...variants, negDOfR: Float64Array.from(base.dOfR, (v) => -v), negDOfX: Float64Array.from(base.dOfX, (v) => -v) };
 }
@@ -66,26 +68,28 @@ async function main() {
   for (const digit of digits) {
     const started = Date.now();
     const ckpt = path.join(out, 'ckpt');
-    const existing = scoreOnly ? readRunFileIfExists(runDirFor(ckpt, digit)) : null;
+    const existing = scoreOnly ? readRunFileIfExists(runDirFor(ckpt, `digit-${digit}`)) : null;
     if (existing) await selectBackend('wasm');
-    const run = existing ?? await train({ digit, epochs, limit, checkpointDir: ckpt, backend: 'wasm', overwrite: true, ...recipe, log: fs.createWriteStream('/dev/null') as any });
+    const run = existing ?? await train({ data: { source: 'mnist', class: digit }, epochs, limit, checkpointDir: ckpt, backend: 'wasm', overwrite: true, ...recipe, log: fs.createWriteStream('/dev/null') as any });
     const trainSeconds = (Date.now() - started) / 1000;
     const isNovel = Uint8Array.from(test.labels.subarray(0, testLimit), (l) => (l === digit ? 0 : 1));
-    const { validation, train: trainSet } = loadTrainingSplit(run.config);
+    const { validation, train: trainSet } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
+    const validationPixels = floatsOf(validation);
     const recalCount = Math.min(1000, trainSet.count);
+    const recalPixels = floatsOf(trainSet, 0, recalCount);
     const rows = [];
     for (const e of run.epochs) {
-      const nets = loadEpochModels(runDirFor(ckpt, digit), run, e.epoch);
+      const nets = loadEpochModels(runDirFor(ckpt, `digit-${digit}`), run, e.epoch);
       const t = allScores(nets, images, testLimit);
-      const v = allScores(nets, validation.pixels, validation.count);
+      const v = allScores(nets, validationPixels, validation.count);
       // Same nets with BatchNorm statistics recomputed on training images (R: noisy, as trained; D: real + R's output).
       tf.tidy(() => {
-        const x = tf.tensor4d(trainSet.pixels.subarray(0, recalCount * 784), [recalCount, 28, 28, 1]);
+        const x = tf.tensor4d(recalPixels, [recalCount, 28, 28, 1]);
         recalibrateBatchNorm(nets.r, addNoise(x, run.config.train.noiseStd, 12345));
         recalibrateBatchNorm(nets.d, tf.concat([x, nets.r.predict(x) as tf.Tensor4D]));
       });
       const tr = allScores(nets, images, testLimit);
-      const vr = allScores(nets, validation.pixels, validation.count);
+      const vr = allScores(nets, validationPixels, validation.count);
       for (const k of Object.keys(tr)) {
         t[`${k}@recal`] = tr[k];
         v[`${k}@recal`] = vr[k];

@@ -1,24 +1,26 @@
 import * as path from 'path';
-import { NoveltyScore } from '../config';
+import { DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
 import { AloccError, UsageError } from '../errors';
-import { defaultMnistLoader } from '../eval/dataset';
 import { EvalReport } from '../eval/evaluate';
 import { meanSd } from '../eval/metrics';
 import { fmt, fmtMeanSd } from '../eval/report';
 import { writeFileAtomic } from '../fsutil';
-import { runDirFor } from '../run/checkpoint';
+import { defaultRunName, runDirFor } from '../run/paths';
 import { readRunFileIfExists } from '../run/runfile-io';
-import { EvalDeps, EvalOptions, evaluateRun, loadEvalData } from './eval';
+import { EvalDeps, EvalOptions, evaluateRunDir } from './eval';
 
-export interface EvalAllOptions extends Omit<EvalOptions, 'digit' | 'epoch'> {
-  /** Epochs each digit's run must have; runs with fewer are trained (resumed) up to it. */
+export interface EvalAllOptions extends Omit<EvalOptions, 'epoch' | 'model' | 'name' | 'digit' | 'dataset' | 'cls' | 'normal' | 'novel'> {
+  /** The built-in set whose ten classes are evaluated, each in turn the normal class. */
+  dataset: Exclude<DatasetName, 'folder'>;
+  /** Epochs each class's run must have; runs with fewer are trained (resumed) up to it. */
   epochs: number;
 }
 
-/** Trains (or resumes) the run of `digit` until it has `epochs` epochs; the trainer lives elsewhere. */
-export type TrainFn = (digit: number, epochs: number) => Promise<unknown>;
+/** Trains (or resumes) the run of class `cls` until it has `epochs` epochs; the trainer lives elsewhere. */
+export type TrainFn = (cls: number, epochs: number) => Promise<unknown>;
 
 export interface DigitRow {
+  /** The normal class. */
   digit: number;
   epoch: number;
   /** The run's novelty score (its verdict's) and that score's AUROC. */
@@ -41,6 +43,7 @@ export interface EvalAllSummary {
   epochs: number;
   seed: number;
   draws: number;
+  dataset: string;
   testImages: number;
   /** Score names and labels, in column order. */
   scores: { name: string; label: string }[];
@@ -49,21 +52,18 @@ export interface EvalAllSummary {
   mean: { scoreAuroc: { mean: number; sd: number }; auroc: Record<string, { mean: number; sd: number }>; f1: { mean: number; sd: number }; f1AtShare: Record<string, { mean: number; sd: number }> };
 }
 
-function completedEpochs(checkpointDir: string, digit: number): number {
-  const run = readRunFileIfExists(runDirFor(checkpointDir, digit));
+function completedEpochs(runDir: string): number {
+  const run = readRunFileIfExists(runDir);
   return run ? Math.max(0, ...run.epochs.map((e) => e.epoch)) : 0;
 }
 
-/** The report's name for each novelty score's AUROC row. */
-const REPORT_NAME: Record<NoveltyScore, string> = { bce: 'reconLoss', kl: 'kl', mse: 'mse', ink: 'inkNorm', knn: 'knn' };
-
-function digitRow(report: EvalReport, reportFile: string): DigitRow {
-  const score = report.threshold.score;
+function digitRow(cls: number, report: EvalReport, reportFile: string): DigitRow {
+  const score: NoveltyScore = report.threshold.score;
   return {
-    digit: report.digit,
+    digit: cls,
     epoch: report.epoch,
     score,
-    scoreAuroc: report.scores.find((s) => s.name === REPORT_NAME[score])?.auroc ?? NaN,
+    scoreAuroc: report.scores.find((s) => s.name === score)?.auroc ?? NaN,
     auroc: Object.fromEntries(report.scores.map((s) => [s.name, s.auroc])),
     f1: report.threshold.f1,
     f1AtShare: Object.fromEntries(report.shares.map((s) => [String(s.targetShare), s.threshold.f1.mean])),
@@ -88,7 +88,7 @@ function summarise(rows: DigitRow[], scores: { name: string; label: string }[]) 
 /** The per-digit table with a mean row, as Markdown (also what stdout shows). */
 export function renderAllTable(summary: EvalAllSummary): string {
   const shares = Object.keys(summary.mean.f1AtShare);
-  const header = ['digit', 'epoch', 'score', 'AUROC of its score', ...summary.scores.map((s) => `AUROC ${s.label}`), 'F1 thr', ...shares.map((k) => `F1 @${Math.round(Number(k) * 100)}%`)];
+  const header = ['class', 'epoch', 'score', 'AUROC of its score', ...summary.scores.map((s) => `AUROC ${s.label}`), 'F1 thr', ...shares.map((k) => `F1 @${Math.round(Number(k) * 100)}%`)];
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const lines = [row(header), `|${header.map(() => '---').join('|')}|`];
   for (const r of summary.digits) {
@@ -102,49 +102,54 @@ export function renderAllTable(summary: EvalAllSummary): string {
 
 function renderAllMarkdown(summary: EvalAllSummary): string {
   return [
-    `# ALOCC evaluation, all digits`,
+    `# ALOCC evaluation, all classes of ${summary.dataset}`,
     '',
-    `Each digit's run (up to ${summary.epochs} epochs, its best epoch by the validation mean of its novelty score) on ${summary.testImages} MNIST test images; ` +
+    `Each class's run (up to ${summary.epochs} epochs, its best epoch by the validation mean of its novelty score) on ${summary.testImages} test images; ` +
       `AUROC on the whole test set, F1 of the calibrated threshold on the whole set and at novel shares (mean over ${summary.draws} draws, seed ${summary.seed}).`,
     `${summary.startedAt} to ${summary.finishedAt}.`,
     '',
     renderAllTable(summary),
     '',
-    ...summary.digits.map((r) => `- digit ${r.digit}: ${r.report}`),
+    ...summary.digits.map((r) => `- class ${r.digit}: ${r.report}`),
     '',
   ].join('\n');
 }
 
 /**
- * `alocc eval --all-digits`: for digits 0-9 in turn, trains the run up to `epochs` unless it has them already (so an
- * interrupted sweep resumes), evaluates it, and rewrites <checkpointDir>/eval-all.json and .md after each digit.
+ * `alocc eval --all-digits` / `--all-classes`: for classes 0-9 in turn, trains the run up to `epochs` unless it has them
+ * already (so an interrupted sweep resumes), evaluates it, and rewrites <checkpointDir>/eval-all[-fashion-mnist].json
+ * and .md after each class.
  */
-export async function evalAllDigits(opts: EvalAllOptions, trainFn: TrainFn, deps: EvalDeps = {}): Promise<EvalAllSummary> {
+export async function evalAllClasses(opts: EvalAllOptions, trainFn: TrainFn, deps: EvalDeps = {}): Promise<EvalAllSummary> {
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new UsageError(`--epochs must be a whole number ≥ 1, not ${opts.epochs}`);
   const print = deps.print ?? ((text: string) => process.stdout.write(text + '\n'));
   const log = (text: string) => (opts.json ? undefined : print(text));
   const startedAt = new Date().toISOString();
-  const data = await loadEvalData({ ...opts, digit: 0 }, deps.loadMnist ?? defaultMnistLoader);
   const rows: DigitRow[] = [];
   let scores: { name: string; label: string }[] = [];
   let summary: EvalAllSummary | null = null;
-  const jsonFile = path.join(opts.checkpointDir, 'eval-all.json');
-  const mdFile = path.join(opts.checkpointDir, 'eval-all.md');
+  const stem = opts.dataset === 'mnist' ? 'eval-all' : `eval-all-${opts.dataset}`;
+  const jsonFile = path.join(opts.checkpointDir, `${stem}.json`);
+  const mdFile = path.join(opts.checkpointDir, `${stem}.md`);
+  let testImages = 0;
 
-  for (let digit = 0; digit <= 9; digit++) {
-    const have = completedEpochs(opts.checkpointDir, digit);
+  for (let cls = 0; cls <= 9; cls++) {
+    const runDir = runDirFor(opts.checkpointDir, defaultRunName({ source: opts.dataset, class: cls, folder: null }));
+    const name = opts.dataset === 'mnist' ? `digit ${cls}` : `class ${cls} (${FASHION_CLASSES[cls]})`;
+    const have = completedEpochs(runDir);
     if (have < opts.epochs) {
-      log(`digit ${digit}: training to ${opts.epochs} epochs (has ${have})`);
-      await trainFn(digit, opts.epochs);
-      const now = completedEpochs(opts.checkpointDir, digit);
+      log(`${name}: training to ${opts.epochs} epochs (has ${have})`);
+      await trainFn(cls, opts.epochs);
+      const now = completedEpochs(runDir);
       if (now < opts.epochs) {
-        throw new AloccError(`training digit ${digit} stopped at epoch ${now} of ${opts.epochs}; run the same command again to resume`);
+        throw new AloccError(`training ${name} stopped at epoch ${now} of ${opts.epochs}; run the same command again to resume`);
       }
     }
-    const { report, files } = evaluateRun({ ...opts, digit }, data, deps.progressStream ?? process.stderr);
+    const { report, files } = await evaluateRunDir(runDir, opts, deps.progressStream ?? process.stderr);
+    testImages = report.testImages.scored;
     if (scores.length === 0) scores = report.scores.map((s) => ({ name: s.name, label: s.label }));
-    rows.push(digitRow(report, files.markdown));
-    log(`digit ${digit}: epoch ${report.epoch}, score ${report.threshold.score}, ${report.scores.map((s) => `AUROC ${s.label} ${fmt(s.auroc, 4)}`).join(', ')}, F1 ${fmt(report.threshold.f1)}`);
+    rows.push(digitRow(cls, report, files.markdown));
+    log(`${name}: epoch ${report.epoch}, score ${report.threshold.score}, ${report.scores.map((s) => `AUROC ${s.label} ${fmt(s.auroc, 4)}`).join(', ')}, F1 ${fmt(report.threshold.f1)}`);
     summary = {
       format: 'alocc-eval-all',
       version: 1,
@@ -153,7 +158,8 @@ export async function evalAllDigits(opts: EvalAllOptions, trainFn: TrainFn, deps
       epochs: opts.epochs,
       seed: opts.seed,
       draws: opts.draws,
-      testImages: data.test.count,
+      dataset: opts.dataset,
+      testImages,
       scores,
       digits: rows,
       mean: summarise(rows, scores),

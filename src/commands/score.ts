@@ -1,23 +1,20 @@
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
-import { findPngs } from '../data/files';
-import { readPngAsDigit } from '../data/png';
-import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
+import { findImages } from '../data/files';
+import { readImage } from '../data/decode';
+import { NOVELTY_SCORE_LABELS, NoveltyScore, PreprocessingConfig } from '../config';
 import { AloccError, firstLine } from '../errors';
 import { scoreImages } from '../score/scorer';
-import { loadScoringModel, resolveDigit } from './resolve-run';
-import { disposeFeatureMemory } from '../score/feature-memory';
+import { openRun, resolveRunDir, RunSelector } from '../run/open';
 
-export interface ScoreOptions {
-  /** PNG files and folders (searched recursively for *.png). */
+export interface ScoreOptions extends RunSelector {
+  /** Picture files and folders (searched recursively for every picture format alocc reads). */
   paths: string[];
-  digit?: number;
-  checkpointDir: string;
   /** Epoch to use instead of the one with the lowest validation reconstruction loss. */
   epoch?: number;
   /** 'auto' detects dark-on-light drawings; true/false forces. */
   invert: 'auto' | boolean;
-  /** How a drawing is framed into 28×28: see PngDigitOptions.fit. */
-  fit: 'auto' | 'mnist' | 'none';
+  /** How a drawing is framed (MNIST-style runs); default: the run's own preprocessing. */
+  fit?: PreprocessingConfig['fit'];
   json: boolean;
   backend: BackendChoice;
   out?: NodeJS.WritableStream;
@@ -59,11 +56,11 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   const log = opts.log ?? process.stderr;
   const backend = await selectBackend(opts.backend);
   if (!opts.json) log.write(describeBackend(backend) + '\n');
-  const digit = resolveDigit(opts.checkpointDir, opts.digit);
-  const model = loadScoringModel(opts.checkpointDir, digit, opts.epoch);
-  const threshold = model.record.threshold;
-  const scoreName = model.run.config.train.noveltyScore;
-  const per = model.run.config.model.inputSize ** 2;
+  const model = openRun(resolveRunDir(opts), { epoch: opts.epoch });
+  const { threshold, score: scoreName } = model;
+  const pre = { ...model.preprocessing, fit: opts.fit ?? model.preprocessing.fit };
+  const invert = opts.invert === 'auto' ? undefined : opts.invert;
+  const per = pre.size * pre.size * pre.channels;
   let scored = 0;
   let failed = 0;
   let files: string[] = [];
@@ -72,7 +69,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
 
   const flush = () => {
     if (files.length === 0) return;
-    const s = scoreImages(model, pixels, files.length, model.run.config.model.inputSize);
+    const s = scoreImages(model, pixels, files.length, pre);
     files.forEach((file, i) => {
       const result: ScoreResult = {
         file,
@@ -102,10 +99,10 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   try {
     for (const given of opts.paths) {
       let found = 0;
-      for await (const file of findPngs([given])) {
+      for await (const file of findImages([given])) {
         found++;
         try {
-          const img = await readPngAsDigit(file, { invert: opts.invert, fit: opts.fit });
+          const img = await readImage(file, pre, { invert });
           pixels.set(img.pixels, files.length * per);
           files.push(file);
           inverted.push(img.inverted);
@@ -114,15 +111,13 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
         }
         if (files.length === CHUNK) flush();
       }
-      // A folder named on the command line that holds no PNG (say, a folder called x.png) is worth a line too.
-      if (found === 0) fail(given, `${given}: a folder with no PNG files in it`);
+      // A folder named on the command line that holds no picture (say, a folder called x.png) is worth a line too.
+      if (found === 0) fail(given, `${given}: a folder with no pictures in it`);
     }
     flush();
   } finally {
-    model.r.dispose();
-    model.d.dispose();
-    disposeFeatureMemory(model.memory);
+    model.dispose();
   }
-  if (scored + failed === 0) throw new AloccError(`no PNG files found in ${opts.paths.join(', ')}`);
+  if (scored + failed === 0) throw new AloccError(`no pictures found in ${opts.paths.join(', ')}`);
   return { scored, failed };
 }

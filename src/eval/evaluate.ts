@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
+import { describeData, floatsOf, LabelledSet } from '../data/source';
 import { AloccError } from '../errors';
-import { emptyScores, ImageScores, ScoringNets, scoreImages } from '../score/scorer';
-import { RunFile } from '../run/runfile';
-import { SCORE_VARIANTS, scoreVariants } from './score-variants';
-import { auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, toNoveltyScores } from './metrics';
+import { OpenedRun } from '../run/open';
+import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, pixelSpace } from '../score/feature-memory';
+import { RATED_SCORES, ScoreDefinition } from '../score/registry';
+import { emptyScores, ImageScores, scoreImages } from '../score/scorer';
+import { auprc, auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, recallAtFalseAlarmRate, toNoveltyScores } from './metrics';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';
-import { BASE_SCORES, COMBINED_SCORES, KNN_SCORE, combineScores, Normalisation, ReferenceImages, ScoreDefinition } from './scores';
 
 export interface EvaluateOptions {
   /** Seed of the random draws of novel images. */
@@ -15,20 +16,28 @@ export interface EvaluateOptions {
   draws: number;
   /** Novel shares of the paper's protocol; default 0.1-0.5. */
   shares?: readonly number[];
-  /** Normal-class images from training data (never test images) to normalise the combined scores; none: no combinations. */
-  reference?: ReferenceImages;
   /** Example images per group (normal, novel) in the picture. */
   examplesPerGroup?: number;
   /** Label of the backend for the report; default tf.getBackend(). */
   backend?: string;
   batchSize?: number;
-  /** Called as images are scored: done and total, test and reference images together. */
+  /** What the test images are, for the report (e.g. "the MNIST test set"). */
+  testSource: string;
+  /** Called as images are scored: done and total. */
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface ScoreSummary extends ScoreDefinition {
-  /** On the whole test set: target digit normal, the nine others novel. NaN (null in JSON) when a score is NaN. */
+/** False-alarm rates at which the report gives each score's recall. */
+export const FALSE_ALARM_RATES = [0.01, 0.05] as const;
+
+export interface ScoreSummary extends Omit<ScoreDefinition, 'values'> {
+  /** Novel images positive; NaN (null in JSON) when a score is NaN. */
   auroc: number;
+  /** Average precision, novel images positive. */
+  auprc: number;
+  /** Share of novel images flagged at a threshold flagging at most 1 % (5 %) of normal ones. */
+  recallAt1PercentFalseAlarms: number;
+  recallAt5PercentFalseAlarms: number;
   /** Raw values on the normal and novel test images. */
   normal: MeanSd;
   novel: MeanSd;
@@ -36,9 +45,9 @@ export interface ScoreSummary extends ScoreDefinition {
 
 export interface ExampleRecord {
   index: number;
-  label: number;
+  /** What the image is: its class name, or its file's name. */
+  label: string;
   group: 'normal' | 'novel';
-  reconLoss: number;
   /** The run's novelty score (the verdict's). */
   score: number;
   verdict: 'normal' | 'novel';
@@ -46,8 +55,12 @@ export interface ExampleRecord {
 
 export interface EvalReport {
   format: 'alocc-eval';
-  version: 1;
-  digit: number;
+  version: 2;
+  /** The run folder evaluated. */
+  run: string;
+  /** What is normal, e.g. "MNIST digit 1". */
+  normalClass: string;
+  testSource: string;
   epoch: number;
   bestEpoch: number | null;
   backend: string;
@@ -57,195 +70,173 @@ export interface EvalReport {
   seconds: number;
   seed: number;
   draws: number;
-  testImages: { scored: number; normal: number; novel: number; perDigit: number[] };
-  /** Verdict "reconstruction loss > threshold → novel" on the whole test set; the threshold comes from the run file. */
+  testImages: { scored: number; normal: number; novel: number; perClass: Record<string, number> | null };
+  /** The verdict "score > threshold → novel" on the test images; the threshold comes from the run file. */
   threshold: { value: number; score: NoveltyScore; percentile: number; source: string } & Confusion;
   scores: ScoreSummary[];
-  /** Where the combinations' statistics come from; null when no reference images were given. */
-  normalisation: Normalisation | null;
-  /** Combinations left out, and why. */
-  skippedScores: string[];
   shares: ShareResult[];
   examples: ExampleRecord[];
 }
 
 export interface EvaluateResult {
   report: EvalReport;
-  /** The example images and R's reconstructions of them, in `report.examples` order, side × side each. */
-  examplePixels: { inputs: Float32Array; reconstructions: Float32Array; size: number };
+  /** Novelty-oriented values (larger = more novel) of every rated score, and the truth: for the charts. */
+  values: Record<string, Float64Array>;
+  isNovel: Uint8Array;
+  /** The example images and R's reconstructions of them, in `report.examples` order, HWC in [0, 1]. */
+  examplePixels: { inputs: Float32Array; reconstructions: Float32Array; size: number; channels: number };
 }
 
-/** Scores in chunks so progress can be reported; the scorer batches within each chunk. */
-/** Extra reconstruction errors every report carries, beside BCE (the verdict's score) and D's outputs. */
-const REPORTED_VARIANTS = SCORE_VARIANTS.filter((v) => ['kl', 'mse', 'inkNorm'].includes(v.name));
-
-function scoreWithProgress(
-  nets: ScoringNets, pixels: Float32Array, count: number, size: number, batchSize: number, progress: (n: number) => void,
-  reconstructions?: Float32Array,
-): ImageScores {
-  const per = size * size;
-  const out = emptyScores(count);
-  const chunk = batchSize * 4;
-  for (let start = 0; start < count; start += chunk) {
-    const n = Math.min(chunk, count - start);
-    const part = scoreImages(nets, pixels.subarray(start * per, (start + n) * per), n, size, batchSize, reconstructions?.subarray(start * per, (start + n) * per));
-    out.reconLoss.set(part.reconLoss, start);
-    out.dOfR.set(part.dOfR, start);
-    out.dOfX.set(part.dOfX, start);
-    for (const name of ['kl', 'mse', 'ink', 'knn'] as const) out.novelty[name].set(part.novelty[name], start);
-    progress(n);
-  }
-  return out;
-}
-
-/** Evenly spaced normal images, and novel ones taking each other digit in turn. */
-function pickExamples(labels: Uint8Array, count: number, digit: number, perGroup: number): number[] {
+/** Evenly spaced normal images, and novel ones taking each class (or evenly spaced when unlabelled) in turn. */
+function pickExamples(test: LabelledSet, perGroup: number): number[] {
   const normal: number[] = [];
-  const byDigit: number[][] = Array.from({ length: 10 }, () => []);
-  for (let i = 0; i < count; i++) (labels[i] === digit ? normal : byDigit[labels[i]]).push(i);
-  const picked: number[] = [];
-  const step = normal.length / Math.min(perGroup, normal.length);
-  for (let k = 0; k < Math.min(perGroup, normal.length); k++) picked.push(normal[Math.floor(k * step)]);
-  const others = byDigit.filter((list, d) => d !== digit && list.length > 0);
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < test.count; i++) {
+    if (!test.isNovel[i]) normal.push(i);
+    else {
+      const c = test.labels ? test.labels[i] : 0;
+      if (!byClass.has(c)) byClass.set(c, []);
+      byClass.get(c)!.push(i);
+    }
+  }
+  const spread = (list: number[], n: number) => Array.from({ length: Math.min(n, list.length) }, (_, k) => list[Math.floor((k * list.length) / Math.min(n, list.length))]);
+  if (!test.labels) return [...spread(normal, perGroup), ...spread(byClass.get(0) ?? [], perGroup)];
+  const picked = spread(normal, perGroup);
+  const others = [...byClass.values()];
   for (let round = 0, taken = 0; taken < perGroup && others.some((l) => l.length > round); round++) {
     for (const list of others) if (taken < perGroup && round < list.length) picked.push(list[round]), taken++;
   }
   return picked;
 }
 
-function checkInputs(run: RunFile, images: Float32Array, labels: Uint8Array, count: number, size: number, digit: number) {
-  if (!Number.isInteger(count) || count < 1) throw new AloccError(`cannot evaluate on ${count} test images; need at least 1`);
-  if (images.length < count * size * size || labels.length < count) {
-    throw new AloccError(`test set holds fewer than the ${count} images asked for (${images.length / (size * size)} images, ${labels.length} labels)`);
-  }
-  if (run.config.model.channels !== 1) throw new AloccError(`eval needs a grey model; this run has ${run.config.model.channels} channels`);
-  let normal = 0;
-  for (let i = 0; i < count; i++) if (labels[i] === digit) normal++;
-  if (normal === 0 || normal === count) {
-    throw new AloccError(`the ${count} test images evaluated hold ${normal} of digit ${digit}; need both that digit and others (raise --limit)`);
-  }
+function labelOf(test: LabelledSet, i: number): string {
+  if (test.files) return test.files[i].split(/[\\/]/).pop()!;
+  if (test.labels && test.classNames) return test.classNames[test.labels[i]];
+  return test.isNovel[i] ? 'novel' : 'normal';
 }
 
 /**
- * Rates a trained run on labelled test images: AUROC of every candidate score, the calibrated threshold's
- * precision/recall/F1, and the paper's protocol of novel shares 10-50 %. Test labels are used only to grade, never
- * to choose a threshold or a normalisation.
+ * Rates a run on labelled test images: AUROC, AUPRC and recall at 1 % and 5 % false alarms of every score (the
+ * network-free raw-pixel kNN among them), the calibrated threshold's precision/recall/F1, and the paper's protocol of
+ * novel shares 10-50 %. Test labels are used only to grade, never to choose a threshold or a setting.
  */
-export function evaluate(
-  nets: ScoringNets, run: RunFile, epoch: number, images: Float32Array, labels: Uint8Array, count: number, opts: EvaluateOptions,
-): EvaluateResult {
+export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOptions): EvaluateResult {
   const startedAt = new Date();
-  const digit = run.config.train.digit;
-  const size = run.config.model.inputSize;
-  const record = run.epochs.find((e) => e.epoch === epoch);
-  if (!record) throw new AloccError(`epoch ${epoch} is not in the run of digit ${digit} (completed: ${run.epochs.map((e) => e.epoch).join(', ') || 'none'})`);
-  checkInputs(run, images, labels, count, size, digit);
+  const { size, channels } = opened.preprocessing;
+  if (test.size !== size || test.channels !== channels) {
+    throw new Error(`evaluate: test images are ${test.size}×${test.size}×${test.channels}, the run takes ${size}×${size}×${channels}`);
+  }
+  let normalCount = 0;
+  for (let i = 0; i < test.count; i++) if (!test.isNovel[i]) normalCount++;
+  if (normalCount === 0 || normalCount === test.count) {
+    throw new AloccError(`the ${test.count} test images hold ${normalCount} normal and ${test.count - normalCount} novel; need both (raise --limit, or give both --normal and --novel)`);
+  }
+  const per = size * size * channels;
+  const exampleIdx = pickExamples(test, opts.examplesPerGroup ?? 9);
+  const inputs = new Float32Array(exampleIdx.length * per);
+  const reconstructions = new Float32Array(exampleIdx.length * per);
   // Small batches run faster on wasm (cache-sized activations): 64 measured ~2.3 ms/image vs ~3.9 at 256.
   const batchSize = opts.batchSize ?? 64;
-
-  const refCount = opts.reference?.count ?? 0;
-  let done = 0;
-  const progress = (n: number) => opts.onProgress?.((done += n), count + refCount);
-  const testReconstructions = new Float32Array(count * size * size);
-  const raw = scoreWithProgress(nets, images, count, size, batchSize, progress, testReconstructions);
-  const refRaw = opts.reference ? scoreWithProgress(nets, opts.reference.images, refCount, size, batchSize, progress) : null;
-
-  const isNovel = new Uint8Array(count);
-  const perDigit = new Array<number>(10).fill(0);
-  for (let i = 0; i < count; i++) {
-    isNovel[i] = labels[i] === digit ? 0 : 1;
-    perDigit[labels[i]]++;
-  }
-
-  const definitions: ScoreDefinition[] = [...BASE_SCORES];
-  const novelty: Record<string, Float64Array> = {};
-  const rawValues: Record<string, ArrayLike<number>> = {};
-  for (const def of BASE_SCORES) {
-    rawValues[def.name] = raw[def.name as 'reconLoss' | 'dOfR' | 'dOfX'];
-    novelty[def.name] = toNoveltyScores(rawValues[def.name], def.novelWhen);
-  }
-  // Reconstruction errors other than BCE, from the same reconstructions (docs/research.md: BCE favours low-ink digits).
-  const variants = scoreVariants(images, testReconstructions, count, size, REPORTED_VARIANTS);
-  for (const v of REPORTED_VARIANTS) {
-    definitions.push({ name: v.name, label: v.label, description: v.description, novelWhen: 'higher' });
-    novelty[v.name] = rawValues[v.name] = variants[v.name];
-  }
-  // Present when the caller gave the run's training images (nets.memory); NaN otherwise.
-  if (nets.memory) {
-    definitions.push(KNN_SCORE);
-    novelty.knn = rawValues.knn = Float64Array.from(raw.novelty.knn);
-  }
-  let normalisation: Normalisation | null = null;
-  const skippedScores: string[] = [];
-  if (refRaw && opts.reference) {
-    const combined = combineScores(raw, refRaw, opts.reference.source);
-    normalisation = combined.normalisation;
-    skippedScores.push(...combined.skipped);
-    for (const def of COMBINED_SCORES) {
-      if (!combined.scores[def.name]) continue;
-      definitions.push(def);
-      novelty[def.name] = rawValues[def.name] = combined.scores[def.name];
+  const raw = emptyScores(test.count);
+  const pixelKnn = new Float32Array(test.count);
+  const pixelMemory = buildFeatureMemory(pixelSpace, opened.memoryImages(), opened.config.train.neighbours);
+  try {
+    const chunk = batchSize * 8;
+    for (let start = 0; start < test.count; start += chunk) {
+      const n = Math.min(chunk, test.count - start);
+      const x = floatsOf(test, start, n);
+      const rec = new Float32Array(n * per);
+      const part = scoreImages(opened, x, n, opened.preprocessing, batchSize, rec);
+      raw.reconLoss.set(part.reconLoss, start);
+      raw.dOfR.set(part.dOfR, start);
+      raw.dOfX.set(part.dOfX, start);
+      for (const name of ['kl', 'mse', 'ink', 'knn'] as const) raw.novelty[name].set(part.novelty[name], start);
+      const d = tf.tidy(() => memoryDistances(pixelMemory, tf.tensor4d(x, [n, size, size, channels])));
+      pixelKnn.set(d.dataSync(), start);
+      d.dispose();
+      exampleIdx.forEach((img, k) => {
+        if (img < start || img >= start + n) return;
+        inputs.set(x.subarray((img - start) * per, (img - start + 1) * per), k * per);
+        reconstructions.set(rec.subarray((img - start) * per, (img - start + 1) * per), k * per);
+      });
+      opts.onProgress?.(start + n, test.count);
     }
-  } else {
-    skippedScores.push('zMix, rankMix: no reference images of the target digit to normalise with');
+  } finally {
+    disposeFeatureMemory(pixelMemory);
   }
+  return report(opened, test, raw, pixelKnn, exampleIdx, { inputs, reconstructions, size, channels }, opts, startedAt);
+}
 
-  const scores: ScoreSummary[] = definitions.map((def) => {
-    const values = rawValues[def.name];
+function report(
+  opened: OpenedRun, test: LabelledSet, raw: ImageScores, pixelKnn: Float32Array, exampleIdx: number[],
+  examplePixels: EvaluateResult['examplePixels'], opts: EvaluateOptions, startedAt: Date,
+): EvaluateResult {
+  const { isNovel, count } = test;
+  const values: Record<string, Float64Array> = {};
+  const scores: ScoreSummary[] = RATED_SCORES.map(({ values: of, ...def }) => {
+    const rawValues = of ? of(raw) : pixelKnn;
+    const v = (values[def.name] = toNoveltyScores(rawValues, def.novelWhen));
     const normal: number[] = [], novel: number[] = [];
-    for (let i = 0; i < count; i++) (isNovel[i] ? novel : normal).push(values[i]);
-    return { ...def, auroc: auroc(novelty[def.name], isNovel), normal: meanSd(normal), novel: meanSd(novel) };
+    for (let i = 0; i < count; i++) (isNovel[i] ? novel : normal).push(rawValues[i]);
+    return {
+      ...def,
+      auroc: auroc(v, isNovel),
+      auprc: auprc(v, isNovel),
+      recallAt1PercentFalseAlarms: recallAtFalseAlarmRate(v, isNovel, FALSE_ALARM_RATES[0]),
+      recallAt5PercentFalseAlarms: recallAtFalseAlarmRate(v, isNovel, FALSE_ALARM_RATES[1]),
+      normal: meanSd(normal),
+      novel: meanSd(novel),
+    };
   });
-
-  const scoreName = run.config.train.noveltyScore;
-  const verdict = flagAbove(raw.novelty[scoreName], record.threshold);
+  const { run, record, epoch } = opened;
+  const scoreName = opened.score;
+  const verdict = flagAbove(raw.novelty[scoreName], opened.threshold);
+  const pct = run.config.train.thresholdPercentile;
   const threshold = {
-    value: record.threshold,
+    value: opened.threshold,
     score: scoreName,
-    percentile: run.config.train.thresholdPercentile,
-    source: `run file, epoch ${epoch}: percentile ${run.config.train.thresholdPercentile} of ${run.validationImages} validation images' ${NOVELTY_SCORE_LABELS[scoreName]}`,
+    percentile: pct,
+    source: `run file, epoch ${epoch}: percentile ${pct} of ${run.validationImages} validation images' ${NOVELTY_SCORE_LABELS[scoreName]}`,
     ...precisionRecallF1(verdict, isNovel),
   };
-  const shares = runSharesProtocol({ isNovel, verdict, scores: novelty }, opts.shares ?? PAPER_NOVEL_SHARES, opts.draws, opts.seed);
-
-  const exampleIdx = pickExamples(labels, count, digit, opts.examplesPerGroup ?? 9);
-  const per = size * size;
-  const inputs = new Float32Array(exampleIdx.length * per);
-  const reconstructions = new Float32Array(inputs.length);
-  exampleIdx.forEach((img, k) => {
-    inputs.set(images.subarray(img * per, (img + 1) * per), k * per);
-    reconstructions.set(testReconstructions.subarray(img * per, (img + 1) * per), k * per);
-  });
-  const examples: ExampleRecord[] = exampleIdx.map((img) => ({
-    index: img,
-    label: labels[img],
-    group: isNovel[img] ? 'novel' : 'normal',
-    reconLoss: raw.reconLoss[img],
-    score: raw.novelty[scoreName][img],
-    verdict: verdict[img] ? 'novel' : 'normal',
-  }));
-
+  const shares = runSharesProtocol({ isNovel, verdict, scores: values }, opts.shares ?? PAPER_NOVEL_SHARES, opts.draws, opts.seed);
+  let perClass: Record<string, number> | null = null;
+  if (test.labels && test.classNames) {
+    perClass = {};
+    for (let i = 0; i < count; i++) perClass[test.classNames[test.labels[i]]] = (perClass[test.classNames[test.labels[i]]] ?? 0) + 1;
+  }
+  const novelCount = isNovel.reduce((a, b) => a + b, 0);
   const finishedAt = new Date();
-  const report: EvalReport = {
-    format: 'alocc-eval',
-    version: 1,
-    digit,
-    epoch,
-    bestEpoch: run.bestEpoch,
-    backend: opts.backend ?? tf.getBackend(),
-    runBackend: run.backend,
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-    seed: opts.seed,
-    draws: opts.draws,
-    testImages: { scored: count, normal: count - isNovel.reduce((a, b) => a + b, 0), novel: isNovel.reduce((a, b) => a + b, 0), perDigit },
-    threshold,
-    scores,
-    normalisation,
-    skippedScores,
-    shares,
-    examples,
+  return {
+    report: {
+      format: 'alocc-eval',
+      version: 2,
+      run: opened.dir,
+      normalClass: describeData(run.config.data),
+      testSource: opts.testSource,
+      epoch: record.epoch,
+      bestEpoch: run.bestEpoch,
+      backend: opts.backend ?? tf.getBackend(),
+      runBackend: run.backend,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      seed: opts.seed,
+      draws: opts.draws,
+      testImages: { scored: count, normal: count - novelCount, novel: novelCount, perClass },
+      threshold,
+      scores,
+      shares,
+      examples: exampleIdx.map((img) => ({
+        index: img,
+        label: labelOf(test, img),
+        group: isNovel[img] ? 'novel' : 'normal',
+        score: raw.novelty[scoreName][img],
+        verdict: verdict[img] ? 'novel' : 'normal',
+      })),
+    },
+    values,
+    isNovel,
+    examplePixels,
   };
-  return { report, examplePixels: { inputs, reconstructions, size } };
 }

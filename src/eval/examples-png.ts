@@ -27,7 +27,7 @@ export interface ExamplePixels {
 
 /** What the grid draws; an EvaluateResult is one. */
 export interface ExamplesGridInput {
-  report: Pick<EvalReport, 'digit' | 'epoch' | 'examples'> & { threshold: Pick<EvalReport['threshold'], 'value' | 'score'> };
+  report: Pick<EvalReport, 'normalClass' | 'epoch' | 'examples'> & { threshold: Pick<EvalReport['threshold'], 'value' | 'score'> };
   examplePixels: ExamplePixels;
 }
 
@@ -81,16 +81,16 @@ export function drawExamples(result: ExamplesGridInput): Buffer {
 
   ctx.fillStyle = '#111111';
   ctx.font = `bold 15px "${family}"`;
-  ctx.fillText(`digit ${report.digit}, epoch ${report.epoch}: novel when ${SHORT[report.threshold.score]} > ${report.threshold.value.toFixed(4)}`, GAP, 9);
+  ctx.fillText(`${report.normalClass}, epoch ${report.epoch}: novel when ${SHORT[report.threshold.score]} > ${report.threshold.value.toFixed(4)}`, GAP, 9);
   ctx.font = `12px "${family}"`;
   ctx.fillStyle = '#555555';
-  ctx.fillText(`under each: true digit · ${SHORT[report.threshold.score]}, then the verdict (green right, red wrong)`, GAP, 29);
+  ctx.fillText(`under each: what it is · ${SHORT[report.threshold.score]}, then the verdict (green right, red wrong)`, GAP, 29);
 
   groups.forEach(({ group, items }, gi) => {
     const top = TITLE + gi * groupHeight;
     ctx.fillStyle = '#111111';
     ctx.font = `bold 13px "${family}"`;
-    const what = group === 'normal' ? `normal: digit ${report.digit}` : 'novel: other digits';
+    const what = group === 'normal' ? `normal: ${report.normalClass}` : 'novel';
     ctx.fillText(`${what} (${items.length})`, GAP, top + 3);
     ctx.font = `12px "${family}"`;
     ctx.fillText('input', GAP, top + GROUP_HEADER + cell / 2 - 6);

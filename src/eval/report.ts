@@ -3,7 +3,9 @@ import { NOVELTY_SCORE_LABELS } from '../config';
 import { writeFileAtomic } from '../fsutil';
 import { EvalReport, EvaluateResult } from './evaluate';
 import { drawExamples } from './examples-png';
-import { MeanSd } from './metrics';
+import { MeanSd, rocCurve, rocPointAt } from './metrics';
+import { renderRocChart } from '../plot/roc-chart';
+import { renderScoreHistogram } from '../plot/score-histogram';
 
 /** A number for people: 'n/a' for NaN (a diverged model), fixed digits otherwise. */
 export function fmt(x: number | null | undefined, digits = 3): string {
@@ -32,20 +34,25 @@ export function renderMarkdown(report: EvalReport): string {
   const t = report.testImages;
   const th = report.threshold;
   const lines: string[] = [
-    `# ALOCC evaluation: digit ${report.digit}, epoch ${report.epoch}`,
+    `# ALOCC evaluation: ${report.normalClass}, epoch ${report.epoch}`,
     '',
-    `- Test images: ${t.scored} from the MNIST test set; normal (digit ${report.digit}): ${t.normal}; novel (other digits): ${t.novel}`,
+    `- Run: ${report.run}`,
+    `- Test images: ${t.scored} from ${report.testSource}; normal (${report.normalClass}): ${t.normal}; novel: ${t.novel}`,
     `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ` (best by validation ${NOVELTY_SCORE_LABELS[th.score]})` : ` (best: ${report.bestEpoch})`}; ` +
       `backend ${report.backend} (trained on ${report.runBackend})`,
     `- ${report.startedAt} to ${report.finishedAt} (${fmt(report.seconds, 1)} s); seed ${report.seed}, ${report.draws} draws per share`,
     '',
-    '## AUROC on the whole test set',
+    '## Every score on the whole test set',
     '',
-    'Novel images are the positives; 0.5 is chance. Raw score means per class, and which way the score points for novel images.',
+    'Novel images are the positives; AUROC 0.5 is chance. Recall at 1 % / 5 % false alarms: the share of novel images a ' +
+      'threshold catches when it flags at most that share of normal ones. The baseline row uses no network at all.',
     '',
     ...table(
-      ['score', 'AUROC', 'normal mean ± sd', 'novel mean ± sd', 'novel when', 'what it is'],
-      report.scores.map((s) => [s.label, fmt(s.auroc, 4), `${sig(s.normal.mean)} ± ${sig(s.normal.sd)}`, `${sig(s.novel.mean)} ± ${sig(s.novel.sd)}`, s.novelWhen, s.description]),
+      ['score', 'AUROC', 'AUPRC', 'recall @1 % FA', 'recall @5 % FA', 'normal mean ± sd', 'novel mean ± sd', 'novel when', 'what it is'],
+      report.scores.map((s) => [
+        s.label, fmt(s.auroc, 4), fmt(s.auprc, 4), fmt(s.recallAt1PercentFalseAlarms), fmt(s.recallAt5PercentFalseAlarms),
+        `${sig(s.normal.mean)} ± ${sig(s.normal.sd)}`, `${sig(s.novel.mean)} ± ${sig(s.novel.sd)}`, s.novelWhen, s.description,
+      ]),
     ),
     '',
     `## Calibrated threshold: ${NOVELTY_SCORE_LABELS[th.score]} > ${fmt(th.value, 5)} → novel`,
@@ -75,18 +82,7 @@ export function renderMarkdown(report: EvalReport): string {
     ),
     '',
   ];
-  if (report.normalisation) {
-    const n = report.normalisation;
-    lines.push(
-      '## Combined scores',
-      '',
-      `Normalised on ${n.count} ${n.source}: recon loss mean ${fmt(n.reconLoss.mean, 4)} sd ${fmt(n.reconLoss.sd, 4)}; ` +
-        `−D(R(x)) mean ${fmt(n.negDOfR.mean, 4)} sd ${fmt(n.negDOfR.sd, 4)}.`,
-      '',
-    );
-  }
-  if (report.skippedScores.length) lines.push(`Left out: ${report.skippedScores.join('; ')}.`, '');
-  lines.push('![examples](examples.png)', '');
+  lines.push('![ROC curve](roc.png)', '', '![score histograms](scores.png)', '', '![examples](examples.png)', '');
   return lines.join('\n');
 }
 
@@ -94,6 +90,8 @@ export interface ReportFiles {
   json: string;
   markdown: string;
   png: string;
+  roc: string;
+  histogram: string;
 }
 
 /** The JSON text of a report: NaN becomes null, which is what JSON can hold. */
@@ -108,9 +106,23 @@ export function writeEvalReport(runDir: string, result: EvaluateResult): ReportF
     json: path.join(dir, 'report.json'),
     markdown: path.join(dir, 'report.md'),
     png: path.join(dir, 'examples.png'),
+    roc: path.join(dir, 'roc.png'),
+    histogram: path.join(dir, 'scores.png'),
   };
-  const png = drawExamples(result);
-  writeFileAtomic(files.png, png);
+  writeFileAtomic(files.png, drawExamples(result));
+  const { report } = result;
+  const verdict = report.scores.find((s) => s.name === report.threshold.score)!;
+  const values = result.values[verdict.name];
+  // The charts show the raw score the threshold applies to (the five verdict scores all point "higher = novel").
+  const normal: number[] = [], novel: number[] = [];
+  values.forEach((v, i) => (result.isNovel[i] ? novel : normal).push(v));
+  const th = report.threshold;
+  writeFileAtomic(files.roc, renderRocChart(rocCurve(values, result.isNovel), rocPointAt(values, result.isNovel, th.value), {
+    auroc: verdict.auroc,
+    scoreLabel: verdict.label,
+    title: `ROC of ${verdict.label}: ${report.normalClass} normal`,
+  }));
+  writeFileAtomic(files.histogram, renderScoreHistogram(normal, novel, th.value, { title: `${verdict.label}: normal and novel test images`, scoreLabel: verdict.label }));
   writeFileAtomic(files.markdown, renderMarkdown(result.report));
   // The JSON last: a reader that finds it finds the other two written.
   writeFileAtomic(files.json, reportJson(result.report));
@@ -121,13 +133,13 @@ export function writeEvalReport(runDir: string, result: EvaluateResult): ReportF
 export function renderSummary(report: EvalReport, files?: ReportFiles): string {
   const t = report.testImages;
   const lines = [
-    `digit ${report.digit}, epoch ${report.epoch}: ${t.scored} test images (${t.normal} normal, ${t.novel} novel), backend ${report.backend}, ${fmt(report.seconds, 1)} s`,
+    `${report.normalClass}, epoch ${report.epoch}: ${t.scored} test images (${t.normal} normal, ${t.novel} novel), backend ${report.backend}, ${fmt(report.seconds, 1)} s`,
     `AUROC (whole test set): ${report.scores.map((s) => `${s.label} ${fmt(s.auroc, 4)}`).join(', ')}`,
     `threshold ${fmt(report.threshold.value, 5)} on the ${NOVELTY_SCORE_LABELS[report.threshold.score]}, novel positive: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
     `paper protocol, F1 with normal positive (mean ± sd over ${report.draws} draws):`,
     ...report.shares.map((s) => `  ${pct(s.capped ? s.actualShare : s.targetShare).padStart(6)}  F1 ${fmtMeanSd(s.threshold.f1)}  AUROC ` +
       report.scores.map((sc) => `${sc.label} ${fmtMeanSd(s.auroc[sc.name])}`).join(', ')),
   ];
-  if (files) lines.push(`report: ${files.markdown} (also report.json, examples.png)`);
+  if (files) lines.push(`report: ${files.markdown} (also report.json, examples.png, roc.png, scores.png)`);
   return lines.join('\n');
 }

@@ -1,4 +1,5 @@
 import { Chart, ChartConfiguration, Plugin } from 'chart.js';
+import { describeData } from '../data/source';
 import { RunFile } from '../run/runfile';
 import { checkSide, drawBackedLabel, renderChartPng, whiteBackground } from './chart-canvas';
 
@@ -73,7 +74,7 @@ function bestEpochMarker(bestEpoch: number | null, fontFamily: string): Plugin<'
 }
 
 function defaultTitle(run: RunFile): string {
-  return `ALOCC losses: digit ${run.config.train.digit} (${run.backend} backend)`;
+  return `ALOCC losses: ${describeData(run.config.data)} (${run.backend} backend)`;
 }
 
 function subtitle(run: RunFile): string {

@@ -6,17 +6,10 @@ import { AloccError, firstLine } from '../errors';
 import { readFileOrExplain, sha256, writeDirAtomic } from '../fsutil';
 import { buildDiscriminator } from '../models/discriminator';
 import { buildReconstructor } from '../models/reconstructor';
+import { epochDirFor } from './paths';
 import { RunFile } from './runfile';
 import { AloccNets, makeOptimizer } from '../train/step';
 
-/** checkpoints/digit-<d>: one run per digit. */
-export function runDirFor(checkpointDir: string, digit: number): string {
-  return path.join(checkpointDir, `digit-${digit}`);
-}
-
-export function epochDirFor(runDir: string, epoch: number): string {
-  return path.join(runDir, `epoch-${epoch}`);
-}
 
 /** model.json + weights.bin in the tfjs layers format, as in-memory files. */
 async function serializeModel(model: tf.LayersModel): Promise<{ json: string; bin: Uint8Array }> {
@@ -50,8 +43,11 @@ async function serializeOptimizer(optimizer: tf.Optimizer): Promise<{ specs: tf.
   }
 }
 
-/** Writes R, D and both optimisers' state into epoch-<n>/ atomically; returns the files' checksums. */
-export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: AloccNets): Promise<Record<string, string>> {
+/**
+ * Writes R, D, both optimisers' state and `extra` files (the knn memory) into epoch-<n>/ atomically; returns the
+ * files' checksums.
+ */
+export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: AloccNets, extra: Record<string, Uint8Array> = {}): Promise<Record<string, string>> {
   const [r, d, ro, dopt] = await Promise.all([
     serializeModel(nets.r),
     serializeModel(nets.d),
@@ -68,6 +64,7 @@ export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: A
     'd/weights.bin': d.bin,
     'optimizers.json': JSON.stringify({ r: ro.specs, d: dopt.specs, rBytes: ro.bin.length }),
     'optimizers.bin': optimizerBin,
+    ...extra,
   });
 }
 
@@ -81,7 +78,7 @@ function refuseOutside(epochDir: string, rel: string): void {
   }
 }
 
-function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
+export function readVerified(epochDir: string, rel: string, checksums: Record<string, string>): Buffer {
   refuseOutside(epochDir, rel);
   const file = path.join(epochDir, rel);
   let real: string;

@@ -2,13 +2,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AloccError, firstLine } from '../errors';
 import { readFileOrExplain, writeFileAtomic } from '../fsutil';
-import { RunFile, runFileProblem } from './runfile';
+import { runFilePath } from './paths';
+import { RUN_FILE_VERSION, RunFile, runFileProblem } from './runfile';
 
-export const RUN_FILE_NAME = 'run.json';
-
-export function runFilePath(runDir: string): string {
-  return path.join(runDir, RUN_FILE_NAME);
-}
 
 /** Reads and validates run.json; null when the run does not exist yet. */
 export function readRunFileIfExists(runDir: string): RunFile | null {
@@ -20,10 +16,7 @@ export function readRunFileIfExists(runDir: string): RunFile | null {
 /** Reads and validates run.json, with one clear line for every way it can be wrong. */
 export function readRunFile(runDir: string): RunFile {
   const file = runFilePath(runDir);
-  if (!fs.existsSync(file)) {
-    const digit = /digit-(\d)$/.exec(path.resolve(runDir))?.[1] ?? '<d>';
-    throw new AloccError(`no training run found at ${file}; create one with: alocc train --digit ${digit}`);
-  }
+  if (!fs.existsSync(file)) throw new AloccError(`no training run found at ${file}; ${howToTrain(runDir)}`);
   const text = readFileOrExplain(file, 'run file').toString('utf8');
   let parsed: unknown;
   try {
@@ -31,17 +24,31 @@ export function readRunFile(runDir: string): RunFile {
   } catch (err) {
     throw new AloccError(`${file} is not valid JSON (${firstLine(err)}); delete the folder and retrain`);
   }
+  const old = parsed as { format?: unknown; version?: unknown; config?: { train?: { digit?: unknown } } };
+  if (old?.format === 'alocc-run' && old.version === 1) {
+    const digit = Number.isInteger(old.config?.train?.digit) ? String(old.config!.train!.digit) : '<d>';
+    throw new AloccError(
+      `${file} was made by alocc 0.1, whose runs need MNIST to score; retrain it with: alocc train --digit ${digit} --overwrite` +
+        (path.basename(path.dirname(path.resolve(file))) === `digit-${digit}` ? '' : ` --name ${path.basename(path.resolve(runDir))}`),
+    );
+  }
   const problem = runFileProblem(parsed);
-  if (problem) throw new AloccError(`${file} is not an alocc run file: ${problem}`);
-  const run = parsed as RunFile;
-  // Runs from before these options scored with the reconstruction loss and trained on clipped BCE.
-  run.config.train.noveltyScore ??= 'bce';
-  run.config.train.bce ??= 'clipped';
-  // ... and had no knn score; 5 (the default) keeps a resumed old run's config equal to the one it is resumed with.
-  run.config.train.neighbours ??= 5;
-  return run;
+  if (problem) throw new AloccError(`${file} is not an alocc run file (version ${RUN_FILE_VERSION}): ${problem}`);
+  return parsed as RunFile;
 }
 
 export function writeRunFile(runDir: string, run: RunFile): void {
   writeFileAtomic(runFilePath(runDir), JSON.stringify(run) + '\n');
+}
+
+/** "create one with: alocc train ..." for a run folder that has no run yet, guessed from its name. */
+export function howToTrain(runDir: string): string {
+  const name = path.basename(path.resolve(runDir));
+  const digit = /^digit-(\d)$/.exec(name)?.[1];
+  const fashion = /^fashion-(\d)$/.exec(name)?.[1];
+  const dir = path.dirname(runDir);
+  const where = path.resolve(dir) === path.resolve('checkpoints') ? '' : ` --checkpoint-dir ${dir}`;
+  if (digit) return `create one with: alocc train --digit ${digit}${where}`;
+  if (fashion) return `create one with: alocc train --dataset fashion-mnist --class ${fashion}${where}`;
+  return `create one with: alocc train --data <folder> --name ${name}${where}`;
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
+import { DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
 import { BatchLosses } from '../train/step';
 
 /** Losses of one batch, with where it fell in training. */
@@ -21,20 +21,44 @@ export interface EpochRecord {
   valReconLoss: number;
   /** Novelty threshold on the run's noveltyScore: the thresholdPercentile-th percentile over validation images. */
   threshold: number;
-  /** Every novelty score's mean and threshold on the validation images (absent in runs made before 0.2). */
-  validation?: Record<NoveltyScore, { mean: number; threshold: number }>;
+  /** Every novelty score's mean and threshold on the validation images. */
+  validation: Record<NoveltyScore, { mean: number; threshold: number }>;
   /** Seconds the epoch's training took (checkpointing excluded). */
   wallSeconds: number;
   /** Training images per second over the epoch. */
   imagesPerSecond: number;
+  /** The knn memory saved with this epoch (memory.bin: `images` rows of `features` floats, R's features then). */
+  memory: { images: number; features: number };
   /** SHA-256 (hex) of every file in the checkpoint folder, by path relative to it. */
   checksums: Record<string, string>;
 }
 
-/** checkpoints/digit-<d>/run.json: everything about a run, rewritten atomically after each epoch. */
+/** A training picture left out with --skip-bad, and why. */
+export interface SkippedFile {
+  file: string;
+  why: string;
+}
+
+/** What was done to a folder's pictures to give them the run's shape. */
+export interface FolderReport {
+  /** Files below the folder whose extension is not an image format alocc reads. */
+  ignoredFiles: number;
+  skipped: SkippedFile[];
+  resized: number;
+  colourToGrey: number;
+  greyToColour: number;
+}
+
+/** The run file version this alocc writes and reads; version 1 (alocc 0.1) needed MNIST to score. */
+export const RUN_FILE_VERSION = 2;
+
+/**
+ * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
+ * run folder is all that score and eval need: preprocessing, networks, the knn memory, thresholds.
+ */
 export interface RunFile {
   format: 'alocc-run';
-  version: 1;
+  version: typeof RUN_FILE_VERSION;
   config: RunConfig;
   /** Backend label the run trained on, e.g. 'wasm'. */
   backend: string;
@@ -43,15 +67,19 @@ export interface RunFile {
   /** Number of training and validation images actually used. */
   trainImages: number;
   validationImages: number;
+  /** The knn memory's images (memory-images.bin: bytes, the run's shape), a sample of the training images. */
+  memoryImages: { count: number; sha256: string };
+  /** Folder runs: what was skipped and converted; null for built-in sets. */
+  folder: FolderReport | null;
   epochs: EpochRecord[];
   batches: BatchRecord[];
   /** Epoch with the lowest validation mean of the run's noveltyScore: the one `score` and `eval` use by default. */
   bestEpoch: number | null;
 }
 
-/** An epoch's validation mean of `score` (older runs recorded only the reconstruction loss, i.e. bce). */
+/** An epoch's validation mean of `score`. */
 export function validationMean(e: EpochRecord, score: NoveltyScore): number {
-  return e.validation?.[score]?.mean ?? e.valReconLoss;
+  return e.validation[score].mean;
 }
 
 /** Epoch with the lowest validation mean of `score`, or null before the first epoch completes. */
@@ -73,8 +101,20 @@ const isCount = (v: unknown, min: number, max = 2 ** 31 - 1) => Number.isInteger
 
 /** The first problem in the config of a run file; every field the code reads must be there and in range. */
 function configProblem(config: unknown): string | null {
-  if (!isObject(config) || !isObject(config.model) || !isObject(config.train)) return "it lacks 'config.model' or 'config.train'";
-  const { model, train } = config;
+  if (!isObject(config) || !isObject(config.model) || !isObject(config.train) || !isObject(config.data) || !isObject(config.preprocessing)) {
+    return "it lacks 'config.data', 'config.model', 'config.preprocessing' or 'config.train'";
+  }
+  const { model, train, data, preprocessing: pre } = config;
+  if (!(DATASETS as readonly unknown[]).includes(data.source)) return `config.data.source ${JSON.stringify(data.source)} is not one of ${DATASETS.join(', ')}`;
+  if (data.source === 'folder' ? typeof data.folder !== 'string' : !isCount(data.class, 0, 9)) {
+    return data.source === 'folder' ? 'config.data.folder is not a path' : 'config.data.class is not a class 0-9';
+  }
+  const choices: [string, unknown, string[]][] = [
+    ['resize', pre.resize, ['fill', 'cover', 'contain']],
+    ['invert', pre.invert, ['auto', 'never']],
+    ['fit', pre.fit, ['none', 'mnist', 'auto']],
+  ];
+  for (const [k, v, allowed] of choices) if (!allowed.includes(v as string)) return `config.preprocessing.${k} ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`;
   if (train.bce !== undefined && train.bce !== 'logits' && train.bce !== 'clipped') {
     return `config.train.bce ${JSON.stringify(train.bce)} is not 'logits' or 'clipped'`;
   }
@@ -88,19 +128,16 @@ function configProblem(config: unknown): string | null {
     for (const [k, d] of Object.entries(defaults)) {
       if (typeof d !== 'number') continue;
       const v = values[k];
-      if (section === 'train' && k === 'neighbours' && v === undefined) continue; // runs from before the knn score
       if (typeof v !== 'number' || !Number.isFinite(v)) return `config.${section}.${k} is not a finite number`;
     }
   }
   // The networks are built from these before any weight is checked: a huge width would allocate gigabytes.
-  if (model.inputSize !== DEFAULT_MODEL_CONFIG.inputSize || model.channels !== DEFAULT_MODEL_CONFIG.channels) {
-    return `its images are ${model.inputSize}×${model.inputSize}×${model.channels}; this alocc handles 28×28 grey images only`;
-  }
+  if (!isCount(model.inputSize, MIN_INPUT_SIZE, MAX_INPUT_SIZE)) return `config.model.inputSize is not a side from ${MIN_INPUT_SIZE} to ${MAX_INPUT_SIZE}`;
+  if (model.channels !== 1 && model.channels !== 3) return 'config.model.channels is not 1 or 3';
   for (const k of ['dfDim', 'gfDim']) if (!isCount(model[k], 1, MAX_FILTERS)) return `config.model.${k} is not a width from 1 to ${MAX_FILTERS}`;
-  if (!isCount(train.digit, 0, 9)) return 'config.train.digit is not a digit 0-9';
   for (const k of ['epochs', 'batchSize', 'rStepsPerBatch']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
-  for (const k of ['seed', 'limit']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
-  if (train.neighbours !== undefined && !isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
+  for (const k of ['seed', 'limit', 'memorySize']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
+  if (!isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
     return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;
   }
   return null;
@@ -117,23 +154,23 @@ export function runFileProblem(value: unknown): string | null {
   if (!isObject(value)) return 'not a JSON object';
   const run = value;
   if (run.format !== 'alocc-run') return "its 'format' is not 'alocc-run'";
-  if (run.version !== 1) return `its version ${JSON.stringify(run.version)} is not supported (expected 1)`;
+  if (run.version !== RUN_FILE_VERSION) return `its version ${JSON.stringify(run.version)} is not supported (expected ${RUN_FILE_VERSION})`;
   const config = configProblem(run.config);
   if (config) return config;
   if (!Array.isArray(run.epochs) || !Array.isArray(run.batches)) return "it lacks the 'epochs' or 'batches' list";
   if (typeof run.backend !== 'string') return "its 'backend' is not a string";
   for (const k of ['trainImages', 'validationImages']) if (!isCount(run[k], 0)) return `its '${k}' is not a count`;
+  const mem = run.memoryImages;
+  if (!isObject(mem) || !isCount(mem.count, 1) || typeof mem.sha256 !== 'string' || !SHA256_HEX.test(mem.sha256)) return "its 'memoryImages' is not a count and a checksum";
+  if (run.folder !== null && !isObject(run.folder)) return "its 'folder' is not an object or null";
   // Epochs are 1, 2, ... in order: resume continues after the last and loads epoch-<count>/.
   for (const [i, e] of (run.epochs as unknown[]).entries()) {
     if (!isObject(e) || e.epoch !== i + 1) return `epoch record ${i + 1} is missing or out of order`;
     for (const k of EPOCH_NUMBER_FIELDS) if (typeof e[k] !== 'number') return `epoch ${i + 1} lacks '${k}'`;
-    if (e.validation !== undefined) {
-      const v = e.validation;
-      // Runs from before the knn score have the other four only.
-      const needed = NOVELTY_SCORES.filter((s) => s !== 'knn' || (isObject(v) && v.knn !== undefined) || (run.config as { train: { noveltyScore?: unknown } }).train.noveltyScore === 'knn');
-      const ok = isObject(v) && needed.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
-      if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${needed.join(', ')}`;
-    }
+    const v = e.validation;
+    const ok = isObject(v) && NOVELTY_SCORES.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
+    if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${NOVELTY_SCORES.join(', ')}`;
+    if (!isObject(e.memory) || !isCount(e.memory.images, 1) || !isCount(e.memory.features, 1)) return `epoch ${i + 1} lacks its memory's size`;
     const mean = lossesProblem(e.mean, `the mean losses of epoch ${i + 1}`);
     if (mean) return mean;
     const sums = e.checksums;

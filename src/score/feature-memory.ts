@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { floatsOf, ImageSet } from '../data/source';
+import { deriveSeed, mulberry32 } from '../data/random';
 
 /**
  * The 'knn' novelty score: how far an image is, in R's own features, from the run's training images. Measured on all
@@ -16,66 +18,100 @@ export const MEMORY_LAYER = 'g_encoder_h0_conv_lrelu';
  */
 const QUERY_MULTIPLE = 64;
 
-/** The training images' features, ready to be searched; holds one tensor (the bank). */
+/** Images [n, s, s, c] in [0, 1] → unit-length feature rows [n, f]. Pure in its weights; runs inside a tidy. */
+export type FeatureSpace = (x: tf.Tensor4D) => tf.Tensor2D;
+
+/** The memory images' features, ready to be searched; holds one tensor (the bank). */
 export interface FeatureMemory {
-  /** Unit-length features of the training images, one per row, as a conv input [1, images, 1, features]. */
+  /** Unit-length features of the memory images, one per row, as a conv input [1, images, 1, features]. */
   bank: tf.Tensor4D;
-  /** Training images in the bank. */
+  /** Images in the bank. */
   images: number;
+  /** Features per image. */
+  dims: number;
   /** Nearest images averaged over. */
   k: number;
-  /** R up to MEMORY_LAYER, sharing R's weights (never dispose it: that would dispose R's layers). */
-  features: tf.LayersModel;
+  features: FeatureSpace;
 }
 
-const featureModels = new WeakMap<tf.LayersModel, tf.LayersModel>();
+function unit(f: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12)) as tf.Tensor2D;
+}
 
-function featureModel(r: tf.LayersModel): tf.LayersModel {
-  let m = featureModels.get(r);
-  if (!m) {
-    m = tf.model({ inputs: r.inputs, outputs: r.getLayer(MEMORY_LAYER).output as tf.SymbolicTensor, name: `${r.name}_features` });
-    featureModels.set(r, m);
+/**
+ * Side of the average-pooling cells over the first block's output (side h = ⌈s/2⌉): 2 at 28×28 (14×14×32 → 7×7×32,
+ * 1,568 numbers an image), and at larger sizes as many as keep about 8×8 cells (64×64: 4, giving 8×8×32).
+ * Why pooled: the full 6,272 at 28 made a digit's memory 150 MB and scoring 4× slower for no better ranking.
+ */
+export function poolSide(firstBlockSide: number): number {
+  return Math.max(2, Math.ceil(firstBlockSide / 8));
+}
+
+const rSpaces = new WeakMap<tf.LayersModel, FeatureSpace>();
+
+/** R's feature space: MEMORY_LAYER's output (inference mode), pooled, flattened, unit length. Shares R's weights. */
+export function rFeatureSpace(r: tf.LayersModel): FeatureSpace {
+  let space = rSpaces.get(r);
+  if (!space) {
+    const model = tf.model({ inputs: r.inputs, outputs: r.getLayer(MEMORY_LAYER).output as tf.SymbolicTensor, name: `${r.name}_features` });
+    space = (x) => {
+      const h = model.predict(x) as tf.Tensor4D;
+      const p = poolSide(h.shape[1]);
+      const pooled = tf.avgPool(h, p, p, 'valid');
+      return unit(pooled.reshape([x.shape[0], -1]) as tf.Tensor2D);
+    };
+    rSpaces.set(r, space);
   }
-  return m;
+  return space;
 }
 
-/**
- * Unit-length rows [n, f] of the features of images `x` [n, s, s, 1] (inference mode): MEMORY_LAYER's output
- * averaged over 2×2 cells (14×14×32 → 7×7×32, 1,568 numbers an image). Why pooled: the full 6,272 made a digit's
- * memory 150 MB and scoring 4× slower (a cold `alocc score` 3.2 s, a folder 435 images/s), for no better ranking
- * (docs/research.md).
- */
-function unitFeatures(features: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const pooled = tf.avgPool(features.predict(x) as tf.Tensor4D, 2, 2, 'valid');
-    const f = pooled.reshape([x.shape[0], -1]) as tf.Tensor2D;
-    return tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12)) as tf.Tensor2D;
-  });
-}
+/** Raw pixels, unit length: the network-free baseline eval reports beside the knn score. */
+export const pixelSpace: FeatureSpace = (x) => unit(x.reshape([x.shape[0], -1]) as tf.Tensor2D);
 
 /**
- * Embeds `count` training images of side `size` (grey, [0, 1], concatenated) with R's features. The bank lives on
- * the backend: 1,568 floats an image (38 MB for a full digit).
+ * Which training images the memory keeps: all of them up to `max`, else a seeded sample of `max` (sorted), so that
+ * scoring time and disk stay bounded however large the folder (docs/research.md compares a greedy coreset).
  */
-export function buildFeatureMemory(r: tf.LayersModel, pixels: Float32Array, count: number, size: number, k: number, batchSize = 256): FeatureMemory {
+export function memoryRows(count: number, max: number, seed: number): Uint32Array {
+  if (max <= 0 || count <= max) return Uint32Array.from({ length: count }, (_, i) => i);
+  // Partial Fisher-Yates: the first `max` of a seeded permutation.
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  const rand = mulberry32(deriveSeed(seed, 3) || 1);
+  for (let i = 0; i < max; i++) {
+    const j = i + Math.floor(rand() * (count - i));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order.slice(0, max).sort();
+}
+
+/** Embeds every image of `set` in `space`; the bank lives on the backend. */
+export function buildFeatureMemory(space: FeatureSpace, set: ImageSet, k: number, batchSize = 256): FeatureMemory {
   if (!Number.isInteger(k) || k < 1) throw new Error(`buildFeatureMemory: k must be a positive integer, got ${k}`);
-  if (count < 1) throw new Error('buildFeatureMemory: no training images');
-  const features = featureModel(r);
-  const per = size * size;
+  if (set.count < 1) throw new Error('buildFeatureMemory: no images');
   const parts: tf.Tensor2D[] = [];
   try {
-    for (let start = 0; start < count; start += batchSize) {
-      const n = Math.min(batchSize, count - start);
-      parts.push(tf.tidy(() => unitFeatures(features, tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, 1]))));
+    for (let start = 0; start < set.count; start += batchSize) {
+      const n = Math.min(batchSize, set.count - start);
+      parts.push(tf.tidy(() => space(tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]))));
     }
-    const bank = tf.tidy(() => {
-      const all = tf.concat(parts);
-      return all.reshape([1, count, 1, all.shape[1]]) as tf.Tensor4D;
-    });
-    return { bank, images: count, k: Math.min(k, count), features };
+    const dims = parts[0].shape[1];
+    const bank = tf.tidy(() => tf.concat(parts).reshape([1, set.count, 1, dims]) as tf.Tensor4D);
+    return { bank, images: set.count, dims, k: Math.min(k, set.count), features: space };
   } finally {
     tf.dispose(parts);
   }
+}
+
+/** A memory from a saved bank (rows of unit features), as training stored it. */
+export function memoryFromBank(space: FeatureSpace, rows: Float32Array, images: number, k: number): FeatureMemory {
+  if (images < 1 || rows.length % images !== 0) throw new Error(`memoryFromBank: ${rows.length} values are not ${images} rows`);
+  const dims = rows.length / images;
+  return { bank: tf.tensor4d(rows, [1, images, 1, dims]), images, dims, k: Math.min(k, images), features: space };
+}
+
+/** The bank's rows, to save. */
+export function bankRows(memory: FeatureMemory): Float32Array {
+  return memory.bank.dataSync() as Float32Array;
 }
 
 export function disposeFeatureMemory(memory: FeatureMemory | undefined): void {
@@ -83,15 +119,14 @@ export function disposeFeatureMemory(memory: FeatureMemory | undefined): void {
 }
 
 /**
- * Mean cosine distance (1 − cos) from each image of `x` [n, s, s, 1] to its k nearest training images in R's
- * features: 0 for an image equal to k training images, up to 2. A 1×1 convolution computes all the dot products at
- * once (the compiled conv kernels run it; a matMul on wasm is several times slower), with the bank as its input and
- * the queries as its filter: the kernels stream the input once and keep the filter in cache, so the bank is read
- * once per batch of queries rather than once per few rows.
+ * Mean cosine distance (1 − cos) from each image of `x` [n, s, s, c] to its k nearest memory images: 0 for an image
+ * equal to k memory images, up to 2. A 1×1 convolution computes all the dot products at once (the compiled conv
+ * kernels run it; a matMul on wasm is several times slower), with the bank as its input and the queries as its
+ * filter: the kernels stream the input once and keep the filter in cache.
  */
 export function memoryDistances(memory: FeatureMemory, x: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => {
-    const q = unitFeatures(memory.features, x);
+    const q = memory.features(x);
     const [n, f] = q.shape;
     const padded = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
     const filter = tf.concat([tf.transpose(q), tf.zeros([f, padded - n])], 1).reshape([1, 1, f, padded]) as tf.Tensor4D;

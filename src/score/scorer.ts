@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NoveltyScore } from '../config';
-import { inkNormalisedError, klError, mseError, PairScore } from '../eval/score-variants';
+import { inkNormalisedError, klError, mseError, PairScore } from './pair-scores';
 import { reconstructionLossPerImage } from '../train/losses';
 import { FeatureMemory, memoryDistances } from './feature-memory';
 
@@ -37,24 +37,31 @@ export function emptyScores(count: number): ImageScores {
   };
 }
 
+/** Side and channels of the images a run's networks take. */
+export interface ImageShape {
+  size: number;
+  channels: number;
+}
+
 /**
- * Scores `count` images of side `size` (grey, [0, 1], row-major, concatenated) in batches, both networks in inference
- * mode. Optionally returns the reconstructions (for example grids).
+ * Scores `count` images of `shape` ([0, 1], HWC, concatenated) in batches, both networks in inference mode.
+ * Optionally returns the reconstructions (for example grids).
  */
 export function scoreImages(
   nets: ScoringNets,
   pixels: Float32Array,
   count: number,
-  size = 28,
+  shape: ImageShape,
   batchSize = 256,
   reconstructions?: Float32Array,
 ): ImageScores {
-  const per = size * size;
+  const { size, channels } = shape;
+  const per = size * size * channels;
   const out = emptyScores(count);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const [loss, dr, dx, rec, knn] = tf.tidy(() => {
-      const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, 1]);
+      const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]);
       const y = nets.r.predict(x) as tf.Tensor4D;
       return [
         reconstructionLossPerImage(y, x),
@@ -73,7 +80,7 @@ export function scoreImages(
     for (let i = 0; i < n; i++) {
       const xi = pixels.subarray((start + i) * per, (start + i + 1) * per);
       const ri = r.subarray(i * per, (i + 1) * per);
-      for (const [name, f] of Object.entries(PAIR_SCORES) as [keyof typeof PAIR_SCORES, PairScore][]) out.novelty[name][start + i] = f(xi, ri, size);
+      for (const [name, f] of Object.entries(PAIR_SCORES) as [keyof typeof PAIR_SCORES, PairScore][]) out.novelty[name][start + i] = f(xi, ri);
     }
     tf.dispose([loss, dr, dx, rec, knn]);
   }

@@ -1,23 +1,20 @@
-import { RunConfig } from '../config';
-import { gatherRows, loadMnistDigits, splitValidation } from '../data/mnist';
+import { TrainConfig } from '../config';
+import { splitValidation } from '../data/mnist';
+import { ImageSet, pickRows } from '../data/source';
 import { AloccError } from '../errors';
-import { ImageSet } from './trainer';
 
 /**
- * The target digit's MNIST training images, split (seeded) into training and held-out validation sets. Pure in the
- * config: eval rebuilds exactly the validation set a run was calibrated on.
+ * The normal images a run trains on, split (seeded) into training and held-out validation sets after `limit` keeps
+ * the first N. Pure in its inputs: the same images and settings give the same split.
  */
-export function loadTrainingSplit(cfg: RunConfig): { train: ImageSet; validation: ImageSet } {
-  const { digit, limit, validationFraction, seed } = cfg.train;
-  const all = loadMnistDigits(digit, 'train');
+export function splitTraining(all: ImageSet, train: Pick<TrainConfig, 'limit' | 'validationFraction' | 'seed' | 'batchSize'>): { train: ImageSet; validation: ImageSet } {
+  const { limit, validationFraction, seed } = train;
   const count = limit > 0 ? Math.min(limit, all.count) : all.count;
   const { trainIdx, valIdx } = splitValidation(count, validationFraction, seed);
   if (trainIdx.length < 2 || valIdx.length < 1) {
-    throw new AloccError(`--limit ${limit} leaves too few images to train and validate on; use at least 20`);
+    throw new AloccError(
+      `${count} normal image(s) leave too few to train and validate on; give at least 20` + (limit > 0 ? ` (--limit is ${limit})` : ''),
+    );
   }
-  const per = cfg.model.inputSize * cfg.model.inputSize * cfg.model.channels;
-  return {
-    train: { pixels: gatherRows(all.images, per, trainIdx), count: trainIdx.length },
-    validation: { pixels: gatherRows(all.images, per, valIdx), count: valIdx.length },
-  };
+  return { train: pickRows(all, trainIdx), validation: pickRows(all, valIdx) };
 }

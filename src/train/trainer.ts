@@ -1,20 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { NOVELTY_SCORE_LABELS, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
 import { AloccError } from '../errors';
-import { gatherRows } from '../data/mnist';
+import { floatsOf, ImageSet } from '../data/source';
 import { mulberry32, shuffleInPlace } from '../data/random';
-import { buildFeatureMemory, disposeFeatureMemory } from '../score/feature-memory';
+import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, rFeatureSpace } from '../score/feature-memory';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint } from '../run/checkpoint';
+import { EPOCH_MEMORY_FILE } from '../run/paths';
 import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile } from '../run/runfile';
 import { AloccNets, BatchLosses, trainBatch } from './step';
-
-/** Images as one flat Float32Array of `count` grey 28×28 images in [0, 1]. */
-export interface ImageSet {
-  pixels: Float32Array;
-  count: number;
-}
 
 /** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
 export interface TrainingEvents {
@@ -31,6 +26,8 @@ export interface TrainingJob {
   run: RunFile;
   train: ImageSet;
   validation: ImageSet;
+  /** The training images the knn memory keeps (saved once in the run folder; their features with each epoch). */
+  memoryImages: ImageSet;
   events?: TrainingEvents;
   /** Polled between batches; true abandons the current epoch (completed ones stay saved). */
   shouldStop?: () => boolean;
@@ -62,20 +59,13 @@ function lastGood(epoch: number): string {
 }
 
 /**
- * Mean and threshold (the pct-th percentile) of every novelty score over the validation images; the knn score
- * searches the training images, which never include the validation ones.
+ * Mean and threshold (the pct-th percentile) of every novelty score over the validation images, the knn score
+ * searching `memory` (training images only, never validation ones).
  */
-function validationStats(job: TrainingJob): Record<NoveltyScore, { mean: number; threshold: number }> {
-  const { nets, train, validation: set, config } = job;
-  const size = config.model.inputSize;
+function validationStats(job: TrainingJob, memory: FeatureMemory): Record<NoveltyScore, { mean: number; threshold: number }> {
+  const { nets, validation: set, config } = job;
   const pct = config.train.thresholdPercentile;
-  const memory = buildFeatureMemory(nets.r, train.pixels, train.count, size, config.train.neighbours);
-  let novelty: Record<NoveltyScore, Float32Array>;
-  try {
-    novelty = scoreImages({ ...nets, memory }, set.pixels, set.count, size).novelty;
-  } finally {
-    disposeFeatureMemory(memory);
-  }
+  const novelty = scoreImages({ ...nets, memory }, floatsOf(set), set.count, set).novelty;
   const stats = {} as Record<NoveltyScore, { mean: number; threshold: number }>;
   for (const name of NOVELTY_SCORES) {
     let sum = 0;
@@ -88,8 +78,8 @@ function validationStats(job: TrainingJob): Record<NoveltyScore, { mean: number;
 async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; seconds: number; images: number }> {
   const { config, nets, train, events } = job;
   const { batchSize, seed } = config.train;
-  const size = config.model.inputSize;
-  const per = size * size * config.model.channels;
+  const { size, channels } = train;
+  const per = size * size * channels;
   const n = batchesPerEpoch(train.count, batchSize);
   const perBatch = Math.min(batchSize, train.count);
   const order = Uint32Array.from({ length: train.count }, (_, i) => i);
@@ -100,8 +90,12 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
   const started = performance.now();
   for (let b = 0; b < n; b++) {
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    const batch = gatherRows(train.pixels, per, order.subarray(b * perBatch, (b + 1) * perBatch));
-    const x = tf.tensor4d(batch, [perBatch, size, size, config.model.channels]);
+    const batch = new Float32Array(perBatch * per);
+    for (let k = 0; k < perBatch; k++) {
+      const src = order[b * perBatch + k] * per;
+      for (let p = 0; p < per; p++) batch[k * per + p] = train.pixels[src + p] / 255;
+    }
+    const x = tf.tensor4d(batch, [perBatch, size, size, channels]);
     let losses: BatchLosses;
     try {
       losses = trainBatch(nets, x, config.train, derivedSeed(seed, 2, (epoch - 1) * n + b));
@@ -136,7 +130,15 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
   for (let epoch = first; epoch <= config.train.epochs; epoch++) {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    const validation = validationStats(job);
+    const memory = buildFeatureMemory(rFeatureSpace(job.nets.r), job.memoryImages, config.train.neighbours);
+    let validation: Record<NoveltyScore, { mean: number; threshold: number }>;
+    let memoryBank: Float32Array;
+    try {
+      validation = validationStats(job, memory);
+      memoryBank = bankRows(memory);
+    } finally {
+      disposeFeatureMemory(memory);
+    }
     const bad = NOVELTY_SCORES.find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
     if (bad) {
       // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.
@@ -146,7 +148,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
           'Try a lower --lr',
       );
     }
-    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets);
+    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(memoryBank.buffer, memoryBank.byteOffset, memoryBank.byteLength) });
     const record: EpochRecord = {
       epoch,
       mean: result.mean,
@@ -155,6 +157,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
       validation,
       wallSeconds: result.seconds,
       imagesPerSecond: result.images / result.seconds,
+      memory: { images: memory.images, features: memory.dims },
       checksums,
     };
     run.epochs.push(record);

@@ -1,21 +1,26 @@
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../../src/config';
-import { percentile, scoreImages } from '../../src/score/scorer';
-import { createNets, runDirFor, saveEpochCheckpoint } from '../../src/run/checkpoint';
-import { EpochRecord, RunFile } from '../../src/run/runfile';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../../src/config';
+import { builtInTrainingImages, floatsOf } from '../../src/data/source';
+import { sha256 } from '../../src/fsutil';
+import { createNets, saveEpochCheckpoint } from '../../src/run/checkpoint';
+import { EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
+import { EpochRecord, RUN_FILE_VERSION, RunFile } from '../../src/run/runfile';
 import { writeRunFile } from '../../src/run/runfile-io';
-import { buildFeatureMemory, disposeFeatureMemory } from '../../src/score/feature-memory';
-import { loadTrainingSplit } from '../../src/train/dataset';
+import { bankRows, buildFeatureMemory, disposeFeatureMemory, rFeatureSpace } from '../../src/score/feature-memory';
+import { percentile, scoreImages } from '../../src/score/scorer';
+import { splitTraining } from '../../src/train/dataset';
 
-/** Narrow nets: the pure-JS cpu backend scores them many times faster than the default width; enough for field tests. */
 /** Training images of the digit a fake run splits into training and validation (90 % / 10 %). */
 export const FAKE_RUN_IMAGES = 400;
 
+/** Narrow nets: the pure-JS cpu backend scores them many times faster than the default width; enough for field tests. */
 export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 
 /**
  * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the run's split of its first
- * FAKE_RUN_IMAGES training images of the digit, the threshold the 95th percentile of the run's novelty score over its
- * validation images (the knn score searching its training images), so verdicts are not all one way.
+ * FAKE_RUN_IMAGES training images of the digit, the knn memory its training images, the threshold the 95th percentile
+ * of the run's novelty score over its validation images, so verdicts are not all one way.
  */
 export async function makeFakeRun(
   checkpointDir: string,
@@ -23,15 +28,20 @@ export async function makeFakeRun(
   { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore } = {},
 ): Promise<RunFile> {
   const config: RunConfig = {
+    data: { source: 'mnist', class: digit, folder: null },
     model: { ...DEFAULT_MODEL_CONFIG, ...model },
-    train: { ...DEFAULT_TRAIN_CONFIG, digit, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES },
+    preprocessing: { ...BUILT_IN_PREPROCESSING },
+    train: { ...DEFAULT_TRAIN_CONFIG, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES },
   };
   const nets = createNets(config.model, config.train);
-  const { train, validation: held } = loadTrainingSplit(config);
-  const memory = buildFeatureMemory(nets.r, train.pixels, train.count, 28, config.train.neighbours);
-  const val = scoreImages({ ...nets, memory }, held.pixels, held.count);
+  const { train, validation: held } = splitTraining(builtInTrainingImages(config.data), config.train);
+  const memory = buildFeatureMemory(rFeatureSpace(nets.r), train, config.train.neighbours);
+  const val = scoreImages({ ...nets, memory }, floatsOf(held), held.count, held);
+  const bank = bankRows(memory);
   disposeFeatureMemory(memory);
-  const runDir = runDirFor(checkpointDir, digit);
+  const runDir = runDirFor(checkpointDir, `digit-${digit}`);
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.writeFileSync(path.join(runDir, MEMORY_IMAGES_FILE), train.pixels);
   const records: EpochRecord[] = [];
   const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / held.count;
   for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -42,12 +52,13 @@ export async function makeFakeRun(
     records.push({
       epoch,
       mean: { dLossReal: 0.7, dLossFake: 0.7, gLoss: 0.8, reconLoss: 0.69, advLoss: 0.7 },
-      valReconLoss: validation!.bce.mean,
-      threshold: validation![config.train.noveltyScore].threshold,
+      valReconLoss: validation.bce.mean,
+      threshold: validation[config.train.noveltyScore].threshold,
       validation,
       wallSeconds: 1,
       imagesPerSecond: 100,
-      checksums: await saveEpochCheckpoint(runDir, epoch, nets),
+      memory: { images: train.count, features: bank.length / train.count },
+      checksums: await saveEpochCheckpoint(runDir, epoch, nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(bank.buffer) }),
     });
   }
   nets.r.dispose();
@@ -55,13 +66,15 @@ export async function makeFakeRun(
   const now = new Date().toISOString();
   const run: RunFile = {
     format: 'alocc-run',
-    version: 1,
+    version: RUN_FILE_VERSION,
     config,
     backend: 'cpu',
     createdAt: now,
     updatedAt: now,
     trainImages: train.count,
     validationImages: held.count,
+    memoryImages: { count: train.count, sha256: sha256(train.pixels) },
+    folder: null,
     epochs: records,
     batches: [],
     bestEpoch: epochs,

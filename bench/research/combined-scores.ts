@@ -1,5 +1,5 @@
-import { ImageScores } from '../score/scorer';
-import { NovelDirection, toNoveltyScores } from './metrics';
+import { ImageScores } from '../../src/score/scorer';
+import { NovelDirection, toNoveltyScores } from '../../src/eval/metrics';
 
 /** A per-image novelty score the report rates. */
 export interface ScoreDefinition {

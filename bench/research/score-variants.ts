@@ -7,6 +7,10 @@
  * floor away in different ways.
  */
 
+import { bceError, inkNormalisedError, klError, mseError } from '../../src/score/pair-scores';
+
+export { bceError, inkNormalisedError, klError, mseError };
+
 /** Keras' epsilon, as in src/train/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
 const EPS = 1e-7;
 
@@ -17,52 +21,11 @@ function clip(p: number): number {
   return p < EPS ? EPS : p > 1 - EPS ? 1 - EPS : p;
 }
 
-/** BCE(R(x), x), mean over pixels: the loss R trains on and alocc's current default score. */
-export const bceError: PairScore = (x, r) => {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) {
-    const q = clip(r[i]);
-    s -= x[i] * Math.log(q) + (1 - x[i]) * Math.log(1 - q);
-  }
-  return s / x.length;
-};
-
-/**
- * BCE(R(x), x) − H(x) = KL(x ‖ R(x)) per pixel, mean over pixels: 0 for a perfect reconstruction whatever the ink.
- * The target is clipped like the reconstruction so that R(x) = x gives exactly 0.
- */
-export const klError: PairScore = (x, r) => {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) {
-    const p = clip(x[i]);
-    const q = clip(r[i]);
-    s += p * Math.log(p / q) + (1 - p) * Math.log((1 - p) / (1 - q));
-  }
-  return s / x.length;
-};
-
-/** Mean squared error over pixels. */
-export const mseError: PairScore = (x, r) => {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += (r[i] - x[i]) ** 2;
-  return s / x.length;
-};
-
 /** Mean absolute error over pixels. */
 export const l1Error: PairScore = (x, r) => {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += Math.abs(r[i] - x[i]);
   return s / x.length;
-};
-
-/** ‖R(x) − x‖² / ‖x‖²: the share of the image's own energy R gets wrong. A blank image (‖x‖ = 0) scores its ‖R(x)‖². */
-export const inkNormalisedError: PairScore = (x, r) => {
-  let err = 0, ink = 0;
-  for (let i = 0; i < x.length; i++) {
-    err += (r[i] - x[i]) ** 2;
-    ink += x[i] * x[i];
-  }
-  return ink > 0 ? err / ink : err;
 };
 
 /** Share of pixels on the wrong side of 0.5 after binarising both images. */

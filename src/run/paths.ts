@@ -1,0 +1,37 @@
+import * as path from 'path';
+import { DataConfig } from '../config';
+import { UsageError } from '../errors';
+
+/** A run's files inside its folder; a run folder holds everything score and eval need, so it can be moved whole. */
+export const RUN_FILE_NAME = 'run.json';
+export const MEMORY_IMAGES_FILE = 'memory-images.bin';
+export const EPOCH_MEMORY_FILE = 'memory.bin';
+
+/** <checkpoint-dir>/<name>. */
+export function runDirFor(checkpointDir: string, name: string): string {
+  return path.join(checkpointDir, checkRunName(name));
+}
+
+export function epochDirFor(runDir: string, epoch: number): string {
+  return path.join(runDir, `epoch-${epoch}`);
+}
+
+export function runFilePath(runDir: string): string {
+  return path.join(runDir, RUN_FILE_NAME);
+}
+
+/** A run's name is one folder name: letters, digits, '.', '_' and '-', not starting with '.'. */
+export function checkRunName(name: string): string {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    throw new UsageError(`--name '${name}' is not a run name: use letters, digits, '.', '_' and '-' (up to 100, not starting with '.')`);
+  }
+  return name;
+}
+
+/** The run name used when --name is not given: digit-<d>, fashion-<c>, or the folder's own name. */
+export function defaultRunName(data: DataConfig): string {
+  if (data.source === 'mnist') return `digit-${data.class}`;
+  if (data.source === 'fashion-mnist') return `fashion-${data.class}`;
+  const base = path.basename(path.resolve(data.folder!)).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.]+/, '');
+  return base || 'images';
+}

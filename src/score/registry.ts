@@ -1,0 +1,32 @@
+import { NoveltyScore } from '../config';
+import { ImageScores } from './scorer';
+
+/** A per-image score that eval rates and reports. */
+export interface ScoreDefinition {
+  /** Key in reports, e.g. 'knn' or 'dOfR'. */
+  name: string;
+  /** Short column header. */
+  label: string;
+  description: string;
+  /** Which way the raw value points for novel images. */
+  novelWhen: 'higher' | 'lower';
+  /** The values for scored images; the baseline's come from its own memory (see evaluate). */
+  values?: (s: ImageScores) => ArrayLike<number>;
+}
+
+const novelty = (name: NoveltyScore) => (s: ImageScores) => s.novelty[name];
+
+/**
+ * Every score alocc computes, in report order: the five a run can choose as its verdict (`--score`), D's two outputs,
+ * and the network-free baseline that a trained model has to beat.
+ */
+export const RATED_SCORES: ScoreDefinition[] = [
+  { name: 'knn', label: 'kNN in R', description: "mean cosine distance to the k nearest memory images in the features of R's first encoder block", novelWhen: 'higher', values: novelty('knn') },
+  { name: 'bce', label: 'recon loss', description: 'BCE between R(x) and x, mean over pixels (the seed\'s score)', novelWhen: 'higher', values: novelty('bce') },
+  { name: 'kl', label: 'KL', description: 'BCE(R(x), x) − H(x): zero for a perfect reconstruction', novelWhen: 'higher', values: novelty('kl') },
+  { name: 'mse', label: 'MSE', description: 'mean squared error of R(x)', novelWhen: 'higher', values: novelty('mse') },
+  { name: 'ink', label: 'MSE/ink', description: '‖R(x) − x‖² / ‖x‖²', novelWhen: 'higher', values: novelty('ink') },
+  { name: 'dOfR', label: 'D(R(x))', description: "D's belief that R's reconstruction is normal (the paper's score)", novelWhen: 'lower', values: (s) => s.dOfR },
+  { name: 'dOfX', label: 'D(x)', description: "D's belief that the image itself is normal", novelWhen: 'lower', values: (s) => s.dOfX },
+  { name: 'pixelKnn', label: 'kNN on pixels (baseline)', description: 'the same kNN over the same memory images on raw pixels: no network at all', novelWhen: 'higher' },
+];

@@ -23,7 +23,7 @@ export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
 export { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 export { conv2dBackpropInputViaMatMul } from './toeplitz';
-export { loadNativeKernels, nativeStatus, setNativeKernels } from './native';
+export { loadNativeKernels, nativeStatus, setNativeIsa, setNativeKernels } from './native';
 
 /**
  * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). Stock wasm

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { createParallelTrainer } from '../src/train/parallel';
+import { createParallelTrainer } from './research/parallel';
 import { Row, trainingRow } from './rows';
 
-/** Full ALOCC steps split over `workers` wasm worker threads (src/train/parallel.ts). */
+/** Full ALOCC steps split over `workers` wasm worker threads (bench/research/parallel.ts). */
 export async function parallelRow(batch: number, steps: number, x: tf.Tensor4D, workers = 2): Promise<Row> {
   const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch };
   // The workers copy this environment: the row measures the wasm kernels alone (no C compiler).

@@ -1,6 +1,9 @@
 /* alocc compiled kernels: the Node-API functions JS calls (see kernels.h and src/kernels/native.ts). */
 #include <node_api.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include "kernels.h"
 
 /* ---- Node-API glue ---- */
@@ -26,7 +29,35 @@ static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, vo
   return type == want;
 }
 
-/* conv(op, heap: Float32Array, p: Int32Array, alpha): p = geometry (13), then float offsets into heap, then act. */
+/* Operands are checked before any kernel runs: a wrong offset, shape or padding throws instead of reading or
+ * writing outside the heap. Element counts stay below 2^30 (all a 4 GiB wasm heap holds), so the kernels' int
+ * and size_t arithmetic on them cannot overflow. */
+#define MAX_ELEMENTS ((size_t)1 << 30)
+
+/* Whether heap[offset .. offset + n) lies inside the heap: n floats ending at the heap's end are fine. */
+static int in_heap(int32_t offset, size_t n, size_t heap_len) {
+  return offset >= 0 && n <= heap_len && (size_t)offset <= heap_len - n;
+}
+
+static napi_value operand_error(napi_env env, const char *fn, const char *name, int32_t offset, size_t n,
+                                size_t heap_len) {
+  char msg[200];
+  snprintf(msg, sizeof msg, "%s: %s (offset %d, %zu floats) outside the heap of %zu floats", fn, name, offset, n,
+           heap_len);
+  return throw_error(env, msg);
+}
+
+static napi_value kernel_result(napi_env env, int result, const char *fn) {
+  if (result == KERNEL_OK) return NULL;
+  char msg[120];
+  snprintf(msg, sizeof msg, "%s: out of memory for the kernel's scratch buffers", fn);
+  return throw_error(env, msg);
+}
+
+static const isa_kernels *current; /* set at load: the best ISA this CPU runs */
+
+/* conv(op, heap: Float32Array, p: Int32Array, alpha): p = geometry (13), then float offsets into heap of the two
+ * inputs and the output, then the bias offset (-1: none) and, for the forward conv, the activation. */
 static napi_value js_conv(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -34,51 +65,55 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   if (argc < 3) return throw_error(env, "conv(op, heap, params[, alpha])");
   int32_t op;
   double alpha = 0;
-  if (napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, "unknown op");
-  if (argc > 3) napi_get_value_double(env, argv[3], &alpha);
+  if (napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, "conv: unknown op");
+  if (argc > 3 && napi_get_value_double(env, argv[3], &alpha) != napi_ok) return throw_error(env, "conv: alpha must be a number");
   float *heap;
   int32_t *p;
   size_t heap_len, plen;
   if (!typed_array(env, argv[1], napi_float32_array, (void **)&heap, &heap_len))
-    return throw_error(env, "heap must be a Float32Array");
+    return throw_error(env, "conv: heap must be a Float32Array");
   if (!typed_array(env, argv[2], napi_int32_array, (void **)&p, &plen) || plen < 17)
-    return throw_error(env, "params must be an Int32Array of 17 or more");
+    return throw_error(env, "conv: params must be an Int32Array of 17 or more");
   geometry g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12]};
   for (int i = 0; i < 11; i++)
-    if (p[i] <= 0) return throw_error(env, "conv geometry must be positive");
+    if (p[i] <= 0) return throw_error(env, "conv: geometry must be positive");
+  /* tfjs's 'same' and 'valid' pad less than the kernel; the stride-1 input gradient relies on it. */
+  if (g.PT < 0 || g.PL < 0 || g.PT >= g.KH || g.PL >= g.KW)
+    return throw_error(env, "conv: padding must be at least 0 and less than the kernel");
+  /* Every output pixel's window must start inside the padded input. */
+  if ((int64_t)(g.OH - 1) * g.SH - g.PT >= g.H || (int64_t)(g.OW - 1) * g.SW - g.PL >= g.W)
+    return throw_error(env, "conv: output larger than the input, stride and padding give");
+  int act = plen > 17 ? p[17] : ACT_LINEAR;
+  if (op == OP_FORWARD && (act < ACT_LINEAR || act > ACT_LEAKYRELU)) return throw_error(env, "conv: unknown activation");
   size_t xs = (size_t)g.N * g.H * g.W * g.Ci, ws = (size_t)g.KH * g.KW * g.Ci * g.Co,
          ys = (size_t)g.N * g.OH * g.OW * g.Co;
-  /* Bounds of every operand inside the heap, so a wrong offset throws instead of corrupting memory. */
+  if (xs > MAX_ELEMENTS || ws > MAX_ELEMENTS || ys > MAX_ELEMENTS) return throw_error(env, "conv: tensor too large");
+  static const char *names[3][3] = {{"x", "filter", "y"}, {"dy", "filter", "dx"}, {"x", "dy", "dw"}};
   size_t sizes[3][3] = {{xs, ws, ys}, {ys, ws, xs}, {xs, ys, ws}};
   for (int i = 0; i < 3; i++)
-    if (p[13 + i] < 0 || (size_t)p[13 + i] + sizes[op][i] > heap_len)
-      return throw_error(env, "tensor offset outside the heap");
+    if (!in_heap(p[13 + i], sizes[op][i], heap_len))
+      return operand_error(env, "conv", names[op][i], p[13 + i], sizes[op][i], heap_len);
+  const float *bias = NULL;
+  if (p[16] != -1) {
+    if (op != OP_FORWARD) return throw_error(env, "conv: only the forward conv takes a bias");
+    if (!in_heap(p[16], g.Co, heap_len)) return operand_error(env, "conv", "bias", p[16], g.Co, heap_len);
+    bias = heap + p[16];
+  }
   const float *a = heap + p[13], *b = heap + p[14];
   float *out = heap + p[15];
+  int result = KERNEL_OK;
   pthread_mutex_lock(&op_lock);
   switch (op) {
-    case OP_FORWARD: {
-      const float *bias = NULL;
-      if (p[16] >= 0) {
-        if ((size_t)p[16] + g.Co > heap_len) {
-        pthread_mutex_unlock(&op_lock);
-        return throw_error(env, "bias offset outside the heap");
-      }
-        bias = heap + p[16];
-      }
-      int act = plen > 17 ? p[17] : ACT_LINEAR;
-      conv_forward(&g, a, b, bias, out, act, (float)alpha);
-      break;
-    }
-    case OP_INPUT_GRAD: conv_input_grad(&g, a, b, out); break;
-    case OP_FILTER_GRAD: conv_filter_grad(&g, a, b, out); break;
+    case OP_FORWARD: result = current->conv_forward(&g, a, b, bias, out, act, (float)alpha); break;
+    case OP_INPUT_GRAD: result = current->conv_input_grad(&g, a, b, out); break;
+    case OP_FILTER_GRAD: result = current->conv_filter_grad(&g, a, b, out); break;
     default: break;
   }
   pthread_mutex_unlock(&op_lock);
-  return NULL;
+  return kernel_result(env, result, "conv");
 }
 
-/* reduce(heap, p: Int32Array [rows, cols, xOffset, outOffset], scale): column sums. */
+/* columnSums(heap, p: Int32Array [rows, cols, xOffset, outOffset], scale). */
 static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -90,14 +125,17 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   if (argc < 2 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
       !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) || plen < 4)
     return throw_error(env, "columnSums(heap, Int32Array [rows, cols, x, out][, scale])");
-  if (argc > 2) napi_get_value_double(env, argv[2], &scale);
-  if (p[0] <= 0 || p[1] <= 0 || p[2] < 0 || p[3] < 0 || (size_t)p[2] + (size_t)p[0] * p[1] > heap_len ||
-      (size_t)p[3] + p[1] > heap_len)
-    return throw_error(env, "columnSums: operand outside the heap");
+  if (argc > 2 && napi_get_value_double(env, argv[2], &scale) != napi_ok)
+    return throw_error(env, "columnSums: scale must be a number");
+  if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnSums: rows and columns must be positive");
+  size_t n = (size_t)p[0] * p[1];
+  if (n > MAX_ELEMENTS) return throw_error(env, "columnSums: tensor too large");
+  if (!in_heap(p[2], n, heap_len)) return operand_error(env, "columnSums", "x", p[2], n, heap_len);
+  if (!in_heap(p[3], p[1], heap_len)) return operand_error(env, "columnSums", "out", p[3], p[1], heap_len);
   pthread_mutex_lock(&op_lock);
-  column_sums(heap + p[2], p[0], p[1], (float)scale, heap + p[3]);
+  int result = column_sums(heap + p[2], p[0], p[1], (float)scale, heap + p[3]);
   pthread_mutex_unlock(&op_lock);
-  return NULL;
+  return kernel_result(env, result, "columnSums");
 }
 
 /* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops. */
@@ -114,9 +152,12 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[1], napi_float32_array, (void **)&heap, &heap_len) ||
       !typed_array(env, argv[2], napi_int32_array, (void **)&p, &plen) || plen < 4 || op < 0 || op > 1)
     return throw_error(env, "map(op, heap, Int32Array [n, a, b, out][, alpha])");
-  if (argc > 3) napi_get_value_double(env, argv[3], &alpha);
+  if (argc > 3 && napi_get_value_double(env, argv[3], &alpha) != napi_ok)
+    return throw_error(env, "map: alpha must be a number");
+  if (p[0] < 0) return throw_error(env, "map: n must be at least 0");
+  static const char *names[4] = {"", "a", "b", "out"};
   for (int i = 1; i < 4; i++)
-    if (p[0] < 0 || p[i] < 0 || (size_t)p[i] + p[0] > heap_len) return throw_error(env, "map: operand outside the heap");
+    if (!in_heap(p[i], p[0], heap_len)) return operand_error(env, "map", names[i], p[i], p[0], heap_len);
   pthread_mutex_lock(&op_lock);
   elementwise(op, heap + p[1], heap + p[2], heap + p[3], p[0], (float)alpha);
   pthread_mutex_unlock(&op_lock);
@@ -142,21 +183,80 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
 static napi_value js_vector_width(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
-  napi_create_int32(env, VW, &result);
+  napi_create_int32(env, *current->vector_width, &result);
   return result;
 }
 
+static napi_value js_isa(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_create_string_utf8(env, current->name, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+/* isas(): the instruction sets compiled in that this CPU runs, best first. */
+static napi_value js_isas(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value list, name;
+  napi_create_array(env, &list);
+  uint32_t n = 0;
+  for (int i = 0; i < ISA_COUNT; i++) {
+    if (!isa_supported(i)) continue;
+    napi_create_string_utf8(env, ISAS[i].name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, list, n++, name);
+  }
+  return list;
+}
+
+/* setIsa(name): runs the kernels compiled for `name` from now on; throws where it is unknown or the CPU lacks it. */
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1];
+  char name[32];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
+    return throw_error(env, "setIsa(name)");
+  char known[128] = "", runs[128] = "";
+  int found = -1;
+  for (int i = 0; i < ISA_COUNT; i++) {
+    if (strcmp(ISAS[i].name, name) == 0) found = i;
+    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", ISAS[i].name);
+    if (isa_supported(i))
+      snprintf(runs + strlen(runs), sizeof runs - strlen(runs), "%s%s", runs[0] ? ", " : "", ISAS[i].name);
+  }
+  char msg[320];
+  if (found < 0) {
+    snprintf(msg, sizeof msg, "unknown instruction set '%s' (this build has: %s)", name, known);
+    return throw_error(env, msg);
+  }
+  if (!isa_supported(found)) {
+    snprintf(msg, sizeof msg, "this CPU lacks %s (it runs: %s)", name, runs);
+    return throw_error(env, msg);
+  }
+  pthread_mutex_lock(&op_lock);
+  current = &ISAS[found];
+  pthread_mutex_unlock(&op_lock);
+  return js_isa(env, info);
+}
+
+#define EXPORT(name, fn)                                                                                           \
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);                                                 \
+  napi_set_named_property(env, exports, name, f);
+
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "conv", NAPI_AUTO_LENGTH, js_conv, NULL, &fn);
-  napi_set_named_property(env, exports, "conv", fn);
-  napi_create_function(env, "columnSums", NAPI_AUTO_LENGTH, js_column_sums, NULL, &fn);
-  napi_set_named_property(env, exports, "columnSums", fn);
-  napi_create_function(env, "map", NAPI_AUTO_LENGTH, js_map, NULL, &fn);
-  napi_set_named_property(env, exports, "map", fn);
-  napi_create_function(env, "setThreads", NAPI_AUTO_LENGTH, js_set_threads, NULL, &fn);
-  napi_set_named_property(env, exports, "setThreads", fn);
-  napi_create_function(env, "vectorWidth", NAPI_AUTO_LENGTH, js_vector_width, NULL, &fn);
-  napi_set_named_property(env, exports, "vectorWidth", fn);
+  napi_value f;
+  pthread_mutex_lock(&op_lock);
+  /* The best this CPU runs (the baseline, last, always does); a second load (a worker thread) keeps the choice. */
+  for (int i = 0; i < ISA_COUNT && !current; i++)
+    if (isa_supported(i)) current = &ISAS[i];
+  pthread_mutex_unlock(&op_lock);
+  EXPORT("conv", js_conv)
+  EXPORT("columnSums", js_column_sums)
+  EXPORT("map", js_map)
+  EXPORT("setThreads", js_set_threads)
+  EXPORT("vectorWidth", js_vector_width)
+  EXPORT("isa", js_isa)
+  EXPORT("isas", js_isas)
+  EXPORT("setIsa", js_set_isa)
   return exports;
 }

@@ -4,10 +4,10 @@
 #include <string.h>
 #include "kernels.h"
 
-/* ---- Convolution geometry and im2col ---- */
+/* ---- im2col ---- */
 
-
-/* Rows m0..m0+mb of the im2col matrix (one row per output pixel, KH*KW*Ci taps, zero-padded to kdp). */
+/* Rows m0..m0+mb of the im2col matrix (one row per output pixel, KH*KW*Ci taps, zero-padded to kdp). Reads are
+ * clipped to the image, whatever the padding: taps kw_lo..kw_hi of a row lie inside it, the rest are zeros. */
 static void im2col(const geometry *g, const float *x, long m0, int mb, float *col, int kdp) {
   const int kd = g->KH * g->KW * g->Ci, pixels = g->OH * g->OW;
   for (int r = 0; r < mb; r++) {
@@ -15,22 +15,22 @@ static void im2col(const geometry *g, const float *x, long m0, int mb, float *co
     int n = (int)(m / pixels), rem = (int)(m % pixels), oh = rem / g->OW, ow = rem % g->OW;
     float *dst = col + (long)r * kdp;
     int iw0 = ow * g->SW - g->PL;
-    int kw_lo = iw0 < 0 ? -iw0 : 0, kw_hi = imin(g->KW, g->W - iw0);
+    int kw_lo = imin(g->KW, iw0 < 0 ? -iw0 : 0), kw_hi = imin(g->KW, g->W - iw0);
     if (kw_hi < kw_lo) kw_hi = kw_lo;
     for (int kh = 0; kh < g->KH; kh++) {
       int ih = oh * g->SH - g->PT + kh;
       if (ih < 0 || ih >= g->H) {
-        memset(dst, 0, sizeof(float) * g->KW * g->Ci);
+        memset(dst, 0, sizeof(float) * (size_t)g->KW * g->Ci);
       } else {
         const float *src = x + (((long)n * g->H + ih) * g->W + iw0) * g->Ci;
-        if (kw_lo > 0) memset(dst, 0, sizeof(float) * kw_lo * g->Ci);
+        if (kw_lo > 0) memset(dst, 0, sizeof(float) * (size_t)kw_lo * g->Ci);
         if (kw_hi > kw_lo)
-          memcpy(dst + kw_lo * g->Ci, src + (long)kw_lo * g->Ci, sizeof(float) * (kw_hi - kw_lo) * g->Ci);
-        if (kw_hi < g->KW) memset(dst + kw_hi * g->Ci, 0, sizeof(float) * (g->KW - kw_hi) * g->Ci);
+          memcpy(dst + (long)kw_lo * g->Ci, src + (long)kw_lo * g->Ci, sizeof(float) * (size_t)(kw_hi - kw_lo) * g->Ci);
+        if (kw_hi < g->KW) memset(dst + (long)kw_hi * g->Ci, 0, sizeof(float) * (size_t)(g->KW - kw_hi) * g->Ci);
       }
-      dst += g->KW * g->Ci;
+      dst += (long)g->KW * g->Ci;
     }
-    if (kdp > kd) memset(col + (long)r * kdp + kd, 0, sizeof(float) * (kdp - kd));
+    if (kdp > kd) memset(col + (long)r * kdp + kd, 0, sizeof(float) * (size_t)(kdp - kd));
   }
 }
 
@@ -40,6 +40,8 @@ static int block_rows(int kdp) {
   if (rows > 512) rows = 512;
   return rows / MR * MR;
 }
+
+const int conv_vector_width = VW;
 
 
 /* ---- Forward: y[m][co] = act(bias[co] + Σ col[m][k] · w[k][co]) ---- */
@@ -103,23 +105,26 @@ static void forward_block(void *p, int tid) {
   }
 }
 
-void conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act,
-                         float alpha) {
+int conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act,
+                 float alpha) {
   forward_job j = {.g = *g, .x = x, .w = w, .bias = bias, .y = y, .act = act, .alpha = alpha};
   const int kd = g->KH * g->KW * g->Ci;
-  j.kdp = round_up(kd, VW);
+  j.kdp = (int)round_up(kd, VW);
   j.rows = block_rows(j.kdp);
   long M = (long)g->N * g->OH * g->OW;
   j.blocks = (M + j.rows - 1) / j.rows;
+  if (reserve_scratch(0, (size_t)j.rows * j.kdp) != KERNEL_OK) return KERNEL_NO_MEMORY;
   float *wt = NULL;
   if (g->Co % VW != 0) {
     wt = calloc((size_t)g->Co * j.kdp, sizeof(float));
+    if (!wt) return KERNEL_NO_MEMORY;
     for (int k = 0; k < kd; k++)
       for (int c = 0; c < g->Co; c++) wt[(long)c * j.kdp + k] = w[(long)k * g->Co + c];
     j.wt = wt;
   }
   parallel(forward_block, &j);
   free(wt);
+  return KERNEL_OK;
 }
 
 /* ---- Filter gradient: dW[k][co] = Σ_m col[m][k] · dy[m][co], as dWᵀ = dyᵀ · col, one accumulator per thread ---- */
@@ -138,7 +143,7 @@ static void filter_block(void *p, int tid) {
   const long M = (long)g->N * g->OH * g->OW;
   float *col = thread_scratch(tid, 0, (size_t)j->rows * j->kdp);
   float *acc = j->acc[tid];
-  memset(acc, 0, sizeof(float) * g->Co * j->kdp);
+  memset(acc, 0, sizeof(float) * (size_t)g->Co * j->kdp);
   /* Blocks dealt out in a fixed order, so the sums (and training) are the same from run to run. */
   for (long b = tid; b < j->blocks; b += active_threads) {
     long m0 = b * j->rows;
@@ -148,13 +153,16 @@ static void filter_block(void *p, int tid) {
   }
 }
 
-void conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw) {
+int conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw) {
   filter_job j = {.g = *g, .x = x, .dy = dy};
   const int kd = g->KH * g->KW * g->Ci;
-  j.kdp = round_up(kd, VW);
+  j.kdp = (int)round_up(kd, VW);
   j.rows = block_rows(j.kdp);
   long M = (long)g->N * g->OH * g->OW;
   j.blocks = (M + j.rows - 1) / j.rows;
+  if (reserve_scratch(0, (size_t)j.rows * j.kdp) != KERNEL_OK ||
+      reserve_scratch(1, (size_t)g->Co * j.kdp) != KERNEL_OK)
+    return KERNEL_NO_MEMORY;
   int threads = active_threads;
   for (int t = 0; t < threads; t++) j.acc[t] = thread_scratch(t, 1, (size_t)g->Co * j.kdp);
   parallel(filter_block, &j);
@@ -164,6 +172,7 @@ void conv_filter_grad(const geometry *g, const float *x, const float *dy, float 
       for (int t = 0; t < threads; t++) s += j.acc[t][(long)c * j.kdp + k];
       dw[(long)k * g->Co + c] = s;
     }
+  return KERNEL_OK;
 }
 
 /* ---- Input gradient ---- */
@@ -187,7 +196,7 @@ static void input_image(void *p, int tid) {
     if (n >= g->N) break;
     gemm(pixels, kdp, g->Co, j->dy + n * pixels * g->Co, g->Co, 1, j->wt, kdp, dcol, kdp, 0);
     float *dx = j->dx + n * g->H * g->W * g->Ci;
-    memset(dx, 0, sizeof(float) * g->H * g->W * g->Ci);
+    memset(dx, 0, sizeof(float) * (size_t)g->H * g->W * g->Ci);
     for (int r = 0; r < pixels; r++) {
       int oh = r / g->OW, ow = r % g->OW;
       const float *src = dcol + (long)r * kdp;
@@ -206,11 +215,12 @@ static void input_image(void *p, int tid) {
   }
 }
 
-void conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx) {
+int conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx) {
   const int kd = g->KH * g->KW * g->Ci;
   if (g->SH == 1 && g->SW == 1 && g->Ci % VW == 0) {
     /* Stride 1: dx is the forward conv of dy with the filter flipped and its channel axes swapped. */
-    float *wf = malloc(sizeof(float) * kd * g->Co);
+    float *wf = malloc(sizeof(float) * (size_t)kd * g->Co);
+    if (!wf) return KERNEL_NO_MEMORY;
     for (int kh = 0; kh < g->KH; kh++)
       for (int kw = 0; kw < g->KW; kw++)
         for (int ci = 0; ci < g->Ci; ci++)
@@ -219,16 +229,19 @@ void conv_input_grad(const geometry *g, const float *dy, const float *w, float *
                 w[(((long)(g->KH - 1 - kh) * g->KW + (g->KW - 1 - kw)) * g->Ci + ci) * g->Co + co];
     geometry t = {g->N, g->OH, g->OW, g->Co, g->KH, g->KW, g->Ci, g->H, g->W, 1, 1, g->KH - 1 - g->PT,
                   g->KW - 1 - g->PL};
-    conv_forward(&t, dy, wf, NULL, dx, ACT_LINEAR, 0);
+    int result = conv_forward(&t, dy, wf, NULL, dx, ACT_LINEAR, 0);
     free(wf);
-    return;
+    return result;
   }
   input_job j = {.g = *g, .dy = dy, .dx = dx};
-  j.kdp = round_up(kd, VW);
+  j.kdp = (int)round_up(kd, VW);
+  if (reserve_scratch(0, (size_t)g->OH * g->OW * j.kdp) != KERNEL_OK) return KERNEL_NO_MEMORY;
   float *wt = calloc((size_t)g->Co * j.kdp, sizeof(float));
+  if (!wt) return KERNEL_NO_MEMORY;
   for (int k = 0; k < kd; k++)
     for (int c = 0; c < g->Co; c++) wt[(long)c * j.kdp + k] = w[(long)k * g->Co + c];
   j.wt = wt;
   parallel(input_image, &j);
   free(wt);
+  return KERNEL_OK;
 }

@@ -1,13 +1,18 @@
 /*
  * alocc's compiled convolution kernels (a Node-API addon, built at install time by scripts/build-native.js with the
- * machine's C compiler and -march=native). They run on the wasm backend's own heap: JS passes HEAPF32 and the float
- * offsets of each tensor, so nothing is copied in or out. Every conv (forward, input gradient, filter gradient) is an
- * im2col block times a matrix in a register-tiled GEMM, split over a small pthread pool; wasm has no threads in Node
- * and 128-bit SIMD only, so these reach several times XNNPACK's speed on the same machine.
+ * machine's C compiler). They run on the wasm backend's own heap: JS passes HEAPF32 and the float offsets of each
+ * tensor, so nothing is copied in or out. Every conv (forward, input gradient, filter gradient) is an im2col block
+ * times a matrix in a register-tiled GEMM, split over a small pthread pool; wasm has no threads in Node and 128-bit
+ * SIMD only, so these reach several times XNNPACK's speed on the same machine.
  * Layouts are tfjs's: NHWC activations, HWIO filters ([KH][KW][Ci][Co], i.e. a [KH*KW*Ci][Co] matrix).
  *
- * kernels.h: what the files share. gemm.c: the register-tiled matrix product; pool.c: the thread pool and per-thread
- * scratch; conv.c: im2col and the three convolutions; ops.c: channel sums and elementwise ops; addon.c: Node-API.
+ * The addon is built for the baseline instruction set, so it loads on any CPU of its architecture. gemm.c and
+ * conv.c (the hot code) are compiled once per instruction set, with ALOCC_ISA naming it (avx512, avx2, baseline)
+ * and its -m flags; isa.c picks the best one the CPU runs at load time (setIsa forces one).
+ *
+ * kernels.h: what the files share. gemm.c: the register-tiled matrix product; conv.c: im2col and the three
+ * convolutions; isa.c: the per-ISA table; pool.c: the thread pool and per-thread scratch; ops.c: channel sums and
+ * elementwise ops; addon.c: Node-API and the bounds checks.
  */
 #ifndef ALOCC_KERNELS_H
 #define ALOCC_KERNELS_H
@@ -31,30 +36,61 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
 static inline vf ld(const float *p) { return *(const vfu *)p; }
 static inline void st(float *p, vf v) { *(vfu *)p = v; }
 static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline int round_up(int a, int b) { return (a + b - 1) / b * b; }
+static inline size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
 
+/* Results of the kernels: an allocation that fails is reported, never dereferenced. */
+enum { KERNEL_OK = 0, KERNEL_NO_MEMORY = 1 };
+
+typedef struct {
+  int N, H, W, Ci, KH, KW, Co, OH, OW, SH, SW, PT, PL;
+} geometry;
+enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_LEAKYRELU = 3 };
+
+/* The per-ISA objects give every ISA-specific symbol a suffix (conv_forward → conv_forward_avx2), so the three
+ * copies link side by side; isa.c names them explicitly. */
+#ifdef ALOCC_ISA
+#define ISA_CAT_(a, b) a##_##b
+#define ISA_CAT(a, b) ISA_CAT_(a, b)
+#define gemm ISA_CAT(gemm, ALOCC_ISA)
+#define conv_forward ISA_CAT(conv_forward, ALOCC_ISA)
+#define conv_filter_grad ISA_CAT(conv_filter_grad, ALOCC_ISA)
+#define conv_input_grad ISA_CAT(conv_input_grad, ALOCC_ISA)
+#define conv_vector_width ISA_CAT(conv_vector_width, ALOCC_ISA)
 
 /* C[M][N] (+)= A[M][K] · B[K][N] with A(i, k) = A[i*sa + k*sk]; N a multiple of VW. */
 void gemm(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int accumulate);
+int conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act, float alpha);
+int conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw);
+int conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx);
+extern const int conv_vector_width;
+#endif
+
+/* One instruction set's kernels (isa.c). */
+typedef struct {
+  const char *name;
+  const int *vector_width; /* the object's own VW: floats per SIMD register */
+  int (*conv_forward)(const geometry *, const float *, const float *, const float *, float *, int, float);
+  int (*conv_filter_grad)(const geometry *, const float *, const float *, float *);
+  int (*conv_input_grad)(const geometry *, const float *, const float *, float *);
+} isa_kernels;
+/* The ISAs compiled in, best first, and how many; whether this CPU runs ISAS[i]. */
+extern const isa_kernels ISAS[];
+extern const int ISA_COUNT;
+int isa_supported(int i);
 
 /* Runs job(arg, tid) on every active thread (the caller is tid 0) and returns when all are done. */
 typedef void (*job_fn)(void *arg, int tid);
 extern int active_threads;
 int pool_start(int n);
 void parallel(job_fn job, void *arg);
-/* Scratch buffer `which` (0 or 1) of thread `tid`, at least `floats` long; it only grows. */
+/* Scratch buffer `which` (0 or 1) of thread `tid`, at least `floats` long; it only grows. NULL when the allocation
+ * fails. Kernels reserve every active thread's scratch on the calling thread before parallel(), so a failure is
+ * seen there and the jobs only get buffers that exist. */
 float *thread_scratch(int tid, int which, size_t floats);
-
-typedef struct {
-  int N, H, W, Ci, KH, KW, Co, OH, OW, SH, SW, PT, PL;
-} geometry;
-enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_LEAKYRELU = 3 };
-void conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act, float alpha);
-void conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw);
-void conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx);
+int reserve_scratch(int which, size_t floats);
 
 /* out[c] = scale · Σ_r x[r][c] */
-void column_sums(const float *x, long rows, int cols, float scale, float *out);
+int column_sums(const float *x, long rows, int cols, float scale, float *out);
 enum { MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1 };
 /* LEAKYRELU: out = a > 0 ? a : alpha·a; LEAKYRELU_GRAD (a = x, b = dy): out = a > 0 ? b : alpha·b. */
 void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha);

@@ -23,7 +23,7 @@ static void sum_block(void *p, int tid) {
   for (int c = 0; c < j->cols; c++) acc[c] = 0;
   for (long b = tid; b < j->blocks; b += active_threads) { /* fixed order: the same sums every run */
     long r0 = b * SUM_BLOCK, r1 = r0 + SUM_BLOCK < j->rows ? r0 + SUM_BLOCK : j->rows;
-    memcpy(block, j->x + r0 * j->cols, sizeof(float) * j->cols);
+    memcpy(block, j->x + r0 * j->cols, sizeof(float) * (size_t)j->cols);
     for (long r = r0 + 1; r < r1; r++) {
       const float *row = j->x + r * j->cols;
       for (int c = 0; c < j->cols; c++) block[c] += row[c];
@@ -32,10 +32,12 @@ static void sum_block(void *p, int tid) {
   }
 }
 
-void column_sums(const float *x, long rows, int cols, float scale, float *out) {
+int column_sums(const float *x, long rows, int cols, float scale, float *out) {
   sum_job j = {.x = x, .rows = rows, .cols = cols};
   j.blocks = (rows + SUM_BLOCK - 1) / SUM_BLOCK;
+  if (reserve_scratch(0, (size_t)cols) != KERNEL_OK) return KERNEL_NO_MEMORY;
   double *all = calloc((size_t)active_threads * cols, sizeof(double));
+  if (!all) return KERNEL_NO_MEMORY;
   for (int t = 0; t < active_threads; t++) j.partial[t] = all + (size_t)t * cols;
   parallel(sum_block, &j);
   for (int c = 0; c < cols; c++) {
@@ -44,6 +46,7 @@ void column_sums(const float *x, long rows, int cols, float scale, float *out) {
     out[c] = (float)(s * scale);
   }
   free(all);
+  return KERNEL_OK;
 }
 
 typedef struct {

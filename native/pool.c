@@ -69,8 +69,18 @@ static size_t scratch_len[MAX_THREADS][2];
 float *thread_scratch(int tid, int which, size_t floats) {
   if (scratch_len[tid][which] < floats) {
     free(scratch[tid][which]);
-    scratch[tid][which] = aligned_alloc(64, round_up((int)(floats * 4), 64));
-    scratch_len[tid][which] = scratch[tid][which] ? floats : 0;
+    scratch_len[tid][which] = 0;
+    scratch[tid][which] = NULL;
+    if (floats > SIZE_MAX / sizeof(float) - 64) return NULL;
+    scratch[tid][which] = aligned_alloc(64, round_up(floats * sizeof(float), 64));
+    if (scratch[tid][which]) scratch_len[tid][which] = floats;
   }
   return scratch[tid][which];
+}
+
+/* Every active thread's scratch `which`, grown on the calling thread (workers are idle between jobs). */
+int reserve_scratch(int which, size_t floats) {
+  for (int t = 0; t < active_threads; t++)
+    if (!thread_scratch(t, which, floats)) return KERNEL_NO_MEMORY;
+  return KERNEL_OK;
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
+import { loadNativeKernels, nativeStatus, registerFastConvGradients, setNativeIsa, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { assertClose as assertWithin, values } from './helpers/numeric';
 
 const assertClose = (a: Float32Array, e: Float32Array, what: string, tolerance = 1e-5) => assertWithin(a, e, what, tolerance);
@@ -21,6 +21,25 @@ function compilerPresent(): boolean {
   }
 }
 
+/**
+ * Every instruction set this CPU runs (best first): each equivalence check below runs at each of them, so a path that
+ * the default never takes here (AVX2 on an AVX-512 machine, the baseline) is still checked. Without the addon, one
+ * pass on the wasm kernels.
+ */
+const ISAS: (string | null)[] = loadNativeKernels().isas ?? [null];
+const DEFAULT_ISA = nativeStatus().isa ?? null;
+
+/** Runs `fn` with the compiled kernels on instruction set `isa` (null: as loaded), then puts the default back. */
+async function atIsa<T>(isa: string | null, fn: () => T | Promise<T>): Promise<T> {
+  if (isa) setNativeIsa(isa);
+  try {
+    return await fn();
+  } finally {
+    if (DEFAULT_ISA) setNativeIsa(DEFAULT_ISA);
+  }
+}
+const label = (isa: string | null) => isa ?? 'wasm kernels';
+
 before(async () => {
   await tf.setBackend('cpu');
   await tf.setBackend('wasm');
@@ -32,6 +51,18 @@ test('the compiled kernels are built and loaded wherever a C compiler is', { ski
   const status = nativeStatus();
   assert.ok(status.loaded, status.reason);
   assert.ok(status.threads >= 1 && [4, 8, 16].includes(status.vectorWidth), JSON.stringify(status));
+  // The baseline runs anywhere; it is the last resort in every list.
+  assert.equal(status.isas?.at(-1), 'baseline', JSON.stringify(status));
+  assert.equal(status.isa, status.isas?.[0], 'the best instruction set the CPU runs is the default');
+  if (process.arch === 'x64') {
+    const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const has = (flag: string) => new RegExp(`^flags\\s*:.*\\b${flag}\\b`, 'm').test(cpu);
+    const expected = [has('avx512f') && has('avx2') && has('fma') && 'avx512', has('avx2') && has('fma') && 'avx2', 'baseline'].filter(Boolean);
+    assert.deepEqual(status.isas, expected, 'the paths found agree with /proc/cpuinfo');
+  }
+  const widths = Object.fromEntries(status.isas!.map((isa) => [isa, setNativeIsa(isa).vectorWidth]));
+  setNativeIsa(status.isa!);
+  assert.deepEqual(widths, Object.fromEntries(status.isas!.map((isa) => [isa, { avx512: 16, avx2: 8, baseline: 4 }[isa]])));
 });
 
 interface ForwardCase {
@@ -58,19 +89,49 @@ function forward(c: ForwardCase, activation: (typeof ACTIVATIONS)[number]): Floa
   });
 }
 
-for (const c of FORWARD) {
-  test(`compiled forward conv matches stock cpu: x ${c.x.join('×')} w ${c.w.join('×')} ${c.strides.join(',')} ${c.pad}`, async () => {
-    for (const activation of ACTIVATIONS) {
+for (const isa of ISAS) {
+  for (const c of FORWARD) {
+    test(`${label(isa)}: forward conv matches stock cpu: x ${c.x.join('×')} w ${c.w.join('×')} ${c.strides.join(',')} ${c.pad}`, async () => {
+      for (const activation of ACTIVATIONS) {
+        await tf.setBackend('cpu');
+        unregisterFastConvGradients('cpu');
+        const reference = forward(c, activation);
+        await tf.setBackend('wasm');
+        assertClose(await atIsa(isa, () => forward(c, activation)), reference, activation);
+      }
+    });
+  }
+}
+
+/** Input and filter gradients and a leading-axes sum (the bias gradient's column sums), as the trainer asks for them. */
+function gradients(c: ForwardCase): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), 6), c.x);
+    const w = tf.tensor4d(values(c.w.reduce((a, b) => a * b), 7), c.w);
+    const f = (a: tf.Tensor, b: tf.Tensor) => {
+      const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
+      return tf.sum(tf.mul(y, tf.tensor(values(y.size, 8), y.shape)));
+    };
+    return [...tf.grads(f)([x, w]).map((g) => g.dataSync() as Float32Array), tf.sum(x, [0, 1, 2]).dataSync() as Float32Array];
+  });
+}
+
+// Stride 1 with input channels a multiple of every SIMD width takes the flipped-filter forward conv, the others
+// dy · Wᵀ and col2im: both input-gradient paths are in these cases.
+for (const isa of ISAS) {
+  test(`${label(isa)}: input and filter gradients and column sums match stock cpu`, async () => {
+    for (const c of FORWARD) {
       await tf.setBackend('cpu');
-      unregisterFastConvGradients('cpu');
-      const reference = forward(c, activation);
+      const reference = gradients(c);
       await tf.setBackend('wasm');
-      assertClose(forward(c, activation), reference, activation);
+      const fast = await atIsa(isa, () => gradients(c));
+      ['dx', 'dw', 'column sums'].forEach((what, i) => assertClose(fast[i], reference[i], `${what}, x ${c.x.join('×')} w ${c.w.join('×')}`));
     }
   });
 }
 
 test('LeakyReLU and its gradient on the compiled kernels match stock cpu', async () => {
+  // One pass, the same at every instruction set (ops.c is compiled for the baseline only).
   const run = () =>
     tf.tidy(() => {
       const x = tf.tensor(values(5000, 9), [10, 500]);
@@ -125,24 +186,14 @@ test('turned off, the same ops run on the wasm kernels', async () => {
   }
 });
 
-test('an operand outside the wasm heap is refused, not written', { skip: !fs.existsSync(ADDON) && 'addon not built' }, async () => {
-  const addon = require(ADDON) as { conv(op: number, heap: Float32Array, p: Int32Array): void };
-  const heap = new Float32Array(1000);
-  const geometry = [1, 4, 4, 1, 3, 3, 1, 4, 4, 1, 1, 1, 1];
-  assert.throws(() => addon.conv(0, heap, Int32Array.from([...geometry, 0, 100, 990, -1, 0])), /outside the heap/);
-  assert.throws(() => addon.conv(7, heap, Int32Array.from([...geometry, 0, 100, 200, -1, 0])), /unknown op/);
-  assert.throws(() => addon.conv(0, heap, Int32Array.from([0, ...geometry.slice(1), 0, 100, 200, -1, 0])), /positive/);
-  addon.conv(0, heap, Int32Array.from([...geometry, 0, 100, 200, -1, 0])); // in bounds: runs
-});
-
 test('a NaN input stays NaN through every activation, as on stock kernels (divergence must show)', async () => {
   await tf.setBackend('wasm');
-  for (const activation of ACTIVATIONS) {
-    const y = tf.tidy(() => {
+  for (const [isa, activation] of ISAS.flatMap((i) => ACTIVATIONS.map((a) => [i, a] as const))) {
+    const y = await atIsa(isa, () => tf.tidy(() => {
       const x = tf.fill([1, 6, 6, 16], NaN) as tf.Tensor4D;
       const w = tf.ones([3, 3, 16, 16]) as tf.Tensor4D;
       return tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', activation, leakyreluAlpha: 0.3 }).dataSync();
-    });
-    assert.ok(y.every((v) => Number.isNaN(v)), `${activation}: NaN became ${y.find((v) => !Number.isNaN(v))}`);
+    }));
+    assert.ok(y.every((v) => Number.isNaN(v)), `${label(isa)} ${activation}: NaN became ${y.find((v) => !Number.isNaN(v))}`);
   }
 });

@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../src/config';
-import { nativeStatus, registerFastConvGradients, registerKernelFixes, unregisterFastConvGradients } from '../src/kernels';
+import { nativeStatus, registerFastConvGradients, registerKernelFixes, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
 import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../src/train/step';
@@ -85,22 +85,34 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
 }
 
 for (const width of WIDTHS) {
-test(`${STEPS} training steps on ${BATCH} images, width ${width}: fast kernels on wasm match stock cpu kernels`, { timeout: 240_000 }, async () => {
+test(`${STEPS} training steps on ${BATCH} images, width ${width}: fast kernels on wasm, with and without the compiled ones, match stock cpu kernels`, { timeout: 240_000 }, async () => {
   const model: ModelConfig = { ...DEFAULT_MODEL_CONFIG, dfDim: width, gfDim: width };
   const reference = await train(model, 'cpu', false);
   const fast = await train(model, 'wasm', true);
   // Where a C compiler built the addon, these steps must have run on it (see native.test.ts for when it is absent).
   assert.equal(nativeStatus().loaded, fs.existsSync(path.join(__dirname, '..', 'build', 'alocc_kernels.node')), nativeStatus().reason);
+  assertSameTraining(fast, reference, 'wasm');
+  // What a machine without a C compiler runs: each kernel's one fallback.
+  setNativeKernels(false);
+  try {
+    assertSameTraining(await train(model, 'wasm', true), reference, 'wasm without the compiled kernels');
+  } finally {
+    setNativeKernels(true);
+  }
+});
+}
 
+/** The losses of every step, R's and D's outputs and the weights after training agree with the stock cpu run's. */
+function assertSameTraining(fast: Run, reference: Run, what: string) {
   for (let step = 0; step < STEPS; step++) {
     for (const key of Object.keys(reference.losses[step]) as (keyof BatchLosses)[]) {
       const [a, b] = [fast.losses[step][key], reference.losses[step][key]];
-      assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)), `step ${step} ${key}: wasm ${a} vs cpu ${b}`);
+      assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)), `${what}, step ${step} ${key}: ${a} vs cpu ${b}`);
     }
   }
   fast.outputs.forEach((o, i) => {
     const diff = maxRelDiff(o, reference.outputs[i]);
-    assert.ok(diff <= 1e-3, `${i === 0 ? 'R(x)' : 'D(R(x))'} after training differs by ${diff} (relative)`);
+    assert.ok(diff <= 1e-3, `${what}: ${i === 0 ? 'R(x)' : 'D(R(x))'} after training differs by ${diff} (relative)`);
   });
   // A conv bias followed by BatchNorm has no effect (the batch mean removes it), so its true gradient is 0 and what
   // both backends compute is rounding noise of either sign, which RMSprop scales up to ±3·lr per update. Those are
@@ -111,9 +123,8 @@ test(`${STEPS} training steps on ${BATCH} images, width ${width}: fast kernels o
   reference.weights.forEach((ref, i) => {
     if (cancelledByBatchNorm(ref.name)) return;
     const diff = maxRelDiff(fast.weights[i].values, ref.values);
-    assert.ok(diff <= 1e-4, `${ref.name} differs by ${diff.toExponential(2)} (relative to its largest entry)`);
+    assert.ok(diff <= 1e-4, `${what}: ${ref.name} differs by ${diff.toExponential(2)} (relative to its largest entry)`);
     compared++;
   });
   assert.ok(compared > 30, `only ${compared} weights compared`);
-});
 }

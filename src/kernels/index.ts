@@ -2,12 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedBatchNormGrad } from './batchnorm-grad';
 import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
-import { conv2dBackpropInputByPhases } from './conv-backprop-phases';
 import { leadingAxesReduction } from './reductions';
 import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
 import { resizeNearestNeighborGrad } from './resize-grad';
-import { singleChannelConv } from './single-channel-conv';
-import { conv2dBackpropInputViaMatMul, toeplitzPays } from './toeplitz';
 import {
   LEAKY_RELU_GRAD_KERNEL,
   leakyReluGradKernel,
@@ -21,15 +18,14 @@ import {
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
-export { conv2dBackpropInputByPhases } from './conv-backprop-phases';
-export { conv2dBackpropInputViaMatMul } from './toeplitz';
-export { loadNativeKernels, nativeStatus, setNativeKernels } from './native';
+export { loadNativeKernels, nativeStatus, setNativeIsa, setNativeKernels } from './native';
 
 /**
- * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). Stock wasm
- * has no Conv2DBackpropFilter at all and a scalar-loop Conv2DBackpropInput; the cpu backend's are slow loops. Both
- * become forward convolutions, which tf.fused.conv2d's gradient uses too. On wasm, convs with one output channel run
- * as depthwise convs, leading-axes Sum/Mean as one JS pass over the heap, Identity without a copy. On both, the
+ * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). On wasm the
+ * compiled kernels (native.ts) take every conv they support; without them (no C compiler) each kernel has one
+ * fallback: stock wasm has no Conv2DBackpropFilter at all and a scalar-loop Conv2DBackpropInput, the cpu backend's are
+ * slow loops, and both gradients become forward convolutions, which tf.fused.conv2d's gradient uses too. On wasm,
+ * leading-axes Sum/Mean run as one pass over the heap, Identity without a copy. On both, the
  * BatchNorm gradient avoids Tile, tf.fused.conv2d computes only the gradients the tape needs, and the upsampling
  * gradient is fixed (stock cpu's is wrong for batch > 1).
  * Native backends must keep their own kernels, so only these two are accepted.
@@ -52,24 +48,12 @@ function stridePair(strides: [number, number] | number): [number, number] {
 /** A replacement kernel, given the backend's own (undefined where it has none). */
 type Override = (stock: tf.KernelConfig | undefined, backendName: string) => tf.KernelFunc;
 
-/**
- * Input channels from which a strided input gradient runs as one conv per phase (no wasted multiply-adds) rather
- * than one conv for all phases (whose s²·inC output channels keep XNNPACK busy when inC is small).
- */
-const PHASE_CONVS_MIN_CHANNELS = 32;
-
 const convBackpropInput: Override = (stock, backendName) => (args) => {
   const a = args.attrs as unknown as Conv2DBackpropAttrs;
   if (a.dataFormat === 'NCHW') return nchwFallback('Conv2DBackpropInput', stock, backendName, args);
   const { dy, filter } = args.inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
   const strides = stridePair(a.strides);
   const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape, strides, 1, a.pad, a.dimRoundingMode);
-  if (toeplitzPays(dy.shape, filter.shape, a.inputShape!, strides, info.padInfo.top, info.padInfo.left)) {
-    return conv2dBackpropInputViaMatMul(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
-  }
-  if (strides[0] * strides[1] > 1 && filter.shape[2] >= PHASE_CONVS_MIN_CHANNELS) {
-    return conv2dBackpropInputByPhases(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
-  }
   return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, strides, info.padInfo.top, info.padInfo.left);
 };
 
@@ -117,9 +101,9 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Conv2DBackpropFilter: withNative(nativeConvBackpropFilter, convBackpropFilter),
     Sum: reduction('Sum'),
     Mean: reduction('Mean'),
-    Conv2D: withNative(nativeConvForward, (stock, name) => singleChannelConv(required(stock, name, 'Conv2D'))),
+    Conv2D: withNative(nativeConvForward, (stock, name) => required(stock, name, 'Conv2D').kernelFunc),
     Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
-    FusedConv2D: withNative(nativeConvForward, (stock, name) => singleChannelConv(required(stock, name, 'FusedConv2D'))),
+    FusedConv2D: withNative(nativeConvForward, (stock, name) => required(stock, name, 'FusedConv2D').kernelFunc),
     LeakyRelu: (stock, name) => nativeLeakyRelu(required(stock, name, 'LeakyRelu').kernelFunc),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { AloccError } from '../errors';
 
 /** The compiled addon (native/*.c, built by scripts/build-native.js at install time). */
 interface NativeKernels {
@@ -10,6 +11,10 @@ interface NativeKernels {
   map(op: number, heap: Float32Array, params: Int32Array, alpha: number): void;
   setThreads(n: number): number;
   vectorWidth(): number;
+  /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */
+  isa(): string;
+  isas(): string[];
+  setIsa(name: string): string;
 }
 
 /** The wasm backend's parts these kernels use: tensors live in its heap at a byte offset. */
@@ -17,6 +22,18 @@ interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
   wasm: { HEAPF32: Float32Array };
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/** Runs `op` into `out`; if the addon throws (out of memory, a refused operand), `out` is freed before rethrowing. */
+function into(backend: WasmHeapBackend, out: tf.TensorInfo, op: () => void): tf.TensorInfo {
+  try {
+    op();
+  } catch (err) {
+    backend.disposeData(out.dataId);
+    throw err;
+  }
+  return out;
 }
 
 export const ADDON_FILE = 'alocc_kernels.node';
@@ -36,8 +53,11 @@ export interface NativeStatus {
   loaded: boolean;
   /** Threads the kernels split each conv over (the calling thread included). */
   threads: number;
-  /** Floats per SIMD register the addon was compiled for (16: AVX-512, 8: AVX2, 4: SSE). */
+  /** Floats per SIMD register of the kernels in use (16: AVX-512, 8: AVX2, 4: the baseline, SSE2 or NEON). */
   vectorWidth: number;
+  /** The instruction set of the kernels in use ('avx512', 'avx2', 'baseline'), and every one this CPU runs. */
+  isa?: string;
+  isas?: string[];
   /** Why it is not loaded. */
   reason?: string;
 }
@@ -47,7 +67,8 @@ let status: NativeStatus = { loaded: false, threads: 0, vectorWidth: 0, reason: 
 
 /**
  * Loads the addon once. ALOCC_NATIVE=0 turns it off (the wasm kernels run instead); ALOCC_THREADS sets the thread
- * count, by default every core Node reports.
+ * count, by default every core Node reports; ALOCC_ISA=avx512|avx2|baseline forces an instruction set, by default
+ * the best this CPU runs. An ALOCC_ISA this CPU or build lacks is an AloccError, not a silent fallback.
  */
 export function loadNativeKernels(): NativeStatus {
   if (addon !== undefined) return status;
@@ -66,11 +87,30 @@ export function loadNativeKernels(): NativeStatus {
     const wanted = Number(process.env.ALOCC_THREADS ?? os.availableParallelism());
     const threads = loaded.setThreads(Number.isInteger(wanted) && wanted > 0 ? wanted : 1);
     addon = loaded;
-    status = { loaded: true, threads, vectorWidth: loaded.vectorWidth() };
+    status = { loaded: true, threads, vectorWidth: loaded.vectorWidth(), isa: loaded.isa(), isas: loaded.isas() };
   } catch (err) {
     status = { loaded: false, threads: 0, vectorWidth: 0, reason: `${file} failed to load: ${(err as Error).message.split('\n')[0]}` };
   }
+  const forced = process.env.ALOCC_ISA;
+  if (addon && forced) {
+    try {
+      setNativeIsa(forced);
+    } catch (err) {
+      throw new AloccError(`ALOCC_ISA=${forced}: ${(err as Error).message}; unset ALOCC_ISA or pick one of those`);
+    }
+  }
   return status;
+}
+
+/**
+ * Runs the compiled kernels with instruction set `name` from now on (tests compare every path the CPU runs);
+ * throws where the CPU or the build lacks it.
+ */
+export function setNativeIsa(name: string): NativeStatus {
+  if (!addon) throw new Error(`compiled kernels not loaded: ${status.reason}`);
+  const isa = addon.setIsa(name);
+  status = { ...status, isa, vectorWidth: addon.vectorWidth() };
+  return nativeStatus();
 }
 
 export function nativeStatus(): NativeStatus {
@@ -109,7 +149,14 @@ type ConvAttrs = {
   filterShape?: number[];
 };
 
-function geometry(info: tf.backend_util.Conv2DInfo): number[] {
+/**
+ * The addon's 13 geometry numbers, or null where it refuses the conv (padding of the kernel's size or more, output
+ * windows that start past the input: explicit paddings that tfjs's 'same' and 'valid' never give).
+ */
+function geometry(info: tf.backend_util.Conv2DInfo): number[] | null {
+  const { top, left } = info.padInfo;
+  if (top < 0 || left < 0 || top >= info.filterHeight || left >= info.filterWidth) return null;
+  if ((info.outHeight - 1) * info.strideHeight - top >= info.inHeight || (info.outWidth - 1) * info.strideWidth - left >= info.inWidth) return null;
   return [
     info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
     info.outChannels, info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
@@ -129,8 +176,7 @@ function offset(backend: WasmHeapBackend, t: tf.TensorInfo): number {
 function run(backend: WasmHeapBackend, op: number, outShape: number[], a: tf.TensorInfo, b: tf.TensorInfo, g: number[], extra: number[] = [-1], alpha = 0): tf.TensorInfo {
   const out = backend.makeOutput(outShape, 'float32');
   const params = Int32Array.from([...g, offset(backend, a), offset(backend, b), offset(backend, out), ...extra]);
-  active()!.conv(op, backend.wasm.HEAPF32, params, alpha);
-  return out;
+  return into(backend, out, () => active()!.conv(op, backend.wasm.HEAPF32, params, alpha));
 }
 
 /**
@@ -148,8 +194,10 @@ export function nativeConvForward(fallback: tf.KernelFunc): tf.KernelFunc {
     }
     const backend = args.backend as unknown as WasmHeapBackend;
     const info = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
+    const g = geometry(info);
+    if (!g) return fallback(args);
     const biasOffset = bias == null ? -1 : offset(backend, bias);
-    return run(backend, OP.forward, info.outShape, x!, filter!, geometry(info), [biasOffset, act], a.leakyreluAlpha ?? 0.2);
+    return run(backend, OP.forward, info.outShape, x!, filter!, g, [biasOffset, act], a.leakyreluAlpha ?? 0.2);
   };
 }
 
@@ -161,7 +209,8 @@ export function nativeConvBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
     const backend = args.backend as unknown as WasmHeapBackend;
     const inputShape = a.inputShape as [number, number, number, number];
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
-    return run(backend, OP.inputGrad, inputShape, dy, filter, geometry(info));
+    const g = geometry(info);
+    return g ? run(backend, OP.inputGrad, inputShape, dy, filter, g) : fallback(args);
   };
 }
 
@@ -173,7 +222,8 @@ export function nativeConvBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
     const backend = args.backend as unknown as WasmHeapBackend;
     const filterShape = a.filterShape as [number, number, number, number];
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
-    return run(backend, OP.filterGrad, filterShape, x, dy, geometry(info));
+    const g = geometry(info);
+    return g ? run(backend, OP.filterGrad, filterShape, x, dy, g) : fallback(args);
   };
 }
 
@@ -187,8 +237,7 @@ export function nativeColumnSums(backend: unknown, x: tf.TensorInfo, rows: numbe
   const b = backend as WasmHeapBackend;
   const cols = outShape.reduce((p, d) => p * d, 1);
   const out = b.makeOutput(outShape, 'float32');
-  native.columnSums(b.wasm.HEAPF32, Int32Array.from([rows, cols, offset(b, x), offset(b, out)]), scale);
-  return out;
+  return into(b, out, () => native.columnSums(b.wasm.HEAPF32, Int32Array.from([rows, cols, offset(b, x), offset(b, out)]), scale));
 }
 
 const MAP = { leakyRelu: 0, leakyReluGrad: 1 } as const;
@@ -196,8 +245,7 @@ const MAP = { leakyRelu: 0, leakyReluGrad: 1 } as const;
 function map(backend: WasmHeapBackend, op: number, a: tf.TensorInfo, b: tf.TensorInfo, alpha: number): tf.TensorInfo {
   const out = backend.makeOutput(a.shape, 'float32');
   const n = a.shape.reduce((p, d) => p * d, 1);
-  active()!.map(op, backend.wasm.HEAPF32, Int32Array.from([n, offset(backend, a), offset(backend, b), offset(backend, out)]), alpha);
-  return out;
+  return into(backend, out, () => active()!.map(op, backend.wasm.HEAPF32, Int32Array.from([n, offset(backend, a), offset(backend, b), offset(backend, out)]), alpha));
 }
 
 /** LeakyRelu in one threaded pass (wasm's is a scalar loop); `fallback` without the addon. */

@@ -5,12 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../backend';
-import { ModelConfig, TrainConfig } from '../config';
-import { buildDiscriminator } from '../models/discriminator';
-import { buildReconstructor } from '../models/reconstructor';
+import { selectBackend } from '../../src/backend';
+import { ModelConfig, TrainConfig } from '../../src/config';
+import { buildDiscriminator } from '../../src/models/discriminator';
+import { buildReconstructor } from '../../src/models/reconstructor';
 import { readModelWeights, writeModelWeights } from './parallel';
-import { AloccNets, makeOptimizer, trainNoisyBatch } from './step';
+import { AloccNets, makeOptimizer, trainNoisyBatch } from '../../src/train/step';
 
 export interface WorkerInit {
   rank: number;

@@ -1,5 +1,7 @@
+// Research, not used by alocc: moved out of src/kernels/ (issue 12, one path per kernel: the compiled kernel plus one
+// fallback). Kept for the record: one conv per phase for strided input gradients with inC ≥ 32: 1988 → 1964 ms a step on wasm alone (a111e27), within the noise.
 import * as tf from '@tensorflow/tfjs';
-import { cropSpatial } from './conv-backprop-input';
+import { cropSpatial } from '../../src/kernels/conv-backprop-input';
 
 /** Along one axis, output phase q (rows i = s·n + q): which filter taps it uses and which dy rows it reads. */
 function phase(q: number, k: number, s: number, p: number, size: number, outSize: number) {

@@ -1,3 +1,5 @@
+// Research, not used by alocc: moved out of src/kernels/ (issue 12, one path per kernel: the compiled kernel plus one
+// fallback). Kept for the record: one-output-channel convs as depthwise + channel sum on wasm; its gain was measured only together with toeplitz.ts (198d8b8, 06dcdfb).
 import * as tf from '@tensorflow/tfjs';
 
 type ConvAttrs = {

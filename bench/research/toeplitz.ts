@@ -1,5 +1,7 @@
+// Research, not used by alocc: moved out of src/kernels/ (issue 12, one path per kernel: the compiled kernel plus one
+// fallback). Kept for the record: the input gradient of tiny outputs as one dense product; its gain on wasm alone was measured only together with single-channel-conv.ts (198d8b8, 06dcdfb).
 import * as tf from '@tensorflow/tfjs';
-import { phaseGrid } from './conv-backprop-input';
+import { phaseGrid } from '../../src/kernels/conv-backprop-input';
 
 /**
  * The input gradient of a convolution with a tiny output (D's last layer: 4×4 → 2×2) as ONE matrix product

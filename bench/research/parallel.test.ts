@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../src/config';
-import { buildDiscriminator } from '../src/models/discriminator';
-import { buildReconstructor } from '../src/models/reconstructor';
-import { createParallelTrainer, readModelWeights, writeModelWeights } from '../src/train/parallel';
-import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../src/train/step';
+import { selectBackend } from '../../src/backend';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../../src/config';
+import { buildDiscriminator } from '../../src/models/discriminator';
+import { buildReconstructor } from '../../src/models/reconstructor';
+import { createParallelTrainer, readModelWeights, writeModelWeights } from './parallel';
+import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../../src/train/step';
 
 const MODEL: ModelConfig = { ...DEFAULT_MODEL_CONFIG, dfDim: 4, gfDim: 4 };
 // Without noise and with both halves of the batch alike, each worker's BatchNorm statistics are the full batch's,

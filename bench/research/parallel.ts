@@ -1,3 +1,7 @@
+// Research, not used by alocc: moved out of src/train/ (issue 12). Two wasm workers without the addon reached 145.8
+// images/s against 90.5 for one process (bench/NOTES.md), but `train` never used it: with a C compiler the addon's
+// threads do better, and per-shard BatchNorm differs from single-process training. bench.ts's wasm-parallel row
+// runs it; its test by hand: node --import tsx --test bench/research/parallel.test.ts
 /**
  * Data-parallel ALOCC training over worker threads, for the wasm and cpu backends, where one tfjs instance uses
  * one core. Each worker (parallel-worker.ts) holds its own copy of R and D, built from the same seed, and trains on
@@ -14,10 +18,10 @@
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { ModelConfig, TrainConfig } from '../config';
-import { AloccError } from '../errors';
+import { ModelConfig, TrainConfig } from '../../src/config';
+import { AloccError } from '../../src/errors';
 import type { WorkerInit, WorkerRequest } from './parallel-worker';
-import { addNoise, BatchLosses } from './step';
+import { addNoise, BatchLosses } from '../../src/train/step';
 
 /** Weight values in LayersModel.weights order, trainable and non-trainable, for R and D. */
 export interface NetWeights {

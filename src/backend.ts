@@ -90,8 +90,7 @@ export async function selectBackend(requested: BackendChoice): Promise<BackendIn
   if (name === 'wasm' || name === 'cpu') registerFastConvGradients(name);
   if (name === 'wasm') {
     const native = nativeStatus();
-    const simd = { 16: 'AVX-512', 8: 'AVX', 4: 'SSE' }[native.vectorWidth] ?? `${native.vectorWidth}-wide`;
-    if (native.loaded) label = `wasm + compiled conv kernels (${native.threads} thread${native.threads === 1 ? '' : 's'}, ${simd})`;
+    if (native.loaded) label = `wasm + compiled conv kernels (${native.threads} thread${native.threads === 1 ? '' : 's'}, ${native.isa ?? `${native.vectorWidth}-wide`})`;
     else skipped.push(`compiled conv kernels: ${native.reason} (convs run on wasm, several times slower)`);
   }
   return { requested, name, label, skipped };

@@ -26,7 +26,7 @@ export interface BatchLosses {
 }
 
 /**
- * Turns this process's gradients into the ones to apply; data-parallel training (src/train/parallel.ts) averages
+ * Turns this process's gradients into the ones to apply; data-parallel training (bench/research/parallel.ts) averages
  * them over its workers here. Called inside a tidy; returns tensors with the same names.
  */
 export type GradientCombiner = (grads: tf.NamedTensorMap) => tf.NamedTensorMap;

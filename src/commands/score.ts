@@ -1,8 +1,8 @@
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
-import { findPngs } from '../data/files';
-import { readPngAsDigit } from '../data/png';
+import { decodeMany } from '../data/decode';
+import { findImages } from '../data/files';
 import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
-import { AloccError, firstLine } from '../errors';
+import { AloccError } from '../errors';
 import { scoreImages } from '../score/scorer';
 import { loadScoringModel, resolveDigit } from './resolve-run';
 import { disposeFeatureMemory } from '../score/feature-memory';
@@ -99,23 +99,24 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
     log.write(`alocc: ${why}\n`);
   };
 
+  const pre = { size: model.run.config.model.inputSize, channels: 1, resize: 'contain', invert: 'auto', fit: opts.fit } as const;
+  const overrides = { invert: opts.invert === 'auto' ? undefined : opts.invert };
   try {
     for (const given of opts.paths) {
       let found = 0;
-      for await (const file of findPngs([given])) {
+      for await (const outcome of decodeMany(findImages([given]), pre, { overrides })) {
         found++;
-        try {
-          const img = await readPngAsDigit(file, { invert: opts.invert, fit: opts.fit });
-          pixels.set(img.pixels, files.length * per);
-          files.push(file);
-          inverted.push(img.inverted);
-        } catch (err) {
-          fail(file, err instanceof AloccError ? err.message : `${file}: ${firstLine(err)}`);
+        if (outcome.error) {
+          fail(outcome.file, outcome.error.message);
+        } else {
+          pixels.set(outcome.image.pixels, files.length * per);
+          files.push(outcome.file);
+          inverted.push(outcome.image.inverted);
         }
         if (files.length === CHUNK) flush();
       }
-      // A folder named on the command line that holds no PNG (say, a folder called x.png) is worth a line too.
-      if (found === 0) fail(given, `${given}: a folder with no PNG files in it`);
+      // A folder named on the command line that holds no picture is worth a line too.
+      if (found === 0) fail(given, `${given}: a folder with no pictures in it`);
     }
     flush();
   } finally {
@@ -123,6 +124,6 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
     model.d.dispose();
     disposeFeatureMemory(model.memory);
   }
-  if (scored + failed === 0) throw new AloccError(`no PNG files found in ${opts.paths.join(', ')}`);
+  if (scored + failed === 0) throw new AloccError(`no pictures found in ${opts.paths.join(', ')}`);
   return { scored, failed };
 }

@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp';
 import { AloccError, firstLine } from '../errors';
-import { ImageFormat, sniffImageFormat, undecodable, unsupportedImage } from './image-format';
+import { ImageFormat, endsEarly, sniffImageFormat, truncatedImage, undecodable, unsupportedImage } from './image-format';
 import { readImageFile } from './image-file';
 import { fitLikeMnist } from './mnist-fit';
 import { RawPixels, borderColour, drawingBackground, flatten, hasColour, rgbToGrey } from './pixels';
@@ -65,8 +65,12 @@ function tooManyPixels(name: string, width: number, height: number): AloccError 
 
 /** The whole picture as 8-bit RGB or RGBA, oriented; the pixel limit is checked from the header first. */
 async function decodeFull(input: Buffer, name: string, format: ImageFormat): Promise<RawPixels> {
+  const early = endsEarly(input, format, 'before decoding');
+  if (early) throw truncatedImage(name, format, early);
   try {
-    const { data, info } = await sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'warning', sequentialRead: true })
+    // sequentialRead is left off: no faster on small files, and a truncated 1,114,142×3 PNG took 1.6 s to refuse
+    // with it, 0.4 s without.
+    const { data, info } = await sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'warning' })
       .rotate()
       .raw()
       .toBuffer({ resolveWithObject: true });

@@ -41,8 +41,13 @@ export function unsupportedImage(name: string, buf: Uint8Array): AloccError {
   return new AloccError(`${name}: not a supported image (looks like ${lookalike(buf)}); alocc reads ${SUPPORTED_FORMATS}`);
 }
 
-/** Whether the bytes stop before the format's end marker: the usual fate of an interrupted download or copy. */
-function endsEarly(buf: Buffer, format: ImageFormat): string | undefined {
+/**
+ * Whether the bytes stop before the format's end marker: the usual fate of an interrupted download or copy.
+ * 'before decoding' checks only PNG, whose IEND marker is certain and whose truncated files libvips can take
+ * seconds to refuse; the other checks only word a failure libvips already reported.
+ */
+export function endsEarly(buf: Buffer, format: ImageFormat, when: 'before decoding' | 'after failing' = 'after failing'): string | undefined {
+  if (when === 'before decoding' && format !== 'png') return undefined;
   switch (format) {
     case 'png':
       return buf.includes('IEND', 8, 'latin1') ? undefined : 'the file ends before its IEND chunk';
@@ -68,6 +73,10 @@ function decoderReason(err: unknown): string {
   return (/libpng read error/.test(line) ? 'unreadable image data' : line).slice(0, 160);
 }
 
+export function truncatedImage(name: string, format: ImageFormat, why: string): AloccError {
+  return new AloccError(`${name}: truncated ${LABELS[format]} (${why}); the file is incomplete, re-export or re-download it`);
+}
+
 /** The message for bytes of a recognised format that libvips could not decode. */
 export function undecodable(name: string, buf: Buffer, format: ImageFormat, err: unknown): AloccError {
   const label = LABELS[format];
@@ -76,6 +85,6 @@ export function undecodable(name: string, buf: Buffer, format: ImageFormat, err:
     return new AloccError(`${name}: not a supported image (a ${label} container the decoder cannot read); alocc reads ${SUPPORTED_FORMATS}`);
   }
   const early = endsEarly(buf, format);
-  if (early) return new AloccError(`${name}: truncated ${label} (${early}); the file is incomplete, re-export or re-download it`);
+  if (early) return truncatedImage(name, format, early);
   return new AloccError(`${name}: corrupt ${label} (${reason}); re-export or re-download the image`);
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import { Preprocessing, decodeImage, decodeMany } from '../src/data/decode';
 import { buildPng } from './helpers/png-builder';
 
@@ -23,7 +24,7 @@ function assertAll(pixels: Float32Array, want: number[], tolerance: number, labe
 test('a solid colour reads back as that colour in every format; grey is Rec. 601 luma', async () => {
   const rgb: [number, number, number] = [200, 30, 90];
   const luma = (0.299 * 200 + 0.587 * 30 + 0.114 * 90) / 255; // 87.67 / 255, by hand
-  const encoders: [string, (s: sharp.Sharp) => sharp.Sharp, number][] = [
+  const encoders: [string, (s: Sharp) => Sharp, number][] = [
     ['png', (s) => s.png(), 0.5 / 255],
     ['webp-lossless', (s) => s.webp({ lossless: true }), 0.5 / 255],
     ['tiff', (s) => s.tiff({ compression: 'lzw' }), 0.5 / 255],

@@ -4,38 +4,40 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AloccError } from '../src/errors';
-import { findPngs } from '../src/data/files';
+import { findImages, listImages } from '../src/data/files';
 
 async function collect(paths: string[]): Promise<string[]> {
   const found: string[] = [];
-  for await (const file of findPngs(paths)) found.push(file);
+  for await (const file of findImages(paths)) found.push(file);
   return found;
 }
 
-test('findPngs: files as given, directories walked recursively in sorted order, missing paths passed on', async () => {
+test('findImages: files as given, directories walked recursively in sorted order, missing paths passed on', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-files-'));
   try {
     const touch = (rel: string) => {
       fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
       fs.writeFileSync(path.join(root, rel), '');
     };
-    ['d/b.png', 'd/a.PNG', 'd/notes.txt', 'd/sub/z.png', 'd/sub/deeper/y.Png', 'd/c.png.bak', 'd/e.png', 'photo.jpg'].forEach(touch);
+    ['d/b.png', 'd/a.PNG', 'd/notes.txt', 'd/sub/z.webp', 'd/sub/deeper/y.Jpeg', 'd/c.png.bak', 'd/e.tif', 'photo.bmp'].forEach(touch);
     fs.mkdirSync(path.join(root, 'd/empty'));
-    fs.mkdirSync(path.join(root, 'd/looks-like.png')); // a directory named *.png is walked, not yielded
+    fs.mkdirSync(path.join(root, 'd/looks-like.png')); // named like a picture: yielded, so the reader says it is a directory
+    fs.writeFileSync(path.join(root, 'd/looks-like.png/inside.png'), '');
     fs.symlinkSync(path.join(root, 'd'), path.join(root, 'd/sub/loop')); // a cycle must not be re-entered
     const d = (rel: string) => path.join(root, 'd', rel);
-    const found = await collect([path.join(root, 'photo.jpg'), path.join(root, 'd'), path.join(root, 'nope.png')]);
+    const found = await collect([path.join(root, 'photo.bmp'), path.join(root, 'd'), path.join(root, 'nope.png')]);
     assert.deepEqual(found, [
-      path.join(root, 'photo.jpg'),
+      path.join(root, 'photo.bmp'),
       d('a.PNG'),
       d('b.png'),
-      d('e.png'),
-      d('sub/deeper/y.Png'),
-      d('sub/z.png'),
+      d('e.tif'),
+      d('looks-like.png'),
+      d('sub/deeper/y.Jpeg'),
+      d('sub/z.webp'),
       path.join(root, 'nope.png'),
     ]);
     // Streaming: the first file comes out before the rest of the tree is read.
-    const iterator = findPngs([path.join(root, 'd')]);
+    const iterator = findImages([path.join(root, 'd')]);
     assert.equal((await iterator.next()).value, d('a.PNG'));
     await iterator.return(undefined);
   } finally {
@@ -43,7 +45,7 @@ test('findPngs: files as given, directories walked recursively in sorted order, 
   }
 });
 
-test('findPngs: an unreadable directory is reported by name', async () => {
+test('findImages: an unreadable directory is reported by name', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-files-'));
   const locked = path.join(root, 'locked');
   fs.mkdirSync(locked);
@@ -57,6 +59,25 @@ test('findPngs: an unreadable directory is reported by name', async () => {
     await assert.rejects(collect([root]), (err: unknown) => err instanceof AloccError && err.message === `${locked}: cannot list directory (EACCES)`);
   } finally {
     fs.promises.readdir = readdir;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('listImages: every picture extension, other files counted, link loops and links named like pictures', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-files-'));
+  try {
+    const extensions = ['png', 'jpg', 'jpeg', 'jpe', 'jfif', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heif', 'heic'];
+    extensions.forEach((ext, i) => fs.writeFileSync(path.join(root, `${String(i).padStart(2, '0')}.${ext.toUpperCase()}`), ''));
+    for (const other of ['notes.txt', 'scan.bmp', 'photo.png.bak', 'README', '.DS_Store']) fs.writeFileSync(path.join(root, other), '');
+    fs.mkdirSync(path.join(root, 'sub'));
+    fs.writeFileSync(path.join(root, 'sub', 'deep.webp'), '');
+    fs.symlinkSync(root, path.join(root, 'sub', 'up')); // directory cycle: not re-entered, not counted
+    fs.symlinkSync(path.join(root, 'self.png'), path.join(root, 'self.png')); // a link loop named like a picture
+    const { files, ignored } = await listImages(root);
+    const want = [...extensions.map((ext, i) => `${String(i).padStart(2, '0')}.${ext.toUpperCase()}`), 'self.png', 'sub/deep.webp'];
+    assert.deepEqual(files, want.map((f) => path.join(root, f)));
+    assert.equal(ignored, 5);
+  } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

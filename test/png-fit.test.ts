@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePngBufferAsDigit, encodeGreyPng } from '../src/data/png';
+import { Preprocessing, decodeImage } from '../src/data/decode';
+import { encodeGreyPng } from '../src/data/png';
+
+const decodePngBufferAsDigit = (buf: Buffer, name: string, opts: { fit?: Preprocessing['fit'] } = {}) =>
+  decodeImage(buf, name, { size: 28, channels: 1, resize: 'contain', invert: 'auto', fit: opts.fit ?? 'none' });
 import { MNIST_PIXELS, MNIST_SIDE, loadMnist } from '../src/data/mnist';
 
 /** An MNIST digit redrawn as dark ink on a light, larger, non-square page, scaled `k`× and off-centre. */
@@ -27,7 +31,7 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
-test("fit: 'mnist' recovers MNIST's own framing from a digit redrawn large, off-centre, dark on light", () => {
+test("fit: 'mnist' recovers MNIST's own framing from a digit redrawn large, off-centre, dark on light", async () => {
   const { images } = loadMnist('test');
   const fitted: number[] = [];
   const unfitted: number[] = [];
@@ -35,24 +39,24 @@ test("fit: 'mnist' recovers MNIST's own framing from a digit redrawn large, off-
   for (let n = 0; n < 40; n++) {
     const digit = images.subarray(n * MNIST_PIXELS, (n + 1) * MNIST_PIXELS);
     const { png } = redrawOnPage(digit, 3 + (n % 8), 20 + ((n * 7) % 50), 7 + ((n * 3) % 30));
-    const framed = decodePngBufferAsDigit(png, `digit-${n}.png`, { fit: 'mnist' });
+    const framed = await decodePngBufferAsDigit(png, `digit-${n}.png`, { fit: 'mnist' });
     assert.equal(framed.inverted, true);
     const diff = meanAbsDiff(framed.pixels, digit);
     fitted.push(diff);
     if (diff < 0.03) exact++;
-    unfitted.push(meanAbsDiff(decodePngBufferAsDigit(png, `digit-${n}.png`).pixels, digit));
+    unfitted.push(meanAbsDiff((await decodePngBufferAsDigit(png, `digit-${n}.png`)).pixels, digit));
   }
   assert.ok(median(fitted) < 0.02, `median difference with fit ${median(fitted)}`);
   assert.ok(exact >= 34, `${exact}/40 framed at their original position`);
   assert.ok(median(unfitted) > 0.08, `without fit the framing differs: ${median(unfitted)}`);
 });
 
-test("fit: 'mnist' leaves a blank image blank and keeps every value in [0, 1]", () => {
-  const blank = decodePngBufferAsDigit(encodeGreyPng(new Float32Array(50 * 40).fill(0.7), 50, 40), 'blank.png', { fit: 'mnist' });
+test("fit: 'mnist' leaves a blank image blank and keeps every value in [0, 1]", async () => {
+  const blank = await decodePngBufferAsDigit(encodeGreyPng(new Float32Array(50 * 40).fill(0.7), 50, 40), 'blank.png', { fit: 'mnist' });
   assert.ok(blank.pixels.every((v) => Math.abs(v - 0.3) < 1e-2), 'uniform page, inverted');
   const speck = new Float32Array(9 * 9);
   speck[4 * 9 + 4] = 1;
-  const tiny = decodePngBufferAsDigit(encodeGreyPng(speck, 9, 9), 'speck.png', { fit: 'mnist' });
+  const tiny = await decodePngBufferAsDigit(encodeGreyPng(speck, 9, 9), 'speck.png', { fit: 'mnist' });
   assert.ok(tiny.pixels.every((v) => v >= 0 && v <= 1));
   assert.ok(Math.max(...tiny.pixels) > 0.9, 'the speck is scaled up, not lost');
   const row = Array.from(tiny.pixels.subarray(14 * MNIST_SIDE, 15 * MNIST_SIDE));

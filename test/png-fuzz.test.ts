@@ -3,22 +3,23 @@ import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { AloccError } from '../src/errors';
-import { DIGIT_SIDE, decodePngBufferAsDigit } from '../src/data/png';
-import { PNG_SIGNATURE, buildIhdr, buildPngChunk, crc32, inflatedSize } from '../src/data/png-format';
+import { decodeImage } from '../src/data/decode';
 import { parseIdxImages, parseIdxLabels } from '../src/data/mnist';
-import { PngSpec, buildPng } from './helpers/png-builder';
+import { PNG_SIGNATURE, PngSpec, buildIhdr, buildPng, buildPngChunk, crc32, inflatedSize } from './helpers/png-builder';
+
+const DIGIT_SIDE = 28;
 
 /** The longest one decode of these small inputs may take; far above normal, far below a hang. */
 const MAX_DECODE_MS = 2000;
 const FUZZ_TIMEOUT_MS = 60_000;
 
 /** Runs `attempt`: it must return normally or throw an AloccError with a one-line message, and do so quickly. */
-function onlyAloccErrors<T>(attempt: () => T, check: (result: T) => void = () => undefined): void {
+async function onlyAloccErrors<T>(attempt: () => T | Promise<T>, check: (result: T) => void = () => undefined): Promise<void> {
   const start = performance.now();
   let result: T | undefined;
   let threw = false;
   try {
-    result = attempt();
+    result = await attempt();
   } catch (err) {
     threw = true;
     if (!(err instanceof AloccError)) throw new Error(`threw a non-AloccError: ${String(err)}`);
@@ -34,7 +35,8 @@ function assertDigit(digit: { pixels: Float32Array }): void {
   for (const v of digit.pixels) assert.ok(v >= 0 && v <= 1, `pixel ${v}`);
 }
 
-const decode = (buf: Uint8Array, fit: 'none' | 'mnist' = 'none') => () => decodePngBufferAsDigit(Buffer.from(buf), 'fuzz.png', { fit });
+const decode = (buf: Uint8Array, fit: 'none' | 'mnist' = 'none') => () =>
+  decodeImage(Buffer.from(buf), 'fuzz.png', { size: DIGIT_SIDE, channels: 1, resize: 'contain', invert: 'auto', fit });
 const fitMode = fc.constantFrom('none' as const, 'mnist' as const);
 
 /** Seeds for mutation: small valid PNGs covering the decoder's branches. */
@@ -80,27 +82,27 @@ function mutate(seed: Buffer, mutations: Mutation[]): Buffer {
   return buf;
 }
 
-test('random bytes, with or without a PNG signature, only ever raise AloccError', { timeout: FUZZ_TIMEOUT_MS }, () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => onlyAloccErrors(decode(bytes))), { numRuns: 500 });
-  fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => onlyAloccErrors(decode(Buffer.concat([PNG_SIGNATURE, bytes])))),
+test('random bytes, with or without a PNG signature, only ever raise AloccError', { timeout: FUZZ_TIMEOUT_MS }, async () => {
+  await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), (bytes) => onlyAloccErrors(decode(bytes))), { numRuns: 500 });
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), (bytes) => onlyAloccErrors(decode(Buffer.concat([PNG_SIGNATURE, bytes])))),
     { numRuns: 500 },
   );
 });
 
-test('mutated PNGs only ever raise AloccError, with CRCs broken or repaired', { timeout: FUZZ_TIMEOUT_MS }, () => {
+test('mutated PNGs only ever raise AloccError, with CRCs broken or repaired', { timeout: FUZZ_TIMEOUT_MS }, async () => {
   const seedIndex = fc.integer({ min: 0, max: seeds.length - 1 });
   const mutations = fc.array(mutation, { minLength: 1, maxLength: 4 });
-  fc.assert(
-    fc.property(seedIndex, mutations, fc.boolean(), fitMode, (i, ms, repair, fit) => {
+  await fc.assert(
+    fc.asyncProperty(seedIndex, mutations, fc.boolean(), fitMode, (i, ms, repair, fit) => {
       const mutated = mutate(seeds[i], ms);
-      onlyAloccErrors(decode(repair ? fixCrcs(mutated) : mutated, fit), assertDigit);
+      return onlyAloccErrors(decode(repair ? fixCrcs(mutated) : mutated, fit), assertDigit);
     }),
     { numRuns: 1500 },
   );
 });
 
-test('any IHDR with arbitrary image data only ever raises AloccError', { timeout: FUZZ_TIMEOUT_MS }, () => {
+test('any IHDR with arbitrary image data only ever raises AloccError', { timeout: FUZZ_TIMEOUT_MS }, async () => {
   const header = fc.record({
     width: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 40 }), weight: 8 }, fc.constant(0), fc.constant(2 ** 32 - 1)),
     height: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 40 }), weight: 8 }, fc.constant(0), fc.constant(2 ** 31)),
@@ -108,8 +110,8 @@ test('any IHDR with arbitrary image data only ever raises AloccError', { timeout
     colorType: fc.constantFrom(0, 1, 2, 3, 4, 6, 7),
     interlaced: fc.boolean(),
   });
-  fc.assert(
-    fc.property(header, fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 48 }), fitMode, (ihdr, seedBytes, palette, fit) => {
+  await fc.assert(
+    fc.asyncProperty(header, fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 48 }), fitMode, (ihdr, seedBytes, palette, fit) => {
       // Raw data of exactly the declared size (when small), so decoding gets as far as filters and palette lookups.
       let rawLength = 100;
       try {
@@ -122,22 +124,22 @@ test('any IHDR with arbitrary image data only ever raises AloccError', { timeout
       const chunks = [PNG_SIGNATURE, buildIhdr(ihdr)];
       if (palette.length) chunks.push(buildPngChunk('PLTE', palette));
       chunks.push(buildPngChunk('IDAT', zlib.deflateSync(raw)), buildPngChunk('IEND'));
-      onlyAloccErrors(decode(Buffer.concat(chunks), fit), assertDigit);
+      return onlyAloccErrors(decode(Buffer.concat(chunks), fit), assertDigit);
     }),
     { numRuns: 1500 },
   );
 });
 
-test('random and mutated IDX bytes only ever raise AloccError', { timeout: FUZZ_TIMEOUT_MS }, () => {
+test('random and mutated IDX bytes only ever raise AloccError', { timeout: FUZZ_TIMEOUT_MS }, async () => {
   const images = Buffer.alloc(16 + 2 * 784);
   [2051, 2, 28, 28].forEach((v, i) => images.writeUInt32BE(v, 4 * i));
   const labels = Buffer.from([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 9]);
-  fc.assert(
-    fc.property(fc.array(mutation, { maxLength: 4 }), fc.uint8Array({ maxLength: 64 }), (ms, random) => {
-      onlyAloccErrors(() => parseIdxImages(mutate(images, ms), 'imgs'));
-      onlyAloccErrors(() => parseIdxLabels(mutate(labels, ms), 'lbls'));
-      onlyAloccErrors(() => parseIdxImages(Buffer.from(random), 'imgs'));
-      onlyAloccErrors(() => parseIdxLabels(Buffer.from(random), 'lbls'));
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutation, { maxLength: 4 }), fc.uint8Array({ maxLength: 64 }), async (ms, random) => {
+      await onlyAloccErrors(() => parseIdxImages(mutate(images, ms), 'imgs'));
+      await onlyAloccErrors(() => parseIdxLabels(mutate(labels, ms), 'lbls'));
+      await onlyAloccErrors(() => parseIdxImages(Buffer.from(random), 'imgs'));
+      await onlyAloccErrors(() => parseIdxLabels(Buffer.from(random), 'lbls'));
     }),
     { numRuns: 1000 },
   );

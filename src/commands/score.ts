@@ -1,8 +1,8 @@
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
+import { decodeMany } from '../data/decode';
 import { findImages } from '../data/files';
-import { readImage } from '../data/decode';
 import { NOVELTY_SCORE_LABELS, NoveltyScore, PreprocessingConfig } from '../config';
-import { AloccError, firstLine } from '../errors';
+import { AloccError } from '../errors';
 import { scoreImages } from '../score/scorer';
 import { openRun, resolveRunDir, RunSelector } from '../run/open';
 
@@ -59,7 +59,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   const model = openRun(resolveRunDir(opts), { epoch: opts.epoch });
   const { threshold, score: scoreName } = model;
   const pre = { ...model.preprocessing, fit: opts.fit ?? model.preprocessing.fit };
-  const invert = opts.invert === 'auto' ? undefined : opts.invert;
+  const overrides = opts.invert === 'auto' ? {} : { invert: opts.invert };
   const per = pre.size * pre.size * pre.channels;
   let scored = 0;
   let failed = 0;
@@ -99,19 +99,18 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   try {
     for (const given of opts.paths) {
       let found = 0;
-      for await (const file of findImages([given])) {
+      for await (const outcome of decodeMany(findImages([given]), pre, { overrides })) {
         found++;
-        try {
-          const img = await readImage(file, pre, { invert });
-          pixels.set(img.pixels, files.length * per);
-          files.push(file);
-          inverted.push(img.inverted);
-        } catch (err) {
-          fail(file, err instanceof AloccError ? err.message : `${file}: ${firstLine(err)}`);
+        if (outcome.error) {
+          fail(outcome.file, outcome.error.message);
+        } else {
+          pixels.set(outcome.image.pixels, files.length * per);
+          files.push(outcome.file);
+          inverted.push(outcome.image.inverted);
         }
         if (files.length === CHUNK) flush();
       }
-      // A folder named on the command line that holds no picture (say, a folder called x.png) is worth a line too.
+      // A folder named on the command line that holds no picture is worth a line too.
       if (found === 0) fail(given, `${given}: a folder with no pictures in it`);
     }
     flush();

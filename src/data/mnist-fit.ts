@@ -107,28 +107,29 @@ function centreOfMass(patch: Float32Array, w: number, h: number): { x: number; y
 }
 
 /**
- * Frames a light-on-dark square grey image (side ≥ 28) like an MNIST digit: contrast stretched so the background
- * is 0 and the brightest ink 1, cropped to the ink, scaled so its longer side is 20 pixels, and placed in 28×28
- * with its centre of mass at the centre (shifted only as far as keeps it whole).
+ * Frames a light-on-dark square grey image (side ≥ outSide) like an MNIST digit: contrast stretched so the
+ * background is 0 and the brightest ink 1, cropped to the ink, scaled so its longer side is 20/28 of outSide
+ * (20 pixels at 28), and placed in outSide×outSide with its centre of mass at the centre (shifted only as far as
+ * keeps it whole).
  */
-export function fitLikeMnist(grey: Float32Array, side: number): Float32Array {
+export function fitLikeMnist(grey: Float32Array, side: number, outSide: number = MNIST_SIDE): Float32Array {
   const whole = { x: 0, y: 0, w: side, h: side };
   const background = ringMean(grey, side);
   let peak = 0;
   for (const v of grey) peak = Math.max(peak, v);
-  if (peak - background < MIN_CONTRAST) return resampleRect(grey, side, whole, MNIST_SIDE, MNIST_SIDE);
+  if (peak - background < MIN_CONTRAST) return resampleRect(grey, side, whole, outSide, outSide);
   const stretched = grey.map((v) => Math.min(1, Math.max(0, (v - background) / (peak - background))));
   const box = inkBox(stretched, side, INK_THRESHOLD) ?? whole;
-  const scale = MNIST_BOX / Math.max(box.w, box.h);
+  const scale = Math.round((MNIST_BOX * outSide) / MNIST_SIDE) / Math.max(box.w, box.h);
   const w = Math.max(1, Math.round(box.w * scale));
   const h = Math.max(1, Math.round(box.h * scale));
   const patch = resampleRect(stretched, side, box, w, h);
   // MNIST put the mass centre, measured in pixel indices (pixel i at i, hence the 0.5), on index 14. With this
   // convention, MNIST digits redrawn large, off-centre and inverted come back at their exact original position.
   const centre = centreOfMass(patch, w, h);
-  const left = Math.min(MNIST_SIDE - w, Math.max(0, Math.round(MNIST_SIDE / 2 - (centre.x - 0.5))));
-  const top = Math.min(MNIST_SIDE - h, Math.max(0, Math.round(MNIST_SIDE / 2 - (centre.y - 0.5))));
-  const out = new Float32Array(MNIST_SIDE * MNIST_SIDE);
-  for (let y = 0; y < h; y++) out.set(patch.subarray(y * w, (y + 1) * w), (top + y) * MNIST_SIDE + left);
+  const left = Math.min(outSide - w, Math.max(0, Math.round(outSide / 2 - (centre.x - 0.5))));
+  const top = Math.min(outSide - h, Math.max(0, Math.round(outSide / 2 - (centre.y - 0.5))));
+  const out = new Float32Array(outSide * outSide);
+  for (let y = 0; y < h; y++) out.set(patch.subarray(y * w, (y + 1) * w), (top + y) * outSide + left);
   return out;
 }

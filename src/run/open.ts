@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { DatasetName, NoveltyScore, PreprocessingConfig, RunConfig } from '../config';
+import { DatasetName, NoveltyScore, RunConfig } from '../config';
+import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';
 import { disposeFeatureMemory, FeatureMemory, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
@@ -11,13 +12,10 @@ import { EpochRecord, RunFile } from './runfile';
 import { howToTrain, readRunFile } from './runfile-io';
 
 /** How pictures are prepared for a run's networks: its preprocessing at its model's size and channels. */
-export interface RunPreprocessing extends PreprocessingConfig {
-  size: number;
-  channels: number;
-}
+export type RunPreprocessing = Preprocessing;
 
 export function preprocessingOf(config: RunConfig): RunPreprocessing {
-  return { ...config.preprocessing, size: config.model.inputSize, channels: config.model.channels };
+  return { ...config.preprocessing, size: config.model.inputSize, channels: config.model.channels as 1 | 3 };
 }
 
 /** A run opened at one epoch: everything score and eval need, from the run folder alone. */

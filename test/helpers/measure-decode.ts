@@ -1,6 +1,6 @@
-// Decodes one PNG in a fresh process and prints the outcome, time and the process's peak RSS as JSON, so a test
-// can check memory use without its own allocations getting in the way.
-import { readPngAsDigit } from '../../src/data/png';
+// Decodes one picture in a fresh process and prints the outcome, time and the process's peak RSS as JSON, so a
+// test can check memory use without its own allocations getting in the way.
+import { readImage } from '../../src/data/decode';
 
 async function main(): Promise<void> {
   const file = process.argv[2];
@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   let message = '';
   let ok = false;
   try {
-    await readPngAsDigit(file);
+    await readImage(file, { size: 28, channels: 1, resize: 'contain', invert: 'auto', fit: 'auto' });
     ok = true;
   } catch (err) {
     message = `${(err as Error).name}: ${(err as Error).message}`;

@@ -1,8 +1,84 @@
+// PNG files built byte by byte, independently of any decoder, so tests can make every colour type, bit depth and
+// interlacing, and hostile files (bombs, bad CRCs, lying headers).
 import * as zlib from 'node:zlib';
-import { PNG_SIGNATURE, adam7Passes, buildIhdr, buildPngChunk } from '../../src/data/png-format';
 
 /** Samples per pixel for each PNG colour type. */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export interface PngHeader {
+  width: number;
+  height: number;
+  bitDepth: number;
+  colorType: number;
+  interlaced: boolean;
+}
+
+let crcTable: Uint32Array | undefined;
+/** CRC-32 as PNG uses it (zlib.crc32 only exists from Node 20.15). */
+export function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A complete chunk: length, type, data, CRC. */
+export function buildPngChunk(type: string, data: Uint8Array = new Uint8Array(0)): Buffer {
+  const chunk = Buffer.alloc(12 + data.length);
+  chunk.writeUInt32BE(data.length, 0);
+  chunk.write(type, 4, 'latin1');
+  chunk.set(data, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+  return chunk;
+}
+
+export function buildIhdr(header: PngHeader): Buffer {
+  const data = Buffer.alloc(13);
+  data.writeUInt32BE(header.width, 0);
+  data.writeUInt32BE(header.height, 4);
+  data[8] = header.bitDepth;
+  data[9] = header.colorType;
+  data[12] = header.interlaced ? 1 : 0;
+  return buildPngChunk('IHDR', data);
+}
+
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** Width and height of each non-empty Adam7 pass of a width×height image. */
+function adam7Passes(width: number, height: number): { x0: number; y0: number; dx: number; dy: number; w: number; h: number }[] {
+  return ADAM7.map(([x0, y0, dx, dy]) => ({
+    x0, y0, dx, dy,
+    w: width > x0 ? Math.ceil((width - x0) / dx) : 0,
+    h: height > y0 ? Math.ceil((height - y0) / dy) : 0,
+  })).filter((pass) => pass.w > 0 && pass.h > 0);
+}
+
+/** Bytes the zlib stream must inflate to: filter byte plus packed samples, per row (per pass if interlaced). */
+export function inflatedSize(header: PngHeader): number {
+  const bitsPerPixel = CHANNELS[header.colorType] * header.bitDepth;
+  if (!Number.isFinite(bitsPerPixel)) throw new Error(`colour type ${header.colorType}`);
+  const rowBytes = (w: number) => 1 + Math.ceil((w * bitsPerPixel) / 8);
+  if (!header.interlaced) return header.height * rowBytes(header.width);
+  return adam7Passes(header.width, header.height).reduce((sum, pass) => sum + pass.h * rowBytes(pass.w), 0);
+}
 
 export interface PngSpec {
   width: number;

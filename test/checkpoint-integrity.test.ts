@@ -156,11 +156,13 @@ test('a run file that is not JSON, is cut short or fails validation is refused b
     ['cut short', (t) => t.slice(0, t.length >> 1), /not valid JSON/],
     ['empty', () => '', /not valid JSON/],
     ['binary', () => '\u0000\u00ff\u0001', /not valid JSON/],
-    ['no epochs list', (t) => JSON.stringify({ ...JSON.parse(t), epochs: undefined }), /not an alocc run file: .*'epochs'/],
+    ['no epochs list', (t) => JSON.stringify({ ...JSON.parse(t), epochs: undefined }), /not an alocc run file \(version 2\): .*'epochs'/],
     ['epochs out of order', (t) => { const r: RunFile = JSON.parse(t); r.epochs.reverse(); return JSON.stringify(r); }, /out of order/],
     ['bad checksum', (t) => { const r: RunFile = JSON.parse(t); r.epochs[1].checksums['r/weights.bin'] = 'abc'; return JSON.stringify(r); }, /checksums/],
     ['absurd width', (t) => { const r: RunFile = JSON.parse(t); r.config.model.dfDim = 4096; return JSON.stringify(r); }, /dfDim is not a width from 1 to 256/],
-    ['other image size', (t) => { const r: RunFile = JSON.parse(t); r.config.model.inputSize = 64; return JSON.stringify(r); }, /28×28 grey images only/],
+    ['image size out of range', (t) => { const r: RunFile = JSON.parse(t); r.config.model.inputSize = 100000; return JSON.stringify(r); }, /inputSize is not a side from 16 to 256/],
+    ['two channels', (t) => { const r: RunFile = JSON.parse(t); r.config.model.channels = 2; return JSON.stringify(r); }, /channels is not 1 or 3/],
+    ['unknown data source', (t) => { const r: RunFile = JSON.parse(t); (r.config.data as { source: string }).source = 'cifar'; return JSON.stringify(r); }, /data.source "cifar" is not one of mnist, fashion-mnist, folder/],
   ];
   for (const [what, edit, why] of damage) {
     const { runDir } = copyRun();

@@ -112,7 +112,7 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
   }
   assert.equal(examplePixels.reconstructions.length, 18 * 28 * 28);
   // The example inputs are the test images themselves.
-  report.examples.forEach((e, k) => assert.equal(examplePixels.inputs[k * 784 + 400], testSet.pixels[e.index * 784 + 400] / 255));
+  report.examples.forEach((e, k) => assert.equal(examplePixels.inputs[k * 784 + 400], Math.fround(testSet.pixels[e.index * 784 + 400] / 255)));
   opened.dispose();
 });
 

@@ -83,7 +83,7 @@ test('a second Ctrl-C or SIGTERM quits at once, while the first lets the current
 });
 
 test('Ctrl-C during epoch 1 leaves a run with no epochs that --resume starts from scratch, as a fresh run would', async () => {
-  const r = await aloccWithSignals(['train', ...SMALL, '--epochs', '2', '--checkpoint-dir', dirOf('early')], [{ when: /training digit 1/, send: ['SIGINT'] }]);
+  const r = await aloccWithSignals(['train', ...SMALL, '--epochs', '2', '--checkpoint-dir', dirOf('early')], [{ when: /training on MNIST digit 1:/, send: ['SIGINT'] }]);
   assert.equal(r.code, 130, r.stderr);
   assert.match(r.stderr, /0 complete epoch\(s\) kept/);
   assert.equal(readRunFile(runDir('early')).epochs.length, 0);
@@ -96,7 +96,7 @@ test('--resume with other settings refuses, naming each differing setting, befor
   const r = alocc('train', ...SMALL.map((a) => (a === '32' ? '16' : a)), '--lr', '0.001', '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /cannot resume .*: --batch-size \(run 32, now 16\), --lr \(run 0\.0005, now 0\.001\); continue it with: alocc train --digit 1 --resume --epochs 3 --batch-size 32 --seed 5 --limit 120 /);
-  assert.doesNotMatch(r.stderr, /training digit/);
+  assert.doesNotMatch(r.stderr, /training on MNIST digit/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.equal(readRunFile(runDir('straight')).epochs.length, 2, 'the run is untouched');
 });
@@ -105,7 +105,7 @@ test('a second training of a run that is being trained is refused; a killed one\
   const dir = dirOf('locked');
   const refusals: string[] = [];
   const first = await aloccWithSignals(['train', ...SMALL, '--epochs', '3', '--checkpoint-dir', dir], [{
-    when: /training digit 1/,
+    when: /training on MNIST digit 1:/,
     run: () => {
       for (const how of ['--resume', '--overwrite']) {
         const r = alocc('train', ...SMALL, '--epochs', '3', how, '--checkpoint-dir', dir);
@@ -127,5 +127,5 @@ test('a second training of a run that is being trained is refused; a killed one\
   fs.renameSync(path.join(rd, 'epoch-2'), path.join(rd, '.epoch-2.old-123'));
   const r = alocc('train', ...SMALL, '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(rd).sort(), ['epoch-1', 'epoch-2', 'epoch-3', 'run.json']);
+  assert.deepEqual(fs.readdirSync(rd).sort(), ['epoch-1', 'epoch-2', 'epoch-3', 'memory-images.bin', 'run.json']);
 });

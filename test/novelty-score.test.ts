@@ -92,7 +92,7 @@ test('score decides with the run\'s own score and says which', async () => {
 
 test('--preset sets r_alpha, lr and the score; a typed option wins; bad or misplaced recipe options are one-line usage errors', { skip: !fs.existsSync(CLI) && 'npm run build first' }, () => {
   const dir = tempDir();
-  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', '--digit', '7', '--epochs', '1', '--limit', '140', '--batch-size', '64', '--backend', 'wasm', ...args], { encoding: 'utf8' });
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', '--digit', '7', '--epochs', '1', '--limit', '160', '--batch-size', '64', '--backend', 'wasm', ...args], { encoding: 'utf8' });
   const a = run('--preset', 'recon-weighted', '--lr', '0.001', '--checkpoint-dir', path.join(dir, 'a'));
   assert.equal(a.status, 0, a.stderr);
   const cfg = readRunFile(path.join(dir, 'a', 'digit-7')).config.train;

@@ -161,10 +161,9 @@ test('plotLosses writes losses.png beside run.json and returns its path, leaving
 
 test('plotLosses without a run file says how to create one', async () => {
   const dir = tempCheckpoints();
-  const expected = path.join(dir, 'digit-7', 'run.json');
   await assert.rejects(plotLosses({ digit: 7, checkpointDir: dir }), (err: unknown) => {
     assert.ok(err instanceof AloccError);
-    assert.equal(err.message, `no training run found at ${expected}; create one with: alocc train --digit 7`);
+    assert.equal(err.message, `no trained run at ${path.join(dir, 'digit-7')} (it has no run.json); create one with: alocc train --digit 7 --checkpoint-dir ${dir}`);
     return true;
   });
 });

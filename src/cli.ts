@@ -125,7 +125,10 @@ export function buildProgram(): Command {
       .option('--data <dir>', 'train on every picture below this folder (PNG, JPEG, WebP, GIF, TIFF, AVIF)')
       .addOption(nameOption())
       .option('--size <n>', `side the pictures are resized to, ${MIN_INPUT_SIZE}-${MAX_INPUT_SIZE} (folders; default ${DEFAULT_FOLDER_SIZE})`, intIn('--size', MIN_INPUT_SIZE, MAX_INPUT_SIZE))
-      .addOption(new Option('--channels <n>', 'grey (1) or colour (3); folders default to 3 if any picture has colour').choices(['1', '3']).argParser((v) => Number(v) as 1 | 3))
+      .option('--channels <n>', 'grey (1) or colour (3); folders default to 3 if any picture has colour', (v: string) => {
+        if (v !== '1' && v !== '3') throw new InvalidArgumentError('--channels must be 1 (grey) or 3 (colour).');
+        return Number(v) as 1 | 3;
+      })
       .addOption(new Option('--resize <how>', 'to a square: stretch (fill), crop the centre (cover) or pad (contain); folders default to fill').choices(['fill', 'cover', 'contain']))
       .option('--skip-bad', 'train on the readable pictures of --data and record the others, instead of refusing to start')
       .option('--memory-size <n>', 'training images the knn memory keeps at most (a seeded sample beyond it; 0: all)', intIn('--memory-size', 0, 1e7), D.memorySize)

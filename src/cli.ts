@@ -2,96 +2,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES } from './backend';
 import {
-  DEFAULT_FOLDER_SIZE, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName,
-  RecipeSettings, TrainConfig,
-} from './config';
+  addRecipeOptions, backendOption, classOption, datasetOption, digitOption, dirOption, intIn, modelOption, nameOption, numberIn, recipeFrom,
+  runSelector, trainData,
+} from './cli-options';
+import { DEFAULT_FOLDER_SIZE, DEFAULT_TRAIN_CONFIG as D, MAX_INPUT_SIZE, MIN_INPUT_SIZE } from './config';
 import { AloccError, EXIT, firstLine } from './errors';
 
 // Commands are loaded when they run: `alocc --help` and usage errors should not pay for loading TensorFlow.js.
-
-function intIn(name: string, min: number, max: number) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}.`);
-    }
-    return n;
-  };
-}
-
-function numberIn(name: string, min: number, max: number, exclusiveMin = false) {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (exclusiveMin && n === min)) {
-      throw new InvalidArgumentError(`${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` to ${max}` : ''}.`);
-    }
-    return n;
-  };
-}
-
-const digitOption = () => new Option('-d, --digit <digit>', 'MNIST digit that is the normal class (0-9); short for --dataset mnist --class d').argParser(intIn('--digit', 0, 9));
-const dirOption = () => new Option('--checkpoint-dir <dir>', 'folder holding the runs (digit-<d>/, fashion-<c>/, <name>/)').default('checkpoints');
-const datasetOption = () => new Option('--dataset <name>', 'a built-in data set').choices(['mnist', 'fashion-mnist']);
-const classOption = () => new Option('--class <c>', 'the normal class of --dataset (0-9)').argParser(intIn('--class', 0, 9));
-const nameOption = () => new Option('--name <name>', 'the run\'s folder name in --checkpoint-dir');
-const modelOption = () => new Option('--model <dir>', 'a run folder, named directly (wherever it is)');
-
-/** The run a score, eval or plot-losses command names: --model, --name, --digit, or --dataset with --class. */
-function runSelector(o: Record<string, any>) {
-  if (o.class !== undefined && o.dataset === undefined) throw new InvalidArgumentError('--class needs --dataset (mnist or fashion-mnist).');
-  const named = ['model', 'name', 'digit', 'dataset'].filter((k) => o[k] !== undefined);
-  if (named.length > 1) throw new InvalidArgumentError(`--${named.join(', --')} each name a run; give one.`);
-  if (o.dataset !== undefined && o.class === undefined) throw new InvalidArgumentError('--dataset needs --class to name a run.');
-  return { model: o.model, name: o.name, digit: o.digit, dataset: o.dataset, cls: o.class, checkpointDir: o.checkpointDir };
-}
-
-/** The data a train command names: --data DIR, --dataset with --class, or --digit (default: MNIST digit 1). */
-function trainData(o: Record<string, any>): { source: 'mnist' | 'fashion-mnist' | 'folder'; class?: number; folder?: string } {
-  if (o.data !== undefined) {
-    if (o.dataset !== undefined || o.digit !== undefined || o.class !== undefined) throw new InvalidArgumentError('--data trains on a folder; drop --dataset, --digit and --class.');
-    return { source: 'folder', folder: o.data };
-  }
-  if (o.dataset === 'fashion-mnist') {
-    if (o.digit !== undefined) throw new InvalidArgumentError('--digit names an MNIST digit; with --dataset fashion-mnist use --class.');
-    return { source: 'fashion-mnist', class: o.class ?? 0 };
-  }
-  if (o.digit !== undefined && o.class !== undefined && o.digit !== o.class) throw new InvalidArgumentError('--digit and --class disagree; give one.');
-  return { source: 'mnist', class: o.digit ?? o.class ?? 1 };
-}
-const backendOption = () =>
-  new Option('--backend <name>', 'tfjs backend: auto tries gpu, node, wasm, cpu in turn').choices(BACKEND_CHOICES).default('auto');
-
-/** The options that pick a recipe, on `train` and on `eval --all-digits` (which trains). */
-function addRecipeOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option('--preset <name>', `a named recipe of --r-alpha, --lr, --score and --bce (default: ${DEFAULT_PRESET}; see README)`).choices(PRESET_NAMES),
-    )
-    .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
-    .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)
-    .addOption(
-      new Option('--score <name>', 'novelty score behind the verdict, the threshold and the best epoch').choices(NOVELTY_SCORES).default(D.noveltyScore),
-    )
-    .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce))
-    .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours);
-}
-
-/**
- * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
- * --resume an untyped setting is left to the run (undefined).
- */
-function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours'>> {
-  const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
-  const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
-    if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
-    if (preset) return preset[key] as TrainConfig[K];
-    return resume ? undefined : (o[option] as TrainConfig[K]);
-  };
-  const neighbours = resume && cmd.getOptionValueSource('neighbours') === 'default' ? undefined : (o.neighbours as number);
-  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score'), bce: pick('bce', 'bce'), neighbours };
-}
 
 let verbose = false;
 
@@ -249,10 +167,7 @@ export function buildProgram(): Command {
         throw new InvalidArgumentError('--all-digits/--all-classes evaluate every class at its best epoch; drop --model, --name, --digit, --class, --epoch, --normal and --novel.');
       }
       const selector = all ? undefined : runSelector(o);
-      const { selectBackend, describeBackend } = await import('./backend');
-      const info = await selectBackend(o.backend);
-      process.stderr.write(describeBackend(info) + '\n');
-      const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, backend: info.label };
+      const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, backend: o.backend };
       if (all) {
         const dataset = o.allDigits ? 'mnist' : (o.dataset as 'mnist' | 'fashion-mnist');
         const { evalAllClasses } = await import('./commands/eval-all');

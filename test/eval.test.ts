@@ -119,7 +119,7 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
 test('evalCommand writes report.json, report.md and a PNG with coloured verdicts, and prints a summary', async () => {
   const printed: string[] = [];
   const report = await evalCommand(
-    { digit: DIGIT, checkpointDir: dir, json: false, draws: 3, seed: 1, limit: 200 },
+    { digit: DIGIT, checkpointDir: dir, json: false, draws: 3, seed: 1, limit: 200, backend: 'cpu' },
     { print: (t) => printed.push(t) },
   );
   assert.equal(report.epoch, run.bestEpoch);
@@ -146,7 +146,7 @@ test('evalCommand writes report.json, report.md and a PNG with coloured verdicts
 test('evalCommand --json prints the report; --epoch picks the epoch', async () => {
   const printed: string[] = [];
   const report = await evalCommand(
-    { digit: DIGIT, checkpointDir: dir, epoch: 1, json: true, draws: 2, seed: 1, limit: 120 },
+    { digit: DIGIT, checkpointDir: dir, epoch: 1, json: true, draws: 2, seed: 1, limit: 120, backend: 'cpu' },
     { print: (t) => printed.push(t) },
   );
   const parsed = JSON.parse(printed.join('\n'));
@@ -157,7 +157,7 @@ test('evalCommand --json prints the report; --epoch picks the epoch', async () =
 
 test('evalCommand: a missing run, a bad digit and a missing epoch are one-line errors', async () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-eval-empty-'));
-  const base = { checkpointDir: empty, json: false, draws: 2, seed: 1 };
+  const base = { checkpointDir: empty, json: false, draws: 2, seed: 1, backend: 'cpu' as const };
   await assert.rejects(evalCommand({ ...base, digit: 4 }), (err: unknown) =>
     err instanceof AloccError &&
     err.message === `no trained run at ${path.join(empty, 'digit-4')} (it has no run.json); create one with: alocc train --digit 4 --checkpoint-dir ${empty}`);
@@ -176,7 +176,7 @@ test('evalAllClasses trains only the digits that lack the epochs, then tables ev
     trained.push(digit);
     await makeFakeRun(all, digit, { epochs, model: SMALL_MODEL });
   };
-  const opts = { dataset: 'mnist' as const, checkpointDir: all, json: false, draws: 2, seed: 3, limit: 90, epochs: 1 };
+  const opts = { dataset: 'mnist' as const, checkpointDir: all, json: false, draws: 2, seed: 3, limit: 90, epochs: 1, backend: 'cpu' as const };
   const printed: string[] = [];
   const summary = await evalAllClasses(opts, trainFn, { print: (t) => printed.push(t) });
   assert.deepEqual(trained, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -200,7 +200,7 @@ test('evalAllClasses trains only the digits that lack the epochs, then tables ev
 
 test('evalAllClasses stops with one line when training leaves a run short of the epochs', async () => {
   const all = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-eval-all-'));
-  const opts = { dataset: 'mnist' as const, checkpointDir: all, json: false, draws: 2, seed: 3, limit: 50, epochs: 2 };
+  const opts = { dataset: 'mnist' as const, checkpointDir: all, json: false, draws: 2, seed: 3, limit: 50, epochs: 2, backend: 'cpu' as const };
   await assert.rejects(evalAllClasses(opts, async () => {}, { print: () => {} }),
     /^AloccError: training digit 0 stopped at epoch 0 of 2; run the same command again to resume$/);
   fs.rmSync(all, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { describeBackend, selectBackend } from '../backend';
 import { DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
 import { AloccError, UsageError } from '../errors';
 import { EvalReport } from '../eval/evaluate';
@@ -125,6 +126,8 @@ export async function evalAllClasses(opts: EvalAllOptions, trainFn: TrainFn, dep
   const print = deps.print ?? ((text: string) => process.stdout.write(text + '\n'));
   const log = (text: string) => (opts.json ? undefined : print(text));
   const startedAt = new Date().toISOString();
+  const info = await selectBackend(opts.backend ?? 'auto');
+  (opts.log ?? process.stderr).write(describeBackend(info) + '\n');
   const rows: DigitRow[] = [];
   let scores: { name: string; label: string }[] = [];
   let summary: EvalAllSummary | null = null;
@@ -145,7 +148,7 @@ export async function evalAllClasses(opts: EvalAllOptions, trainFn: TrainFn, dep
         throw new AloccError(`training ${name} stopped at epoch ${now} of ${opts.epochs}; run the same command again to resume`);
       }
     }
-    const { report, files } = await evaluateRunDir(runDir, opts, deps.progressStream ?? process.stderr);
+    const { report, files } = await evaluateRunDir(runDir, opts, deps.progressStream ?? process.stderr, info.label);
     testImages = report.testImages.scored;
     if (scores.length === 0) scores = report.scores.map((s) => ({ name: s.name, label: s.label }));
     rows.push(digitRow(cls, report, files.markdown));

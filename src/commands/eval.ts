@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { BackendChoice, describeBackend, selectBackend } from '../backend';
 import { loadImageFolder } from '../data/folder';
 import { builtInTestSet, LabelledSet } from '../data/source';
 import { UsageError } from '../errors';
@@ -20,8 +21,10 @@ export interface EvalOptions extends RunSelector {
   /** Folders of the user's own labelled pictures: every picture below `normal` is normal, below `novel` novel. */
   normal?: string;
   novel?: string;
-  /** Backend label for the report, as selectBackend described it. */
-  backend?: string;
+  /** The tfjs backend to score with (see src/backend.ts); default 'auto'. */
+  backend?: BackendChoice;
+  /** Where the backend line goes; default process.stderr. */
+  log?: NodeJS.WritableStream;
 }
 
 export interface EvalDeps {
@@ -85,7 +88,9 @@ async function folderTestSet(opened: OpenedRun, normalDir: string, novelDir: str
 }
 
 /** Evaluates one run folder and writes its report files; prints nothing. */
-export async function evaluateRunDir(runDir: string, opts: EvalOptions, progressStream: NodeJS.WriteStream): Promise<{ report: EvalReport; files: ReportFiles }> {
+export async function evaluateRunDir(
+  runDir: string, opts: EvalOptions, progressStream: NodeJS.WriteStream, backendLabel?: string,
+): Promise<{ report: EvalReport; files: ReportFiles }> {
   checkEvalOptions(opts);
   const opened = openRun(runDir, { epoch: opts.epoch });
   const bar = progressBar(progressStream, `scoring with ${runDir}`);
@@ -101,7 +106,7 @@ export async function evaluateRunDir(runDir: string, opts: EvalOptions, progress
       test = firstImages(builtInTestSet(opened.config.data), opts.limit);
       testSource = opened.config.data.source === 'mnist' ? 'the MNIST test set' : "Fashion-MNIST's held-out images (each class's images after its first 6,000)";
     }
-    const result = evaluate(opened, test, { seed: opts.seed, draws: opts.draws, backend: opts.backend, testSource, onProgress: bar.update });
+    const result = evaluate(opened, test, { seed: opts.seed, draws: opts.draws, backend: backendLabel, testSource, onProgress: bar.update });
     bar.stop(); // before writing, so the bar's last redraw does not land after our output
     return { report: result.report, files: writeEvalReport(runDir, result) };
   } finally {
@@ -118,8 +123,10 @@ export async function evaluateRunDir(runDir: string, opts: EvalOptions, progress
 export async function evalCommand(opts: EvalOptions, deps: EvalDeps = {}): Promise<EvalReport> {
   checkEvalOptions(opts);
   const runDir = resolveRunDir(opts);
+  const info = await selectBackend(opts.backend ?? 'auto');
+  (opts.log ?? process.stderr).write(describeBackend(info) + '\n');
   const print = deps.print ?? ((text: string) => process.stdout.write(text + '\n'));
-  const { report, files } = await evaluateRunDir(runDir, opts, deps.progressStream ?? process.stderr);
+  const { report, files } = await evaluateRunDir(runDir, opts, deps.progressStream ?? process.stderr, info.label);
   print(opts.json ? reportJson(report).trimEnd() : renderSummary(report, files));
   return report;
 }

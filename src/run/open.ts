@@ -6,6 +6,7 @@ import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';
 import { disposeFeatureMemory, FeatureMemory, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
+import { fromFloat16 } from '../score/float16';
 import { loadEpochModels, readVerified } from './checkpoint';
 import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
@@ -57,12 +58,12 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
   try {
     const bytes = readVerified(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums);
     const { images, features } = record.memory;
-    if (bytes.length !== images * features * 4) {
-      throw new AloccError(`${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes.length} bytes, not ${images}×${features} floats; retrain`);
+    if (bytes.length !== images * features * 2) {
+      throw new AloccError(`${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes.length} bytes, not ${images}×${features} half floats; retrain`);
     }
-    const rows = new Float32Array(images * features);
-    new Uint8Array(rows.buffer).set(bytes);
-    memory = memoryFromBank(rFeatureSpace(nets.r), rows, images, run.config.train.neighbours);
+    const half = new Uint16Array(images * features);
+    new Uint8Array(half.buffer).set(bytes);
+    memory = memoryFromBank(rFeatureSpace(nets.r), fromFloat16(half), images, run.config.train.neighbours);
   } catch (err) {
     nets.r.dispose();
     nets.d.dispose();

@@ -3,7 +3,8 @@ import { NOVELTY_SCORE_LABELS, NOVELTY_SCORES, NoveltyScore, RunConfig } from '.
 import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
 import { mulberry32, shuffleInPlace } from '../data/random';
-import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, rFeatureSpace } from '../score/feature-memory';
+import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
+import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint } from '../run/checkpoint';
 import { EPOCH_MEMORY_FILE } from '../run/paths';
@@ -130,12 +131,16 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
   for (let epoch = first; epoch <= config.train.epochs; epoch++) {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    const memory = buildFeatureMemory(rFeatureSpace(job.nets.r), job.memoryImages, config.train.neighbours);
+    // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
+    const space = rFeatureSpace(job.nets.r);
+    const built = buildFeatureMemory(space, job.memoryImages, config.train.neighbours);
+    const dims = built.dims;
+    const stored = toFloat16(bankRows(built));
+    disposeFeatureMemory(built);
+    const memory = memoryFromBank(space, fromFloat16(stored), job.memoryImages.count, config.train.neighbours);
     let validation: Record<NoveltyScore, { mean: number; threshold: number }>;
-    let memoryBank: Float32Array;
     try {
       validation = validationStats(job, memory);
-      memoryBank = bankRows(memory);
     } finally {
       disposeFeatureMemory(memory);
     }
@@ -148,7 +153,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
           'Try a lower --lr',
       );
     }
-    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(memoryBank.buffer, memoryBank.byteOffset, memoryBank.byteLength) });
+    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength) });
     const record: EpochRecord = {
       epoch,
       mean: result.mean,
@@ -157,7 +162,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
       validation,
       wallSeconds: result.seconds,
       imagesPerSecond: result.images / result.seconds,
-      memory: { images: memory.images, features: memory.dims },
+      memory: { images: job.memoryImages.count, features: dims },
       checksums,
     };
     run.epochs.push(record);

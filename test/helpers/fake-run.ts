@@ -7,7 +7,8 @@ import { createNets, saveEpochCheckpoint } from '../../src/run/checkpoint';
 import { EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
 import { EpochRecord, RUN_FILE_VERSION, RunFile } from '../../src/run/runfile';
 import { writeRunFile } from '../../src/run/runfile-io';
-import { bankRows, buildFeatureMemory, disposeFeatureMemory, rFeatureSpace } from '../../src/score/feature-memory';
+import { bankRows, buildFeatureMemory, disposeFeatureMemory, memoryFromBank, rFeatureSpace } from '../../src/score/feature-memory';
+import { fromFloat16, toFloat16 } from '../../src/score/float16';
 import { percentile, scoreImages } from '../../src/score/scorer';
 import { splitTraining } from '../../src/train/dataset';
 
@@ -35,9 +36,12 @@ export async function makeFakeRun(
   };
   const nets = createNets(config.model, config.train);
   const { train, validation: held } = splitTraining(builtInTrainingImages(config.data), config.train);
-  const memory = buildFeatureMemory(rFeatureSpace(nets.r), train, config.train.neighbours);
+  const built = buildFeatureMemory(rFeatureSpace(nets.r), train, config.train.neighbours);
+  const bank = toFloat16(bankRows(built)); // stored in half precision, as training stores it
+  const dims = built.dims;
+  disposeFeatureMemory(built);
+  const memory = memoryFromBank(rFeatureSpace(nets.r), fromFloat16(bank), train.count, config.train.neighbours);
   const val = scoreImages({ ...nets, memory }, floatsOf(held), held.count, held);
-  const bank = bankRows(memory);
   disposeFeatureMemory(memory);
   const runDir = runDirFor(checkpointDir, `digit-${digit}`);
   fs.mkdirSync(runDir, { recursive: true });
@@ -57,7 +61,7 @@ export async function makeFakeRun(
       validation,
       wallSeconds: 1,
       imagesPerSecond: 100,
-      memory: { images: train.count, features: bank.length / train.count },
+      memory: { images: train.count, features: dims },
       checksums: await saveEpochCheckpoint(runDir, epoch, nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(bank.buffer) }),
     });
   }

@@ -1,0 +1,45 @@
+// Half precision for the stored knn memory, against values worked out by hand from the IEEE 754 binary16 layout
+// (sign 1, exponent 5 with bias 15, mantissa 10) and against a brute-force nearest half.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fromFloat16, halfBits, halfValue, toFloat16 } from '../src/score/float16';
+
+test('known values encode to their binary16 bits and back', () => {
+  const known: [number, number][] = [
+    [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [0.333251953125, 0x3555],
+    [2 ** -14, 0x0400], // smallest normal
+    [2 ** -24, 0x0001], // smallest subnormal
+    [1 + 2 ** -10, 0x3c01],
+  ];
+  for (const [v, bits] of known) {
+    assert.equal(halfBits(v), bits, `${v}`);
+    assert.equal(Object.is(halfValue(bits), v) || halfValue(bits) === v, true, `${bits.toString(16)}`);
+  }
+  assert.equal(halfBits(70000), 0x7c00); // overflow → +Infinity
+  assert.equal(halfBits(-Infinity), 0xfc00);
+  assert.ok(Number.isNaN(halfValue(halfBits(NaN))));
+  assert.equal(halfBits(2 ** -26), 0); // below half the smallest subnormal → 0
+});
+
+test('rounding is to the nearest half, ties to even', () => {
+  // 1 + 2^-11 lies exactly between 1 (0x3c00, even) and 1 + 2^-10 (0x3c01): to even.
+  assert.equal(halfBits(1 + 2 ** -11), 0x3c00);
+  // 1 + 3·2^-11 lies between 0x3c01 (odd) and 0x3c02 (even): to even.
+  assert.equal(halfBits(1 + 3 * 2 ** -11), 0x3c02);
+  // Brute force: for values across the range, no half is nearer than the one chosen.
+  const halves = Array.from({ length: 0x7c00 }, (_, h) => halfValue(h));
+  let seed = 5;
+  for (let i = 0; i < 400; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const v = Math.fround((seed / 2 ** 32) * 2 ** (((seed >>> 3) % 30) - 20));
+    const got = halfValue(halfBits(v));
+    const best = halves.reduce((b, h) => (Math.abs(h - v) < Math.abs(b - v) ? h : b), halves[0]);
+    assert.equal(Math.abs(got - v), Math.abs(best - v), `${v}: ${got} vs ${best}`);
+  }
+});
+
+test('arrays round-trip within 2^-11 relative error', () => {
+  const v = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 0.1);
+  const back = fromFloat16(toFloat16(v));
+  v.forEach((x, i) => assert.ok(Math.abs(back[i] - x) <= Math.abs(x) * 2 ** -11 + 2 ** -25, `${x} → ${back[i]}`));
+});

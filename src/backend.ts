@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import { BackendChoice } from './config';
 import { AloccError, firstLine } from './errors';
 import { nativeStatus, registerFastConvGradients } from './kernels';
 
-export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES } from './config';
+export type { BackendChoice } from './config';
 
 export interface BackendInfo {
   /** What the user asked for. */

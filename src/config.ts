@@ -33,6 +33,10 @@ export const NOVELTY_SCORE_LABELS: Record<NoveltyScore, string> = {
   knn: 'nearest-neighbour distance in R\'s features',
 };
 
+/** Where the tensors live (src/backend.ts): auto tries gpu, node, wasm, cpu in turn. Here so the CLI's option parsing loads no tfjs. */
+export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
 /** Where a run's normal images come from (`--dataset`, `--data`). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'folder'] as const;
 export type DatasetName = (typeof DATASETS)[number];

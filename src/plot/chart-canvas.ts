@@ -58,3 +58,17 @@ export function drawBackedLabel(ctx: Chart['ctx'], text: string, x: number, y: n
   ctx.textBaseline = 'top';
   ctx.fillText(text, x, y);
 }
+
+/** A dashed vertical line across the plot area at pixel column `x`: the loss chart's chosen epoch, a threshold. */
+export function drawDashedVertical(chart: Chart, x: number, colour: string): void {
+  const { ctx, chartArea } = chart;
+  ctx.save();
+  ctx.strokeStyle = colour;
+  ctx.lineWidth = 2;
+  ctx.setLineDash([6, 4]);
+  ctx.beginPath();
+  ctx.moveTo(x, chartArea.top);
+  ctx.lineTo(x, chartArea.bottom);
+  ctx.stroke();
+  ctx.restore();
+}

@@ -1,7 +1,7 @@
 import { Chart, ChartConfiguration, Plugin } from 'chart.js';
 import { describeData } from '../data/source';
 import { RunFile } from '../run/runfile';
-import { checkSide, drawBackedLabel, renderChartPng, whiteBackground } from './chart-canvas';
+import { checkSide, drawBackedLabel, drawDashedVertical, renderChartPng, whiteBackground } from './chart-canvas';
 
 export interface LossChartOptions {
   /** PNG width in pixels; default 1200. */
@@ -43,17 +43,7 @@ function bestEpochMarker(bestEpoch: number | null, fontFamily: string): Plugin<'
     // The line goes under the data so the points at the best epoch stay visible; the label goes on top.
     beforeDatasetsDraw(chart) {
       const x = markerX(chart);
-      if (x === null) return;
-      const { ctx, chartArea } = chart;
-      ctx.save();
-      ctx.strokeStyle = COLOURS.best;
-      ctx.lineWidth = 2;
-      ctx.setLineDash([6, 4]);
-      ctx.beginPath();
-      ctx.moveTo(x, chartArea.top);
-      ctx.lineTo(x, chartArea.bottom);
-      ctx.stroke();
-      ctx.restore();
+      if (x !== null) drawDashedVertical(chart as never, x, COLOURS.best);
     },
     afterDatasetsDraw(chart) {
       const x = markerX(chart);

@@ -1,5 +1,5 @@
 import { ChartConfiguration, Plugin } from 'chart.js';
-import { checkSide, drawBackedLabel, renderChartPng, whiteBackground } from './chart-canvas';
+import { checkSide, drawDashedVertical, drawBackedLabel, renderChartPng, whiteBackground } from './chart-canvas';
 import { formatThreshold } from './roc-chart';
 
 export interface ScoreHistogramOptions {
@@ -99,14 +99,8 @@ function thresholdLine(threshold: number, fontFamily: string): Plugin<'line'> {
       if (!Number.isFinite(threshold)) return;
       const { ctx, chartArea } = chart;
       const x = chart.scales.x.getPixelForValue(threshold);
+      drawDashedVertical(chart as never, x, HISTOGRAM_COLOURS.threshold);
       ctx.save();
-      ctx.strokeStyle = HISTOGRAM_COLOURS.threshold;
-      ctx.lineWidth = 2;
-      ctx.setLineDash([6, 4]);
-      ctx.beginPath();
-      ctx.moveTo(x, chartArea.top);
-      ctx.lineTo(x, chartArea.bottom);
-      ctx.stroke();
       const text = `threshold ${formatThreshold(threshold)}: novel above`;
       ctx.font = `bold 13px "${fontFamily}"`;
       const width = ctx.measureText(text).width;

@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER, memoryRows, rFeatureSpace } from '../src/score/feature-memory';
+import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
 import { ImageSet } from '../src/data/source';
 import { scoreImages } from '../src/score/scorer';
 import { createNets } from '../src/run/checkpoint';
@@ -82,4 +82,18 @@ test('the memory keeps every training image up to its size, else a seeded sample
   assert.notDeepEqual(Array.from(memoryRows(1000, 100, 43)), Array.from(a));
   // Not the first 100: a sample spread over the whole set.
   assert.ok(a[a.length - 1] > 500 && a[0] < 100);
+});
+
+test('the raw-pixel baseline takes pictures up to 64×64×3 as they are and averages larger ones over k×k cells', () => {
+  const small = tf.tidy(() => (pixelSpace(tf.ones([2, 64, 64, 3])) as tf.Tensor2D).shape);
+  assert.deepEqual(small, [2, 64 * 64 * 3]);
+  // 128×128×3: k = 2, each value the mean of a 2×2 cell, checked on a picture whose cells are known.
+  const x = tf.buffer([1, 128, 128, 3]);
+  for (let y = 0; y < 128; y++) for (let c = 0; c < 128; c++) for (let ch = 0; ch < 3; ch++) x.set((y % 2) + (c % 2) * 2 + ch, 0, y, c, ch);
+  const rows = tf.tidy(() => pixelSpace(x.toTensor() as tf.Tensor4D).arraySync());
+  assert.equal(rows[0].length, 64 * 64 * 3);
+  // Every 2×2 cell averages (0 + 1 + 2 + 3) / 4 + ch = 1.5 + ch; the row is then scaled to unit length.
+  const expected = Array.from({ length: 64 * 64 * 3 }, (_, i) => 1.5 + (i % 3));
+  const norm = Math.sqrt(expected.reduce((a, v) => a + v * v, 0));
+  rows[0].forEach((v, i) => assert.ok(Math.abs(v - expected[i] / norm) < 1e-6, `${i}: ${v}`));
 });

@@ -105,6 +105,20 @@ test('absurd declared sizes are refused from the header alone', async () => {
   await assertRefused(() => decodePngBufferAsDigit(squareOver, 'over.png'), 'over.png', /image too large \(10000x5001 = 50.01 megapixels/);
 });
 
+test('a tiny PNG declaring millions of pixels its data cannot hold is refused at once, not after seconds of decoding', async () => {
+  // 5,505,033 × 7 pixels of 16-bit grey (38.5 megapixels, under the limit) from 40 bytes of data: deflate cannot
+  // expand 40 bytes to the 77 MB the rows need (its largest ratio is 1032:1). libvips took 2.4 s to refuse this.
+  const declared = pngWithStream(84 * 65536 + 9, 7, zlib.deflateSync(Buffer.alloc(64)));
+  declared[24] = 16; // bit depth 16
+  declared.writeUInt32BE(zlib.crc32(declared.subarray(12, 29)) >>> 0, 29);
+  const started = performance.now();
+  await assertRefused(() => decodeImage(declared, 'short.png', DIGIT), 'short.png', /corrupt PNG \(its \d+ bytes of image data cannot hold a 5505033×7 picture\)/);
+  assert.ok(performance.now() - started < 200, `took ${performance.now() - started} ms`);
+  // The same header with enough data for its rows is decoded, not refused by this rule.
+  const fits = pngWithStream(300, 7, zlib.deflateSync(Buffer.alloc(7 * 301)));
+  assert.equal((await decodeImage(fits, 'fits.png', DIGIT)).pixels.length, 28 * 28);
+});
+
 /** Decodes `file` in a fresh process; returns what happened, how long it took and that process's peak RSS. */
 function decodeInChildProcess(file: string): { ok: boolean; message: string; ms: number; peakRssMb: number } {
   const helper = path.join(__dirname, 'helpers', 'measure-decode.ts');

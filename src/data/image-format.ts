@@ -62,6 +62,49 @@ export function endsEarly(buf: Buffer, format: ImageFormat, when: 'before decodi
   }
 }
 
+/** Deflate's largest compression ratio (258 bytes from a 1-bit length code and a 1-bit distance code), with margin. */
+const MAX_DEFLATE_RATIO = 1040;
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+let crcTable: Uint32Array | undefined;
+/** PNG's CRC-32 (ISO 3309), for the header check below; zlib.crc32 is missing before Node 20.15. */
+function crc32(bytes: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A PNG whose image data cannot hold the picture its header declares, whatever it inflates to: a 100-byte file can
+ * declare 38 megapixels (under the pixel limit) and libvips then spends seconds before it finds the data short.
+ * Returns why, or undefined when the data may be long enough (or the file is not a PNG this can read, or is over
+ * `maxPixels`).
+ */
+export function pngDataTooShort(buf: Buffer, maxPixels: number): string | undefined {
+  if (buf.length < 33 || buf.toString('latin1', 12, 16) !== 'IHDR') return undefined;
+  const width = buf.readUInt32BE(16), height = buf.readUInt32BE(20), depth = buf[24], channels = PNG_CHANNELS[buf[25]];
+  // A damaged header, or a picture over the pixel limit, gets the decoder's own refusal instead.
+  if (!channels || !depth || width * height > maxPixels || crc32(buf.subarray(12, 29)) !== buf.readUInt32BE(29)) return undefined;
+  let compressed = 0;
+  for (let offset = 8; offset + 8 <= buf.length; ) {
+    const length = buf.readUInt32BE(offset);
+    if (buf.toString('latin1', offset + 4, offset + 8) === 'IDAT') compressed += Math.min(length, buf.length - offset - 8);
+    offset += 12 + length;
+  }
+  // Each row is a filter byte and its packed samples; interlacing only adds rows.
+  const raw = height * (1 + Math.ceil((width * channels * depth) / 8));
+  if (raw <= MAX_DEFLATE_RATIO * compressed + 1024) return undefined;
+  return `its ${compressed} bytes of image data cannot hold a ${width}×${height} picture`;
+}
+
 /** libvips' explanation, reduced to its first informative line. */
 function decoderReason(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const run = await load(url, REQUESTS, bodies);
   clearInterval(sampler);
   rss.after = rssMiB(server.pid!);
-  const health = await (await fetch(`${url}/healthz`)).json();
+  const health = (await (await fetch(`${url}/healthz`)).json()) as { batches: unknown };
   server.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => server.on('close', resolve));
   const result = {

@@ -12,6 +12,10 @@ import { alocc, writeTestDigits } from './helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 import { tempDir } from './helpers/fixtures';
 
+// Code run inside the page sees the browser's globals, which Node's types do not declare.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, DataTransfer: any, DragEvent: any;
+
 const CHROMIUM = process.env.ALOCC_CHROMIUM ?? '/usr/bin/chromium';
 const NO_BROWSER = fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set ALOCC_CHROMIUM`;
 
@@ -53,7 +57,7 @@ after(async () => {
 /** Whether an <img> has finished loading a real picture (not a broken one), and its natural size. */
 const rendered = (page: import('playwright-core').Page, id: string) =>
   page.$eval(`#${id}`, (img) => {
-    const i = img as HTMLImageElement;
+    const i = img as unknown as { complete: boolean; naturalWidth: number; naturalHeight: number; src: string };
     return { complete: i.complete, width: i.naturalWidth, height: i.naturalHeight, src: i.src.slice(0, 22) };
   });
 
@@ -62,16 +66,16 @@ test('dropping a picture on the page shows its verdict, its score against the th
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(base + '/');
-  await page.waitForFunction(() => /epoch \d+/.test(document.getElementById('model')!.textContent ?? ''));
+  await page.waitForFunction(() => /epoch \d+/.test(document.getElementById('model').textContent ?? ''));
   // A synthetic drop event carrying the file, as the browser makes one when a file is dragged onto the zone.
   const bytes = [...fs.readFileSync(picture)];
   await page.evaluate(async ({ bytes, name }) => {
     const transfer = new DataTransfer();
     transfer.items.add(new File([new Uint8Array(bytes)], name, { type: 'image/png' }));
-    document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
   }, { bytes, name: path.basename(picture) });
   await page.waitForSelector('#result:not([hidden])');
-  await page.waitForFunction(() => (document.getElementById('reconstruction') as HTMLImageElement).naturalWidth > 0);
+  await page.waitForFunction(() => document.getElementById('reconstruction').naturalWidth > 0);
   const verdict = await page.textContent('#verdict');
   assert.equal(verdict, expected.verdict === 'novel' ? 'Novel' : 'Normal');
   assert.equal(Number(await page.textContent('#novelty')), Number(expected.novelty.toPrecision(4)));
@@ -88,7 +92,7 @@ test('choosing a file, then drawing on the pad, each get an answer; a file that 
   const bad = path.join(work, 'notes.png');
   fs.writeFileSync(bad, 'just some text');
   await page.setInputFiles('#file', bad);
-  await page.waitForFunction(() => (document.getElementById('error')!.textContent ?? '') !== '');
+  await page.waitForFunction(() => (document.getElementById('error').textContent ?? '') !== '');
   assert.match((await page.textContent('#error')) ?? '', /notes\.png: not a supported image/);
 
   await page.setInputFiles('#file', picture);
@@ -102,7 +106,7 @@ test('choosing a file, then drawing on the pad, each get an answer; a file that 
   await page.mouse.move(box.x + 112, box.y + 180, { steps: 12 });
   await page.mouse.up();
   await page.click('#score-drawing');
-  await page.waitForFunction(() => (document.getElementById('file-name')!.textContent ?? '').includes('drawing.png'));
+  await page.waitForFunction(() => (document.getElementById('file-name').textContent ?? '').includes('drawing.png'));
   assert.match((await page.textContent('#verdict')) ?? '', /^(Novel|Normal)$/);
   assert.equal((await rendered(page, 'reconstruction')).width, 28);
   await page.close();

@@ -42,7 +42,7 @@ after(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-const post = (body: BodyInit, type: string, query = '') => fetch(`${base}/score${query}`, { method: 'POST', body, headers: { 'content-type': type } });
+const post = (body: Buffer | string, type: string, query = '') => fetch(`${base}/score${query}`, { method: 'POST', body, headers: { 'content-type': type } });
 
 function assertLikeCli(got: Record<string, any>, expected: Record<string, any>, what: string): void {
   assert.deepEqual(Object.keys(got).sort(), Object.keys(expected).sort(), `${what}: the fields of score --json`);
@@ -52,16 +52,19 @@ function assertLikeCli(got: Record<string, any>, expected: Record<string, any>, 
   }
 }
 
+/** A response's JSON body, untyped as the wire is. */
+const jsonOf = (res: Response): Promise<any> => res.json();
+
 /** A good request still answered after a hostile one. */
 async function stillServes(): Promise<void> {
   const res = await post(fs.readFileSync(files[0]), 'image/png');
   assert.equal(res.status, 200);
-  assertLikeCli({ ...(await res.json()), file: cli[0].file }, cli[0], 'after a hostile request');
+  assertLikeCli({ ...(await jsonOf(res)), file: cli[0].file }, cli[0], 'after a hostile request');
 }
 
 test('GET /healthz, GET /model (from the run file) and GET / (a page that needs nothing from elsewhere)', async () => {
-  assert.deepEqual((await (await fetch(`${base}/healthz`)).json()).status, 'ok');
-  const model = await (await fetch(`${base}/model`)).json();
+  assert.deepEqual((await jsonOf(await fetch(`${base}/healthz`))).status, 'ok');
+  const model = await jsonOf(await fetch(`${base}/model`));
   const run = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
   const record = run.epochs.find((e: { epoch: number }) => e.epoch === run.bestEpoch);
   assert.equal(model.epoch, run.bestEpoch);
@@ -80,13 +83,13 @@ test('POST /score: an image body gets the fields of score --json, with the CLI\'
   for (const [i, type] of ['image/png', 'application/octet-stream', 'image/jpeg'].entries()) {
     const res = await post(fs.readFileSync(files[i]), type);
     assert.equal(res.status, 200);
-    assertLikeCli({ ...(await res.json()), file: cli[i].file }, cli[i], `${files[i]} as ${type}`);
+    assertLikeCli({ ...(await jsonOf(res)), file: cli[i].file }, cli[i], `${files[i]} as ${type}`);
   }
 });
 
 test('?reconstruction=1 adds the network\'s input and R\'s reconstruction as PNG data URLs, equal to R run directly', async () => {
   const res = await post(fs.readFileSync(files[4]), 'image/png', '?reconstruction=1');
-  const body = await res.json();
+  const body = await jsonOf(res);
   const png = (url: string) => PNG.sync.read(Buffer.from(url.replace(/^data:image\/png;base64,/, ''), 'base64'));
   const input = png(body.input);
   const recon = png(body.reconstruction);
@@ -108,7 +111,7 @@ test('multipart with several files: a results array in order, a bad file reporte
   form.append('c', new Blob([fs.readFileSync(files[6])], { type: 'image/png' }), 'six.png');
   const res = await fetch(`${base}/score`, { method: 'POST', body: form });
   assert.equal(res.status, 200);
-  const { results } = await res.json();
+  const { results } = await jsonOf(res);
   assert.equal(results.length, 3);
   assertLikeCli({ ...results[0], file: cli[5].file }, cli[5], 'first part');
   assert.equal(results[0].file, 'five.png');
@@ -117,11 +120,11 @@ test('multipart with several files: a results array in order, a bad file reporte
 });
 
 test('concurrent requests are scored in shared forward passes, each with its own picture\'s numbers', async () => {
-  const before = (await (await fetch(`${base}/healthz`)).json()).batches;
+  const before = (await jsonOf(await fetch(`${base}/healthz`))).batches;
   const order = Array.from({ length: 32 }, (_, i) => i % files.length);
-  const answers = await Promise.all(order.map((i) => post(fs.readFileSync(files[i]), 'image/png').then((r) => r.json())));
+  const answers = await Promise.all(order.map((i) => post(fs.readFileSync(files[i]), 'image/png').then(jsonOf)));
   answers.forEach((a, k) => assertLikeCli({ ...a, file: cli[order[k]].file }, cli[order[k]], `request ${k}`));
-  const afterStats = (await (await fetch(`${base}/healthz`)).json()).batches;
+  const afterStats = (await jsonOf(await fetch(`${base}/healthz`))).batches;
   assert.equal(afterStats.items - before.items, 32);
   assert.ok(afterStats.batches - before.batches < 32, `32 requests took ${afterStats.batches - before.batches} forward passes`);
   assert.ok(afterStats.largest > 1);
@@ -133,13 +136,13 @@ test('a decompression bomb (30,000×30,000 PNG under 1 MB) gets 413 at once; a t
   const started = Date.now();
   const res = await post(bomb, 'image/png');
   assert.equal(res.status, 413);
-  assert.match((await res.json()).error, /image too large \(30000x30000 = 900 megapixels; the limit is 50\)/);
+  assert.match((await jsonOf(res)).error, /image too large \(30000x30000 = 900 megapixels; the limit is 50\)/);
   assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
   await stillServes();
   const good = fs.readFileSync(files[1]);
   const truncated = await post(good.subarray(0, Math.floor(good.length / 2)), 'image/png');
   assert.equal(truncated.status, 400);
-  assert.match((await truncated.json()).error, /truncated PNG/);
+  assert.match((await jsonOf(truncated)).error, /truncated PNG/);
   await stillServes();
 });
 
@@ -147,15 +150,15 @@ test('a wrong Content-Type and bytes that are no picture get 415; an empty body 
   const png = fs.readFileSync(files[2]);
   const text = await post(png, 'text/plain');
   assert.equal(text.status, 415);
-  assert.ok((await text.json()).error);
+  assert.ok((await jsonOf(text)).error);
   const json = await post('{"x":1}', 'application/json');
   assert.equal(json.status, 415);
   const notPicture = await post(Buffer.from('GIF? no, plain text'), 'image/gif');
   assert.equal(notPicture.status, 415);
-  assert.match((await notPicture.json()).error, /not a supported image/);
+  assert.match((await jsonOf(notPicture)).error, /not a supported image/);
   const empty = await post(Buffer.alloc(0), 'image/png');
   assert.equal(empty.status, 400);
-  assert.match((await empty.json()).error, /empty body/);
+  assert.match((await jsonOf(empty)).error, /empty body/);
   const big = await post(Buffer.concat([png, Buffer.alloc(BODY_LIMIT)]), 'image/png');
   assert.equal(big.status, 413);
   await stillServes();

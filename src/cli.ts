@@ -102,9 +102,13 @@ export function buildProgram(): Command {
         .choices(['auto', 'mnist', 'none']),
     )
     .option('--json', 'one JSON object per line')
+    .option('--shard <i/n>', 'score only shard i of n (0-based) of the pictures, split by a hash of each path below the folder named')
+    .option('--shard-count <n>', 'split into n shards, this one numbered by $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)')
     .addOption(backendOption())
     .action(async (paths: string[], o) => {
       const { score } = await import('./commands/score');
+      const { parseShard, shardFromEnv } = await import('./data/shard');
+      if (o.shard !== undefined && o.shardCount !== undefined) throw new InvalidArgumentError('--shard and --shard-count exclude each other; give one.');
       const invertGiven = process.argv.some((a) => a === '--invert' || a === '--no-invert');
       const { failed } = await score({
         paths,
@@ -112,10 +116,35 @@ export function buildProgram(): Command {
         epoch: o.epoch,
         invert: invertGiven ? Boolean(o.invert) : 'auto',
         fit: o.fit,
+        shard: o.shard !== undefined ? parseShard(o.shard) : o.shardCount !== undefined ? shardFromEnv(o.shardCount) : undefined,
         json: Boolean(o.json),
         backend: o.backend,
       });
       if (failed > 0) process.exitCode = EXIT.failure;
+    });
+
+  program
+    .command('serve')
+    .description('serve a run over HTTP: POST /score, GET /model, GET /healthz, and a page at / to try pictures')
+    .addOption(modelOption().makeOptionMandatory())
+    .option('--port <n>', 'TCP port (0: any free one)', intIn('--port', 0, 65535), 8080)
+    .option('--host <address>', 'address to listen on; 0.0.0.0 to be reachable from other machines', '127.0.0.1')
+    .option('--epoch <n>', 'serve this epoch instead of the best one', intIn('--epoch', 1, 1e6))
+    .option('--max-body <MiB>', 'largest request body accepted', numberIn('--max-body', 0, 1024, true), 20)
+    .option('--max-batch <n>', 'pictures scored in one forward pass at most', intIn('--max-batch', 1, 4096), 64)
+    .option('--max-pending <n>', 'requests being decoded or scored at once; beyond it 503 with Retry-After', intIn('--max-pending', 1, 1e6), 256)
+    .option('--request-timeout <s>', 'seconds a client has to send its whole request', numberIn('--request-timeout', 0, 3600, true), 30)
+    .addOption(backendOption())
+    .action(async (o) => {
+      const { serveCommand } = await import('./commands/serve');
+      await serveCommand({
+        model: o.model,
+        port: o.port,
+        host: o.host,
+        epoch: o.epoch,
+        backend: o.backend,
+        limits: { bodyBytes: Math.round(o.maxBody * 1024 * 1024), maxBatch: o.maxBatch, maxPending: o.maxPending, requestTimeoutMs: Math.round(o.requestTimeout * 1000) },
+      });
     });
 
   program

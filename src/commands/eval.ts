@@ -25,6 +25,8 @@ export interface EvalOptions extends RunSelector {
   backend?: BackendChoice;
   /** Where the backend line goes; default process.stderr. */
   log?: NodeJS.WritableStream;
+  /** Called as test images are scored (the library's evaluate passes its callback here). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface EvalDeps {
@@ -106,7 +108,7 @@ export async function evaluateRunDir(
       test = firstImages(builtInTestSet(opened.config.data), opts.limit);
       testSource = opened.config.data.source === 'mnist' ? 'the MNIST test set' : "Fashion-MNIST's held-out images (each class's images after its first 6,000)";
     }
-    const result = evaluate(opened, test, { seed: opts.seed, draws: opts.draws, backend: backendLabel, testSource, onProgress: bar.update });
+    const result = evaluate(opened, test, { seed: opts.seed, draws: opts.draws, backend: backendLabel, testSource, onProgress: (done, total) => (bar.update(done, total), opts.onProgress?.(done, total)) });
     bar.stop(); // before writing, so the bar's last redraw does not land after our output
     return { report: result.report, files: writeEvalReport(runDir, result) };
   } finally {

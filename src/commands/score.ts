@@ -1,10 +1,12 @@
-import { BackendChoice, describeBackend, selectBackend } from '../backend';
-import { decodeMany } from '../data/decode';
+import { BackendChoice, describeBackend } from '../backend';
 import { findImages } from '../data/files';
-import { NOVELTY_SCORE_LABELS, NoveltyScore, PreprocessingConfig } from '../config';
+import { Shard, shardMember } from '../data/shard';
+import { NOVELTY_SCORE_LABELS, PreprocessingConfig } from '../config';
 import { AloccError } from '../errors';
-import { scoreImages } from '../score/scorer';
-import { openRun, resolveRunDir, RunSelector } from '../run/open';
+import { loadDetector, ScoreResult } from '../api/detector';
+import { resolveRunDir, RunSelector } from '../run/open';
+
+export type { ScoreResult } from '../api/detector';
 
 export interface ScoreOptions extends RunSelector {
   /** Picture files and folders (searched recursively for every picture format alocc reads). */
@@ -15,28 +17,13 @@ export interface ScoreOptions extends RunSelector {
   invert: 'auto' | boolean;
   /** How a drawing is framed (MNIST-style runs); default: the run's own preprocessing. */
   fit?: PreprocessingConfig['fit'];
+  /** Score only this shard of the pictures (see src/data/shard.ts). */
+  shard?: Shard;
   json: boolean;
   backend: BackendChoice;
   out?: NodeJS.WritableStream;
   log?: NodeJS.WritableStream;
 }
-
-/** What `score` prints for one image. */
-export interface ScoreResult {
-  file: string;
-  reconstructionLoss: number;
-  dOfReconstruction: number;
-  dOfInput: number;
-  /** The run's novelty score (the verdict's) and its value: novel when it is above the threshold. */
-  score: NoveltyScore;
-  novelty: number;
-  verdict: 'novel' | 'normal';
-  threshold: number;
-  inverted: boolean;
-}
-
-/** Images decoded and scored together: large enough to keep the backend busy, small enough to stream. */
-const CHUNK = 256;
 
 function formatResult(r: ScoreResult): string {
   const recon = r.score === 'bce' ? '' : `reconstruction loss ${r.reconstructionLoss.toFixed(5)}, `;
@@ -48,47 +35,19 @@ function formatResult(r: ScoreResult): string {
 }
 
 /**
- * `alocc score`: scores every PNG given (folders recursively), streaming results in chunks. A file that cannot be read
- * gets one line on stderr and the others are still scored; the returned count of failures sets the exit code.
+ * `alocc score`: scores every picture given (folders recursively) through the library's Detector, streaming results
+ * in chunks. A file that cannot be read gets one line on stderr and the others are still scored; the returned count
+ * of failures sets the exit code.
  */
 export async function score(opts: ScoreOptions): Promise<{ scored: number; failed: number }> {
   const out = opts.out ?? process.stdout;
   const log = opts.log ?? process.stderr;
-  const backend = await selectBackend(opts.backend);
-  if (!opts.json) log.write(describeBackend(backend) + '\n');
-  const model = openRun(resolveRunDir(opts), { epoch: opts.epoch });
-  const { threshold, score: scoreName } = model;
-  const pre = { ...model.preprocessing, fit: opts.fit ?? model.preprocessing.fit };
-  const overrides = opts.invert === 'auto' ? {} : { invert: opts.invert };
-  const per = pre.size * pre.size * pre.channels;
+  const detector = await loadDetector(resolveRunDir(opts), { epoch: opts.epoch, backend: opts.backend, invert: opts.invert, fit: opts.fit });
+  if (!opts.json) log.write(describeBackend(detector.backend) + '\n');
   let scored = 0;
   let failed = 0;
-  let files: string[] = [];
-  let inverted: boolean[] = [];
-  let pixels = new Float32Array(CHUNK * per);
-
-  const flush = () => {
-    if (files.length === 0) return;
-    const s = scoreImages(model, pixels, files.length, pre);
-    files.forEach((file, i) => {
-      const result: ScoreResult = {
-        file,
-        reconstructionLoss: s.reconLoss[i],
-        dOfReconstruction: s.dOfR[i],
-        dOfInput: s.dOfX[i],
-        score: scoreName,
-        novelty: s.novelty[scoreName][i],
-        verdict: s.novelty[scoreName][i] > threshold ? 'novel' : 'normal',
-        threshold,
-        inverted: inverted[i],
-      };
-      out.write((opts.json ? JSON.stringify(result) : formatResult(result)) + '\n');
-    });
-    scored += files.length;
-    files = [];
-    inverted = [];
-    pixels = new Float32Array(CHUNK * per);
-  };
+  let found = 0;
+  const emptyFolders = new Set<string>();
 
   const fail = (file: string, why: string) => {
     failed++;
@@ -96,27 +55,38 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
     log.write(`alocc: ${why}\n`);
   };
 
-  try {
+  // One stream over every path named, so pictures named one by one (a shell glob) are still scored in chunks.
+  async function* files(): AsyncGenerator<string> {
     for (const given of opts.paths) {
-      let found = 0;
-      for await (const outcome of decodeMany(findImages([given]), pre, { overrides })) {
-        found++;
-        if (outcome.error) {
-          fail(outcome.file, outcome.error.message);
-        } else {
-          pixels.set(outcome.image.pixels, files.length * per);
-          files.push(outcome.file);
-          inverted.push(outcome.image.inverted);
-        }
-        if (files.length === CHUNK) flush();
+      let here = 0;
+      const inShard = opts.shard ? await shardMember(given, opts.shard) : () => true;
+      for await (const file of findImages([given])) {
+        here++;
+        if (inShard(file)) yield file;
       }
-      // A folder named on the command line that holds no picture is worth a line too.
-      if (found === 0) fail(given, `${given}: a folder with no pictures in it`);
+      found += here;
+      // A folder named on the command line that holds no picture is worth a line too, in its place: it goes
+      // through the decoder, which refuses it, and its line is reworded below.
+      if (here === 0) {
+        emptyFolders.add(given);
+        yield given;
+      }
     }
-    flush();
-  } finally {
-    model.dispose();
   }
-  if (scored + failed === 0) throw new AloccError(`no pictures found in ${opts.paths.join(', ')}`);
+
+  try {
+    for await (const r of detector.scoreFiles(files())) {
+      if ('error' in r) {
+        fail(r.file, emptyFolders.has(r.file) ? `${r.file}: a folder with no pictures in it` : r.error);
+      } else {
+        scored++;
+        out.write((opts.json ? JSON.stringify(r) : formatResult(r)) + '\n');
+      }
+    }
+  } finally {
+    detector.dispose();
+  }
+  if (scored + failed === 0 && !opts.shard) throw new AloccError(`no pictures found in ${opts.paths.join(', ')}`);
+  if (opts.shard && !opts.json) log.write(`shard ${opts.shard.index}/${opts.shard.count}: ${scored + failed} of ${found} picture(s)\n`);
   return { scored, failed };
 }

@@ -19,7 +19,7 @@ import { readRunFileIfExists, writeRunFile } from '../run/runfile-io';
 import { readVerified } from '../run/checkpoint';
 import { memoryRows } from '../score/feature-memory';
 import { progressReporter } from '../train/progress';
-import { runTraining, TrainingInterrupted } from '../train/trainer';
+import { runTraining, TrainingEvents, TrainingInterrupted } from '../train/trainer';
 
 export interface TrainOptions extends Partial<TrainConfig> {
   /** Where the normal images come from: a built-in set and its class, or a folder. */
@@ -43,6 +43,10 @@ export interface TrainOptions extends Partial<TrainConfig> {
   log?: NodeJS.WriteStream;
   /** Where the closing summary goes; stdout by default. */
   out?: NodeJS.WritableStream;
+  /** Called as training goes, beside the progress written to `log` (the library's train passes its callbacks here). */
+  events?: TrainingEvents;
+  /** Polled between batches: true stops as Ctrl-C would. Given, the process's signals are left alone (library use). */
+  shouldStop?: () => boolean;
 }
 
 function newRunFile(cfg: RunConfig, backend: string, train: ImageSet, validation: ImageSet, memory: RunFile['memoryImages'], folder: FolderReport | null): RunFile {
@@ -154,6 +158,15 @@ function shapeOf(opts: TrainOptions, data: DataConfig, saved: RunConfig | undefi
   return { model, preprocessing };
 }
 
+/** Every event to `a`, then to `b`. */
+function bothEvents(a: TrainingEvents, b: TrainingEvents): TrainingEvents {
+  return {
+    epochStart: (...args) => (a.epochStart?.(...args), b.epochStart?.(...args)),
+    batchEnd: (...args) => (a.batchEnd?.(...args), b.batchEnd?.(...args)),
+    epochEnd: (...args) => (a.epochEnd?.(...args), b.epochEnd?.(...args)),
+  };
+}
+
 /** `alocc train`: trains R and D on one normal class, with a checkpoint per epoch. Returns the run file. */
 export async function train(opts: TrainOptions): Promise<RunFile> {
   const data = dataConfigOf(opts);
@@ -254,7 +267,9 @@ async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, n
   const nets = done > 0 && opts.resume ? await loadTrainingState(runDir, existing!, done, cfg.train) : createNets(cfg.model, cfg.train);
 
   // Watched from here on, before the line that tells the user training started.
-  const interrupts = watchInterrupts('stopping: the current epoch is abandoned, completed checkpoints are kept');
+  const interrupts = opts.shouldStop
+    ? { signal: () => (opts.shouldStop!() ? ('SIGINT' as const) : null), dispose() {} }
+    : watchInterrupts('stopping: the current epoch is abandoned, completed checkpoints are kept');
   log.write(
     `training on ${describeData(cfg.data)}: ${trainSet.count} images (${validation.count} held out, ${memoryImages.count} in the knn memory) for ` +
       `${cfg.train.epochs} epoch(s), batch ${cfg.train.batchSize}; checkpoints in ${runDir}\n`,
@@ -269,7 +284,7 @@ async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, n
       train: trainSet,
       validation,
       memoryImages,
-      events: progress,
+      events: opts.events ? bothEvents(progress, opts.events) : progress,
       shouldStop: () => interrupts.signal() !== null,
     });
   } catch (err) {

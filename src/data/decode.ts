@@ -56,9 +56,12 @@ export interface DecodeOverrides {
   invert?: boolean;
 }
 
+/** A picture refused for its size alone (the service answers it with 413 rather than 400). */
+export class ImageTooLargeError extends AloccError {}
+
 function tooManyPixels(name: string, width: number, height: number): AloccError {
   const megapixels = +((width * height) / 1e6).toFixed(6);
-  return new AloccError(
+  return new ImageTooLargeError(
     `${name}: image too large (${width}x${height} = ${megapixels} megapixels; the limit is ${MAX_IMAGE_PIXELS / 1e6}); downscale it first`,
   );
 }

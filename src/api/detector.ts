@@ -1,0 +1,194 @@
+/**
+ * A trained run as a library object: load it once, score pictures many times. `alocc score` and `alocc serve` are
+ * built on this; it prints nothing.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { BackendChoice, BackendInfo, selectBackend } from '../backend';
+import { NoveltyScore, PreprocessingConfig } from '../config';
+import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
+import { AloccError, firstLine } from '../errors';
+import { EvalReport } from '../eval/evaluate';
+import { openRun, OpenedRun, RunPreprocessing } from '../run/open';
+import { EpochRecord } from '../run/runfile';
+import { scoreImages } from '../score/scorer';
+import { decodeInput, ImageInput, inputName } from './input';
+
+/** One picture's result: exactly the fields of a `score --json` line. */
+export interface ScoreResult {
+  file: string;
+  reconstructionLoss: number;
+  dOfReconstruction: number;
+  dOfInput: number;
+  /** The run's novelty score (the verdict's) and its value: novel when it is above the threshold. */
+  score: NoveltyScore;
+  novelty: number;
+  verdict: 'novel' | 'normal';
+  threshold: number;
+  inverted: boolean;
+}
+
+/** A picture that could not be scored: a `score --json` error line. */
+export interface ScoreFailure {
+  file: string;
+  error: string;
+}
+
+/** A result with the network's input and R's reconstruction of it (size×size×channels, HWC, [0, 1]). */
+export interface ScoreWithImages extends ScoreResult {
+  input: Float32Array;
+  reconstruction: Float32Array;
+}
+
+export interface DetectorOptions {
+  /** The epoch to score with; default the run's best. */
+  epoch?: number;
+  /** The tfjs backend (see README "Backends"); default 'auto'. */
+  backend?: BackendChoice;
+  /** Force inverting dark-on-light drawings on or off; default 'auto' (the run's rule). */
+  invert?: 'auto' | boolean;
+  /** How drawings are framed; default the run's own. */
+  fit?: PreprocessingConfig['fit'];
+}
+
+export interface DetectorInfo {
+  runDir: string;
+  /** How pictures are prepared for the networks. */
+  preprocessing: RunPreprocessing;
+  epoch: number;
+  bestEpoch: number | null;
+  /** The verdict's score and the threshold it is compared with. */
+  score: NoveltyScore;
+  threshold: number;
+  backend: string;
+  metrics: {
+    /** Every novelty score's mean and 95th percentile on the run's held-out validation pictures at this epoch. */
+    validation: EpochRecord['validation'];
+    /** The run's latest `alocc eval` report (<run>/eval/report.json) without its examples, if there is one. */
+    eval: Omit<EvalReport, 'examples'> | null;
+  };
+}
+
+/** Pictures decoded and scored together when streaming files: large enough to keep the backend busy. */
+export const SCORE_CHUNK = 256;
+
+function latestEval(runDir: string): Omit<EvalReport, 'examples'> | null {
+  const file = path.join(runDir, 'eval', 'report.json');
+  if (!fs.existsSync(file)) return null;
+  try {
+    const { examples: _examples, ...report } = JSON.parse(fs.readFileSync(file, 'utf8')) as EvalReport;
+    return report;
+  } catch (err) {
+    throw new AloccError(`${file}: not a readable eval report (${firstLine(err)}); run alocc eval again or delete it`);
+  }
+}
+
+export class Detector {
+  readonly info: DetectorInfo;
+  private readonly overrides: DecodeOverrides;
+  private readonly pre: RunPreprocessing;
+  private disposed = false;
+
+  constructor(private readonly run: OpenedRun, readonly backend: BackendInfo, opts: DetectorOptions) {
+    this.pre = { ...run.preprocessing, fit: opts.fit ?? run.preprocessing.fit };
+    this.overrides = opts.invert === undefined || opts.invert === 'auto' ? {} : { invert: opts.invert };
+    this.info = {
+      runDir: run.dir,
+      preprocessing: this.pre,
+      epoch: run.epoch,
+      bestEpoch: run.run.bestEpoch,
+      score: run.score,
+      threshold: run.threshold,
+      backend: backend.label,
+      metrics: { validation: run.record.validation, eval: latestEval(run.dir) },
+    };
+  }
+
+  /** Scores one picture, or each of an array (one forward pass for all); refusals throw one-line AloccErrors. */
+  score(input: ImageInput, opts?: { name?: string }): Promise<ScoreResult>;
+  score(inputs: ImageInput[], opts?: { names?: string[] }): Promise<ScoreResult[]>;
+  async score(input: ImageInput | ImageInput[], opts: { name?: string; names?: string[] } = {}): Promise<ScoreResult | ScoreResult[]> {
+    if (Array.isArray(input)) {
+      const names = input.map((one, i) => inputName(one, opts.names?.[i], i));
+      const images = await Promise.all(input.map((one, i) => this.decode(one, names[i])));
+      return this.scoreDecoded(images.map((image, i) => ({ name: names[i], image })));
+    }
+    const name = inputName(input, opts.name, undefined);
+    return this.scoreDecoded([{ name, image: await this.decode(input, name) }])[0];
+  }
+
+  /** Decodes a picture as this run prepares them (for callers that batch decoded pictures themselves). */
+  decode(input: ImageInput, name: string): Promise<DecodedImage> {
+    this.checkOpen();
+    return decodeInput(input, name, this.pre, this.overrides);
+  }
+
+  /** Scores decoded pictures in one pass; with `images`, each result also carries its input and R's reconstruction. */
+  scoreDecoded(items: { name: string; image: DecodedImage }[]): ScoreResult[];
+  scoreDecoded(items: { name: string; image: DecodedImage }[], opts: { images: true }): ScoreWithImages[];
+  scoreDecoded(items: { name: string; image: DecodedImage }[], opts: { images?: boolean } = {}): ScoreResult[] | ScoreWithImages[] {
+    this.checkOpen();
+    const { size, channels } = this.pre;
+    const per = size * size * channels;
+    const pixels = new Float32Array(items.length * per);
+    items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
+    const recon = opts.images ? new Float32Array(items.length * per) : undefined;
+    const s = scoreImages(this.run, pixels, items.length, this.pre, undefined, recon);
+    const { threshold, score } = this.run;
+    return items.map((item, i) => {
+      const novelty = s.novelty[score][i];
+      const result: ScoreResult = {
+        file: item.name,
+        reconstructionLoss: s.reconLoss[i],
+        dOfReconstruction: s.dOfR[i],
+        dOfInput: s.dOfX[i],
+        score,
+        novelty,
+        verdict: novelty > threshold ? 'novel' : 'normal',
+        threshold,
+        inverted: item.image.inverted,
+      };
+      if (!recon) return result;
+      return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
+    }) as ScoreResult[] | ScoreWithImages[];
+  }
+
+  /**
+   * Scores picture files as they come, decoding up to `concurrency` at once and scoring them in chunks of
+   * SCORE_CHUNK; memory does not grow with the number of files. Results come in file order; a file that cannot be
+   * read is yielded at once as a failure (ahead of the results of its chunk).
+   */
+  async *scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
+    this.checkOpen();
+    let chunk: { name: string; image: DecodedImage }[] = [];
+    for await (const outcome of decodeMany(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides })) {
+      if (outcome.error) {
+        yield { file: outcome.file, error: outcome.error.message };
+        continue;
+      }
+      chunk.push({ name: outcome.file, image: outcome.image });
+      if (chunk.length === SCORE_CHUNK) {
+        yield* this.scoreDecoded(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield* this.scoreDecoded(chunk);
+  }
+
+  /** Frees the networks and the knn memory; the detector cannot score afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.run.dispose();
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new AloccError(`the detector of ${this.run.dir} was disposed; load it again with loadDetector`);
+  }
+}
+
+/** Opens a run folder (verifying every file against its checksums) on a backend, ready to score. */
+export async function loadDetector(runDir: string, opts: DetectorOptions = {}): Promise<Detector> {
+  const backend = await selectBackend(opts.backend ?? 'auto');
+  return new Detector(openRun(runDir, { epoch: opts.epoch }), backend, opts);
+}

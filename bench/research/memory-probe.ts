@@ -18,19 +18,26 @@ import { runFilePath } from '../../src/run/paths';
 import { buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryDistances, memoryRows, rFeatureSpace } from '../../src/score/feature-memory';
 import { splitTraining } from '../../src/train/dataset';
 
-/** Greedy k-centre: start from image 0 of a seeded order, then repeatedly add the image farthest from the chosen ones. */
+/**
+ * Greedy k-centre: start from image 0, then repeatedly add the image farthest (cosine distance) from those chosen.
+ * The whole similarity matrix is computed once (one matMul), then the greedy loop runs over its rows in JS.
+ */
 function coresetRows(bank: tf.Tensor2D, m: number): Uint32Array {
   const n = bank.shape[0];
-  const chosen: number[] = [0];
-  let minDist = tf.tidy(() => tf.sub(1, tf.matMul(bank, bank.slice([0, 0], [1, -1]), false, true)).reshape([n]));
+  const sims = tf.tidy(() => tf.matMul(bank, bank, false, true)).dataSync() as Float32Array;
+  const minDist = new Float32Array(n).fill(Infinity);
+  const chosen: number[] = [];
+  let next = 0;
   while (chosen.length < Math.min(m, n)) {
-    const next = (tf.tidy(() => tf.argMax(minDist)).dataSync() as Int32Array)[0];
     chosen.push(next);
-    const updated = tf.tidy(() => tf.minimum(minDist, tf.sub(1, tf.matMul(bank, bank.slice([next, 0], [1, -1]), false, true)).reshape([n])));
-    minDist.dispose();
-    minDist = updated;
+    let far = -1;
+    for (let i = 0; i < n; i++) {
+      const d = 1 - sims[next * n + i];
+      if (d < minDist[i]) minDist[i] = d;
+      if (far < 0 || minDist[i] > minDist[far]) far = i;
+    }
+    next = far;
   }
-  minDist.dispose();
   return Uint32Array.from(chosen).sort();
 }
 
@@ -52,7 +59,9 @@ async function main() {
   const ms = sizes.length ? sizes : [500, 1000, 2000, 4096];
   await selectBackend('wasm');
   const results: Record<string, Record<string, number>> = {};
+  const only = (process.env.PROBE_RUNS ?? '').split(',').filter(Boolean);
   for (const name of fs.readdirSync(dir).sort()) {
+    if (only.length && !only.includes(name)) continue;
     if (!fs.existsSync(runFilePath(path.join(dir, name)))) continue;
     const opened = openRun(path.join(dir, name));
     if (opened.config.data.source === 'folder') continue;

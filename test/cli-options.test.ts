@@ -35,7 +35,7 @@ test('decimal options accept their range and refuse anything else with one line'
   const rAlpha = parserOf('train', '--r-alpha');
   assert.equal(rAlpha('0'), 0);
   assert.equal(rAlpha('1e6'), 1e6);
-  for (const v of ['-0.1', 'Infinity', '']) refuses(rAlpha, v, '--r-alpha must be a number from 0.');
+  for (const v of ['-0.1', 'Infinity', '', '   ']) refuses(rAlpha, v, '--r-alpha must be a number from 0.');
   const noise = parserOf('train', '--noise-std');
   assert.equal(noise('0'), 0);
   assert.equal(noise('10'), 10);

@@ -80,7 +80,9 @@ test('splitValidation rounds the share, keeps one image on each side when it can
   assert.deepEqual(sizes(14, 0.1), [13, 1]); // 1.4 rounds down
   assert.deepEqual(sizes(2, 0.9), [1, 1]); // at least one training image
   assert.deepEqual(sizes(2, 0.01), [1, 1]); // at least one validation image
-  assert.deepEqual(sizes(1, 0.1), [1, 0]); // one image cannot be split
+  // From two images on, each side keeps one; a single image goes where the rounded share puts it.
+  assert.deepEqual(sizes(1, 0.1), [1, 0]);
+  assert.deepEqual(sizes(1, 0.9), [0, 1]);
   assert.deepEqual(sizes(0, 0.1), [0, 0]);
   assert.deepEqual(sizes(5, 0), [5, 0]);
   assert.throws(() => splitValidation(-1, 0.1, 1), (e: unknown) => e instanceof AloccError && e.message === 'cannot split -1 images: not a count');

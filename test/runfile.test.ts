@@ -114,6 +114,8 @@ test('each broken field is refused with the sentence that names it', () => {
     [(r) => (r.epochs[0].checksums['r/model.json'] = 'abc'), 'epoch 1 has no valid checksums'],
     [(r) => (r.epochs[0].checksums['r/model.json'] = 'A'.repeat(64)), 'epoch 1 has no valid checksums'],
     [(r) => (r.epochs[0].checksums['r/model.json'] = 7), 'epoch 1 has no valid checksums'],
+    [(r) => (r.epochs[0].checksums['r/model.json'] = 'x' + 'a'.repeat(64)), 'epoch 1 has no valid checksums'],
+    [(r) => (r.epochs[0].checksums['r/model.json'] = 'a'.repeat(64) + '\n'), 'epoch 1 has no valid checksums'],
     [(r) => (r.batches[0] = 'x'), 'batch record 1 is not an object'],
     [(r) => delete r.batches[0].advLoss, "batch record 1 lacks 'advLoss'"],
     [(r) => delete r.batches[0].epoch, "batch record 1 lacks 'epoch'"],
@@ -138,5 +140,8 @@ test('the best epoch has the lowest validation mean of the run\'s score, the fir
   const old = { ...e(5, 0.05, 0.01), validation: undefined };
   assert.equal(validationMean(old, 'knn'), 0.05);
   assert.equal(validationMean(epochs[2], 'knn'), 0.1);
+  // A kl run from before the knn score: its validation record lacks knn.
+  const { knn: _, ...withoutKnn } = epochs[2].validation!;
+  assert.equal(validationMean({ ...epochs[2], validation: withoutKnn as EpochRecord['validation'] }, 'knn'), 0.2);
   assert.equal(pickBestEpoch([...epochs, old], 'knn'), 5);
 });

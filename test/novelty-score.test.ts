@@ -90,6 +90,37 @@ test('score decides with the run\'s own score and says which', async () => {
   }
 });
 
+test('an image whose score equals the threshold exactly is normal; one just below the threshold is novel', async () => {
+  const dir = tempDir();
+  const files = writeTestDigits(path.join(dir, 'png'), 4, 3);
+  const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'mse' });
+  const runDir = runDirFor(dir, 4);
+  const scoreAll = async () => {
+    const lines: string[] = [];
+    const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
+    await score({ paths: files, checkpointDir: dir, invert: 'auto', fit: 'auto', json: true, backend: 'cpu', out, log: out });
+    return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ScoreResult);
+  };
+  const setThreshold = (t: number) => {
+    const edited: typeof run = JSON.parse(JSON.stringify(run));
+    edited.epochs[0].threshold = t;
+    edited.epochs[0].validation!.mse.threshold = t;
+    writeRunFile(runDir, edited);
+  };
+  const first = await scoreAll();
+  const exact = first[1].novelty;
+  // A double a unit or two in the last place under the image's score.
+  const below = exact - Math.abs(exact) * Number.EPSILON;
+  assert.ok(below < exact);
+  for (const [threshold, expected] of [[exact, 'normal'], [below, 'novel']] as const) {
+    setThreshold(threshold);
+    const again = await scoreAll();
+    assert.equal(again[1].novelty, exact, 'the same score on a second run');
+    assert.equal(again[1].threshold, threshold);
+    assert.equal(again[1].verdict, expected, `score ${exact} against threshold ${threshold}`);
+  }
+});
+
 test('--preset sets r_alpha, lr and the score; a typed option wins; bad or misplaced recipe options are one-line usage errors', { skip: !fs.existsSync(CLI) && 'npm run build first' }, () => {
   const dir = tempDir();
   const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', '--digit', '7', '--epochs', '1', '--limit', '160', '--batch-size', '64', '--backend', 'wasm', ...args], { encoding: 'utf8' });

@@ -11,6 +11,7 @@ import { score, ScoreResult } from '../src/commands/score';
 import { inkNormalisedError, klError, mseError } from '../src/score/pair-scores';
 import { scoreImages } from '../src/score/scorer';
 import { createNets } from '../src/run/checkpoint';
+import { runDirFor } from '../src/run/paths';
 import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/run/runfile';
 import { readRunFile, writeRunFile } from '../src/run/runfile-io';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -94,11 +95,11 @@ test('an image whose score equals the threshold exactly is normal; one just belo
   const dir = tempDir();
   const files = writeTestDigits(path.join(dir, 'png'), 4, 3);
   const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'mse' });
-  const runDir = runDirFor(dir, 4);
+  const runDir = runDirFor(dir, 'digit-4');
   const scoreAll = async () => {
     const lines: string[] = [];
     const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
-    await score({ paths: files, checkpointDir: dir, invert: 'auto', fit: 'auto', json: true, backend: 'cpu', out, log: out });
+    await score({ paths: files, checkpointDir: dir, digit: 4, invert: 'auto', json: true, backend: 'cpu', out, log: out });
     return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ScoreResult);
   };
   const setThreshold = (t: number) => {

@@ -8,7 +8,7 @@ import { Writable } from 'stream';
 import { score } from '../src/commands/score';
 import { loadMnist } from '../src/data/mnist';
 import { encodeGreyPng } from '../src/data/png';
-import { runDirFor } from '../src/run/checkpoint';
+import { runDirFor } from '../src/run/paths';
 import { readRunFile } from '../src/run/runfile-io';
 import { alocc, CLI, STACK_TRACE } from './helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -71,7 +71,7 @@ test('a folder of 1000 PNGs: one JSON line each, results streamed while the fold
   assert.equal(new Set(rows.map((r) => r.file)).size, COUNT + 1, 'each file once');
   assert.equal(rows[rows.length - 1].file, late);
   // Each verdict against the threshold in run.json; the 1s (the run's digit, in images/1/) mostly pass, the others not.
-  const threshold = readRunFile(runDirFor(ckpt, 1)).epochs[0].threshold;
+  const threshold = readRunFile(runDirFor(ckpt, 'digit-1')).epochs[0].threshold;
   const tally = { ones: 0, normalOnes: 0, others: 0, novelOthers: 0 };
   for (const r of rows) {
     assert.ok(Number.isFinite(r.reconstructionLoss), JSON.stringify(r));

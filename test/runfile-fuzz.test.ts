@@ -60,7 +60,7 @@ function useLikeTheConsumers(run: RunFile) {
   const seed = run.config.train.seed;
   const other = { ...run.config, train: { ...run.config.train, seed: seed + 1, epochs: run.config.train.epochs + 5 } };
   assert.deepEqual(configDifferences(run.config, other), [`seed (run ${seed}, now ${seed + 1})`]);
-  const best = pickBestEpoch(run.epochs, run.config.train.noveltyScore ?? 'bce');
+  const best = pickBestEpoch(run.epochs, run.config.train.noveltyScore);
   if (run.epochs.length) assert.ok(run.epochs.some((e) => e.epoch === run.bestEpoch), 'bestEpoch is an epoch');
   // resume loads epoch-<count>/ and continues with epoch count + 1
   run.epochs.forEach((e, i) => assert.equal(e.epoch, i + 1));

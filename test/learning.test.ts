@@ -9,18 +9,19 @@ import { Writable } from 'stream';
 import * as tf from '@tensorflow/tfjs';
 import { score, ScoreResult } from '../src/commands/score';
 import { train } from '../src/commands/train';
-import { loadEpochModels, runDirFor } from '../src/run/checkpoint';
+import { builtInTrainingImages, floatsOf } from '../src/data/source';
+import { openRun } from '../src/run/open';
+import { runDirFor } from '../src/run/paths';
 import { RunFile } from '../src/run/runfile';
-import { buildFeatureMemory, disposeFeatureMemory } from '../src/score/feature-memory';
 import { scoreImages } from '../src/score/scorer';
-import { loadTrainingSplit } from '../src/train/dataset';
+import { splitTraining } from '../src/train/dataset';
 import { writeTestDigits } from './helpers/cli';
 import { tempDir } from './helpers/fixtures';
 
 const work = tempDir('alocc-learning-');
 const ckpt = path.join(work, 'ckpt');
 /** About 4 s of training on one core: 270 training images, 30 held out, 8 batches of 32 per epoch. */
-const SETTINGS = { digit: 1, epochs: 2, limit: 300, batchSize: 32, seed: 42 };
+const SETTINGS = { data: { source: 'mnist' as const, class: 1 }, epochs: 2, limit: 300, batchSize: 32, seed: 42 };
 const TEST_IMAGES = 100;
 const quiet = () => new Writable({ write: (_c, _e, done) => done() }) as unknown as NodeJS.WriteStream;
 let run: RunFile;
@@ -51,7 +52,7 @@ test('after two short epochs, held-out 1s and 0s are told apart by the verdict s
       done();
     },
   });
-  await score({ paths: [...files.ones, ...files.zeros], checkpointDir: ckpt, invert: 'auto', fit: 'auto', json: true, backend: 'wasm', out, log: quiet() });
+  await score({ paths: [...files.ones, ...files.zeros], checkpointDir: ckpt, invert: 'auto', json: true, backend: 'wasm', out, log: quiet() });
   const ones = files.ones.map((f) => rows.get(f)!);
   const zeros = files.zeros.map((f) => rows.get(f)!);
   const separation = (value: (r: ScoreResult) => number) => pairwiseAuroc(zeros.map(value), ones.map(value));
@@ -80,15 +81,17 @@ function numpyPercentile(values: number[], p: number): number {
 
 test("each epoch's recorded thresholds are the 95th percentile of its validation images' scores", () => {
   assert.equal(run.config.train.thresholdPercentile, 95);
-  const runDir = runDirFor(ckpt, SETTINGS.digit);
-  const { train: trainSet, validation } = loadTrainingSplit(run.config);
+  const runDir = runDirFor(ckpt, 'digit-1');
+  const { validation } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
   const n = validation.count;
   assert.equal(n, 30);
+  assert.equal(run.validationImages, n);
+  const pixels = floatsOf(validation);
   const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4 * Math.abs(b), `${what}: recorded ${a}, recomputed ${b}`);
   for (const record of run.epochs) {
-    const nets = loadEpochModels(runDir, run, record.epoch);
-    const x = tf.tensor4d(validation.pixels, [n, 28, 28, 1]);
-    const y = nets.r.predict(x) as tf.Tensor;
+    const opened = openRun(runDir, { epoch: record.epoch });
+    const x = tf.tensor4d(pixels, [n, 28, 28, 1]);
+    const y = opened.r.predict(x) as tf.Tensor;
     const rec = y.dataSync();
     tf.dispose([x, y]);
     // Per image, by hand: BCE(R(x), x) with Keras' clipping, and the mean squared error.
@@ -98,21 +101,19 @@ test("each epoch's recorded thresholds are the 95th percentile of its validation
       let b = 0, m = 0;
       for (let p = i * 784; p < (i + 1) * 784; p++) {
         const q = Math.min(1 - 1e-7, Math.max(1e-7, rec[p]));
-        const t = validation.pixels[p];
+        const t = pixels[p];
         b -= t * Math.log(q) + (1 - t) * Math.log(1 - q);
         m += (rec[p] - t) ** 2;
       }
       bce.push(b / 784);
       mse.push(m / 784);
     }
-    // The knn distances from the product (checked against brute force in feature-memory.test.ts), the percentile here.
-    const memory = buildFeatureMemory(nets.r, trainSet.pixels, trainSet.count, 28, run.config.train.neighbours);
-    const knn = Array.from(scoreImages({ ...nets, memory }, validation.pixels, n).novelty.knn);
-    disposeFeatureMemory(memory);
-    nets.r.dispose();
-    nets.d.dispose();
+    // The knn distances from the product against the epoch's stored memory (checked against brute force in
+    // feature-memory.test.ts), the percentile here.
+    const knn = Array.from(scoreImages(opened, pixels, n, { size: 28, channels: 1 }).novelty.knn);
+    opened.dispose();
 
-    const v = record.validation!;
+    const v = record.validation;
     close(v.bce.threshold, numpyPercentile(bce, 95), `epoch ${record.epoch} bce threshold`);
     close(v.mse.threshold, numpyPercentile(mse, 95), `epoch ${record.epoch} mse threshold`);
     close(v.knn.threshold, numpyPercentile(knn, 95), `epoch ${record.epoch} knn threshold`);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BUILT_IN_PREPROCESSING, configDifferences, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE,
+  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE,
   MIN_INPUT_SIZE, NOVELTY_SCORE_LABELS, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
 } from '../src/config';
 
@@ -28,6 +28,10 @@ test('the defaults and presets are the ones the README documents', () => {
     bce: 'reconstruction loss (BCE)', kl: 'KL error', mse: 'mean squared error', ink: 'ink-normalised error', knn: 'nearest-neighbour distance in R\'s features',
   });
   assert.deepEqual(RESUMABLE_CHANGES, ['epochs']);
+  assert.deepEqual(BACKEND_CHOICES, ['auto', 'gpu', 'node', 'wasm', 'cpu']);
+  assert.deepEqual(DATASETS, ['mnist', 'fashion-mnist', 'folder']);
+  // Zalando's Fashion-MNIST README, labels 0-9.
+  assert.deepEqual(FASHION_CLASSES, ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
 });
 
 const config = (): RunConfig => ({

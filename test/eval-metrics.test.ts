@@ -221,3 +221,23 @@ test('recallAtFalseAlarmRate is the best recall over every threshold within the 
     assert.equal(recallAtFalseAlarmRate(scores, labels, rate), best);
   }));
 });
+
+test('curves and operating points: refusals named, an empty class, the lowest false-alarm rate of equal recalls', () => {
+  const rangeError = (message: string) => (err: unknown) => err instanceof RangeError && err.message === message;
+  assert.throws(() => rocCurve([1, 2], [1]), rangeError('rocCurve: 2 scores but 1 labels'));
+  assert.throws(() => recallAtFalseAlarmRate([1, 2, 3], [1, 0], 0.1), rangeError('rocCurve: 3 scores but 2 labels'));
+  assert.throws(() => auprc([1, 2], [1, 0, 1]), rangeError('auprc: 2 scores but 3 labels'));
+  for (const rate of [-0.01, 1.01, NaN]) {
+    assert.throws(() => operatingPointAtFalseAlarmRate([1, 2], [0, 1], rate), rangeError(`false-alarm rate ${rate} is not between 0 and 1`));
+  }
+  // No novel images, like no normal ones, has no curve.
+  assert.deepEqual(rocCurve([1, 2, 3], [0, 0, 0]), []);
+  assert.equal(operatingPointAtFalseAlarmRate([1, 2, 3], [0, 0, 0], 0.5), null);
+  // Flagging score > 2 already finds the one novel image with no false alarm; flagging more only adds false alarms.
+  assert.deepEqual(operatingPointAtFalseAlarmRate([3, 2, 1], [1, 0, 0], 1), { fpr: 0, tpr: 1, threshold: 2 });
+  // A rate undefined for want of a class is NaN, not 0.
+  const noNovel = rocPointAt([1, 2], [0, 0], 1.5);
+  assert.deepEqual([noNovel.fpr, noNovel.tpr], [0.5, NaN]);
+  const noNormal = rocPointAt([1, 2], [1, 1], 1.5);
+  assert.deepEqual([noNormal.fpr, noNormal.tpr], [NaN, 0.5]);
+});

@@ -172,9 +172,6 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   limit: 0,
 };
 
-/** Fields that change the network's weights' shapes; a resumed run must keep them. */
-export const ARCHITECTURE_FIELDS: (keyof ModelConfig)[] = ['inputSize', 'channels', 'dfDim', 'gfDim'];
-
 /** Fields a resumed run may change: only how long it trains. */
 export const RESUMABLE_CHANGES: (keyof TrainConfig)[] = ['epochs'];
 

@@ -7,12 +7,13 @@ import * as path from 'path';
 import { DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { AloccError } from '../src/errors';
 import { sha256 } from '../src/fsutil';
-import { loadEpochModels, loadTrainingState } from '../src/run/checkpoint';
-import { runDirFor } from '../src/run/paths';
+import { createNets, loadEpochModels, loadTrainingState, saveEpochCheckpoint } from '../src/run/checkpoint';
+import { EPOCH_MEMORY_FILE, epochDirFor, runDirFor } from '../src/run/paths';
+import { trainBatch } from '../src/train/step';
 import { RunFile } from '../src/run/runfile';
 import { readRunFile, writeRunFile } from '../src/run/runfile-io';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir, useTestBackend } from './helpers/fixtures';
+import { strokeImages, tempDir, useTestBackend } from './helpers/fixtures';
 import { alocc, CLI, STACK_TRACE, writeTestDigits } from './helpers/cli';
 
 const work = tempDir('alocc-integrity-');
@@ -67,14 +68,53 @@ before(async () => {
   await makeFakeRun(base, 3, { epochs: 2, model: SMALL_MODEL });
 });
 
+/** Each optimiser weight's name and values, as plain arrays. */
+async function optimizerState(o: tf.Optimizer): Promise<[string, number[]][]> {
+  const weights = await o.getWeights();
+  const state = weights.map((w): [string, number[]] => [w.name, Array.from(w.tensor.dataSync())]);
+  tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+  return state;
+}
+
 test('an intact copy loads, optimiser state included, and leaves no tensor behind once disposed', async () => {
   const { runDir } = copyRun();
   loadEpoch1(runDir)();
+  // A trained batch gives both optimisers state (RMSprop's running squares) worth comparing.
   const run = readRunFile(runDir);
+  const trained = createNets(run.config.model, run.config.train);
+  const x = tf.tensor4d(strokeImages(8), [8, 28, 28, 1]);
+  trainBatch(trained, x, run.config.train, 1);
+  x.dispose();
+  const saved = { r: await optimizerState(trained.rOptimizer), d: await optimizerState(trained.dOptimizer) };
+  const savedD = trained.d.getWeights().map((w) => Array.from(w.dataSync()));
+  // Epoch 2 rewritten with the trained nets, its knn memory kept as it was.
+  const memory = fs.readFileSync(path.join(epochDirFor(runDir, 2), EPOCH_MEMORY_FILE));
+  run.epochs[1].checksums = await saveEpochCheckpoint(runDir, 2, trained, { [EPOCH_MEMORY_FILE]: memory });
+  writeRunFile(runDir, run);
+  [trained.r, trained.d, trained.rOptimizer, trained.dOptimizer].forEach((n) => n.dispose());
+  assert.ok(saved.r.length > 1 && saved.d.length > 1, 'both optimisers hold more than the step count');
+
   const before = tf.memory().numTensors;
   const nets = await loadTrainingState(runDir, run, 2, { ...DEFAULT_TRAIN_CONFIG });
+  assert.deepEqual(await optimizerState(nets.rOptimizer), saved.r, "R's optimiser state as saved");
+  assert.deepEqual(await optimizerState(nets.dOptimizer), saved.d, "D's optimiser state as saved");
+  assert.deepEqual(nets.d.getWeights().map((w) => Array.from(w.dataSync())), savedD, "D's weights as saved");
   [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("a byte changed in r/model.json or d/model.json, run.json untouched, is refused", async () => {
+  for (const sub of ['r', 'd']) {
+    const { runDir, e1 } = copyRun();
+    const file = path.join(e1, sub, 'model.json');
+    const text = fs.readFileSync(file);
+    // Still valid JSON and still the same network: only the checksum can tell.
+    const at = text.indexOf('TensorFlow.js');
+    assert.ok(at > 0);
+    text[at] ^= 0x20;
+    fs.writeFileSync(file, text);
+    await assertRefused(loadEpoch1(runDir), file, /corrupt \(checksum mismatch\)/);
+  }
 });
 
 test('a truncated, altered or missing weights file is refused by name', async () => {

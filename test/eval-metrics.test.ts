@@ -39,7 +39,7 @@ test('auroc: NaN when a class is empty or a score is NaN', () => {
   assert.ok(Number.isNaN(auroc([1, 2, 3], [1, 1, 1])));
   assert.ok(Number.isNaN(auroc([1, 2, 3], [0, 0, 0])));
   assert.ok(Number.isNaN(auroc([1, NaN, 3], [0, 1, 1])));
-  assert.throws(() => auroc([1, 2], [1]), RangeError);
+  assert.throws(() => auroc([1, 2], [1]), (err: unknown) => err instanceof RangeError && err.message === 'auroc: 2 scores but 1 labels');
 });
 
 test('auroc equals the pairwise definition on random data with many ties, and flips under negation', () => {
@@ -65,9 +65,24 @@ test('precisionRecallF1: counts and ratios', () => {
   assert.equal(c.precision, 2 / 3);
   assert.equal(c.recall, 2 / 3);
   assert.ok(Math.abs(c.f1 - 2 / 3) < 1e-15);
+  // One right of three flagged, one of two novel images found: precision 1/3, recall 1/2, F1 2·(1/6)/(5/6) = 0.4.
+  const few = precisionRecallF1([1, 1, 1, 0], [1, 0, 0, 1]);
+  assert.deepEqual([few.tp, few.fp, few.tn, few.fn], [1, 2, 0, 1]);
+  assert.ok(Math.abs(few.precision - 1 / 3) < 1e-15 && few.recall === 0.5 && Math.abs(few.f1 - 0.4) < 1e-15);
   // Nothing flagged: precision and F1 are 0, not NaN.
   const none = precisionRecallF1([0, 0, 0], [1, 0, 1]);
   assert.deepEqual([none.precision, none.recall, none.f1], [0, 0, 0]);
+  // No novel images at all: recall 0, not NaN.
+  const noNovel = precisionRecallF1([1, 0], [0, 0]);
+  assert.deepEqual([noNovel.tp, noNovel.fp, noNovel.tn, noNovel.fn, noNovel.precision, noNovel.recall, noNovel.f1], [0, 1, 1, 0, 0, 0, 0]);
+  assert.throws(() => precisionRecallF1([1, 0], [1]), (err: unknown) => err instanceof RangeError && err.message === 'precisionRecallF1: 2 verdicts but 1 labels');
+});
+
+test('toNoveltyScores negates D-like scores only, and copies', () => {
+  const raw = [0.25, -1, 3];
+  assert.deepEqual(Array.from(toNoveltyScores(raw, 'higher')), [0.25, -1, 3]);
+  assert.deepEqual(Array.from(toNoveltyScores(raw, 'lower')), [-0.25, 1, -3]);
+  assert.deepEqual(raw, [0.25, -1, 3]);
 });
 
 test('flagAbove is strict; meanSd uses the sample standard deviation', () => {
@@ -76,6 +91,8 @@ test('flagAbove is strict; meanSd uses the sample standard deviation', () => {
   assert.equal(m.mean, 5);
   assert.ok(Math.abs(m.sd - Math.sqrt(32 / 7)) < 1e-12);
   assert.equal(meanSd([3]).sd, 0);
+  const empty = meanSd([]);
+  assert.ok(Number.isNaN(empty.mean) && Number.isNaN(empty.sd) && empty.n === 0);
 });
 
 /** Rates of the verdict "score > t", counted image by image. */
@@ -203,4 +220,24 @@ test('recallAtFalseAlarmRate is the best recall over every threshold within the 
     }
     assert.equal(recallAtFalseAlarmRate(scores, labels, rate), best);
   }));
+});
+
+test('curves and operating points: refusals named, an empty class, the lowest false-alarm rate of equal recalls', () => {
+  const rangeError = (message: string) => (err: unknown) => err instanceof RangeError && err.message === message;
+  assert.throws(() => rocCurve([1, 2], [1]), rangeError('rocCurve: 2 scores but 1 labels'));
+  assert.throws(() => recallAtFalseAlarmRate([1, 2, 3], [1, 0], 0.1), rangeError('rocCurve: 3 scores but 2 labels'));
+  assert.throws(() => auprc([1, 2], [1, 0, 1]), rangeError('auprc: 2 scores but 3 labels'));
+  for (const rate of [-0.01, 1.01, NaN]) {
+    assert.throws(() => operatingPointAtFalseAlarmRate([1, 2], [0, 1], rate), rangeError(`false-alarm rate ${rate} is not between 0 and 1`));
+  }
+  // No novel images, like no normal ones, has no curve.
+  assert.deepEqual(rocCurve([1, 2, 3], [0, 0, 0]), []);
+  assert.equal(operatingPointAtFalseAlarmRate([1, 2, 3], [0, 0, 0], 0.5), null);
+  // Flagging score > 2 already finds the one novel image with no false alarm; flagging more only adds false alarms.
+  assert.deepEqual(operatingPointAtFalseAlarmRate([3, 2, 1], [1, 0, 0], 1), { fpr: 0, tpr: 1, threshold: 2 });
+  // A rate undefined for want of a class is NaN, not 0.
+  const noNovel = rocPointAt([1, 2], [0, 0], 1.5);
+  assert.deepEqual([noNovel.fpr, noNovel.tpr], [0.5, NaN]);
+  const noNormal = rocPointAt([1, 2], [1, 1], 1.5);
+  assert.deepEqual([noNormal.fpr, noNormal.tpr], [NaN, 0.5]);
 });

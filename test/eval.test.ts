@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { evalCommand } from '../src/commands/eval';
 import { evalAllClasses } from '../src/commands/eval-all';
+import { NOVELTY_SCORES } from '../src/config';
 import { AloccError, UsageError } from '../src/errors';
 import { builtInTestSet, floatsOf, LabelledSet } from '../src/data/source';
 import { evaluate } from '../src/eval/evaluate';
@@ -170,11 +171,13 @@ test('evalCommand: a missing run, a bad digit and a missing epoch are one-line e
 
 test('evalAllClasses trains only the digits that lack the epochs, then tables every digit with a mean', async () => {
   const all = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-eval-all-'));
-  await makeFakeRun(all, 0, { model: SMALL_MODEL });
+  // Runs with different scores, so a table that took another run's score (or the default's) would show.
+  const scoreOf = (digit: number) => NOVELTY_SCORES[digit % NOVELTY_SCORES.length];
+  await makeFakeRun(all, 0, { model: SMALL_MODEL, score: scoreOf(0) });
   const trained: number[] = [];
   const trainFn = async (digit: number, epochs: number) => {
     trained.push(digit);
-    await makeFakeRun(all, digit, { epochs, model: SMALL_MODEL });
+    await makeFakeRun(all, digit, { epochs, model: SMALL_MODEL, score: scoreOf(digit) });
   };
   const opts = { dataset: 'mnist' as const, checkpointDir: all, json: false, draws: 2, seed: 3, limit: 90, epochs: 1, backend: 'cpu' as const };
   const printed: string[] = [];
@@ -188,8 +191,11 @@ test('evalAllClasses trains only the digits that lack the epochs, then tables ev
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(all, 'eval-all.json'), 'utf8')).digits.length, 10);
   assert.match(fs.readFileSync(path.join(all, 'eval-all.md'), 'utf8'), /\| mean \|/);
   assert.match(printed.join('\n'), /\| class \| epoch \| score \| AUROC of its score \| AUROC kNN in R \| AUROC recon loss \|.*\| AUROC kNN on pixels \(baseline\) \|/);
-  // The verdict score's column is the AUROC of the run's own score (the default's, knn, for these runs).
-  summary.digits.forEach((d) => assert.equal(d.scoreAuroc, d.auroc[d.score]));
+  // The verdict score's column is the AUROC of each run's own score: digit d's run scores with scoreOf(d).
+  for (const d of summary.digits) {
+    assert.equal(d.score, scoreOf(d.digit), `digit ${d.digit}`);
+    assert.equal(d.scoreAuroc, d.auroc[scoreOf(d.digit)], `digit ${d.digit}`);
+  }
   assert.ok(Math.abs(summary.mean.scoreAuroc.mean - summary.digits.reduce((a, d) => a + d.scoreAuroc, 0) / 10) < 1e-12);
 
   trained.length = 0; // a second sweep finds every run complete

@@ -43,3 +43,29 @@ test('arrays round-trip within 2^-11 relative error', () => {
   const back = fromFloat16(toFloat16(v));
   v.forEach((x, i) => assert.ok(Math.abs(back[i] - x) <= Math.abs(x) * 2 ** -11 + 2 ** -25, `${x} → ${back[i]}`));
 });
+
+test('the edges: subnormal ties, a carry into the exponent, overflow by rounding, tiny values, -Infinity', () => {
+  // Subnormals are multiples of 2^-24; a value halfway between two goes to the even one.
+  assert.equal(halfBits(2.5 * 2 ** -24), 0x0002);
+  assert.equal(halfBits(3.5 * 2 ** -24), 0x0004);
+  assert.equal(halfBits(2.25 * 2 ** -24), 0x0002);
+  assert.equal(halfBits(2.75 * 2 ** -24), 0x0003);
+  assert.equal(halfBits(2 ** -25), 0x0000, 'halfway between 0 and the smallest subnormal: to 0');
+  assert.equal(halfBits(-(2 ** -25) * 1.5), 0x8001);
+  // Far below the smallest subnormal (where a shift by 32 or more would wrap around): signed zero.
+  for (const v of [1e-10, 2 ** -30, 2 ** -40, 1e-30, 2 ** -126]) {
+    assert.equal(halfBits(v), 0x0000, `${v}`);
+    assert.equal(halfBits(-v), 0x8000, `-${v}`);
+  }
+  // 2 − 2^-11 lies halfway between 0x3bff (2 − 2^-10, odd) and 2 (0x4000): the mantissa carries into the exponent.
+  assert.equal(halfBits(2 - 2 ** -11), 0x4000);
+  assert.equal(halfBits(-(1 - 2 ** -12)), 0xbc00);
+  // 65520 lies halfway between 65504 (0x7bff, the largest half) and 65536: rounds up, past the largest, to Infinity.
+  assert.equal(halfBits(65520), 0x7c00);
+  assert.equal(halfBits(-65520), 0xfc00);
+  assert.equal(halfBits(65519), 0x7bff);
+  assert.equal(halfValue(0xfc00), -Infinity);
+  assert.equal(halfValue(0x7c00), Infinity);
+  assert.ok(Number.isNaN(halfValue(0x7e00)));
+  assert.deepEqual(Array.from(fromFloat16(Uint16Array.of(0xfc00, 0x7c00, 0x3c00, 0x0001))), [-Infinity, Infinity, 1, 2 ** -24]);
+});

@@ -11,6 +11,7 @@ import { score, ScoreResult } from '../src/commands/score';
 import { inkNormalisedError, klError, mseError } from '../src/score/pair-scores';
 import { scoreImages } from '../src/score/scorer';
 import { createNets } from '../src/run/checkpoint';
+import { runDirFor } from '../src/run/paths';
 import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/run/runfile';
 import { readRunFile, writeRunFile } from '../src/run/runfile-io';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -87,6 +88,37 @@ test('score decides with the run\'s own score and says which', async () => {
       if (name === 'bce') assert.equal(r.novelty, r.reconstructionLoss);
       else assert.notEqual(r.novelty, r.reconstructionLoss);
     }
+  }
+});
+
+test('an image whose score equals the threshold exactly is normal; one just below the threshold is novel', async () => {
+  const dir = tempDir();
+  const files = writeTestDigits(path.join(dir, 'png'), 4, 3);
+  const run = await makeFakeRun(dir, 4, { model: SMALL_MODEL, score: 'mse' });
+  const runDir = runDirFor(dir, 'digit-4');
+  const scoreAll = async () => {
+    const lines: string[] = [];
+    const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
+    await score({ paths: files, checkpointDir: dir, digit: 4, invert: 'auto', json: true, backend: 'cpu', out, log: out });
+    return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ScoreResult);
+  };
+  const setThreshold = (t: number) => {
+    const edited: typeof run = JSON.parse(JSON.stringify(run));
+    edited.epochs[0].threshold = t;
+    edited.epochs[0].validation!.mse.threshold = t;
+    writeRunFile(runDir, edited);
+  };
+  const first = await scoreAll();
+  const exact = first[1].novelty;
+  // A double a unit or two in the last place under the image's score.
+  const below = exact - Math.abs(exact) * Number.EPSILON;
+  assert.ok(below < exact);
+  for (const [threshold, expected] of [[exact, 'normal'], [below, 'novel']] as const) {
+    setThreshold(threshold);
+    const again = await scoreAll();
+    assert.equal(again[1].novelty, exact, 'the same score on a second run');
+    assert.equal(again[1].threshold, threshold);
+    assert.equal(again[1].verdict, expected, `score ${exact} against threshold ${threshold}`);
   }
 });
 

@@ -56,8 +56,11 @@ function validRun(): RunFile {
 
 /** What score, eval, resume, plot-losses and the progress line read from an accepted run; throws if any would crash. */
 function useLikeTheConsumers(run: RunFile) {
-  assert.deepEqual(configDifferences(run.config, { ...run.config }), []);
-  const best = pickBestEpoch(run.epochs, run.config.train.noveltyScore ?? 'bce');
+  // resume compares configs: one changed setting is named with both values, the epochs never.
+  const seed = run.config.train.seed;
+  const other = { ...run.config, train: { ...run.config.train, seed: seed + 1, epochs: run.config.train.epochs + 5 } };
+  assert.deepEqual(configDifferences(run.config, other), [`seed (run ${seed}, now ${seed + 1})`]);
+  const best = pickBestEpoch(run.epochs, run.config.train.noveltyScore);
   if (run.epochs.length) assert.ok(run.epochs.some((e) => e.epoch === run.bestEpoch), 'bestEpoch is an epoch');
   // resume loads epoch-<count>/ and continues with epoch count + 1
   run.epochs.forEach((e, i) => assert.equal(e.epoch, i + 1));
@@ -65,11 +68,13 @@ function useLikeTheConsumers(run: RunFile) {
   for (const e of run.epochs) {
     epochDirFor(runDir, e.epoch);
     epochSummary(e, run.config.train.epochs);
-    for (const [rel, sum] of Object.entries(e.checksums)) assert.ok(typeof rel === 'string' && /^[0-9a-f]{64}$/.test(sum));
+    for (const sum of Object.values(e.checksums)) assert.match(sum, /^[0-9a-f]{64}$/);
   }
   for (const b of run.batches) {
     for (const v of [b.fractionalEpoch, b.reconLoss, b.dLossReal, b.dLossFake, b.advLoss, b.gLoss]) assert.equal(typeof v, 'number');
   }
+  assert.equal(typeof run.backend, 'string');
+  for (const k of ['trainImages', 'validationImages'] as const) assert.ok(Number.isInteger(run[k]) && run[k] >= 0, `${k} ${run[k]}`);
   const cls = run.config.data.class;
   assert.ok(run.config.data.source === 'folder' ? typeof run.config.data.folder === 'string' : Number.isInteger(cls) && cls! >= 0 && cls! <= 9);
   assert.ok(Number.isInteger(run.config.train.batchSize) && run.config.train.batchSize >= 1);

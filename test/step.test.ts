@@ -51,3 +51,44 @@ test('trainBatch returns finite losses and leaks no tensors from one step to the
   }
   x.dispose();
 });
+
+/** D's mean output on `x` in training mode (batch statistics, as its steps see the batch), and BCE against 1 and 0. */
+function dOn(d: tf.LayersModel, x: tf.Tensor4D): { mean: number; lossAsReal: number; lossAsFake: number } {
+  const p = tf.tidy(() => d.apply(x, { training: true }) as tf.Tensor).dataSync();
+  const clip = (v: number) => Math.min(1 - 1e-7, Math.max(1e-7, v));
+  let mean = 0, lossAsReal = 0, lossAsFake = 0;
+  for (const v of p) {
+    mean += v / p.length;
+    lossAsReal -= Math.log(clip(v)) / p.length;
+    lossAsFake -= Math.log(1 - clip(v)) / p.length;
+  }
+  return { mean, lossAsReal, lossAsFake };
+}
+
+test('D learns the right way round on a fixed batch: its losses fall and D(x) ends above D(R(x̃)) for real images', async () => {
+  await useTestBackend();
+  for (const bce of ['logits', 'clipped'] as const) {
+    const c = { ...cfg, bce };
+    const nets = createNets(DEFAULT_MODEL_CONFIG, c);
+    const x = batch();
+    const noisy = addNoise(x, c.noiseStd, 1);
+    const fake = nets.r.predict(noisy) as tf.Tensor4D;
+    // Measured by the test itself: real images should read as 1, R's reconstructions as 0.
+    const loss = () => dOn(nets.d, x).lossAsReal + dOn(nets.d, fake).lossAsFake;
+    const start = loss();
+    const reported: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const l = discriminatorStep(nets, x, noisy, c);
+      reported.push(l.dLossReal.dataSync()[0] + l.dLossFake.dataSync()[0]);
+      tf.dispose([l.dLossReal, l.dLossFake]);
+    }
+    const end = loss();
+    assert.ok(end < 0.8 * start, `${bce}: D's loss on real-as-1 and fake-as-0 fell from ${start} to ${end}`);
+    assert.ok(reported[5] < reported[0], `${bce}: the losses D's steps report fell: ${reported.join(', ')}`);
+    const real = dOn(nets.d, x).mean, recon = dOn(nets.d, fake).mean;
+    assert.ok(real > recon + 0.2, `${bce}: D(x) ${real} ends above D(R(x̃)) ${recon}`);
+    tf.dispose([x, noisy, fake]);
+    nets.r.dispose();
+    nets.d.dispose();
+  }
+});

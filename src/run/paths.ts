@@ -20,10 +20,10 @@ export function runFilePath(runDir: string): string {
   return path.join(runDir, RUN_FILE_NAME);
 }
 
-/** A run's name is one folder name: letters, digits, '.', '_' and '-', not starting with '.'. */
+/** A run's name is one folder name: letters, digits, '.', '_' and '-', not starting with '.' or '-' (an option). */
 export function checkRunName(name: string): string {
   if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(name)) {
-    throw new UsageError(`--name '${name}' is not a run name: use letters, digits, '.', '_' and '-' (up to 100, not starting with '.')`);
+    throw new UsageError(`--name '${name}' is not a run name: use letters, digits, '.', '_' and '-' (up to 100, not starting with '.' or '-')`);
   }
   return name;
 }
@@ -32,6 +32,7 @@ export function checkRunName(name: string): string {
 export function defaultRunName(data: DataConfig): string {
   if (data.source === 'mnist') return `digit-${data.class}`;
   if (data.source === 'fashion-mnist') return `fashion-${data.class}`;
-  const base = path.basename(path.resolve(data.folder!)).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.]+/, '');
+  // Made a valid name (checkRunName): a folder called '-photos' or with a long name still trains without --name.
+  const base = path.basename(path.resolve(data.folder!)).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.-]+/, '').slice(0, 100);
   return base || 'images';
 }

@@ -115,10 +115,11 @@ function configProblem(config: unknown): string | null {
     ['fit', pre.fit, ['none', 'mnist', 'auto']],
   ];
   for (const [k, v, allowed] of choices) if (!allowed.includes(v as string)) return `config.preprocessing.${k} ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`;
-  if (train.bce !== undefined && train.bce !== 'logits' && train.bce !== 'clipped') {
+  // Version 2 always records both; a run without them would crash score (no "before the option" defaults any more).
+  if (train.bce !== 'logits' && train.bce !== 'clipped') {
     return `config.train.bce ${JSON.stringify(train.bce)} is not 'logits' or 'clipped'`;
   }
-  if (train.noveltyScore !== undefined && !(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
+  if (!(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
     return `config.train.noveltyScore ${JSON.stringify(train.noveltyScore)} is not one of ${NOVELTY_SCORES.join(', ')}`;
   }
   for (const [section, values, defaults] of [

@@ -1,0 +1,69 @@
+// The settings a user reads in the README (defaults, presets, score names) and the comparison --resume makes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE,
+  MIN_INPUT_SIZE, NOVELTY_SCORE_LABELS, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
+} from '../src/config';
+
+test('the defaults and presets are the ones the README documents', () => {
+  assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
+  assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
+    epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
+    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 5, memorySize: 4096, seed: 42, limit: 0,
+  });
+  // README, "alocc train": --size 16-256, 64 for folders; --resize fill for folders; built-in sets framed like MNIST.
+  assert.deepEqual([MIN_INPUT_SIZE, MAX_INPUT_SIZE, DEFAULT_FOLDER_SIZE], [16, 256, 64]);
+  assert.deepEqual(FOLDER_PREPROCESSING, { resize: 'fill', invert: 'never', fit: 'none' });
+  assert.deepEqual(BUILT_IN_PREPROCESSING, { resize: 'contain', invert: 'auto', fit: 'auto' });
+  assert.equal(DEFAULT_PRESET, 'recon-knn');
+  assert.deepEqual(PRESET_NAMES, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn']);
+  // README, "Presets": r-alpha, lr, bce, score.
+  const table = { seed: [0.2, 0.002, 'clipped', 'bce'], 'seed-logits': [0.2, 0.002, 'logits', 'bce'], 'recon-weighted': [10, 0.0005, 'logits', 'kl'], 'recon-knn': [10, 0.0005, 'logits', 'knn'] };
+  for (const [name, [rAlpha, learningRate, bce, noveltyScore]] of Object.entries(table)) {
+    assert.deepEqual(PRESETS[name as keyof typeof PRESETS], { rAlpha, learningRate, noveltyScore, bce }, name);
+  }
+  assert.deepEqual(NOVELTY_SCORES, ['bce', 'kl', 'mse', 'ink', 'knn']);
+  assert.deepEqual(NOVELTY_SCORE_LABELS, {
+    bce: 'reconstruction loss (BCE)', kl: 'KL error', mse: 'mean squared error', ink: 'ink-normalised error', knn: 'nearest-neighbour distance in R\'s features',
+  });
+  assert.deepEqual(RESUMABLE_CHANGES, ['epochs']);
+  assert.deepEqual(BACKEND_CHOICES, ['auto', 'gpu', 'node', 'wasm', 'cpu']);
+  assert.deepEqual(DATASETS, ['mnist', 'fashion-mnist', 'folder']);
+  // Zalando's Fashion-MNIST README, labels 0-9.
+  assert.deepEqual(FASHION_CLASSES, ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+});
+
+const config = (): RunConfig => ({
+  data: { source: 'mnist', class: 1, folder: null },
+  model: { ...DEFAULT_MODEL_CONFIG },
+  preprocessing: { ...BUILT_IN_PREPROCESSING },
+  train: { ...DEFAULT_TRAIN_CONFIG },
+});
+
+test('configDifferences names every changed setting with both values, except the epochs', () => {
+  assert.deepEqual(configDifferences(config(), config()), []);
+  const other = config();
+  other.train.epochs = 9;
+  assert.deepEqual(configDifferences(config(), other), [], 'a resumed run may train longer');
+  other.model.dfDim = 8;
+  other.train.learningRate = 0.001;
+  other.train.noveltyScore = 'kl';
+  assert.deepEqual(configDifferences(config(), other), ['dfDim (run 16, now 8)', 'learningRate (run 0.0005, now 0.001)', 'noveltyScore (run "knn", now "kl")']);
+  // Every section is compared, in the order data, model, preprocessing, train.
+  other.data.class = 7;
+  other.preprocessing.resize = 'fill';
+  assert.deepEqual(configDifferences(config(), other), [
+    'class (run 1, now 7)', 'dfDim (run 16, now 8)', 'resize (run "contain", now "fill")', 'learningRate (run 0.0005, now 0.001)', 'noveltyScore (run "knn", now "kl")',
+  ]);
+  // A setting one side lacks (a run from before the option) differs too; 'epochs' only in train is exempt.
+  const old = config();
+  delete (old.train as Partial<RunConfig['train']>).neighbours;
+  assert.deepEqual(configDifferences(old, config()), ['neighbours (run undefined, now 5)']);
+  assert.deepEqual(configDifferences(config(), old), ['neighbours (run 5, now undefined)']);
+  for (const section of ['data', 'model', 'preprocessing'] as const) {
+    const withEpochs = config();
+    (withEpochs[section] as unknown as Record<string, number>).epochs = 3;
+    assert.deepEqual(configDifferences(config(), withEpochs), ['epochs (run undefined, now 3)'], section);
+  }
+});

@@ -74,8 +74,13 @@ test('interlaced images of awkward sizes (empty Adam7 passes) decode', async () 
   for (const [width, height] of [[1, 1], [3, 5], [9, 2]]) {
     const buf = buildPng({ width, height, colorType: 0, bitDepth: 8, interlaced: true, pixel: (x, y) => [(x + y) % 2 ? 255 : 0] });
     const digit = await decodeDigit(buf, 'small.png', { invert: false });
+    // The same picture stored without interlacing is the reference: Adam7 must change no pixel.
+    const plain = buildPng({ width, height, colorType: 0, bitDepth: 8, interlaced: false, pixel: (x, y) => [(x + y) % 2 ? 255 : 0] });
+    assert.deepEqual(Array.from(digit.pixels), Array.from((await decodeDigit(plain, 'plain.png', { invert: false })).pixels), `${width}×${height}`);
     assert.equal(digit.pixels.length, SIDE * SIDE);
-    assert.ok(digit.pixels.every((v) => v >= 0 && v <= 1));
+    // A checkerboard with ink in it is not all one grey (1×1 is a single black pixel).
+    const distinct = new Set(Array.from(digit.pixels, (v) => v.toFixed(3))).size;
+    assert.ok(width * height === 1 ? distinct === 1 && digit.pixels[0] === 0 : distinct > 1, `${width}×${height}: ${distinct} levels`);
   }
 });
 

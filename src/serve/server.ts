@@ -96,7 +96,7 @@ export function buildServer(detector: Detector, limits: ServeLimits = DEFAULT_LI
   app.addContentTypeParser(IMAGE_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.register(multipart, { limits: { fileSize: limits.bodyBytes, files: maxFiles, fields: 16, parts: maxFiles + 16 } });
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (_req, reply) => {
     if (pending >= limits.maxPending) {
       reply.header('retry-after', '1');
       throw new HttpError(503, `busy: ${pending} requests in flight (the limit is ${limits.maxPending}); retry shortly`);

@@ -3,7 +3,8 @@
  * InvalidArgumentError (exit 2, one line). src/cli.ts wires them to the commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, NOVELTY_SCORES, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
+import { BACKEND_CHOICES, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
+import { NOVELTY_SCORES } from './score/registry';
 
 export function intIn(name: string, min: number, max: number) {
   return (value: string) => {

@@ -13,25 +13,7 @@ export interface ModelConfig {
   gfDim: number;
 }
 
-/**
- * Per-image novelty scores computed from an image x and its reconstruction R(x); larger is more novel.
- * - bce: BCE(R(x), x), mean over pixels: the loss R trains on (the seed's score). Its floor is the image's own
- *   pixel entropy, so digits with little ink (a thin 1) look normal whatever R does.
- * - kl: BCE − H(x) = KL(x ‖ R(x)) per pixel: BCE without that floor.
- * - mse: mean squared error over pixels.
- * - ink: ‖R(x) − x‖² / ‖x‖², the share of the image's own energy R gets wrong.
- * - knn: mean cosine distance from x to its `neighbours` nearest training images in the features of R's first
- *   encoder block (src/score/feature-memory.ts): novelty as distance from what R was trained on, in R's own terms.
- */
-export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
-export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
-export const NOVELTY_SCORE_LABELS: Record<NoveltyScore, string> = {
-  bce: 'reconstruction loss (BCE)',
-  kl: 'KL error',
-  mse: 'mean squared error',
-  ink: 'ink-normalised error',
-  knn: 'nearest-neighbour distance in R\'s features',
-};
+import type { NoveltyScore } from './score/registry';
 
 /** Where the tensors live (src/backend.ts): auto tries gpu, node, wasm, cpu in turn. Here so the CLI's option parsing loads no tfjs. */
 export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE,
-  MIN_INPUT_SIZE, NOVELTY_SCORE_LABELS, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
+  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
 } from '../src/config';
+import { NOVELTY_SCORES, RATED_SCORES } from '../src/score/registry';
 
 test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
@@ -24,7 +24,7 @@ test('the defaults and presets are the ones the README documents', () => {
     assert.deepEqual(PRESETS[name as keyof typeof PRESETS], { rAlpha, learningRate, noveltyScore, bce }, name);
   }
   assert.deepEqual(NOVELTY_SCORES, ['bce', 'kl', 'mse', 'ink', 'knn']);
-  assert.deepEqual(NOVELTY_SCORE_LABELS, {
+  assert.deepEqual(Object.fromEntries(RATED_SCORES.filter((d) => (NOVELTY_SCORES as readonly string[]).includes(d.name)).map((d) => [d.name, d.title])), {
     bce: 'reconstruction loss (BCE)', kl: 'KL error', mse: 'mean squared error', ink: 'ink-normalised error', knn: 'nearest-neighbour distance in R\'s features',
   });
   assert.deepEqual(RESUMABLE_CHANGES, ['epochs']);

@@ -7,12 +7,22 @@
  * floor away in different ways.
  */
 
-import { bceError, inkNormalisedError, klError, mseError } from '../../src/score/pair-scores';
+import { inkNormalisedError, klError, mseError } from '../../src/score/pair-scores';
 
-export { bceError, inkNormalisedError, klError, mseError };
+export { inkNormalisedError, klError, mseError };
 
 /** Keras' epsilon, as in src/train/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
 const EPS = 1e-7;
+
+/** BCE(R(x), x), mean over pixels, in plain JS (the product computes it as a tensor: reconstructionLossPerImage). */
+export function bceError(x: Float32Array, r: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) {
+    const q = Math.min(1 - EPS, Math.max(EPS, r[i]));
+    s -= x[i] * Math.log(q) + (1 - x[i]) * Math.log(1 - q);
+  }
+  return s / x.length;
+}
 
 /** Scores one image: x and r are its `side × side` pixels and their reconstruction. */
 export type PairScore = (x: Float32Array, r: Float32Array, side: number) => number;

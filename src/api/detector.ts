@@ -5,7 +5,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../backend';
-import { NoveltyScore, PreprocessingConfig } from '../config';
+import { PreprocessingConfig } from '../config';
+import { NoveltyScore } from '../score/registry';
 import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
 import { AloccError, firstLine } from '../errors';
 import { EvalReport } from '../eval/evaluate';

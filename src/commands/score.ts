@@ -1,7 +1,8 @@
 import { BackendChoice, describeBackend } from '../backend';
 import { findImages } from '../data/files';
 import { Shard, shardMember } from '../data/shard';
-import { NOVELTY_SCORE_LABELS, PreprocessingConfig } from '../config';
+import { PreprocessingConfig } from '../config';
+import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { loadDetector, ScoreResult } from '../api/detector';
 import { resolveRunDir, RunSelector } from '../run/open';
@@ -28,7 +29,7 @@ export interface ScoreOptions extends RunSelector {
 function formatResult(r: ScoreResult): string {
   const recon = r.score === 'bce' ? '' : `reconstruction loss ${r.reconstructionLoss.toFixed(5)}, `;
   return (
-    `${r.file}: ${r.verdict} (${NOVELTY_SCORE_LABELS[r.score].replace(' (BCE)', '')} ${r.novelty.toFixed(5)} ` +
+    `${r.file}: ${r.verdict} (${scoreTitle(r.score).replace(' (BCE)', '')} ${r.novelty.toFixed(5)} ` +
     `${r.verdict === 'novel' ? '>' : '<='} threshold ${r.threshold.toFixed(5)}; ` +
     `${recon}D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}${r.inverted ? '; inverted' : ''})`
   );

@@ -1,10 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, describeBackend, selectBackend } from '../backend';
-import {
-  BUILT_IN_PREPROCESSING, configDifferences, DataConfig, DatasetName, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG,
-  FOLDER_PREPROCESSING, NOVELTY_SCORE_LABELS, PreprocessingConfig, RunConfig, TrainConfig,
-} from '../config';
+import { BUILT_IN_PREPROCESSING, configDifferences, DataConfig, DatasetName, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, PreprocessingConfig, RunConfig, TrainConfig } from '../config';
+import { scoreTitle } from '../score/registry';
 import { loadImageFolder } from '../data/folder';
 import { builtInTrainingImages, describeData, ImageSet, pickRows } from '../data/source';
 import { splitTraining } from '../train/dataset';
@@ -304,7 +302,7 @@ async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, n
   }
   const best = run.epochs.find((e) => e.epoch === run.bestEpoch)!;
   (opts.out ?? process.stdout).write(
-    `done: best epoch ${best.epoch} (validation ${NOVELTY_SCORE_LABELS[cfg.train.noveltyScore]} ` +
+    `done: best epoch ${best.epoch} (validation ${scoreTitle(cfg.train.noveltyScore)} ` +
       `${validationMean(best, cfg.train.noveltyScore).toFixed(5)}, novelty threshold ${best.threshold.toFixed(5)}); run folder ${runDir}\n`,
   );
   return run;

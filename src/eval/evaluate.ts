@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { NOVELTY_SCORE_LABELS, NoveltyScore } from '../config';
+import { NoveltyScore, scoreTitle } from '../score/registry';
 import { describeData, floatsOf, LabelledSet } from '../data/source';
 import { AloccError } from '../errors';
 import { OpenedRun } from '../run/open';
@@ -196,7 +196,7 @@ function report(
     value: opened.threshold,
     score: scoreName,
     percentile: pct,
-    source: `run file, epoch ${epoch}: percentile ${pct} of ${run.validationImages} validation images' ${NOVELTY_SCORE_LABELS[scoreName]}`,
+    source: `run file, epoch ${epoch}: percentile ${pct} of ${run.validationImages} validation images' ${scoreTitle(scoreName)}`,
     ...precisionRecallF1(verdict, isNovel),
   };
   const shares = runSharesProtocol({ isNovel, verdict, scores: values }, opts.shares ?? PAPER_NOVEL_SHARES, opts.draws, opts.seed);

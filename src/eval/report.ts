@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { NOVELTY_SCORE_LABELS } from '../config';
+import { scoreTitle } from '../score/registry';
 import { writeFileAtomic } from '../fsutil';
 import { EvalReport, EvaluateResult } from './evaluate';
 import { drawExamples } from './examples-png';
@@ -38,7 +38,7 @@ export function renderMarkdown(report: EvalReport): string {
     '',
     `- Run: ${report.run}`,
     `- Test images: ${t.scored} from ${report.testSource}; normal (${report.normalClass}): ${t.normal}; novel: ${t.novel}`,
-    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ` (best by validation ${NOVELTY_SCORE_LABELS[th.score]})` : ` (best: ${report.bestEpoch})`}; ` +
+    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ` (best by validation ${scoreTitle(th.score)})` : ` (best: ${report.bestEpoch})`}; ` +
       `backend ${report.backend} (trained on ${report.runBackend})`,
     `- ${report.startedAt} to ${report.finishedAt} (${fmt(report.seconds, 1)} s); seed ${report.seed}, ${report.draws} draws per share`,
     '',
@@ -55,7 +55,7 @@ export function renderMarkdown(report: EvalReport): string {
       ]),
     ),
     '',
-    `## Calibrated threshold: ${NOVELTY_SCORE_LABELS[th.score]} > ${fmt(th.value, 5)} → novel`,
+    `## Calibrated threshold: ${scoreTitle(th.score)} > ${fmt(th.value, 5)} → novel`,
     '',
     `Threshold from the ${th.source} (no test images). On the whole test set, novel as the positive class:`,
     '',
@@ -135,7 +135,7 @@ export function renderSummary(report: EvalReport, files?: ReportFiles): string {
   const lines = [
     `${report.normalClass}, epoch ${report.epoch}: ${t.scored} test images (${t.normal} normal, ${t.novel} novel), backend ${report.backend}, ${fmt(report.seconds, 1)} s`,
     `AUROC (whole test set): ${report.scores.map((s) => `${s.label} ${fmt(s.auroc, 4)}`).join(', ')}`,
-    `threshold ${fmt(report.threshold.value, 5)} on the ${NOVELTY_SCORE_LABELS[report.threshold.score]}, novel positive: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
+    `threshold ${fmt(report.threshold.value, 5)} on the ${scoreTitle(report.threshold.score)}, novel positive: precision ${fmt(report.threshold.precision)}, recall ${fmt(report.threshold.recall)}, F1 ${fmt(report.threshold.f1)}`,
     `paper protocol, F1 with normal positive (mean ± sd over ${report.draws} draws):`,
     ...report.shares.map((s) => `  ${pct(s.capped ? s.actualShare : s.targetShare).padStart(6)}  F1 ${fmtMeanSd(s.threshold.f1)}  AUROC ` +
       report.scores.map((sc) => `${sc.label} ${fmtMeanSd(s.auroc[sc.name])}`).join(', ')),

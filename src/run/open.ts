@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { DatasetName, NoveltyScore, RunConfig } from '../config';
+import { DatasetName, RunConfig } from '../config';
+import { NoveltyScore } from '../score/registry';
 import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';

@@ -1,4 +1,5 @@
-import { DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
+import { DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig } from '../config';
+import { NOVELTY_SCORES, NoveltyScore } from '../score/registry';
 import { BatchLosses } from '../train/step';
 
 /** Losses of one batch, with where it fell in training. */

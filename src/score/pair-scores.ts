@@ -2,7 +2,8 @@
  * Novelty scores computed from an image x and R's reconstruction R(x) (pixels in [0, 1], any shape, concatenated
  * channels): every one is larger for more novel images. The BCE that R trains on is dominated by how much ink an image
  * has (BCE(R(x), x) ≥ H(x), the pixels' own entropy), so a thin '1' scores "normal" under any R; KL and the
- * ink-normalised error take that floor away. Losing candidates live in bench/research/score-variants.ts.
+ * ink-normalised error take that floor away (BCE itself is src/train/losses.ts'
+ * reconstructionLossPerImage). Losing candidates live in bench/research/score-variants.ts.
  */
 
 /** Keras' epsilon, as in src/train/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
@@ -14,16 +15,6 @@ export type PairScore = (x: Float32Array, r: Float32Array) => number;
 function clip(p: number): number {
   return p < EPS ? EPS : p > 1 - EPS ? 1 - EPS : p;
 }
-
-/** BCE(R(x), x), mean over pixels: the loss R trains on and the seed's score. */
-export const bceError: PairScore = (x, r) => {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) {
-    const q = clip(r[i]);
-    s -= x[i] * Math.log(q) + (1 - x[i]) * Math.log(1 - q);
-  }
-  return s / x.length;
-};
 
 /**
  * BCE(R(x), x) − H(x) = KL(x ‖ R(x)) per pixel, mean over pixels: 0 for a perfect reconstruction whatever the ink.

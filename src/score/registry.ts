@@ -1,12 +1,26 @@
-import { NoveltyScore } from '../config';
-import { ImageScores } from './scorer';
+import type { ImageScores } from './scorer';
 
-/** A per-image score that eval rates and reports. */
+/**
+ * The novelty scores a run can choose as its verdict (`--score`); larger is more novel for each.
+ * - bce: BCE(R(x), x), mean over pixels: the loss R trains on (the seed's score). Its floor is the image's own
+ *   pixel entropy, so images with little ink (a thin 1) look normal whatever R does.
+ * - kl: BCE − H(x) = KL(x ‖ R(x)) per pixel: BCE without that floor.
+ * - mse: mean squared error over pixels.
+ * - ink: ‖R(x) − x‖² / ‖x‖², the share of the image's own energy R gets wrong.
+ * - knn: mean cosine distance from x to its `neighbours` nearest training images in the features of R's first
+ *   encoder block (src/score/feature-memory.ts): novelty as distance from what R was trained on, in R's own terms.
+ */
+export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
+export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
+
+/** A per-image score that alocc computes, rates in eval and names in its reports, progress lines and charts. */
 export interface ScoreDefinition {
   /** Key in reports, e.g. 'knn' or 'dOfR'. */
   name: string;
   /** Short column header. */
   label: string;
+  /** The name used in sentences ("best epoch by validation …", "threshold on the …"). */
+  title: string;
   description: string;
   /** Which way the raw value points for novel images. */
   novelWhen: 'higher' | 'lower';
@@ -21,12 +35,17 @@ const novelty = (name: NoveltyScore) => (s: ImageScores) => s.novelty[name];
  * and the network-free baseline that a trained model has to beat.
  */
 export const RATED_SCORES: ScoreDefinition[] = [
-  { name: 'knn', label: 'kNN in R', description: "mean cosine distance to the k nearest memory images in the features of R's first encoder block", novelWhen: 'higher', values: novelty('knn') },
-  { name: 'bce', label: 'recon loss', description: 'BCE between R(x) and x, mean over pixels (the seed\'s score)', novelWhen: 'higher', values: novelty('bce') },
-  { name: 'kl', label: 'KL', description: 'BCE(R(x), x) − H(x): zero for a perfect reconstruction', novelWhen: 'higher', values: novelty('kl') },
-  { name: 'mse', label: 'MSE', description: 'mean squared error of R(x)', novelWhen: 'higher', values: novelty('mse') },
-  { name: 'ink', label: 'MSE/ink', description: '‖R(x) − x‖² / ‖x‖²', novelWhen: 'higher', values: novelty('ink') },
-  { name: 'dOfR', label: 'D(R(x))', description: "D's belief that R's reconstruction is normal (the paper's score)", novelWhen: 'lower', values: (s) => s.dOfR },
-  { name: 'dOfX', label: 'D(x)', description: "D's belief that the image itself is normal", novelWhen: 'lower', values: (s) => s.dOfX },
-  { name: 'pixelKnn', label: 'kNN on pixels (baseline)', description: 'the same kNN over the same memory images on raw pixels: no network at all', novelWhen: 'higher' },
+  { name: 'knn', label: 'kNN in R', title: "nearest-neighbour distance in R's features", description: "mean cosine distance to the k nearest memory images in the features of R's first encoder block", novelWhen: 'higher', values: novelty('knn') },
+  { name: 'bce', label: 'recon loss', title: 'reconstruction loss (BCE)', description: "BCE between R(x) and x, mean over pixels (the seed's score)", novelWhen: 'higher', values: novelty('bce') },
+  { name: 'kl', label: 'KL', title: 'KL error', description: 'BCE(R(x), x) − H(x): zero for a perfect reconstruction', novelWhen: 'higher', values: novelty('kl') },
+  { name: 'mse', label: 'MSE', title: 'mean squared error', description: 'mean squared error of R(x)', novelWhen: 'higher', values: novelty('mse') },
+  { name: 'ink', label: 'MSE/ink', title: 'ink-normalised error', description: '‖R(x) − x‖² / ‖x‖²', novelWhen: 'higher', values: novelty('ink') },
+  { name: 'dOfR', label: 'D(R(x))', title: "D's belief in R(x)", description: "D's belief that R's reconstruction is normal (the paper's score)", novelWhen: 'lower', values: (s) => s.dOfR },
+  { name: 'dOfX', label: 'D(x)', title: "D's belief in x", description: "D's belief that the image itself is normal", novelWhen: 'lower', values: (s) => s.dOfX },
+  { name: 'pixelKnn', label: 'kNN on pixels (baseline)', title: 'nearest-neighbour distance on raw pixels', description: 'the same kNN over the same memory images on raw pixels: no network at all', novelWhen: 'higher' },
 ];
+
+/** The sentence name of a verdict score, e.g. 'KL error'. */
+export function scoreTitle(name: NoveltyScore): string {
+  return RATED_SCORES.find((s) => s.name === name)!.title;
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { NoveltyScore } from '../config';
+import { NoveltyScore } from './registry';
 import { inkNormalisedError, klError, mseError, PairScore } from './pair-scores';
 import { reconstructionLossPerImage } from '../train/losses';
 import { FeatureMemory, memoryDistances } from './feature-memory';

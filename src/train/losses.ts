@@ -11,15 +11,20 @@ function clipProbabilities(p: tf.Tensor): tf.Tensor {
   return tf.where(tf.isNaN(p), p, tf.clipByValue(p, EPS, 1 - EPS));
 }
 
+/**
+ * −[t·log q + (1 − t)·log(1 − q)] element by element, q = p clipped: the one binary cross-entropy on probabilities,
+ * which D's and R's losses average over everything and the reconstruction loss over each image.
+ */
+function bceElements(p: tf.Tensor, t: tf.Tensor | number): tf.Tensor {
+  const q = clipProbabilities(p);
+  const target = typeof t === 'number' ? tf.scalar(t) : t;
+  // Written so a constant target needs no broadcast tensor.
+  return tf.neg(tf.add(tf.mul(target, tf.log(q)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, q)))));
+}
+
 /** Binary cross-entropy between probabilities `p` and targets `t`, averaged over every element. */
 export function bce(p: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
-  return tf.tidy(() => {
-    const q = clipProbabilities(p);
-    const target = typeof t === 'number' ? tf.scalar(t) : t;
-    // t·log q + (1 - t)·log(1 - q), written so a constant target needs no broadcast tensor.
-    const ll = tf.add(tf.mul(target, tf.log(q)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, q))));
-    return tf.neg(tf.mean(ll)) as tf.Scalar;
-  });
+  return tf.tidy(() => tf.mean(bceElements(p, t)) as tf.Scalar);
 }
 
 /**
@@ -39,9 +44,5 @@ export function bceFromLogits(z: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
  * on, and the default novelty score (larger: more novel).
  */
 export function reconstructionLossPerImage(reconstruction: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const q = clipProbabilities(reconstruction);
-    const ll = tf.add(tf.mul(x, tf.log(q)), tf.mul(tf.sub(1, x), tf.log(tf.sub(1, q))));
-    return tf.neg(tf.mean(ll, [1, 2, 3])) as tf.Tensor1D;
-  });
+  return tf.tidy(() => tf.mean(bceElements(reconstruction, x), [1, 2, 3]) as tf.Tensor1D);
 }

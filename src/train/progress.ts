@@ -1,5 +1,5 @@
 import * as cliProgress from 'cli-progress';
-import { NoveltyScore } from '../config';
+import { NoveltyScore } from '../score/registry';
 import { EpochRecord } from '../run/runfile';
 import { TrainingEvents } from './trainer';
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { NOVELTY_SCORE_LABELS, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../config';
+import { RunConfig } from '../config';
+import { NOVELTY_SCORES, NoveltyScore, scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
 import { mulberry32, shuffleInPlace } from '../data/random';
@@ -147,7 +148,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const bad = NOVELTY_SCORES.find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
     if (bad) {
       // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.
-      const what = bad === 'bce' ? 'reconstruction loss' : NOVELTY_SCORE_LABELS[bad];
+      const what = bad === 'bce' ? 'reconstruction loss' : scoreTitle(bad);
       throw new AloccError(
         `training diverged: the validation ${what} is ${validation[bad].mean} after epoch ${epoch}; ${lastGood(epoch)}. ` +
           'Try a lower --lr',

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, NOVELTY_SCORES, NoveltyScore, RunConfig } from '../../src/config';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig } from '../../src/config';
+import { NOVELTY_SCORES, NoveltyScore } from '../../src/score/registry';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { sha256 } from '../../src/fsutil';
 import { createNets, saveEpochCheckpoint } from '../../src/run/checkpoint';

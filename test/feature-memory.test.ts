@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_LAYER, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
+import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_CONV, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
 import { ImageSet } from '../src/data/source';
 import { scoreImages } from '../src/score/scorer';
 import { createNets } from '../src/run/checkpoint';
@@ -15,15 +15,71 @@ before(async () => {
   await tf.setBackend('cpu');
 });
 
-/** Features of each image as plain arrays, from R's layer. */
+/**
+ * R's first block (conv 5×5 'same' + bias → BatchNorm with its moving statistics → LeakyReLU 0.3) at stride 1, written
+ * out loop by loop from the layers' weights: [28][28][filters] for one 28×28 grey image.
+ */
+function denseFirstBlock(r: tf.LayersModel, image: Float32Array): number[][][] {
+  const [kernel, bias] = r.getLayer(MEMORY_CONV).getWeights().map((w) => w.arraySync()) as [number[][][][], number[]];
+  const [gamma, beta, mean, variance] = r.getLayer(`${MEMORY_CONV}_bn`).getWeights().map((w) => w.arraySync()) as number[][];
+  const filters = bias.length;
+  const out: number[][][] = [];
+  for (let y = 0; y < 28; y++) {
+    out.push([]);
+    for (let x = 0; x < 28; x++) {
+      const v: number[] = [];
+      for (let f = 0; f < filters; f++) {
+        let sum = bias[f];
+        // 'same' with an odd kernel at stride 1: two pixels of zeros on every side.
+        for (let ky = 0; ky < 5; ky++) for (let kx = 0; kx < 5; kx++) {
+          const iy = y + ky - 2, ix = x + kx - 2;
+          if (iy >= 0 && iy < 28 && ix >= 0 && ix < 28) sum += image[iy * 28 + ix] * kernel[ky][kx][0][f];
+        }
+        const bn = ((sum - mean[f]) / Math.sqrt(variance[f] + 1e-3)) * gamma[f] + beta[f];
+        v.push(bn > 0 ? bn : 0.3 * bn);
+      }
+      out[y].push(v);
+    }
+  }
+  return out;
+}
+
+/** Features of each image as plain arrays: the dense first block averaged over 4×4 cells (7×7×filters, HWC order). */
 function featuresOf(r: tf.LayersModel, pixels: Float32Array, count: number): number[][] {
-  const m = tf.model({ inputs: r.inputs, outputs: r.getLayer(MEMORY_LAYER).output as tf.SymbolicTensor });
-  // The layer's output averaged over 2×2 cells, as the memory stores it.
-  const out = tf.tidy(() => tf.avgPool(m.predict(tf.tensor4d(pixels.subarray(0, count * 784), [count, 28, 28, 1])) as tf.Tensor4D, 2, 2, 'valid').reshape([count, -1]));
-  const rows = out.arraySync() as number[][];
-  out.dispose();
+  const rows: number[][] = [];
+  for (let i = 0; i < count; i++) {
+    const h = denseFirstBlock(r, pixels.subarray(i * 784, (i + 1) * 784));
+    const row: number[] = [];
+    for (let cy = 0; cy < 7; cy++) for (let cx = 0; cx < 7; cx++) for (let f = 0; f < h[0][0].length; f++) {
+      let sum = 0;
+      for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) sum += h[cy * 4 + y][cx * 4 + x][f];
+      row.push(sum / 16);
+    }
+    rows.push(row);
+  }
   return rows;
 }
+
+test("the knn features are R's own first block, taken at every pixel instead of every other one", () => {
+  const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, DEFAULT_TRAIN_CONFIG);
+  // Moving statistics away from 0/1, so that a BatchNorm left out or misapplied shows.
+  const bn = nets.r.getLayer(`${MEMORY_CONV}_bn`);
+  bn.setWeights(bn.getWeights().map((w, i) => tf.add(w, tf.mul(i === 3 ? 0.5 : 0.2, tf.randomUniform(w.shape, 0, 1, 'float32', 7 + i)))));
+  const image = readIdx('test', 1).images;
+  const dense = denseFirstBlock(nets.r, image);
+  // R's stride-2 'same' conv pads 1 before and 2 after, so its output i sits on input pixel 2i + 1.
+  const block = tf.model({ inputs: nets.r.inputs, outputs: nets.r.getLayer(`${MEMORY_CONV}_lrelu`).output as tf.SymbolicTensor });
+  const strided = tf.tidy(() => (block.predict(tf.tensor4d(image, [1, 28, 28, 1])) as tf.Tensor4D).arraySync()[0]);
+  for (let i = 0; i < 14; i++) for (let j = 0; j < 14; j++) for (let f = 0; f < strided[0][0].length; f++) {
+    assert.ok(Math.abs(strided[i][j][f] - dense[2 * i + 1][2 * j + 1][f]) < 1e-4, `(${i}, ${j}, ${f}): ${strided[i][j][f]} vs ${dense[2 * i + 1][2 * j + 1][f]}`);
+  }
+  // And the space is that dense block averaged over 4×4 cells, unit length.
+  const want = featuresOf(nets.r, image, 1)[0];
+  const norm = Math.sqrt(want.reduce((a, v) => a + v * v, 0));
+  const got = tf.tidy(() => rFeatureSpace(nets.r)(tf.tensor4d(image, [1, 28, 28, 1])).arraySync()[0]);
+  assert.equal(got.length, 7 * 7 * strided[0][0].length);
+  want.forEach((v, i) => assert.ok(Math.abs(got[i] - v / norm) < 1e-5, `feature ${i}: ${got[i]} vs ${v / norm}`));
+});
 
 /** Test images as the data sources give them: bytes (MNIST's floats are k/255 exactly). */
 function asSet(images: Float32Array, count: number): ImageSet {

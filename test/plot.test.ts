@@ -45,7 +45,7 @@ function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunF
   }
   return {
     format: 'alocc-run',
-    version: 2,
+    version: 3,
     config: {
       data: { source: 'mnist', class: 4, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -61,7 +61,7 @@ function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunF
     folder: null,
     epochs: records,
     batches,
-    bestEpoch: pickBestEpoch(records, 'bce'),
+    bestEpoch: pickBestEpoch(records),
   };
 }
 

@@ -27,7 +27,7 @@ const hash = (c: string) => c.repeat(64);
 function validRun(): RunFile {
   return {
     format: 'alocc-run',
-    version: 2,
+    version: 3,
     config: {
       data: { source: 'mnist', class: 1, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -63,7 +63,7 @@ function useLikeTheConsumers(run: RunFile) {
   const seed = run.config.train.seed;
   const other = { ...run.config, train: { ...run.config.train, seed: seed + 1, epochs: run.config.train.epochs + 5 } };
   assert.deepEqual(configDifferences(run.config, other), [`seed (run ${seed}, now ${seed + 1})`]);
-  const best = pickBestEpoch(run.epochs, run.config.train.noveltyScore);
+  const best = pickBestEpoch(run.epochs);
   if (run.epochs.length) assert.ok(run.epochs.some((e) => e.epoch === run.bestEpoch), 'bestEpoch is an epoch');
   // resume loads epoch-<count>/ and continues with epoch count + 1
   run.epochs.forEach((e, i) => assert.equal(e.epoch, i + 1));
@@ -165,6 +165,24 @@ test('run.json cut short or with bytes changed is refused with one line', () => 
     }),
     { numRuns: RUNS },
   );
+});
+
+test('a run folder from alocc 0.2 (run file version 2) gets one line saying how to retrain it from what it trained on', () => {
+  for (const [data, name, want] of [
+    [{ source: 'mnist', class: 4, folder: null }, 'digit-4', 'alocc train --digit 4 --checkpoint-dir DIR --overwrite'],
+    [{ source: 'fashion-mnist', class: 6, folder: null }, 'fashion-6', 'alocc train --dataset fashion-mnist --class 6 --checkpoint-dir DIR --overwrite'],
+    [{ source: 'folder', class: null, folder: '/pics/cats' }, 'cats', 'alocc train --data /pics/cats --name cats --checkpoint-dir DIR --overwrite'],
+  ] as const) {
+    const dir = path.join(path.dirname(runDir), name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(runFilePath(dir), JSON.stringify({ ...validRun(), version: 2, config: { ...validRun().config, data } }));
+    assert.throws(() => readRunFile(dir), (err: Error) => {
+      assert.ok(err instanceof AloccError && !err.message.includes('\n'));
+      assert.match(err.message, /made by alocc 0\.2, whose knn memory is in features this version no longer computes; retrain it with: /);
+      assert.ok(err.message.endsWith(want.replace('DIR', path.dirname(runDir))), err.message);
+      return true;
+    });
+  }
 });
 
 test('a run folder from alocc 0.1 (run file version 1) gets one line saying how to retrain it', () => {

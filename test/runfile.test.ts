@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { EpochRecord, pickBestEpoch, RunFile, runFileProblem, validationMean } from '../src/run/runfile';
+import { EpochRecord, pickBestEpoch, RunFile, runFileProblem } from '../src/run/runfile';
 
 const losses = (v: number) => ({ dLossReal: v, dLossFake: v, gLoss: v, reconLoss: v, advLoss: v });
 const scores = (mean: number) => ({ mean, threshold: 2 * mean });
@@ -26,7 +26,7 @@ function epochRecord(epoch: number): EpochRecord {
 function runWith(edit: (run: any) => void = () => {}): unknown {
   const run: RunFile = {
     format: 'alocc-run',
-    version: 2,
+    version: 3,
     config: {
       data: { source: 'mnist', class: 1, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -118,9 +118,9 @@ test('each broken field is refused with the sentence that names it', () => {
     [(r) => (r.config.train.neighbours = 0), 'config.train.neighbours is not a whole number from 1 to 1000'],
     [(r) => (r.config.train.neighbours = 1001), 'config.train.neighbours is not a whole number from 1 to 1000'],
     [(r) => (r.format = 'alocc'), "its 'format' is not 'alocc-run'"],
-    [(r) => (r.version = 1), 'its version 1 is not supported (expected 2)'],
-    [(r) => (r.version = 3), 'its version 3 is not supported (expected 2)'],
-    [(r) => delete r.version, 'its version undefined is not supported (expected 2)'],
+    [(r) => (r.version = 1), 'its version 1 is not supported (expected 3)'],
+    [(r) => (r.version = 4), 'its version 4 is not supported (expected 3)'],
+    [(r) => delete r.version, 'its version undefined is not supported (expected 3)'],
     [(r) => (r.epochs = {}), "it lacks the 'epochs' or 'batches' list"],
     [(r) => delete r.batches, "it lacks the 'epochs' or 'batches' list"],
     [(r) => (r.backend = 5), "its 'backend' is not a string"],
@@ -175,15 +175,12 @@ test('each broken field is refused with the sentence that names it', () => {
   for (const v of [null, [], 'run', 3]) assert.equal(runFileProblem(v), 'not a JSON object');
 });
 
-test('the best epoch has the lowest validation mean of the run\'s score, the first on a tie', () => {
+test('the best epoch has the lowest validation reconstruction loss whatever the verdict\'s score, the first on a tie', () => {
   const e = (epoch: number, bce: number, knn: number): EpochRecord => ({ ...epochRecord(epoch), valReconLoss: bce, validation: { ...epochRecord(epoch).validation, bce: scores(bce), knn: scores(knn) } });
-  const epochs = [e(1, 0.3, 0.2), e(2, 0.1, 0.2), e(3, 0.2, 0.1), e(4, 0.1, 0.1)];
-  assert.equal(pickBestEpoch(epochs, 'bce'), 2);
-  assert.equal(pickBestEpoch(epochs, 'knn'), 3);
-  assert.equal(pickBestEpoch([], 'knn'), null);
-  assert.equal(pickBestEpoch([e(1, 0.3, 0.2)], 'knn'), 1);
-  assert.equal(validationMean(epochs[2], 'knn'), 0.1);
-  assert.equal(validationMean(epochs[2], 'bce'), 0.2);
-  assert.equal(validationMean(epochs[2], 'mse'), 0.1);
-  assert.equal(validationMean(epochs[2], 'ink'), 0.5);
+  // Epoch 3 has the lowest knn mean and epoch 1 the lowest threshold; neither matters.
+  const epochs = [{ ...e(1, 0.3, 0.2), threshold: 0.01 }, e(2, 0.1, 0.2), e(3, 0.2, 0.05), e(4, 0.1, 0.1)];
+  assert.equal(pickBestEpoch(epochs), 2);
+  assert.equal(pickBestEpoch(epochs.slice(2)), 4);
+  assert.equal(pickBestEpoch([]), null);
+  assert.equal(pickBestEpoch([e(1, 0.3, 0.2)]), 1);
 });

@@ -12,7 +12,7 @@ import { watchInterrupts } from '../signals';
 import { createNets, loadTrainingState } from '../run/checkpoint';
 import { clearRunDir, lockRun, tidyRunDir } from '../run/folder';
 import { defaultRunName, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from '../run/paths';
-import { FolderReport, RUN_FILE_VERSION, RunFile, validationMean } from '../run/runfile';
+import { FolderReport, RUN_FILE_VERSION, RunFile } from '../run/runfile';
 import { readRunFileIfExists, writeRunFile } from '../run/runfile-io';
 import { readVerified } from '../run/checkpoint';
 import { memoryRows } from '../score/feature-memory';
@@ -302,8 +302,8 @@ async function trainLocked(opts: TrainOptions, cfg: RunConfig, runDir: string, n
   }
   const best = run.epochs.find((e) => e.epoch === run.bestEpoch)!;
   (opts.out ?? process.stdout).write(
-    `done: best epoch ${best.epoch} (validation ${scoreTitle(cfg.train.noveltyScore)} ` +
-      `${validationMean(best, cfg.train.noveltyScore).toFixed(5)}, novelty threshold ${best.threshold.toFixed(5)}); run folder ${runDir}\n`,
+    `done: best epoch ${best.epoch} (lowest validation reconstruction loss ${best.valReconLoss.toFixed(5)}; ` +
+      `novelty threshold ${best.threshold.toFixed(5)} on the ${scoreTitle(cfg.train.noveltyScore)}); run folder ${runDir}\n`,
   );
   return run;
 }

@@ -38,7 +38,7 @@ export function renderMarkdown(report: EvalReport): string {
     '',
     `- Run: ${report.run}`,
     `- Test images: ${t.scored} from ${report.testSource}; normal (${report.normalClass}): ${t.normal}; novel: ${t.novel}`,
-    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ` (best by validation ${scoreTitle(th.score)})` : ` (best: ${report.bestEpoch})`}; ` +
+    `- Epoch ${report.epoch}${report.epoch === report.bestEpoch ? ` (the best: lowest validation reconstruction loss)` : ` (best: ${report.bestEpoch})`}; ` +
       `backend ${report.backend} (trained on ${report.runBackend})`,
     `- ${report.startedAt} to ${report.finishedAt} (${fmt(report.seconds, 1)} s); seed ${report.seed}, ${report.draws} draws per share`,
     '',

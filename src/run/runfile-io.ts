@@ -32,6 +32,9 @@ export function readRunFile(runDir: string): RunFile {
         (path.basename(path.dirname(path.resolve(file))) === `digit-${digit}` ? '' : ` --name ${path.basename(path.resolve(runDir))}`),
     );
   }
+  if (old?.format === 'alocc-run' && old.version === 2) {
+    throw new AloccError(`${file} was made by alocc 0.2, whose knn memory is in features this version no longer computes; ${retrainCommand(runDir, parsed)}`);
+  }
   const problem = runFileProblem(parsed);
   if (problem) throw new AloccError(`${file} is not an alocc run file (version ${RUN_FILE_VERSION}): ${problem}`);
   return parsed as RunFile;
@@ -42,6 +45,21 @@ export function writeRunFile(runDir: string, run: RunFile): void {
 }
 
 /** "create one with: alocc train ..." for a run folder that has no run yet, guessed from its name. */
+/** 'retrain it with: alocc train …' for an older run, from its own config where it says what it trained on. */
+function retrainCommand(runDir: string, parsed: unknown): string {
+  const data = (parsed as { config?: { data?: { source?: unknown; class?: unknown; folder?: unknown } } }).config?.data;
+  const name = path.basename(path.resolve(runDir));
+  const dir = path.dirname(runDir);
+  const where = path.resolve(dir) === path.resolve('checkpoints') ? '' : ` --checkpoint-dir ${dir}`;
+  const cls = Number.isInteger(data?.class) ? String(data!.class) : '<c>';
+  const source =
+    data?.source === 'mnist' ? `--digit ${cls}` :
+    data?.source === 'fashion-mnist' ? `--dataset fashion-mnist --class ${cls}` :
+    `--data ${typeof data?.folder === 'string' ? data.folder : '<folder>'}`;
+  const named = data?.source === 'folder' || name !== (data?.source === 'mnist' ? `digit-${cls}` : `fashion-${cls}`);
+  return `retrain it with: alocc train ${source}${named ? ` --name ${name}` : ''}${where} --overwrite`;
+}
+
 export function howToTrain(runDir: string): string {
   const name = path.basename(path.resolve(runDir));
   const digit = /^digit-(\d)$/.exec(name)?.[1];

@@ -50,8 +50,11 @@ export interface FolderReport {
   greyToColour: number;
 }
 
-/** The run file version this alocc writes and reads; version 1 (alocc 0.1) needed MNIST to score. */
-export const RUN_FILE_VERSION = 2;
+/**
+ * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
+ * knn memory in R's stride-2 features, which this version no longer computes.
+ */
+export const RUN_FILE_VERSION = 3;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -74,19 +77,19 @@ export interface RunFile {
   folder: FolderReport | null;
   epochs: EpochRecord[];
   batches: BatchRecord[];
-  /** Epoch with the lowest validation mean of the run's noveltyScore: the one `score` and `eval` use by default. */
+  /** Epoch with the lowest validation reconstruction loss (the reference's rule): the one `score` and `eval` use by default. */
   bestEpoch: number | null;
 }
 
-/** An epoch's validation mean of `score`. */
-export function validationMean(e: EpochRecord, score: NoveltyScore): number {
-  return e.validation[score].mean;
-}
-
-/** Epoch with the lowest validation mean of `score`, or null before the first epoch completes. */
-export function pickBestEpoch(epochs: EpochRecord[], score: NoveltyScore): number | null {
+/**
+ * The checkpoint score and eval use: the epoch where R reconstructs the held-out validation images best (lowest mean
+ * BCE), the ALOCC reference's rule, the first on a tie; null before the first epoch completes. Not the validation mean
+ * of the verdict's own score: the knn distances of two epochs are measured in two different feature spaces, so their
+ * means do not compare (that rule picked epoch 1 for every MNIST digit; docs/research.md, "Which epoch").
+ */
+export function pickBestEpoch(epochs: EpochRecord[]): number | null {
   let best: EpochRecord | null = null;
-  for (const e of epochs) if (!best || validationMean(e, score) < validationMean(best, score)) best = e;
+  for (const e of epochs) if (!best || e.valReconLoss < best.valReconLoss) best = e;
   return best ? best.epoch : null;
 }
 

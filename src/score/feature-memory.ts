@@ -8,9 +8,11 @@ import { deriveSeed, mulberry32 } from '../data/random';
  * about 0.87 because R reconstructs other digits nearly as well as its own, while the mean cosine distance to the
  * nearest training images in the output of R's first encoder block reaches about 0.98.
  *
- * R's layer whose output is the feature space: the first encoder block (Conv 5×5 s2 → BatchNorm → LeakyReLU).
+ * R's layers whose weights make the feature space: the first encoder block (Conv 5×5 → BatchNorm → LeakyReLU).
  */
-export const MEMORY_LAYER = 'g_encoder_h0_conv_lrelu';
+export const MEMORY_CONV = 'g_encoder_h0_conv';
+const MEMORY_BN = `${MEMORY_CONV}_bn`;
+const MEMORY_LRELU = `${MEMORY_CONV}_lrelu`;
 
 /**
  * Queries are searched in groups padded to a multiple of this many: the compiled conv kernels take their fast path
@@ -39,8 +41,8 @@ function unit(f: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Side of the average-pooling cells over the first block's output (side h = ⌈s/2⌉): 2 at 28×28 (14×14×32 → 7×7×32,
- * 1,568 numbers an image), and at larger sizes as many as keep about 8×8 cells (64×64: 4, giving 8×8×32).
+ * Side of the average-pooling cells over the first block's stride-2 output (side h = ⌈s/2⌉): 2 at 28×28 (14×14×32 →
+ * 7×7×32, 1,568 numbers an image), and at larger sizes as many as keep about 8×8 cells (64×64: 4, giving 8×8×32).
  * Why pooled: the full 6,272 at 28 made a digit's memory 150 MB and scoring 4× slower for no better ranking.
  */
 export function poolSide(firstBlockSide: number): number {
@@ -49,15 +51,28 @@ export function poolSide(firstBlockSide: number): number {
 
 const rSpaces = new WeakMap<tf.LayersModel, FeatureSpace>();
 
-/** R's feature space: MEMORY_LAYER's output (inference mode), pooled, flattened, unit length. Shares R's weights. */
+/**
+ * R's feature space: the first encoder block's filters, BatchNorm (inference statistics) and LeakyReLU applied at
+ * every pixel (stride 1, where R itself takes every other one), averaged over cells of twice poolSide (28×28: 4×4
+ * cells, 7×7×32), flattened, unit length. The same number of features as R's own stride-2 output averaged 2×2, and
+ * it ranks better (docs/research.md, "Denser first-block features"): each cell averages 16 filter positions instead
+ * of 4, so a stroke shifted by a pixel changes the features less. Reads R's current weights at every call.
+ */
 export function rFeatureSpace(r: tf.LayersModel): FeatureSpace {
   let space = rSpaces.get(r);
   if (!space) {
-    const model = tf.model({ inputs: r.inputs, outputs: r.getLayer(MEMORY_LAYER).output as tf.SymbolicTensor, name: `${r.name}_features` });
+    const conv = r.getLayer(MEMORY_CONV) as tf.layers.Layer;
+    const bn = r.getLayer(MEMORY_BN) as tf.layers.Layer;
+    const { epsilon } = bn.getConfig() as { epsilon: number };
+    const { alpha } = r.getLayer(MEMORY_LRELU).getConfig() as { alpha: number };
     space = (x) => {
-      const h = model.predict(x) as tf.Tensor4D;
-      const p = poolSide(h.shape[1]);
-      const pooled = tf.avgPool(h, p, p, 'valid');
+      const [kernel, bias] = conv.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
+      const [gamma, beta, mean, variance] = bn.getWeights() as tf.Tensor1D[];
+      let h = tf.conv2d(x, kernel, 1, 'same');
+      if (bias) h = tf.add(h, bias);
+      h = tf.leakyRelu(tf.batchNorm(h, mean, variance, beta, gamma, epsilon), alpha);
+      const p = 2 * poolSide(Math.ceil(x.shape[1] / 2));
+      const pooled = tf.avgPool(h as tf.Tensor4D, p, p, 'valid');
       return unit(pooled.reshape([x.shape[0], -1]) as tf.Tensor2D);
     };
     rSpaces.set(r, space);

@@ -168,7 +168,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     };
     run.epochs.push(record);
     run.batches.push(...result.batches);
-    run.bestEpoch = pickBestEpoch(run.epochs, config.train.noveltyScore);
+    run.bestEpoch = pickBestEpoch(run.epochs);
     run.updatedAt = new Date().toISOString();
     writeRunFile(job.runDir, run);
     job.events?.epochEnd?.(record, run);

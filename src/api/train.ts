@@ -4,6 +4,7 @@
  */
 import * as path from 'path';
 import { BackendChoice, selectBackend } from '../backend';
+import { RunConfig } from '../config';
 import { AloccError, EXIT } from '../errors';
 import { sha256, writeFileAtomic } from '../fsutil';
 import { describeData, pickRows } from '../data/source';
@@ -74,7 +75,7 @@ export async function train(opts: TrainOptions): Promise<{ runDir: string; run: 
   }
 }
 
-async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: ReturnType<typeof runConfigFor>, runDir: string, name: string, existing: RunFile | null): Promise<RunFile> {
+async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: RunConfig, runDir: string, name: string, existing: RunFile | null): Promise<RunFile> {
   const on = opts.on ?? {};
   const tell = (info: TrainInfo) => {
     on.info?.(info);

@@ -28,7 +28,7 @@ async function main() {
     train: { ...DEFAULT_TRAIN_CONFIG, epochs, limit: images },
   };
   const { train, validation } = splitTraining(builtInTrainingImages(config.data), config.train);
-  // The knn memory `alocc train` keeps (src/commands/train.ts): a seeded sample of at most memorySize training images.
+  // The knn memory `alocc train` keeps (src/api/train.ts): a seeded sample of at most memorySize training images.
   const memoryImages = pickRows(train, memoryRows(train.count, config.train.memorySize, config.train.seed));
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-memory-'));
   const nets = createNets(config.model, config.train);

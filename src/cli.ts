@@ -64,8 +64,8 @@ export function buildProgram(): Command {
       if (o.resume && o.overwrite) throw new InvalidArgumentError('--resume and --overwrite exclude each other.');
       // With --resume, options the user did not type are taken from the run, not from the defaults.
       const given = (name: string) => (o.resume && cmd.getOptionValueSource(name) === 'default' ? undefined : o[name]);
-      const { train } = await import('./commands/train');
-      await train({
+      const { trainCommand } = await import('./commands/train');
+      await trainCommand({
         data: trainData(o),
         name: o.name,
         size: o.size,
@@ -200,12 +200,12 @@ export function buildProgram(): Command {
       if (all) {
         const dataset = o.allDigits ? 'mnist' : (o.dataset as 'mnist' | 'fashion-mnist');
         const { evalAllClasses } = await import('./commands/eval-all');
-        const { train } = await import('./commands/train');
+        const { trainCommand } = await import('./commands/train');
         const { readRunFileIfExists } = await import('./run/runfile-io');
         const { defaultRunName, runDirFor } = await import('./run/paths');
         await evalAllClasses({ ...common, dataset, epochs: o.epochs }, async (cls, epochs) => {
           const resume = readRunFileIfExists(runDirFor(o.checkpointDir, defaultRunName({ source: dataset, class: cls, folder: null }))) !== null;
-          await train({ data: { source: dataset, class: cls }, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });
+          await trainCommand({ data: { source: dataset, class: cls }, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });
         });
         return;
       }

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Writable } from 'stream';
 import * as tf from '@tensorflow/tfjs';
 import { score, ScoreResult } from '../src/commands/score';
-import { train } from '../src/commands/train';
+import { train } from '../src/api/train';
 import { builtInTrainingImages, floatsOf } from '../src/data/source';
 import { openRun } from '../src/run/open';
 import { runDirFor } from '../src/run/paths';
@@ -27,7 +27,7 @@ const quiet = () => new Writable({ write: (_c, _e, done) => done() }) as unknown
 let run: RunFile;
 
 before(async () => {
-  run = await train({ ...SETTINGS, checkpointDir: ckpt, backend: 'wasm', log: quiet(), out: quiet() });
+  ({ run } = await train({ ...SETTINGS, checkpointDir: ckpt, backend: 'wasm' }));
 });
 
 /** P(a novel image scores above a normal one), ties one half: the AUROC by its definition, pair by pair. */

@@ -116,46 +116,94 @@ test('det.info: the run\'s preprocessing, epoch, threshold and score, and its va
   assert.equal(tf.memory().numTensors, tensors, 'dispose frees every tensor the detector made');
 });
 
-/** Trains and evaluates through the library in a fresh process, which reports what it saw as one JSON line. */
+/**
+ * Trains (2 epochs), resumes (nothing left to do) and evaluates through the library in a fresh process whose
+ * process.stdout.write and process.stderr.write are replaced during the calls, so anything the library writes to
+ * either is caught; it reports every event in order, and what was written, as one JSON line.
+ */
 const TRAIN_AND_EVALUATE = `
 const lib = require('alocc');
-const seen = { starts: [], batches: 0, epochs: [], logs: [], progress: [] };
+const seen = { events: [], logs: [], resumed: [], evaluation: [], progress: [], written: [] };
+const writes = { out: process.stdout.write, err: process.stderr.write };
+process.stdout.write = (chunk) => (seen.written.push(['stdout', String(chunk)]), true);
+process.stderr.write = (chunk) => (seen.written.push(['stderr', String(chunk)]), true);
+const copy = (v) => JSON.parse(JSON.stringify(v));
+const data = { source: 'mnist', class: 1 };
 (async () => {
-  const trained = await lib.train({
-    data: { source: 'mnist', class: 1 }, limit: 300, batchSize: 64, epochs: 1, checkpointDir: process.argv[1], backend: 'wasm',
-    on: {
-      epochStart: (epoch, batches) => seen.starts.push([epoch, batches]),
-      batch: () => void seen.batches++,
-      epoch: (record) => seen.epochs.push(record.epoch),
-      log: (line) => seen.logs.push(line),
-    },
-  });
-  const evaluated = await lib.evaluate(trained.runDir, { limit: 200, draws: 2, backend: 'wasm', onProgress: (d, t) => seen.progress.push([d, t]) });
-  const det = await lib.loadDetector(trained.runDir, { backend: 'wasm' });
-  const evalInfo = det.info.metrics.eval;
-  det.dispose();
+  let trained, evaluated, evalInfo;
+  try {
+    trained = await lib.train({
+      data, limit: 300, batchSize: 64, epochs: 2, checkpointDir: process.argv[1], backend: 'wasm',
+      on: {
+        info: (info) => seen.events.push(['info', copy(info)]),
+        epochStart: (epoch, batches) => seen.events.push(['epochStart', epoch, batches]),
+        batch: (epoch, batch, losses, ips) => seen.events.push(['batch', epoch, batch, copy(losses), ips]),
+        epoch: (record) => seen.events.push(['epoch', copy(record)]),
+        log: (line) => seen.logs.push(line),
+      },
+    });
+    await lib.train({ data, limit: 300, batchSize: 64, epochs: 2, checkpointDir: process.argv[1], backend: 'wasm', resume: true, on: { info: (info) => seen.resumed.push(info.kind) } });
+    evaluated = await lib.evaluate(trained.runDir, {
+      limit: 200, draws: 2, backend: 'wasm',
+      on: { backend: (b) => seen.evaluation.push(['backend', b.label]), progress: (d, t) => seen.evaluation.push(['progress', d, t]) },
+      onProgress: (d, t) => seen.progress.push([d, t]),
+    });
+    const det = await lib.loadDetector(trained.runDir, { backend: 'wasm' });
+    evalInfo = det.info.metrics.eval;
+    det.dispose();
+  } finally {
+    Object.assign(process.stdout, { write: writes.out });
+    Object.assign(process.stderr, { write: writes.err });
+  }
   process.stdout.write(JSON.stringify({ seen, runDir: trained.runDir, bestEpoch: trained.run.bestEpoch, scored: evaluated.report.testImages.scored,
     json: evaluated.files.json, evalInfo: { epoch: evalInfo.epoch, scored: evalInfo.testImages.scored } }));
 })();
 `;
 
-test('train and evaluate report progress through callbacks and print nothing; the detector then shows the eval report', () => {
+test('train and evaluate report progress as events in order, with run.json\'s numbers, and write nothing to stdout or stderr', () => {
   const dir = path.join(work, 'trained');
-  const child = spawnSync(process.execPath, ['-e', TRAIN_AND_EVALUATE, dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const child = spawnSync(process.execPath, ['-e', TRAIN_AND_EVALUATE, dir], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
   assert.equal(child.status, 0, child.stderr);
   assert.equal(child.stderr, '', 'nothing on stderr');
   const out = JSON.parse(child.stdout); // nothing on stdout but the child's own report
-  // 300 images, 10 % (30) held out: 270 train, 4 whole batches of 64.
-  assert.deepEqual(out.seen.starts, [[1, 4]]);
-  assert.equal(out.seen.batches, 4);
-  assert.deepEqual(out.seen.epochs, [1]);
-  assert.ok(out.seen.logs.some((l: string) => /^training on MNIST digit 1: 270 images/.test(l)), out.seen.logs.join('\n'));
+  assert.deepEqual(out.seen.written, [], 'nothing through process.stdout.write or process.stderr.write');
+  // Read from disk independently of the library: the numbers the events carried must be the run's.
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'digit-1', 'run.json'), 'utf8'));
+  const events: unknown[][] = out.seen.events;
+  const kind = (e: unknown[]) => (e[0] === 'info' ? `info:${(e[1] as { kind: string }).kind}` : (e[0] as string));
+  // 300 images, 10 % (30) held out: 270 train, 4 whole batches of 64 per epoch.
+  const perEpoch = (n: number) => ['epochStart', 'batch', 'batch', 'batch', 'batch', 'epoch'].map((k) => (k === 'epochStart' ? `${k} ${n}` : k));
+  assert.deepEqual(events.map((e) => (e[0] === 'epochStart' ? `epochStart ${e[1]}` : kind(e))), ['info:backend', 'info:start', ...perEpoch(1), ...perEpoch(2), 'info:done']);
+  assert.deepEqual(events.filter((e) => e[0] === 'epochStart'), [['epochStart', 1, 4], ['epochStart', 2, 4]]);
+  const batches = events.filter((e) => e[0] === 'batch');
+  assert.deepEqual(batches.map((e) => [e[1], e[2]]), [[1, 0], [1, 1], [1, 2], [1, 3], [2, 0], [2, 1], [2, 2], [2, 3]]);
+  assert.equal(run.batches.length, 8);
+  batches.forEach((e, i) => {
+    const { epoch, batch, fractionalEpoch: _f, ...losses } = run.batches[i];
+    assert.deepEqual([e[1], e[2], e[3]], [epoch, batch, losses], `batch ${i}: its losses as run.json records them`);
+    assert.ok((e[4] as number) > 0 && Number.isFinite(e[4]), `images per second ${e[4]}`);
+  });
+  assert.deepEqual(events.filter((e) => e[0] === 'epoch').map((e) => e[1]), run.epochs, 'each epoch event carries run.json\'s record of it');
+
+  const start = events[1][1] as Record<string, unknown>;
+  assert.deepEqual(start, { kind: 'start', runDir: path.join(dir, 'digit-1'), config: run.config, trainImages: 270, validationImages: 30, memoryImages: run.memoryImages.count });
+  assert.equal(run.trainImages, 270);
+  const best = run.epochs[run.bestEpoch - 1];
+  const score = run.config.train.noveltyScore;
+  assert.deepEqual(events.at(-1)![1], { kind: 'done', runDir: path.join(dir, 'digit-1'), bestEpoch: run.bestEpoch, score, validationMean: best.validation[score].mean, threshold: best.threshold });
+  assert.equal(out.seen.logs.length, 3, 'a line for each info event');
+  assert.match(out.seen.logs[1], /^training on MNIST digit 1: 270 images \(30 held out, \d+ in the knn memory\) for 2 epoch\(s\), batch 64; /);
+  assert.match(out.seen.logs[2], new RegExp(`^done: best epoch ${run.bestEpoch} `));
+  assert.deepEqual(out.seen.resumed, ['backend', 'nothing-to-do'], 'resuming a run that has its epochs trains nothing');
+
   assert.equal(out.runDir, path.join(dir, 'digit-1'));
-  assert.equal(out.bestEpoch, 1);
+  assert.equal(out.bestEpoch, run.bestEpoch);
+  assert.equal(out.seen.evaluation[0][0], 'backend', 'the backend before any progress');
+  assert.deepEqual(out.seen.evaluation.slice(1).map((e: unknown[]) => e.slice(1)), out.seen.progress, 'on.progress and onProgress alike');
   assert.deepEqual(out.seen.progress.at(-1), [200, 200]);
   assert.equal(out.scored, 200);
   assert.ok(fs.existsSync(out.json));
-  assert.deepEqual(out.evalInfo, { epoch: 1, scored: 200 });
+  assert.deepEqual(out.evalInfo, { epoch: run.bestEpoch, scored: 200 });
 });
 
 test('train stops at the next batch when its AbortSignal is aborted, and says so', async () => {

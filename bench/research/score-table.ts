@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { train } from '../../src/commands/train';
+import { train } from '../../src/api/train';
 import { loadMnist } from '../../src/data/mnist';
 import { auroc } from '../../src/eval/metrics';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
@@ -70,7 +70,7 @@ async function main() {
     const ckpt = path.join(out, 'ckpt');
     const existing = scoreOnly ? readRunFileIfExists(runDirFor(ckpt, `digit-${digit}`)) : null;
     if (existing) await selectBackend('wasm');
-    const run = existing ?? await train({ data: { source: 'mnist', class: digit }, epochs, limit, checkpointDir: ckpt, backend: 'wasm', overwrite: true, ...recipe, log: fs.createWriteStream('/dev/null') as any });
+    const run = existing ?? (await train({ data: { source: 'mnist', class: digit }, epochs, limit, checkpointDir: ckpt, backend: 'wasm', overwrite: true, ...recipe })).run;
     const trainSeconds = (Date.now() - started) / 1000;
     const isNovel = Uint8Array.from(test.labels.subarray(0, testLimit), (l) => (l === digit ? 0 : 1));
     const { validation, train: trainSet } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);

@@ -9,7 +9,7 @@ import { fmt, fmtMeanSd } from '../eval/report';
 import { writeFileAtomic } from '../fsutil';
 import { defaultRunName, runDirFor } from '../run/paths';
 import { readRunFileIfExists } from '../run/runfile-io';
-import { EvalDeps, EvalOptions, evaluateRunDir } from './eval';
+import { EvalDeps, EvalOptions, evaluateWithBar } from './eval';
 
 export interface EvalAllOptions extends Omit<EvalOptions, 'epoch' | 'model' | 'name' | 'digit' | 'dataset' | 'cls' | 'normal' | 'novel'> {
   /** The built-in set whose ten classes are evaluated, each in turn the normal class. */
@@ -149,7 +149,8 @@ export async function evalAllClasses(opts: EvalAllOptions, trainFn: TrainFn, dep
         throw new AloccError(`training ${name} stopped at epoch ${now} of ${opts.epochs}; run the same command again to resume`);
       }
     }
-    const { report, files } = await evaluateRunDir(runDir, opts, deps.progressStream ?? process.stderr, info.label);
+    // The backend line was printed once, above; each class's evaluation selects the same backend again.
+    const { report, files } = await evaluateWithBar(runDir, opts, deps.progressStream ?? process.stderr);
     testImages = report.testImages.scored;
     if (scores.length === 0) scores = report.scores.map((s) => ({ name: s.name, label: s.label }));
     rows.push(digitRow(cls, report, files.markdown));

@@ -1,7 +1,7 @@
 import * as cliProgress from 'cli-progress';
 import { NoveltyScore } from '../score/registry';
 import { EpochRecord } from '../run/runfile';
-import { TrainingEvents } from './trainer';
+import { BatchLosses } from './step';
 
 const fmt = (v: number) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : v.toFixed(4));
 
@@ -20,11 +20,20 @@ function scoreSummary(r: EpochRecord, score: NoveltyScore): string {
   return `${own ? `val-${score} ${fmt(own.mean)} ` : ''}threshold ${fmt(r.threshold)} `;
 }
 
+/** The training events the CLI draws, named as the library's TrainProgress names them. */
+export interface ProgressReporter {
+  epochStart(epoch: number, batches: number): void;
+  batch(epoch: number, batch: number, losses: BatchLosses, imagesPerSecond: number): void;
+  epoch(record: EpochRecord): void;
+  /** Takes the bar off the terminal (training failed or stopped). */
+  stop(): void;
+}
+
 /**
  * Training progress on stderr: a live bar per epoch (ETA, images/s, losses) when stderr is a terminal, and one plain
  * line per epoch otherwise, so logs and CI output stay readable.
  */
-export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream = process.stderr, score: NoveltyScore = 'bce'): TrainingEvents & { stop(): void } {
+export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream = process.stderr, score: NoveltyScore = 'bce'): ProgressReporter {
   const tty = Boolean(stream.isTTY);
   let bar: cliProgress.SingleBar | null = null;
   const stop = () => {
@@ -46,7 +55,7 @@ export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream
       );
       bar.start(batches, 0, { ips: '-', recon: '-', d: '-', adv: '-' });
     },
-    batchEnd(_epoch, batch, l, ips) {
+    batch(_epoch, batch, l, ips) {
       bar?.update(batch + 1, {
         ips: ips.toFixed(1),
         recon: fmt(l.reconLoss),
@@ -54,7 +63,7 @@ export function progressReporter(totalEpochs: number, stream: NodeJS.WriteStream
         adv: fmt(l.advLoss),
       });
     },
-    epochEnd(record) {
+    epoch(record) {
       stop();
       stream.write(epochSummary(record, totalEpochs, score) + '\n');
     },

@@ -16,6 +16,18 @@ export function intIn(name: string, min: number, max: number) {
   };
 }
 
+/** `--seeds 42,1,2`: distinct whole numbers, comma-separated. */
+export function seedList(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) > 2 ** 31 - 1)) {
+    throw new InvalidArgumentError(`--seeds must be whole numbers from 0 to ${2 ** 31 - 1} separated by commas (e.g. 42,1,2), not '${value}'.`);
+  }
+  const seeds = parts.map(Number);
+  const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
+  if (twice !== undefined) throw new InvalidArgumentError(`--seeds lists ${twice} twice; each seed trains one set of runs.`);
+  return seeds;
+}
+
 export function numberIn(name: string, min: number, max: number, exclusiveMin = false) {
   return (value: string) => {
     const n = Number(value);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   addRecipeOptions, backendOption, classOption, datasetOption, digitOption, dirOption, intIn, modelOption, nameOption, numberIn, recipeFrom,
-  runSelector, trainData,
+  runSelector, seedList, trainData,
 } from './cli-options';
 import { DEFAULT_FOLDER_SIZE, DEFAULT_TRAIN_CONFIG as D, MAX_INPUT_SIZE, MIN_INPUT_SIZE } from './config';
 import { AloccError, EXIT, firstLine } from './errors';
@@ -183,6 +183,7 @@ export function buildProgram(): Command {
     .option('--all-digits', 'train (or resume) and evaluate every MNIST digit in turn, then print the table')
     .option('--all-classes', 'with --dataset: train (or resume) and evaluate every class in turn, then print the table')
     .option('-e, --epochs <n>', 'with --all-digits/--all-classes: epochs each class trains for', intIn('--epochs', 1, 10000), D.epochs)
+    .option('--seeds <list>', 'with --all-digits/--all-classes: one sweep per training seed (e.g. 42,1,2) in <checkpoint-dir>/seed-<s>/, then mean ± sd over seeds', seedList)
     .option('--json', 'print the report as JSON'))
     .addOption(backendOption())
     .action(async (o, cmd: Command) => {
@@ -191,6 +192,7 @@ export function buildProgram(): Command {
       if (!all && recipeTyped.length) {
         throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score, --bce and --neighbours choose how --all-digits/--all-classes trains; eval of one run uses its own.');
       }
+      if (o.seeds && !all) throw new InvalidArgumentError('--seeds goes with --all-digits or --all-classes: it repeats the whole sweep per training seed.');
       if (o.allClasses && o.dataset === undefined) throw new InvalidArgumentError('--all-classes needs --dataset mnist or fashion-mnist.');
       if (all && ['model', 'name', 'digit', 'class', 'epoch', 'normal', 'novel'].some((k) => o[k] !== undefined)) {
         throw new InvalidArgumentError('--all-digits/--all-classes evaluate every class at its best epoch; drop --model, --name, --digit, --class, --epoch, --normal and --novel.');
@@ -203,10 +205,17 @@ export function buildProgram(): Command {
         const { trainCommand } = await import('./commands/train');
         const { readRunFileIfExists } = await import('./run/runfile-io');
         const { defaultRunName, runDirFor } = await import('./run/paths');
-        await evalAllClasses({ ...common, dataset, epochs: o.epochs }, async (cls, epochs) => {
-          const resume = readRunFileIfExists(runDirFor(o.checkpointDir, defaultRunName({ source: dataset, class: cls, folder: null }))) !== null;
-          await trainCommand({ data: { source: dataset, class: cls }, epochs, checkpointDir: o.checkpointDir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume) });
-        });
+        // Trains class `cls` of the sweep in `dir` (resuming what is there), with `seed` when the sweep repeats per seed.
+        const trainIn = (dir: string, seed?: number) => async (cls: number, epochs: number) => {
+          const resume = readRunFileIfExists(runDirFor(dir, defaultRunName({ source: dataset, class: cls, folder: null }))) !== null;
+          await trainCommand({ data: { source: dataset, class: cls }, epochs, checkpointDir: dir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume), ...(seed === undefined || resume ? {} : { seed }) });
+        };
+        if (o.seeds) {
+          const { evalAllSeeds, seedDir } = await import('./commands/eval-seeds');
+          await evalAllSeeds({ ...common, dataset, epochs: o.epochs }, o.seeds, (seed) => trainIn(seedDir(o.checkpointDir, seed), seed));
+        } else {
+          await evalAllClasses({ ...common, dataset, epochs: o.epochs }, trainIn(o.checkpointDir));
+        }
         return;
       }
       const { evalCommand } = await import('./commands/eval');

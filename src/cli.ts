@@ -94,7 +94,7 @@ export function buildProgram(): Command {
     .addOption(nameOption())
     .addOption(digitOption())
     .addOption(dirOption())
-    .option('--epoch <n>', 'use this epoch instead of the best one (lowest validation mean of its novelty score)', intIn('--epoch', 1, 1e6))
+    .option('--epoch <n>', 'use this epoch instead of the best one (lowest validation reconstruction loss)', intIn('--epoch', 1, 1e6))
     .option('--invert', 'treat images as dark-on-light drawings and invert them')
     .option('--no-invert', 'never invert (default: detect dark-on-light drawings)')
     .addOption(
@@ -176,7 +176,7 @@ export function buildProgram(): Command {
     .addOption(dirOption())
     .option('--normal <dir>', 'a folder of your own normal test pictures (with --novel)')
     .option('--novel <dir>', 'a folder of your own novel test pictures (with --normal)')
-    .option('--epoch <n>', 'evaluate this epoch instead of the best one (lowest validation mean of its novelty score)', intIn('--epoch', 1, 1e6))
+    .option('--epoch <n>', 'evaluate this epoch instead of the best one (lowest validation reconstruction loss)', intIn('--epoch', 1, 1e6))
     .option('--draws <n>', 'random draws per novel share in the paper\'s protocol', intIn('--draws', 1, 1000), 10)
     .option('--seed <n>', 'seed of those draws', intIn('--seed', 0, 2 ** 31 - 1), 42)
     .option('--limit <n>', 'evaluate on the first N test images only (0: all)', intIn('--limit', 0, 1e6), 0)

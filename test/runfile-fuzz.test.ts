@@ -167,7 +167,7 @@ test('run.json cut short or with bytes changed is refused with one line', () => 
   );
 });
 
-test('a run folder from alocc 0.2 (run file version 2) gets one line saying how to retrain it from what it trained on', () => {
+test('a run folder from an earlier alocc (run file version 2) gets one line saying how to retrain it from what it trained on', () => {
   for (const [data, name, want] of [
     [{ source: 'mnist', class: 4, folder: null }, 'digit-4', 'alocc train --digit 4 --checkpoint-dir DIR --overwrite'],
     [{ source: 'fashion-mnist', class: 6, folder: null }, 'fashion-6', 'alocc train --dataset fashion-mnist --class 6 --checkpoint-dir DIR --overwrite'],
@@ -178,7 +178,7 @@ test('a run folder from alocc 0.2 (run file version 2) gets one line saying how 
     fs.writeFileSync(runFilePath(dir), JSON.stringify({ ...validRun(), version: 2, config: { ...validRun().config, data } }));
     assert.throws(() => readRunFile(dir), (err: Error) => {
       assert.ok(err instanceof AloccError && !err.message.includes('\n'));
-      assert.match(err.message, /made by alocc 0\.2, whose knn memory is in features this version no longer computes; retrain it with: /);
+      assert.match(err.message, /made by an earlier alocc \(run file version 2\), whose knn memory is in features this version no longer computes; retrain it with: /);
       assert.ok(err.message.endsWith(want.replace('DIR', path.dirname(runDir))), err.message);
       return true;
     });

@@ -106,7 +106,7 @@ function renderAllMarkdown(summary: EvalAllSummary): string {
   return [
     `# ALOCC evaluation, all classes of ${summary.dataset}`,
     '',
-    `Each class's run (up to ${summary.epochs} epochs, its best epoch by the validation mean of its novelty score) on ${summary.testImages} test images; ` +
+    `Each class's run (up to ${summary.epochs} epochs, its best epoch: lowest validation reconstruction loss) on ${summary.testImages} test images; ` +
       `AUROC on the whole test set, F1 of the calibrated threshold on the whole set and at novel shares (mean over ${summary.draws} draws, seed ${summary.seed}).`,
     `${summary.startedAt} to ${summary.finishedAt}.`,
     '',

@@ -50,7 +50,7 @@ function bestEpochMarker(bestEpoch: number | null, fontFamily: string): Plugin<'
       if (x === null) return;
       const { ctx, chartArea } = chart;
       ctx.save();
-      const label = `best epoch ${bestEpoch}`;
+      const label = `best epoch ${bestEpoch}: lowest validation reconstruction loss`;
       ctx.font = `bold 13px "${fontFamily}"`;
       // Keep the label inside the plot area: to the left of the line when the line is near the right edge.
       const textWidth = ctx.measureText(label).width;

@@ -33,7 +33,7 @@ export function readRunFile(runDir: string): RunFile {
     );
   }
   if (old?.format === 'alocc-run' && old.version === 2) {
-    throw new AloccError(`${file} was made by alocc 0.2, whose knn memory is in features this version no longer computes; ${retrainCommand(runDir, parsed)}`);
+    throw new AloccError(`${file} was made by an earlier alocc (run file version 2), whose knn memory is in features this version no longer computes; ${retrainCommand(runDir, parsed)}`);
   }
   const problem = runFileProblem(parsed);
   if (problem) throw new AloccError(`${file} is not an alocc run file (version ${RUN_FILE_VERSION}): ${problem}`);

@@ -5,9 +5,8 @@ import { DatasetName, NoveltyScore, RunConfig } from '../config';
 import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';
-import { disposeFeatureMemory, FeatureMemory, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
-import { fromFloat16 } from '../score/float16';
-import { loadEpochModels, readVerified } from './checkpoint';
+import { disposeFeatureMemory, FeatureMemory, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
 import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
 import { howToTrain, readRunFile } from './runfile-io';
@@ -56,14 +55,12 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
   const record = run.epochs.find((e) => e.epoch === epoch)!;
   let memory: FeatureMemory;
   try {
-    const bytes = readVerified(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums);
     const { images, features } = record.memory;
-    if (bytes.length !== images * features * 2) {
-      throw new AloccError(`${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes.length} bytes, not ${images}×${features} half floats; retrain`);
-    }
-    const half = new Uint16Array(images * features);
-    new Uint8Array(half.buffer).set(bytes);
-    memory = memoryFromBank(rFeatureSpace(nets.r), fromFloat16(half), images, run.config.train.neighbours);
+    const describe = (bytes: number) =>
+      `${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes} bytes, not ${images}×${features} half floats; retrain`;
+    memory = memoryFromHalfBank(rFeatureSpace(nets.r), images, features, run.config.train.neighbours, (bytes) =>
+      readVerifiedInto(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums, bytes, describe),
+    );
   } catch (err) {
     nets.r.dispose();
     nets.d.dispose();

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { floatsOf, ImageSet } from '../data/source';
 import { deriveSeed, mulberry32 } from '../data/random';
+import { fromFloat16, fromFloat16InPlace } from './float16';
 
 /**
  * The 'knn' novelty score: how far an image is, in R's own features, from the run's training images. Measured on all
@@ -118,6 +119,42 @@ export function memoryFromBank(space: FeatureSpace, rows: Float32Array, images: 
   if (images < 1 || rows.length % images !== 0) throw new Error(`memoryFromBank: ${rows.length} values are not ${images} rows`);
   const dims = rows.length / images;
   return { bank: tf.tensor4d(rows, [1, images, 1, dims]), images, dims, k: Math.min(k, images), features: space };
+}
+
+/** The parts of the wasm backend that let a tensor be written where it lives (tfjs-backend-wasm 4.x). */
+interface WasmTensorMaker {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/**
+ * A memory from a saved bank of half floats that `fill` writes (the file's bytes, `images`×`dims`×2 of them). On
+ * wasm the bytes go straight into the tensor's own memory and are widened there, in place; elsewhere through a
+ * float32 copy. Cold `alocc score` spent ~400 ms on a 4,096-image bank's three intermediate copies (bench/NOTES.md).
+ */
+export function memoryFromHalfBank(space: FeatureSpace, images: number, dims: number, k: number, fill: (bytes: Uint8Array) => void): FeatureMemory {
+  const shape = [1, images, 1, dims];
+  const count = images * dims;
+  let bank: tf.Tensor4D;
+  if (tf.getBackend() === 'wasm') {
+    const backend = tf.backend() as unknown as WasmTensorMaker;
+    const info = backend.makeOutput(shape, 'float32');
+    try {
+      const values = backend.typedArrayFromHeap(info);
+      fill(new Uint8Array(values.buffer, values.byteOffset + 2 * count, 2 * count));
+      fromFloat16InPlace(values);
+    } catch (err) {
+      backend.disposeData(info.dataId);
+      throw err;
+    }
+    bank = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+  } else {
+    const halves = new Uint16Array(count);
+    fill(new Uint8Array(halves.buffer));
+    bank = tf.tensor4d(fromFloat16(halves), shape as [number, number, number, number]);
+  }
+  return { bank, images, dims, k: Math.min(k, images), features: space };
 }
 
 /** The bank's rows, to save. */

@@ -6,6 +6,7 @@ import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';
 import { disposeFeatureMemory, FeatureMemory, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { disposeScoringInference, ScoringInference, scoringInference } from '../score/scorer';
 import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
 import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
@@ -33,6 +34,8 @@ export interface OpenedRun {
   d: tf.LayersModel;
   /** The knn memory of this epoch, as training saved it. */
   memory: FeatureMemory;
+  /** R and D folded for scoring (their weights do not change once opened). */
+  inference: ScoringInference;
   /** The memory's images (bytes, the run's shape), read and verified on first use: eval's raw-pixel baseline. */
   memoryImages(): ImageSet;
   dispose(): void;
@@ -66,6 +69,15 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     nets.d.dispose();
     throw err;
   }
+  let inference: ScoringInference;
+  try {
+    inference = scoringInference(nets.r, nets.d);
+  } catch (err) {
+    nets.r.dispose();
+    nets.d.dispose();
+    disposeFeatureMemory(memory);
+    throw err;
+  }
   let memoryImages: ImageSet | undefined;
   const { inputSize: size, channels } = run.config.model;
   return {
@@ -80,6 +92,7 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     r: nets.r,
     d: nets.d,
     memory,
+    inference,
     memoryImages() {
       if (!memoryImages) {
         const bytes = readVerified(dir, MEMORY_IMAGES_FILE, { [MEMORY_IMAGES_FILE]: run.memoryImages.sha256 });
@@ -91,6 +104,7 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
       nets.r.dispose();
       nets.d.dispose();
       disposeFeatureMemory(memory);
+      disposeScoringInference(inference);
     },
   };
 }

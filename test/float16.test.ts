@@ -2,7 +2,7 @@
 // (sign 1, exponent 5 with bias 15, mantissa 10) and against a brute-force nearest half.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromFloat16, halfBits, halfValue, toFloat16 } from '../src/score/float16';
+import { fromFloat16, fromFloat16InPlace, halfBits, halfValue, toFloat16 } from '../src/score/float16';
 
 test('known values encode to their binary16 bits and back', () => {
   const known: [number, number][] = [
@@ -68,4 +68,19 @@ test('the edges: subnormal ties, a carry into the exponent, overflow by rounding
   assert.equal(halfValue(0x7c00), Infinity);
   assert.ok(Number.isNaN(halfValue(0x7e00)));
   assert.deepEqual(Array.from(fromFloat16(Uint16Array.of(0xfc00, 0x7c00, 0x3c00, 0x0001))), [-Infinity, Infinity, 1, 2 ** -24]);
+});
+
+test('fromFloat16InPlace widens halves stored in the upper half of its own array, every value intact', () => {
+  // Hand-decoded binary16 values: 1, −2, 65504 (largest), 2^-24 (smallest subnormal), 0x3555 = 1365/4096, −0, ∞.
+  const bits = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x3555, 0x8000, 0x7c00];
+  const expected = [1, -2, 65504, 2 ** -24, 1365 / 4096, -0, Infinity];
+  // Repeated so that a write lands on halves not yet read if the decode ran in the wrong order or from the wrong half.
+  const count = bits.length * 9;
+  const buffer = new ArrayBuffer(4 * count + 8);
+  const out = new Float32Array(buffer, 8, count); // an offset view, as a tensor on the wasm heap is
+  const halves = new Uint16Array(buffer, 8 + 2 * count, count);
+  for (let i = 0; i < count; i++) halves[i] = bits[i % bits.length];
+  fromFloat16InPlace(out);
+  for (let i = 0; i < count; i++) assert.ok(Object.is(out[i], expected[i % bits.length]), `value ${i}: ${out[i]}`);
+  assert.deepEqual(Array.from(new Uint8Array(buffer, 0, 8)), [0, 0, 0, 0, 0, 0, 0, 0], 'nothing written before the view');
 });

@@ -2,7 +2,7 @@
  * What the library accepts as a picture, turned into the one decoding path the CLI uses (src/data/decode.ts), so a
  * file, its bytes and its pixels give the same network input.
  */
-import sharp from 'sharp';
+import { sharp } from '../data/sharp';
 import { DecodedImage, DecodeOverrides, decodeImage, Preprocessing } from '../data/decode';
 import { readImageFile } from '../data/image-file';
 import { AloccError } from '../errors';

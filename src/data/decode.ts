@@ -4,11 +4,12 @@
  * the background under transparency, tell colour from grey, convert between them and invert dark-on-light drawings;
  * MNIST digit framing (mnist-fit.ts) is an optional last step.
  */
-import sharp from 'sharp';
+import { sharp } from './sharp';
 import { AloccError, firstLine } from '../errors';
 import { ImageFormat, endsEarly, pngDataTooShort, sniffImageFormat, truncatedImage, undecodable, unsupportedImage } from './image-format';
 import { readImageFile } from './image-file';
 import { fitLikeMnist } from './mnist-fit';
+import { decodePlainPng } from './plain-png';
 import { RawPixels, borderColour, drawingBackground, flatten, hasColour, rgbToGrey } from './pixels';
 
 /** Images with more pixels than this are refused from their header, before any decoding (decompression bombs). */
@@ -17,9 +18,6 @@ export const MAX_IMAGE_PIXELS = 50_000_000;
 export const PHOTO_BACKGROUND = 255;
 /** 'mnist' framing finds the digit at up to this many times the output side; beyond it detail is averaged away. */
 const FIT_WORKING_FACTOR = 8;
-
-// Every image is decoded once: libvips' operation cache would only hold memory.
-sharp.cache(false);
 
 export interface Preprocessing {
   /** Output is size×size. */
@@ -72,6 +70,8 @@ async function decodeFull(input: Buffer, name: string, format: ImageFormat): Pro
   if (early) throw truncatedImage(name, format, early);
   const short = format === 'png' ? pngDataTooShort(input, MAX_IMAGE_PIXELS) : undefined;
   if (short) throw new AloccError(`${name}: corrupt PNG (${short}); re-export or re-download the image`);
+  const plain = format === 'png' ? decodePlainPng(input) : undefined;
+  if (plain) return plain;
   try {
     // sequentialRead is left off: no faster on small files, and a truncated 1,114,142×3 PNG took 1.6 s to refuse
     // with it, 0.4 s without.

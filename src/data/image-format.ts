@@ -67,8 +67,8 @@ const MAX_DEFLATE_RATIO = 1040;
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 let crcTable: Uint32Array | undefined;
-/** PNG's CRC-32 (ISO 3309), for the header check below; zlib.crc32 is missing before Node 20.15. */
-function crc32(bytes: Uint8Array): number {
+/** PNG's CRC-32 (ISO 3309), for the header check below and plain-png's chunks; zlib.crc32 is missing before Node 20.15. */
+export function crc32(bytes: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -78,7 +78,7 @@ function crc32(bytes: Uint8Array): number {
     }
   }
   let c = 0xffffffff;
-  for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

@@ -6,9 +6,9 @@ import { NoveltyScore } from '../score/registry';
 import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';
-import { disposeFeatureMemory, FeatureMemory, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
-import { fromFloat16 } from '../score/float16';
-import { loadEpochModels, readVerified } from './checkpoint';
+import { disposeFeatureMemory, FeatureMemory, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { disposeScoringInference, ScoringInference, scoringInference } from '../score/scorer';
+import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
 import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
 import { howToTrain, readRunFile } from './runfile-io';
@@ -35,6 +35,8 @@ export interface OpenedRun {
   d: tf.LayersModel;
   /** The knn memory of this epoch, as training saved it. */
   memory: FeatureMemory;
+  /** R and D folded for scoring (their weights do not change once opened). */
+  inference: ScoringInference;
   /** The memory's images (bytes, the run's shape), read and verified on first use: eval's raw-pixel baseline. */
   memoryImages(): ImageSet;
   dispose(): void;
@@ -57,17 +59,24 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
   const record = run.epochs.find((e) => e.epoch === epoch)!;
   let memory: FeatureMemory;
   try {
-    const bytes = readVerified(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums);
     const { images, features } = record.memory;
-    if (bytes.length !== images * features * 2) {
-      throw new AloccError(`${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes.length} bytes, not ${images}×${features} half floats; retrain`);
-    }
-    const half = new Uint16Array(images * features);
-    new Uint8Array(half.buffer).set(bytes);
-    memory = memoryFromBank(rFeatureSpace(nets.r), fromFloat16(half), images, run.config.train.neighbours);
+    const describe = (bytes: number) =>
+      `${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes} bytes, not ${images}×${features} half floats; retrain`;
+    memory = memoryFromHalfBank(rFeatureSpace(nets.r), images, features, run.config.train.neighbours, (bytes) =>
+      readVerifiedInto(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums, bytes, describe),
+    );
   } catch (err) {
     nets.r.dispose();
     nets.d.dispose();
+    throw err;
+  }
+  let inference: ScoringInference;
+  try {
+    inference = scoringInference(nets.r, nets.d);
+  } catch (err) {
+    nets.r.dispose();
+    nets.d.dispose();
+    disposeFeatureMemory(memory);
     throw err;
   }
   let memoryImages: ImageSet | undefined;
@@ -84,6 +93,7 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     r: nets.r,
     d: nets.d,
     memory,
+    inference,
     memoryImages() {
       if (!memoryImages) {
         const bytes = readVerified(dir, MEMORY_IMAGES_FILE, { [MEMORY_IMAGES_FILE]: run.memoryImages.sha256 });
@@ -95,6 +105,7 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
       nets.r.dispose();
       nets.d.dispose();
       disposeFeatureMemory(memory);
+      disposeScoringInference(inference);
     },
   };
 }

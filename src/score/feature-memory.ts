@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { floatsOf, ImageSet } from '../data/source';
 import { deriveSeed, mulberry32 } from '../data/random';
+import { fromFloat16, fromFloat16InPlace } from './float16';
 
 /**
  * The 'knn' novelty score: how far an image is, in R's own features, from the run's training images. Measured on all
@@ -49,31 +50,46 @@ export function poolSide(firstBlockSide: number): number {
   return Math.max(2, Math.ceil(firstBlockSide / 8));
 }
 
+/** The first block folded for inference: BatchNorm folded into the conv's filter and bias, LeakyReLU's slope. */
+export interface FoldedFirstBlock {
+  filter: tf.Tensor4D;
+  bias: tf.Tensor1D;
+  alpha: number;
+}
+
+/**
+ * The knn features of images x [n, s, s, c]: the first block (folded) applied at every pixel (stride 1, where R itself
+ * takes every other one), averaged over cells of twice poolSide (28×28: 4×4 cells, 7×7×32), flattened, unit length.
+ * The same number of features as R's own stride-2 output averaged 2×2, and it ranks better (docs/research.md, "Which
+ * epoch, and denser first-block features"): each cell averages 16 filter positions instead of 4, so a stroke shifted
+ * by a pixel changes the features less.
+ */
+export function denseFirstBlockFeatures(x: tf.Tensor4D, block: FoldedFirstBlock): tf.Tensor2D {
+  const h = tf.fused.conv2d({ x, filter: block.filter, bias: block.bias, strides: 1, pad: 'same', activation: 'leakyrelu', leakyreluAlpha: block.alpha });
+  const p = 2 * poolSide(Math.ceil(x.shape[1] / 2));
+  const pooled = tf.avgPool(h, p, p, 'valid');
+  return unit(pooled.reshape([x.shape[0], -1]) as tf.Tensor2D);
+}
+
 const rSpaces = new WeakMap<tf.LayersModel, FeatureSpace>();
 
 /**
- * R's feature space: the first encoder block's filters, BatchNorm (inference statistics) and LeakyReLU applied at
- * every pixel (stride 1, where R itself takes every other one), averaged over cells of twice poolSide (28×28: 4×4
- * cells, 7×7×32), flattened, unit length. The same number of features as R's own stride-2 output averaged 2×2, and
- * it ranks better (docs/research.md, "Denser first-block features"): each cell averages 16 filter positions instead
- * of 4, so a stroke shifted by a pixel changes the features less. Reads R's current weights at every call.
+ * R's feature space (denseFirstBlockFeatures) with R's weights as they are at each call, BatchNorm (inference
+ * statistics) folded into the conv here: y = conv(x, W·s) + (b − mean)·s + β with s = γ/√(var + ε).
  */
 export function rFeatureSpace(r: tf.LayersModel): FeatureSpace {
   let space = rSpaces.get(r);
   if (!space) {
-    const conv = r.getLayer(MEMORY_CONV) as tf.layers.Layer;
-    const bn = r.getLayer(MEMORY_BN) as tf.layers.Layer;
+    const conv = r.getLayer(MEMORY_CONV);
+    const bn = r.getLayer(MEMORY_BN);
     const { epsilon } = bn.getConfig() as { epsilon: number };
     const { alpha } = r.getLayer(MEMORY_LRELU).getConfig() as { alpha: number };
     space = (x) => {
       const [kernel, bias] = conv.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
       const [gamma, beta, mean, variance] = bn.getWeights() as tf.Tensor1D[];
-      let h = tf.conv2d(x, kernel, 1, 'same');
-      if (bias) h = tf.add(h, bias);
-      h = tf.leakyRelu(tf.batchNorm(h, mean, variance, beta, gamma, epsilon), alpha);
-      const p = 2 * poolSide(Math.ceil(x.shape[1] / 2));
-      const pooled = tf.avgPool(h as tf.Tensor4D, p, p, 'valid');
-      return unit(pooled.reshape([x.shape[0], -1]) as tf.Tensor2D);
+      const scale = tf.div(gamma, tf.sqrt(tf.add(variance, epsilon)));
+      const shift = tf.add(tf.mul(tf.sub(bias ?? tf.zeros(mean.shape), mean), scale), beta) as tf.Tensor1D;
+      return denseFirstBlockFeatures(x, { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: shift, alpha });
     };
     rSpaces.set(r, space);
   }
@@ -135,6 +151,42 @@ export function memoryFromBank(space: FeatureSpace, rows: Float32Array, images: 
   return { bank: tf.tensor4d(rows, [1, images, 1, dims]), images, dims, k: Math.min(k, images), features: space };
 }
 
+/** The parts of the wasm backend that let a tensor be written where it lives (tfjs-backend-wasm 4.x). */
+interface WasmTensorMaker {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/**
+ * A memory from a saved bank of half floats that `fill` writes (the file's bytes, `images`×`dims`×2 of them). On
+ * wasm the bytes go straight into the tensor's own memory and are widened there, in place; elsewhere through a
+ * float32 copy. Cold `alocc score` spent ~400 ms on a 4,096-image bank's three intermediate copies (bench/NOTES.md).
+ */
+export function memoryFromHalfBank(space: FeatureSpace, images: number, dims: number, k: number, fill: (bytes: Uint8Array) => void): FeatureMemory {
+  const shape = [1, images, 1, dims];
+  const count = images * dims;
+  let bank: tf.Tensor4D;
+  if (tf.getBackend() === 'wasm') {
+    const backend = tf.backend() as unknown as WasmTensorMaker;
+    const info = backend.makeOutput(shape, 'float32');
+    try {
+      const values = backend.typedArrayFromHeap(info);
+      fill(new Uint8Array(values.buffer, values.byteOffset + 2 * count, 2 * count));
+      fromFloat16InPlace(values);
+    } catch (err) {
+      backend.disposeData(info.dataId);
+      throw err;
+    }
+    bank = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+  } else {
+    const halves = new Uint16Array(count);
+    fill(new Uint8Array(halves.buffer));
+    bank = tf.tensor4d(fromFloat16(halves), shape as [number, number, number, number]);
+  }
+  return { bank, images, dims, k: Math.min(k, images), features: space };
+}
+
 /** The bank's rows, to save. */
 export function bankRows(memory: FeatureMemory): Float32Array {
   return memory.bank.dataSync() as Float32Array;
@@ -146,20 +198,70 @@ export function disposeFeatureMemory(memory: FeatureMemory | undefined): void {
 
 /**
  * Mean cosine distance (1 − cos) from each image of `x` [n, s, s, c] to its k nearest memory images: 0 for an image
- * equal to k memory images, up to 2. A 1×1 convolution computes all the dot products at once (the compiled conv
- * kernels run it; a matMul on wasm is several times slower), with the bank as its input and the queries as its
- * filter: the kernels stream the input once and keep the filter in cache.
+ * equal to k memory images, up to 2. See featureDistances.
  */
 export function memoryDistances(memory: FeatureMemory, x: tf.Tensor4D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const q = memory.features(x);
-    const [n, f] = q.shape;
-    const padded = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
+  const q = tf.tidy(() => memory.features(x));
+  try {
+    return tf.tensor1d(featureDistances(memory, q));
+  } finally {
+    q.dispose();
+  }
+}
+
+/**
+ * memoryDistances from the queries' features q [n, f] (unit rows in the memory's space). A 1×1 convolution computes
+ * all the dot products at once (the compiled conv kernels run it; a matMul on wasm is several times slower), with the
+ * bank as its input and the queries as its filter: the kernels stream the input once and keep the filter in cache.
+ * The k largest of each query's column are then picked in one pass over the result where it lies (tfjs' slice,
+ * transpose and topk of it cost ~2 s CPU per 10,000 images, more than the products).
+ */
+export function featureDistances(memory: FeatureMemory, q: tf.Tensor2D): Float32Array {
+  const [n, f] = q.shape;
+  const padded = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
+  const cos = tf.tidy(() => {
     const filter = tf.concat([tf.transpose(q), tf.zeros([f, padded - n])], 1).reshape([1, 1, f, padded]) as tf.Tensor4D;
-    // [1, images, 1, padded] → the n real queries' rows [n, images].
-    const cosT = tf.conv2d(memory.bank, filter, 1, 'valid').reshape([memory.images, padded]);
-    const cos = tf.transpose(tf.slice(cosT, [0, 0], [memory.images, n])) as tf.Tensor2D;
-    const nearest = tf.topk(cos, memory.k).values;
-    return tf.sub(1, tf.mean(nearest, 1)) as tf.Tensor1D;
+    return tf.conv2d(memory.bank, filter, 1, 'valid'); // [1, images, 1, padded]: row i holds image i's products
   });
+  try {
+    return meanOfLargest(valuesInPlace(cos), memory.images, padded, n, memory.k).map((mean) => 1 - mean);
+  } finally {
+    cos.dispose();
+  }
+}
+
+/** For each of the first `n` columns of a [rows, stride] matrix, the mean of its k largest values. */
+export function meanOfLargest(m: Float32Array, rows: number, stride: number, n: number, k: number): Float32Array {
+  // best[j·k .. j·k + k) holds column j's k largest so far, ascending: best[j·k] is the one to beat.
+  const best = new Float64Array(n * k).fill(-Infinity);
+  for (let i = 0; i < rows; i++) {
+    const row = i * stride;
+    for (let j = 0; j < n; j++) {
+      const v = m[row + j];
+      const at = j * k;
+      if (!(v > best[at])) continue;
+      let p = at;
+      while (p + 1 < at + k && best[p + 1] < v) {
+        best[p] = best[p + 1];
+        p++;
+      }
+      best[p] = v;
+    }
+  }
+  const out = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let p = 0; p < k; p++) sum += best[j * k + p];
+    out[j] = sum / k;
+  }
+  return out;
+}
+
+/**
+ * A float32 tensor's values: on wasm a view of the backend's own memory (no copy; valid until the next allocation
+ * there), elsewhere dataSync's copy.
+ */
+export function valuesInPlace(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmTensorMaker).typedArrayFromHeap(t);
+  return t.dataSync() as Float32Array;
 }

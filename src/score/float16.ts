@@ -66,6 +66,18 @@ export function fromFloat16(bits: Uint16Array): Float32Array {
   return out;
 }
 
+/**
+ * Decodes the `count` half floats stored in the upper half of `buffer`'s bytes [byteOffset + 2·count, byteOffset +
+ * 4·count) into float32s over the whole range, in place: value i is written to bytes [4i, 4i + 4), which only ever
+ * overlaps halves before i, already read. Saves the bank a fresh array of its own (fresh memory is slow to touch).
+ */
+export function fromFloat16InPlace(out: Float32Array): void {
+  const count = out.length;
+  const halves = new Uint16Array(out.buffer, out.byteOffset + 2 * count, count);
+  const t = halfTable();
+  for (let i = 0; i < count; i++) out[i] = t[halves[i]];
+}
+
 let table: Float32Array | undefined;
 function halfTable(): Float32Array {
   if (!table) {

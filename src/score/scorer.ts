@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { NoveltyScore } from './registry';
 import { inkNormalisedError, klError, mseError, PairScore } from './pair-scores';
 import { reconstructionLossPerImage } from '../train/losses';
-import { FeatureMemory, memoryDistances } from './feature-memory';
+import { denseFirstBlockFeatures, featureDistances, FeatureMemory, FoldedFirstBlock, MEMORY_CONV, rFeatureSpace, valuesInPlace } from './feature-memory';
+import { InferenceNet, inferenceNet } from './inference';
 
 /** The three per-image novelty signals alocc reports. */
 export interface ImageScores {
@@ -24,6 +25,37 @@ export interface ScoringNets {
   d: tf.LayersModel;
   /** The run's training images in R's features, for the knn score; without it knn is NaN. */
   memory?: FeatureMemory;
+  /** R and D folded for inference (inference.ts), made once by whoever owns the weights; else made per call. */
+  inference?: ScoringInference;
+}
+
+/** R and D as inference steps, for scoreImages. */
+export interface ScoringInference {
+  r: InferenceNet;
+  d: InferenceNet;
+}
+
+/** R's first block as the folded network holds it (BatchNorm folded in, LeakyReLU fused): the knn features' weights. */
+export function firstBlock(r: InferenceNet): FoldedFirstBlock {
+  const step = r.steps[r.layers.findIndex((names) => names.includes(MEMORY_CONV))];
+  if (step?.kind !== 'conv' || step.activation !== 'leakyrelu') throw new Error(`firstBlock: ${MEMORY_CONV} is not a conv with a fused LeakyReLU in the folded R`);
+  return { filter: step.filter, bias: step.bias, alpha: step.alpha };
+}
+
+/** R and D folded for inference, with their weights as they are now; dispose them with disposeScoringInference. */
+export function scoringInference(r: tf.LayersModel, d: tf.LayersModel): ScoringInference {
+  const rNet = inferenceNet(r);
+  try {
+    return { r: rNet, d: inferenceNet(d) };
+  } catch (err) {
+    rNet.dispose();
+    throw err;
+  }
+}
+
+export function disposeScoringInference(nets: ScoringInference | undefined): void {
+  nets?.r.dispose();
+  nets?.d.dispose();
 }
 
 /** Zeroed scores for `count` images (novelty.bce is reconLoss itself). */
@@ -58,31 +90,41 @@ export function scoreImages(
   const { size, channels } = shape;
   const per = size * size * channels;
   const out = emptyScores(count);
-  for (let start = 0; start < count; start += batchSize) {
-    const n = Math.min(batchSize, count - start);
-    const [loss, dr, dx, rec, knn] = tf.tidy(() => {
-      const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]);
-      const y = nets.r.predict(x) as tf.Tensor4D;
-      return [
-        reconstructionLossPerImage(y, x),
-        (nets.d.predict(y) as tf.Tensor).reshape([n]),
-        (nets.d.predict(x) as tf.Tensor).reshape([n]),
-        y,
-        nets.memory ? memoryDistances(nets.memory, x) : tf.fill([n], NaN),
-      ];
-    });
-    out.reconLoss.set(loss.dataSync(), start);
-    out.dOfR.set(dr.dataSync(), start);
-    out.dOfX.set(dx.dataSync(), start);
-    out.novelty.knn.set(knn.dataSync(), start);
-    const r = rec.dataSync() as Float32Array;
-    if (reconstructions) reconstructions.set(r, start * per);
-    for (let i = 0; i < n; i++) {
-      const xi = pixels.subarray((start + i) * per, (start + i + 1) * per);
-      const ri = r.subarray(i * per, (i + 1) * per);
-      for (const [name, f] of Object.entries(PAIR_SCORES) as [keyof typeof PAIR_SCORES, PairScore][]) out.novelty[name][start + i] = f(xi, ri);
+  const inference = nets.inference ?? scoringInference(nets.r, nets.d);
+  // The knn features come from R's folded first block when the memory is in R's feature space (always, for a run's R).
+  const memory = nets.memory;
+  const sharedFeatures = memory !== undefined && memory.features === rFeatureSpace(nets.r);
+  try {
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const [loss, d, rec, q] = tf.tidy(() => {
+        const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]);
+        const { output: y } = inference.r.run(x);
+        // D is per image in inference mode, so one pass over [x; R(x)] gives D(x) and D(R(x)).
+        const dBoth = inference.d.run(tf.concat([x, y])).output.reshape([2 * n]);
+        const features = memory ? (sharedFeatures ? denseFirstBlockFeatures(x, firstBlock(inference.r)) : memory.features(x)) : tf.zeros([0, 0]);
+        return [reconstructionLossPerImage(y as tf.Tensor4D, x), dBoth, y, features as tf.Tensor2D];
+      });
+      try {
+        out.reconLoss.set(loss.dataSync(), start);
+        const dv = d.dataSync();
+        out.dOfX.set(dv.subarray(0, n), start);
+        out.dOfR.set(dv.subarray(n), start);
+        out.novelty.knn.set(memory ? featureDistances(memory, q) : new Float32Array(n).fill(NaN), start);
+        // Read last, where it lies: nothing is allocated on the backend until it is used.
+        const r = valuesInPlace(rec);
+        if (reconstructions) reconstructions.set(r.subarray(0, n * per), start * per);
+        for (let i = 0; i < n; i++) {
+          const xi = pixels.subarray((start + i) * per, (start + i + 1) * per);
+          const ri = r.subarray(i * per, (i + 1) * per);
+          for (const [name, f] of Object.entries(PAIR_SCORES) as [keyof typeof PAIR_SCORES, PairScore][]) out.novelty[name][start + i] = f(xi, ri);
+        }
+      } finally {
+        tf.dispose([loss, d, rec, q]);
+      }
     }
-    tf.dispose([loss, dr, dx, rec, knn]);
+  } finally {
+    if (!nets.inference) disposeScoringInference(inference);
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import * as http from 'http';
 import fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import sharp from 'sharp';
+import { sharp } from '../data/sharp';
 import { Detector, ScoreFailure, ScoreResult, ScoreWithImages } from '../api/detector';
 import { DecodedImage, ImageTooLargeError } from '../data/decode';
 import { sniffImageFormat, unsupportedImage } from '../data/image-format';

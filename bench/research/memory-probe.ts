@@ -84,6 +84,20 @@ async function main() {
       }
       row[`coreset ${m} seconds`] = coreSeconds;
     }
+    // What a run folder can do: a coreset chosen from the stored memory (the seeded sample of --memory-size).
+    const poolSize = opened.config.train.memorySize;
+    if (process.env.PROBE_POOL !== '0' && poolSize < train.count) {
+      const pool = pickRows(train, memoryRows(train.count, poolSize, opened.config.train.seed)) as ImageSet;
+      const poolMemory = buildFeatureMemory(space, pool, k);
+      const poolBank = poolMemory.bank.reshape([poolMemory.images, poolMemory.dims]) as tf.Tensor2D;
+      for (const m of ms.filter((m) => m < poolSize)) {
+        const mem = buildFeatureMemory(space, pickRows(pool, coresetRows(poolBank, m)) as ImageSet, k);
+        row[`pool-coreset ${m}`] = knnAuroc(mem, test);
+        disposeFeatureMemory(mem);
+      }
+      poolBank.dispose();
+      disposeFeatureMemory(poolMemory);
+    }
     bank.dispose();
     disposeFeatureMemory(full);
     opened.dispose();

@@ -48,7 +48,7 @@ test('train, score, plot-losses end to end through the built CLI', () => {
 
   const ones = writeTestDigits(1, 10);
   const sevens = writeTestDigits(7, 10);
-  const s = alocc('score', '--json', '--checkpoint-dir', ckpt, '--backend', 'wasm', ...ones, ...sevens);
+  const s = alocc('score', '--json', '--details', '--checkpoint-dir', ckpt, '--backend', 'wasm', ...ones, ...sevens);
   assert.equal(s.code, 0, s.stderr);
   const rows = s.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(rows.length, 20);

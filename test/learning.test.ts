@@ -52,7 +52,7 @@ test('after two short epochs, held-out 1s and 0s are told apart by the verdict s
       done();
     },
   });
-  await score({ paths: [...files.ones, ...files.zeros], checkpointDir: ckpt, invert: 'auto', json: true, backend: 'wasm', out, log: quiet() });
+  await score({ paths: [...files.ones, ...files.zeros], checkpointDir: ckpt, invert: 'auto', json: true, details: true, backend: 'wasm', out, log: quiet() });
   const ones = files.ones.map((f) => rows.get(f)!);
   const zeros = files.zeros.map((f) => rows.get(f)!);
   const separation = (value: (r: ScoreResult) => number) => pairwiseAuroc(zeros.map(value), ones.map(value));

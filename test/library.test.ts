@@ -27,6 +27,8 @@ const FIELDS = ['reconstructionLoss', 'dOfReconstruction', 'dOfInput', 'novelty'
 function assertSameResult(actual: Record<string, unknown>, expected: Record<string, unknown>, what: string, tolerance = 1e-6): void {
   for (const key of ['score', 'verdict', 'inverted']) assert.equal(actual[key], expected[key], `${what}: ${key}`);
   for (const key of FIELDS) {
+    assert.equal(key in actual, key in expected, `${what}: ${key} in one result only`);
+    if (!(key in expected)) continue;
     const a = actual[key] as number;
     const e = expected[key] as number;
     assert.ok(Math.abs(a - e) <= tolerance * Math.max(1, Math.abs(e)), `${what}: ${key} ${a} vs ${e}`);
@@ -98,6 +100,28 @@ test('loadDetector scores files exactly as `alocc score --json` does, and a Buff
     det.dispose();
   }
   await assert.rejects(det.score(files[0]), /was disposed/);
+});
+
+test('without --details a knn verdict runs R\'s first block only: the same novelty and verdict bit for bit, no R/D fields', async () => {
+  const lean = alocc('score', '--json', '--model', runDir, '--backend', 'wasm', ...files);
+  const full = alocc('score', '--json', '--details', '--model', runDir, '--backend', 'wasm', ...files);
+  assert.equal(lean.code, 0, lean.stderr);
+  assert.equal(full.code, 0, full.stderr);
+  const parse = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l));
+  const [a, b] = [parse(lean.stdout), parse(full.stdout)];
+  assert.equal(a[0].score, 'knn');
+  a.forEach((r, i) => {
+    const { reconstructionLoss, dOfReconstruction, dOfInput, ...verdict } = b[i];
+    assert.deepEqual(r, verdict, files[i]);
+    for (const v of [reconstructionLoss, dOfReconstruction, dOfInput]) assert.ok(Number.isFinite(v), JSON.stringify(b[i]));
+  });
+  const det = await lib.loadDetector(runDir, { backend: 'wasm' });
+  try {
+    assert.deepEqual({ ...(await det.score(files[0], { details: true })) }, b[0]);
+    assert.deepEqual({ ...(await det.score(files[0])) }, a[0]);
+  } finally {
+    det.dispose();
+  }
 });
 
 test('det.info: the run\'s preprocessing, epoch, threshold and score, and its validation metrics, read from the run folder', async () => {

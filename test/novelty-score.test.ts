@@ -76,7 +76,7 @@ test('score decides with the run\'s own score and says which', async () => {
     const run = await makeFakeRun(ckpt, 4, { model: SMALL_MODEL, score: name });
     const lines: string[] = [];
     const out = { write: (s: string) => lines.push(...s.trim().split('\n')) } as unknown as NodeJS.WritableStream;
-    await score({ paths: files, checkpointDir: ckpt, invert: 'auto', json: true, backend: 'cpu', out, log: out });
+    await score({ paths: files, checkpointDir: ckpt, invert: 'auto', json: true, details: true, backend: 'cpu', out, log: out });
     const results = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ScoreResult);
     assert.equal(results.length, files.length);
     const threshold = run.epochs[0].validation[name].threshold;

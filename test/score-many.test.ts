@@ -56,6 +56,7 @@ test('a folder of 1000 PNGs: one JSON line each, results streamed while the fold
     invert: 'auto',
     fit: 'auto',
     json: true,
+    details: true,
     backend: 'wasm',
     // A file added when the first result comes out is still found: the walk had not finished, results were not
     // held back until every file was listed and decoded.

@@ -29,7 +29,7 @@ let base = '';
 before(async () => {
   await makeFakeRun(path.join(work, 'ckpt'), 1, { model: SMALL_MODEL });
   files = [...writeTestDigits(path.join(work, 'img'), 1, 4), ...writeTestDigits(path.join(work, 'img'), 3, 4)];
-  const r = alocc('score', '--json', '--model', runDir, '--backend', 'wasm', ...files);
+  const r = alocc('score', '--json', '--details', '--model', runDir, '--backend', 'wasm', ...files);
   assert.equal(r.code, 0, r.stderr);
   cli = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   detector = await loadDetector(runDir, { backend: 'wasm' });

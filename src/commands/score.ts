@@ -21,17 +21,21 @@ export interface ScoreOptions extends RunSelector {
   /** Score only this shard of the pictures (see src/data/shard.ts). */
   shard?: Shard;
   json: boolean;
+  /** Add R's reconstruction loss, D(R(x)) and D(x) to each result (runs all of R and D). */
+  details?: boolean;
   backend: BackendChoice;
   out?: NodeJS.WritableStream;
   log?: NodeJS.WritableStream;
 }
 
 function formatResult(r: ScoreResult): string {
-  const recon = r.score === 'bce' ? '' : `reconstruction loss ${r.reconstructionLoss.toFixed(5)}, `;
+  const details: string[] = [];
+  if (r.reconstructionLoss !== undefined && r.score !== 'bce') details.push(`reconstruction loss ${r.reconstructionLoss.toFixed(5)}`);
+  if (r.dOfReconstruction !== undefined && r.dOfInput !== undefined) details.push(`D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}`);
   return (
     `${r.file}: ${r.verdict} (${scoreTitle(r.score).replace(' (BCE)', '')} ${r.novelty.toFixed(5)} ` +
-    `${r.verdict === 'novel' ? '>' : '<='} threshold ${r.threshold.toFixed(5)}; ` +
-    `${recon}D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}${r.inverted ? '; inverted' : ''})`
+    `${r.verdict === 'novel' ? '>' : '<='} threshold ${r.threshold.toFixed(5)}` +
+    `${details.length ? `; ${details.join(', ')}` : ''}${r.inverted ? '; inverted' : ''})`
   );
 }
 
@@ -76,7 +80,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   }
 
   try {
-    for await (const r of detector.scoreFiles(files())) {
+    for await (const r of detector.scoreFiles(files(), { details: opts.details })) {
       if ('error' in r) {
         fail(r.file, emptyFolders.has(r.file) ? `${r.file}: a folder with no pictures in it` : r.error);
       } else {

@@ -129,6 +129,26 @@ export function scoreImages(
   return out;
 }
 
+/**
+ * The knn score alone, for `count` images of `shape`: R's folded first block and the memory, nothing else of R or D
+ * (a fifth of scoreImages' arithmetic at 28×28). What a knn verdict needs when the caller wants no diagnostics.
+ */
+export function knnNovelty(memory: FeatureMemory, block: FoldedFirstBlock, pixels: Float32Array, count: number, shape: ImageShape, batchSize = 256): Float32Array {
+  const { size, channels } = shape;
+  const per = size * size * channels;
+  const out = new Float32Array(count);
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const q = tf.tidy(() => denseFirstBlockFeatures(tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]), block) as tf.Tensor2D);
+    try {
+      out.set(featureDistances(memory, q), start);
+    } finally {
+      q.dispose();
+    }
+  }
+  return out;
+}
+
 /** Value at percentile p (0-100) of `values`, linear interpolation between order statistics (numpy's default). */
 export function percentile(values: ArrayLike<number>, p: number): number {
   const sorted = Float64Array.from(values).sort();

@@ -59,8 +59,8 @@ test('after two short epochs, held-out 1s and 0s are told apart by the verdict s
   // Measured at these settings: 1.000, 0.9996 and 0.989; 87 of 100 1s normal, 100 of 100 0s novel. Untrained
   // networks: 1.000 (the knn needs little learning), 0.15 and 0.62, so R's and D's numbers are what show learning.
   const verdictScore = separation((r) => r.novelty);
-  const reconstruction = separation((r) => r.reconstructionLoss);
-  const discriminator = separation((r) => -r.dOfReconstruction);
+  const reconstruction = separation((r) => r.reconstructionLoss!);
+  const discriminator = separation((r) => -r.dOfReconstruction!);
   assert.ok(verdictScore > 0.97, `AUROC of the verdict score (${run.config.train.noveltyScore}) ${verdictScore}`);
   assert.ok(reconstruction > 0.95, `AUROC of R's reconstruction loss ${reconstruction}: R learned to reconstruct 1s`);
   assert.ok(discriminator > 0.9, `AUROC of D(R(x)) ${discriminator}: D learned what a reconstructed 1 looks like`);

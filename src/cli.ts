@@ -49,7 +49,8 @@ export function buildProgram(): Command {
       })
       .addOption(new Option('--resize <how>', 'to a square: stretch (fill), crop the centre (cover) or pad (contain); folders default to fill').choices(['fill', 'cover', 'contain']))
       .option('--skip-bad', 'train on the readable pictures of --data and record the others, instead of refusing to start')
-      .option('--memory-size <n>', 'training images the knn memory keeps at most (a seeded sample beyond it; 0: all)', intIn('--memory-size', 0, 1e7), D.memorySize)
+      .option('--memory-size <n>', 'training images stored with the run (a seeded sample beyond it; 0: all): the pixel baseline\'s memory', intIn('--memory-size', 0, 1e7), D.memorySize)
+      .option('--memory-coreset <n>', 'training images the knn memory keeps at each epoch, a greedy k-centre coreset in R\'s features (0: the stored sample)', intIn('--memory-coreset', 0, 1e6), D.memoryCoreset)
       .option('-e, --epochs <n>', 'epochs to train', intIn('--epochs', 1, 10000), D.epochs)
       .option('--batch-size <n>', 'images per step', intIn('--batch-size', 2, 4096), D.batchSize),
   )
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
         resize: o.resize,
         skipBad: Boolean(o.skipBad),
         memorySize: given('memorySize'),
+        memoryCoreset: given('memoryCoreset'),
         epochs: given('epochs'),
         batchSize: given('batchSize'),
         ...recipeFrom(o, cmd, Boolean(o.resume)),

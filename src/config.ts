@@ -92,6 +92,12 @@ export interface TrainConfig {
    * that scoring time and disk per run stay bounded whatever the folder's size. Runs made before the option: 0, all.
    */
   memorySize: number;
+  /**
+   * Training images the knn memory keeps at each epoch: a greedy k-centre coreset of all training images in R's
+   * features at that epoch (src/score/coreset.ts), which ranks better than a sample and scores faster (docs/research.md,
+   * "A coreset memory"). 0: the stored sample of memorySize images itself, as runs of run-file version 3 did.
+   */
+  memoryCoreset: number;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
   seed: number;
   /** Train on at most this many target images (0: all); for quick runs and tests. */
@@ -150,6 +156,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   noveltyScore: PRESETS[DEFAULT_PRESET].noveltyScore,
   neighbours: 5,
   memorySize: 4096,
+  memoryCoreset: 1000,
   seed: 42,
   limit: 0,
 };

@@ -36,7 +36,7 @@ before(() => {
 });
 
 test('train, score, plot-losses end to end through the built CLI', () => {
-  const t = alocc('train', '--digit', '1', '--epochs', '2', '--limit', '400', '--batch-size', '64', '--checkpoint-dir', ckpt, '--backend', 'wasm');
+  const t = alocc('train', '--digit', '1', '--epochs', '2', '--limit', '400', '--batch-size', '64', '--memory-coreset', '100', '--checkpoint-dir', ckpt, '--backend', 'wasm');
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stderr, /backend: wasm/);
   assert.match(t.stderr, /epoch 2\/2: recon/);
@@ -45,6 +45,12 @@ test('train, score, plot-losses end to end through the built CLI', () => {
   const run = JSON.parse(fs.readFileSync(path.join(ckpt, 'digit-1', 'run.json'), 'utf8'));
   assert.equal(run.epochs.length, 2);
   assert.ok(run.epochs[1].mean.reconLoss < run.batches[0].reconLoss, 'reconstruction loss went down');
+  // The knn memory of each epoch: a coreset of 100 of the 360 training images, 7×7×32 half floats each.
+  assert.equal(run.config.train.memoryCoreset, 100);
+  for (const e of run.epochs) {
+    assert.deepEqual(e.memory, { images: 100, features: 1568 });
+    assert.equal(fs.statSync(path.join(ckpt, 'digit-1', `epoch-${e.epoch}`, 'memory.bin')).size, 100 * 1568 * 2);
+  }
 
   const ones = writeTestDigits(1, 10);
   const sevens = writeTestDigits(7, 10);

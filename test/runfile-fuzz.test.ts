@@ -27,7 +27,7 @@ const hash = (c: string) => c.repeat(64);
 function validRun(): RunFile {
   return {
     format: 'alocc-run',
-    version: 3,
+    version: 4,
     config: {
       data: { source: 'mnist', class: 1, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -183,6 +183,17 @@ test('a run folder from an earlier alocc (run file version 2) gets one line sayi
       return true;
     });
   }
+});
+
+test('a version-3 run folder (before --memory-coreset) opens as version 4 with the stored sample as its memory', () => {
+  const { memoryCoreset: _dropped, ...train } = validRun().config.train;
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train } }));
+  const run = readRunFile(runDir);
+  assert.equal(run.version, 4);
+  assert.equal(run.config.train.memoryCoreset, 0);
+  // A version-3 file that already names the field is not one alocc wrote: refused like any other bad version.
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3 }));
+  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 4\)/);
 });
 
 test('a run folder from alocc 0.1 (run file version 1) gets one line saying how to retrain it', () => {

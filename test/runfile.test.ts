@@ -26,7 +26,7 @@ function epochRecord(epoch: number): EpochRecord {
 function runWith(edit: (run: any) => void = () => {}): unknown {
   const run: RunFile = {
     format: 'alocc-run',
-    version: 3,
+    version: 4,
     config: {
       data: { source: 'mnist', class: 1, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -115,12 +115,15 @@ test('each broken field is refused with the sentence that names it', () => {
     [(r) => (r.config.train.seed = 2 ** 31), 'config.train.seed is not a whole number >= 0'],
     [(r) => (r.config.train.limit = 0.5), 'config.train.limit is not a whole number >= 0'],
     [(r) => (r.config.train.memorySize = -1), 'config.train.memorySize is not a whole number >= 0'],
+    [(r) => (r.config.train.memoryCoreset = 2.5), 'config.train.memoryCoreset is not a whole number >= 0'],
+    [(r) => delete r.config.train.memoryCoreset, 'config.train.memoryCoreset is not a finite number'],
     [(r) => (r.config.train.neighbours = 0), 'config.train.neighbours is not a whole number from 1 to 1000'],
     [(r) => (r.config.train.neighbours = 1001), 'config.train.neighbours is not a whole number from 1 to 1000'],
     [(r) => (r.format = 'alocc'), "its 'format' is not 'alocc-run'"],
-    [(r) => (r.version = 1), 'its version 1 is not supported (expected 3)'],
-    [(r) => (r.version = 4), 'its version 4 is not supported (expected 3)'],
-    [(r) => delete r.version, 'its version undefined is not supported (expected 3)'],
+    [(r) => (r.version = 1), 'its version 1 is not supported (expected 4)'],
+    [(r) => (r.version = 5), 'its version 5 is not supported (expected 4)'],
+    [(r) => (r.version = 3), 'its version 3 is not supported (expected 4)'],
+    [(r) => delete r.version, 'its version undefined is not supported (expected 4)'],
     [(r) => (r.epochs = {}), "it lacks the 'epochs' or 'batches' list"],
     [(r) => delete r.batches, "it lacks the 'epochs' or 'batches' list"],
     [(r) => (r.backend = 5), "its 'backend' is not a string"],

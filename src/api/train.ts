@@ -121,7 +121,7 @@ async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: RunConfig, 
   const nets = done > 0 && req.resume ? await loadTrainingState(runDir, existing!, done, cfg.train) : createNets(cfg.model, cfg.train);
 
   // The CLI starts watching for Ctrl-C on this event, before it tells the user training started.
-  tell({ kind: 'start', runDir, config: cfg, trainImages: trainSet.count, validationImages: validation.count, memoryImages: memoryImages.count });
+  tell({ kind: 'start', runDir, config: cfg, trainImages: trainSet.count, validationImages: validation.count, memoryImages: cfg.train.memoryCoreset > 0 ? Math.min(cfg.train.memoryCoreset, trainSet.count) : memoryImages.count });
   try {
     run = await runTraining({
       config: cfg,

@@ -35,9 +35,22 @@ export function readRunFile(runDir: string): RunFile {
   if (old?.format === 'alocc-run' && old.version === 2) {
     throw new AloccError(`${file} was made by an earlier alocc (run file version 2), whose knn memory is in features this version no longer computes; ${retrainCommand(runDir, parsed)}`);
   }
+  upgradeVersion3(parsed);
   const problem = runFileProblem(parsed);
   if (problem) throw new AloccError(`${file} is not an alocc run file (version ${RUN_FILE_VERSION}): ${problem}`);
   return parsed as RunFile;
+}
+
+/**
+ * Version 3 differs from 4 only in lacking config.train.memoryCoreset: its knn memory is the stored sample, which is
+ * what memoryCoreset 0 means, so it is read as version 4 with that (and scores exactly as before).
+ */
+function upgradeVersion3(parsed: unknown): void {
+  const run = parsed as { format?: unknown; version?: unknown; config?: { train?: Record<string, unknown> } };
+  const train = run?.config?.train;
+  if (run?.format !== 'alocc-run' || run.version !== 3 || typeof train !== 'object' || train === null || 'memoryCoreset' in train) return;
+  train.memoryCoreset = 0;
+  run.version = RUN_FILE_VERSION;
 }
 
 export function writeRunFile(runDir: string, run: RunFile): void {

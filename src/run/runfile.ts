@@ -54,7 +54,7 @@ export interface FolderReport {
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
  * knn memory in R's stride-2 features, which this version no longer computes.
  */
-export const RUN_FILE_VERSION = 3;
+export const RUN_FILE_VERSION = 4;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -141,7 +141,7 @@ function configProblem(config: unknown): string | null {
   if (model.channels !== 1 && model.channels !== 3) return 'config.model.channels is not 1 or 3';
   for (const k of ['dfDim', 'gfDim']) if (!isCount(model[k], 1, MAX_FILTERS)) return `config.model.${k} is not a width from 1 to ${MAX_FILTERS}`;
   for (const k of ['epochs', 'batchSize', 'rStepsPerBatch']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
-  for (const k of ['seed', 'limit', 'memorySize']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
+  for (const k of ['seed', 'limit', 'memorySize', 'memoryCoreset']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
   if (!isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
     return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;
   }

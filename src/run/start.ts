@@ -45,6 +45,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   bce: '--bce',
   neighbours: '--neighbours',
   memorySize: '--memory-size',
+  memoryCoreset: '--memory-coreset',
 };
 
 const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

@@ -17,7 +17,7 @@ export type TrainInfo =
   | { kind: 'nothing-to-do'; runDir: string; epochs: number }
   /** Training continues a run after its last complete epoch. */
   | { kind: 'resuming'; runDir: string; afterEpoch: number }
-  /** Training starts: the run's settings and the images it trains on, holds out and keeps in the knn memory. */
+  /** Training starts: the run's settings and the images it trains on, holds out and keeps in the knn memory (each epoch). */
   | { kind: 'start'; runDir: string; config: RunConfig; trainImages: number; validationImages: number; memoryImages: number }
   /** Training ended: the best epoch (lowest validation reconstruction loss), that loss, and the threshold on the run's score. */
   | { kind: 'done'; runDir: string; bestEpoch: number; valReconLoss: number; score: NoveltyScore; threshold: number };

@@ -3,8 +3,9 @@ import { RunConfig } from '../config';
 import { NOVELTY_SCORES, NoveltyScore, scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
+import { coresetImages } from '../score/coreset';
 import { mulberry32, shuffleInPlace } from '../data/random';
-import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
+import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint } from '../run/checkpoint';
@@ -28,7 +29,10 @@ export interface TrainingJob {
   run: RunFile;
   train: ImageSet;
   validation: ImageSet;
-  /** The training images the knn memory keeps (saved once in the run folder; their features with each epoch). */
+  /**
+   * The stored sample of training images (saved once in the run folder): the raw-pixel baseline's memory, and the knn
+   * memory itself when config.train.memoryCoreset is 0.
+   */
   memoryImages: ImageSet;
   events?: TrainingEvents;
   /** Polled between batches; true abandons the current epoch (completed ones stay saved). */
@@ -75,6 +79,15 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): Record<Novelt
     stats[name] = { mean: sum / Math.max(1, set.count), threshold: percentile(novelty[name], pct) };
   }
   return stats;
+}
+
+/**
+ * The images whose features make this epoch's knn memory: a greedy k-centre coreset of memoryCoreset training images
+ * in R's features now (src/score/coreset.ts), or the stored sample itself where memoryCoreset is 0.
+ */
+function memoryAtEpoch(job: TrainingJob, space: FeatureSpace): ImageSet {
+  const { memoryCoreset, seed } = job.config.train;
+  return memoryCoreset === 0 ? job.memoryImages : coresetImages(space, job.train, memoryCoreset, seed);
 }
 
 async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; images: number }> {
@@ -135,11 +148,11 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
     // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
     const space = rFeatureSpace(job.nets.r);
-    const built = buildFeatureMemory(space, job.memoryImages, config.train.neighbours);
-    const dims = built.dims;
+    const built = buildFeatureMemory(space, memoryAtEpoch(job, space), config.train.neighbours);
+    const { dims, images } = built;
     const stored = toFloat16(bankRows(built));
     disposeFeatureMemory(built);
-    const memory = memoryFromBank(space, fromFloat16(stored), job.memoryImages.count, config.train.neighbours);
+    const memory = memoryFromBank(space, fromFloat16(stored), built.images, config.train.neighbours);
     let validation: Record<NoveltyScore, { mean: number; threshold: number }>;
     try {
       validation = validationStats(job, memory);
@@ -166,7 +179,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
       validation,
       wallSeconds: epochSeconds,
       imagesPerSecond: result.images / epochSeconds,
-      memory: { images: job.memoryImages.count, features: dims },
+      memory: { images, features: dims },
       checksums,
     };
     run.epochs.push(record);

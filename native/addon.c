@@ -164,6 +164,40 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* pooledConv(heap, p: Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha): R's first block
+ * at stride 1, averaged over pool×pool cells (pooled.c). Returns false, writing nothing, where the kernel does not
+ * take the shape (Co not a multiple of the SIMD width); the caller then runs tfjs's ops. */
+static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *heap;
+  int32_t *p;
+  size_t heap_len, plen;
+  double alpha;
+  if (argc < 3 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
+      !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) || plen < 14 ||
+      napi_get_value_double(env, argv[2], &alpha) != napi_ok)
+    return throw_error(env, "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha)");
+  for (int i = 0; i < 10; i++)
+    if (p[i] < (i == 7 || i == 8 ? 0 : 1)) return throw_error(env, "pooledConv: sizes must be positive, padding at least 0");
+  if (p[7] >= p[4] || p[8] >= p[5]) return throw_error(env, "pooledConv: padding must be less than the kernel");
+  if (p[9] > p[1] || p[9] > p[2]) return throw_error(env, "pooledConv: the pool is larger than the image");
+  geometry g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 1, 1, p[7], p[8]};
+  size_t xs = (size_t)g.N * g.H * g.W * g.Ci, ws = (size_t)g.KH * g.KW * g.Ci * g.Co,
+         ys = (size_t)g.N * (g.H / p[9]) * (g.W / p[9]) * g.Co;
+  if (xs > MAX_ELEMENTS || ws > MAX_ELEMENTS || ys > MAX_ELEMENTS) return throw_error(env, "pooledConv: tensor too large");
+  static const char *names[4] = {"x", "filter", "bias", "y"};
+  size_t sizes[4] = {xs, ws, (size_t)g.Co, ys};
+  for (int i = 0; i < 4; i++)
+    if (!in_heap(p[10 + i], sizes[i], heap_len)) return operand_error(env, "pooledConv", names[i], p[10 + i], sizes[i], heap_len);
+  pthread_mutex_lock(&op_lock);
+  int r = current->pooled_conv_forward(&g, heap + p[10], heap + p[11], heap + p[12], (float)alpha, p[9], heap + p[13]);
+  pthread_mutex_unlock(&op_lock);
+  napi_get_boolean(env, r == KERNEL_OK, &result);
+  return result;
+}
+
 /* rmsprop(heap, p: Int32Array [count, then per variable: value, grad, meanSquare, moment offsets and its length],
  * hyper: Float32Array [learningRate, decay, 1 - decay, momentum, epsilon, clip]): one optimiser update of every
  * variable in place. Every operand is checked before any is written, so a refused call changes nothing. */
@@ -284,6 +318,7 @@ NAPI_MODULE_INIT() {
   EXPORT("columnSums", js_column_sums)
   EXPORT("map", js_map)
   EXPORT("rmsprop", js_rmsprop)
+  EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)
   EXPORT("vectorWidth", js_vector_width)
   EXPORT("isa", js_isa)

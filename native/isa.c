@@ -6,8 +6,10 @@
   int conv_forward_##isa(const geometry *, const float *, const float *, const float *, float *, int, float);     \
   int conv_filter_grad_##isa(const geometry *, const float *, const float *, float *);                            \
   int conv_input_grad_##isa(const geometry *, const float *, const float *, float *);                             \
+  int pooled_conv_forward_##isa(const geometry *, const float *, const float *, const float *, float, int, float *); \
   extern const int conv_vector_width_##isa;
-#define ISA_ENTRY(isa) {#isa, &conv_vector_width_##isa, conv_forward_##isa, conv_filter_grad_##isa, conv_input_grad_##isa}
+#define ISA_ENTRY(isa) \
+  {#isa, &conv_vector_width_##isa, conv_forward_##isa, conv_filter_grad_##isa, conv_input_grad_##isa, pooled_conv_forward_##isa}
 
 /* x86-64 gets AVX-512 and AVX2 copies besides the baseline (SSE2); other architectures (aarch64: NEON through the
  * same vector extensions) the baseline only. The build script compiles exactly these. */

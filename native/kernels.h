@@ -6,12 +6,12 @@
  * SIMD only, so these reach several times XNNPACK's speed on the same machine.
  * Layouts are tfjs's: NHWC activations, HWIO filters ([KH][KW][Ci][Co], i.e. a [KH*KW*Ci][Co] matrix).
  *
- * The addon is built for the baseline instruction set, so it loads on any CPU of its architecture. gemm.c and
- * conv.c (the hot code) are compiled once per instruction set, with ALOCC_ISA naming it (avx512, avx2, baseline)
- * and its -m flags; isa.c picks the best one the CPU runs at load time (setIsa forces one).
+ * The addon is built for the baseline instruction set, so it loads on any CPU of its architecture. gemm.c,
+ * conv.c and pooled.c (the hot code) are compiled once per instruction set, with ALOCC_ISA naming it (avx512, avx2,
+ * baseline) and its -m flags; isa.c picks the best one the CPU runs at load time (setIsa forces one).
  *
  * kernels.h: what the files share. gemm.c: the register-tiled matrix product; conv.c: im2col and the three
- * convolutions; isa.c: the per-ISA table; pool.c: the thread pool and per-thread scratch; ops.c: channel sums and
+ * convolutions; pooled.c: the knn features' conv, LeakyReLU and average pool in one pass; isa.c: the per-ISA table; pool.c: the thread pool and per-thread scratch; ops.c: channel sums and
  * elementwise ops; addon.c: Node-API and the bounds checks.
  */
 #ifndef ALOCC_KERNELS_H
@@ -39,7 +39,7 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
 
 /* Results of the kernels: an allocation that fails is reported, never dereferenced. */
-enum { KERNEL_OK = 0, KERNEL_NO_MEMORY = 1 };
+enum { KERNEL_OK = 0, KERNEL_NO_MEMORY = 1, KERNEL_UNSUPPORTED = 2 };
 
 typedef struct {
   int N, H, W, Ci, KH, KW, Co, OH, OW, SH, SW, PT, PL;
@@ -56,12 +56,16 @@ enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_LEAKYRELU = 3 };
 #define conv_filter_grad ISA_CAT(conv_filter_grad, ALOCC_ISA)
 #define conv_input_grad ISA_CAT(conv_input_grad, ALOCC_ISA)
 #define conv_vector_width ISA_CAT(conv_vector_width, ALOCC_ISA)
+#define pooled_conv_forward ISA_CAT(pooled_conv_forward, ALOCC_ISA)
 
 /* C[M][N] (+)= A[M][K] · B[K][N] with A(i, k) = A[i*sa + k*sk]; N a multiple of VW. */
 void gemm(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int accumulate);
 int conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act, float alpha);
 int conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw);
 int conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx);
+/* Stride-1 conv (padding g->PT, g->PL; output H×W), bias, LeakyReLU, averaged over pool×pool cells into
+ * y[N][H/pool][W/pool][Co]; KERNEL_UNSUPPORTED unless Co is a multiple of VW (at most 512). */
+int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool, float *y);
 extern const int conv_vector_width;
 #endif
 
@@ -72,6 +76,7 @@ typedef struct {
   int (*conv_forward)(const geometry *, const float *, const float *, const float *, float *, int, float);
   int (*conv_filter_grad)(const geometry *, const float *, const float *, float *);
   int (*conv_input_grad)(const geometry *, const float *, const float *, float *);
+  int (*pooled_conv_forward)(const geometry *, const float *, const float *, const float *, float, int, float *);
 } isa_kernels;
 /* The ISAs compiled in, best first, and how many; whether this CPU runs ISAS[i]. */
 extern const isa_kernels ISAS[];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds build/alocc_kernels.node (native/*.c) with the machine's C compiler, for the baseline instruction set of
-// its architecture, so the addon loads on any CPU of that architecture. On x86-64 the hot code (gemm.c, conv.c) is
+// its architecture, so the addon loads on any CPU of that architecture. On x86-64 the hot code (gemm.c, conv.c, pooled.c) is
 // also compiled for AVX2+FMA and AVX-512, and the addon picks the best the CPU runs at load time (native/isa.c).
 // Runs from `npm install` (prepare) and `npm run build`. Never fails the install: without a compiler or Node's
 // headers it says so in one line and alocc trains with its wasm kernels instead (slower).
@@ -19,7 +19,7 @@ const target = path.join(root, 'build', 'alocc_kernels.node');
 const keyFile = `${target}.key`;
 
 /** The hot code, compiled once per instruction set; everything else once, for the baseline. */
-const PER_ISA = ['conv.c', 'gemm.c'];
+const PER_ISA = ['conv.c', 'gemm.c', 'pooled.c'];
 const COMMON_FLAGS = ['-O3', '-std=gnu11', '-fPIC', '-pthread', '-fno-math-errno'];
 /** ops.c's RMSprop matches tfjs's bit for bit only if a*b+c stays two roundings (GCC contracts it on aarch64). */
 const FILE_FLAGS = { 'ops.c': ['-ffp-contract=off'] };

@@ -10,6 +10,7 @@ interface NativeKernels {
   columnSums(heap: Float32Array, params: Int32Array, scale: number): void;
   map(op: number, heap: Float32Array, params: Int32Array, alpha: number): void;
   rmsprop(heap: Float32Array, params: Int32Array, hyper: Float32Array): void;
+  pooledConv(heap: Float32Array, params: Int32Array, alpha: number): boolean;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */
@@ -314,4 +315,32 @@ export function nativeRmsprop(vars: RmspropOperands[], h: RmspropHyper): boolean
   const hyper = Float32Array.from([h.learningRate, h.decay, 1 - h.decay, h.momentum, h.epsilon, h.clipValue]);
   native.rmsprop(backend.wasm.HEAPF32, params, hyper);
   return true;
+}
+
+/**
+ * A stride-1 'same' conv of x [n, h, w, ci] with filter [kh, kw, ci, co] and bias, LeakyReLU(alpha), averaged over
+ * pool×pool cells ('valid': [n, ⌊h/pool⌋, ⌊w/pool⌋, co]) in one pass on the addon, never writing the full-resolution
+ * map. A tensor of the active scope, or null where the addon is off, the backend is not wasm or the kernel does not
+ * take the shape (co not a multiple of the SIMD width); the caller then runs tfjs's ops.
+ */
+export function nativePooledConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, alpha: number, pool: number): tf.Tensor4D | null {
+  const native = active();
+  if (!native || tf.getBackend() !== 'wasm' || [x, filter, bias].some((t) => t.dtype !== 'float32')) return null;
+  const [n, h, w, ci] = x.shape;
+  const [kh, kw, fci, co] = filter.shape;
+  if (fci !== ci || bias.shape[0] !== co || pool > h || pool > w) return null;
+  const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, 1, 'same');
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  const outShape = [n, Math.floor(h / pool), Math.floor(w / pool), co];
+  const out = backend.makeOutput(outShape, 'float32');
+  let done = false;
+  into(backend, out, () => {
+    const params = Int32Array.from([n, h, w, ci, kh, kw, co, info.padInfo.top, info.padInfo.left, pool, offset(backend, x), offset(backend, filter), offset(backend, bias), offset(backend, out)]);
+    done = native.pooledConv(backend.wasm.HEAPF32, params, alpha);
+  });
+  if (!done) {
+    backend.disposeData(out.dataId);
+    return null;
+  }
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor4D;
 }

@@ -67,7 +67,7 @@ export interface FoldedFirstBlock {
  */
 export function denseFirstBlockFeatures(x: tf.Tensor4D, block: FoldedFirstBlock): tf.Tensor2D {
   const p = 2 * poolSide(Math.ceil(x.shape[1] / 2));
-  // The compiled kernel does conv, LeakyReLU and pooling in one pass (10× faster at 28×28); tfjs's ops elsewhere.
+  // The compiled kernel does conv, LeakyReLU and pooling in one pass (bench/NOTES.md); tfjs's ops elsewhere.
   const pooled =
     nativePooledConv(x, block.filter, block.bias, block.alpha, p) ??
     tf.avgPool(tf.fused.conv2d({ x, filter: block.filter, bias: block.bias, strides: 1, pad: 'same', activation: 'leakyrelu', leakyreluAlpha: block.alpha }), p, p, 'valid');

@@ -198,36 +198,6 @@ static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* rmsprop(heap, p: Int32Array [count, then per variable: value, grad, meanSquare, moment offsets and its length],
- * hyper: Float32Array [learningRate, decay, 1 - decay, momentum, epsilon, clip]): one optimiser update of every
- * variable in place. Every operand is checked before any is written, so a refused call changes nothing. */
-static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *heap, *hyper;
-  int32_t *p;
-  size_t heap_len, plen, hlen;
-  if (argc < 3 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
-      !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) ||
-      !typed_array(env, argv[2], napi_float32_array, (void **)&hyper, &hlen) || hlen < 6 || plen < 1)
-    return throw_error(env, "rmsprop(heap, Int32Array [count, (value, grad, meanSquare, moment, n)...], Float32Array [6])");
-  if (p[0] < 0 || (size_t)p[0] > (plen - 1) / 5) return throw_error(env, "rmsprop: count does not match the params");
-  static const char *names[4] = {"value", "grad", "meanSquare", "moment"};
-  for (int32_t v = 0; v < p[0]; v++) {
-    const int32_t *e = p + 1 + 5 * v;
-    if (e[4] < 0) return throw_error(env, "rmsprop: a variable's length must be at least 0");
-    for (int i = 0; i < 4; i++)
-      if (!in_heap(e[i], (size_t)e[4], heap_len)) return operand_error(env, "rmsprop", names[i], e[i], (size_t)e[4], heap_len);
-  }
-  rmsprop_hyper h = {hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5]};
-  for (int32_t v = 0; v < p[0]; v++) {
-    const int32_t *e = p + 1 + 5 * v;
-    rmsprop_update(heap + e[0], heap + e[1], heap + e[2], heap + e[3], e[4], &h);
-  }
-  return NULL;
-}
-
 /* setThreads(n): starts workers up to n (the caller counts as one); returns the number that will run. */
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -317,7 +287,6 @@ NAPI_MODULE_INIT() {
   EXPORT("conv", js_conv)
   EXPORT("columnSums", js_column_sums)
   EXPORT("map", js_map)
-  EXPORT("rmsprop", js_rmsprop)
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)
   EXPORT("vectorWidth", js_vector_width)

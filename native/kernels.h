@@ -99,10 +99,4 @@ int column_sums(const float *x, long rows, int cols, float scale, float *out);
 enum { MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1 };
 /* LEAKYRELU: out = a > 0 ? a : alpha·a; LEAKYRELU_GRAD (a = x, b = dy): out = a > 0 ? b : alpha·b. */
 void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha);
-/* RMSprop's hyperparameters as float32, as tfjs makes its scalars; one_minus_decay is rounded from (1 - decay) in
- * double, as tfjs computes it in JS. */
-typedef struct {
-  float learning_rate, decay, one_minus_decay, momentum, epsilon, clip;
-} rmsprop_hyper;
-void rmsprop_update(float *value, const float *grad, float *mean_square, float *moment, long n, const rmsprop_hyper *h);
 #endif

@@ -1,5 +1,4 @@
 /* alocc compiled kernels: reductions and elementwise ops (see kernels.h). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -79,20 +78,4 @@ void elementwise(int op, const float *a, const float *b, float *out, long n, flo
   map_job j = {.op = op, .a = a, .b = b, .out = out, .n = n, .alpha = alpha};
   j.blocks = (n + MAP_BLOCK - 1) / MAP_BLOCK;
   parallel(map_block, &j);
-}
-
-/* RMSprop with element-wise gradient clipping, for every variable of one update in one call (tfjs: about 17 ops per
- * variable). The same float32 operations in the same order as tfjs's RMSPropOptimizer after clipByValue, so the
- * result matches it bit for bit where the compiler does not contract a*b+c into one FMA (ops.c is built with
- * -ffp-contract=off). Single-threaded: R and D hold under a million weights, a millisecond of work. */
-void rmsprop_update(float *value, const float *grad, float *mean_square, float *moment, long n, const rmsprop_hyper *h) {
-  for (long i = 0; i < n; i++) {
-    float g = grad[i];
-    g = g < -h->clip ? -h->clip : g > h->clip ? h->clip : g; /* clipByValue; NaN passes through as tfjs's does */
-    float ms = mean_square[i] * h->decay + (g * g) * h->one_minus_decay;
-    float m = moment[i] * h->momentum + (g * h->learning_rate) / sqrtf(ms + h->epsilon);
-    mean_square[i] = ms;
-    moment[i] = m;
-    value[i] = value[i] - m;
-  }
 }

@@ -72,7 +72,7 @@ test('the addon itself is built for the baseline: no AVX instruction outside the
     else if (/%[yz]mm/.test(line) && !/_(avx512|avx2)(\.|$)/.test(fn)) offenders.add(fn);
   }
   // Static helpers of the per-ISA objects are not suffixed; they are called only from the suffixed functions.
-  const perIsaStatics = /^(micro|micro_\d_\d|im2col|forward_block|filter_block|input_image|block_rows)(\.|$)/;
+  const perIsaStatics = /^(micro|micro_\d_\d|im2col|forward_block|filter_block|input_image|block_rows|pooled_images)(\.|$)/;
   assert.deepEqual([...offenders].filter((f) => !perIsaStatics.test(f)), [], 'functions with 256/512-bit registers that any CPU may run');
   assert.ok(/conv_forward_avx512>/.test(listing) && /conv_forward_avx2>/.test(listing) && /conv_forward_baseline>/.test(listing));
 });
@@ -103,7 +103,7 @@ test('the sources compile for aarch64 (baseline kernels only, no x86 intrinsics)
   try {
     const plan = compilePlan('arm64', INCLUDE!, dir);
     assert.ok(plan.every((p) => !p.args.some((a) => a.startsWith('-m'))), 'no -m flags on aarch64');
-    assert.deepEqual(plan.filter((p) => p.args.some((a) => a.startsWith('-DALOCC_ISA='))).map((p) => path.basename(p.object)), ['conv.baseline.o', 'gemm.baseline.o']);
+    assert.deepEqual(plan.filter((p) => p.args.some((a) => a.startsWith('-DALOCC_ISA='))).map((p) => path.basename(p.object)), ['conv.baseline.o', 'gemm.baseline.o', 'pooled.baseline.o']);
     for (const step of plan) {
       const r = spawnSync(CROSS, [...step.args, '-Werror'], { encoding: 'utf8' });
       assert.equal(r.status, 0, `${step.source}: ${r.stderr}`);

@@ -9,7 +9,6 @@ interface NativeKernels {
   conv(op: number, heap: Float32Array, params: Int32Array, alpha?: number): void;
   columnSums(heap: Float32Array, params: Int32Array, scale: number): void;
   map(op: number, heap: Float32Array, params: Int32Array, alpha: number): void;
-  rmsprop(heap: Float32Array, params: Int32Array, hyper: Float32Array): void;
   pooledConv(heap: Float32Array, params: Int32Array, alpha: number): boolean;
   setThreads(n: number): number;
   vectorWidth(): number;
@@ -25,7 +24,6 @@ interface WasmHeapBackend {
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
   wasm: { HEAPF32: Float32Array };
   disposeData(dataId: tf.DataId): boolean;
-  refCount(dataId: tf.DataId): number;
 }
 
 /** Runs `op` into `out`; if the addon throws (out of memory, a refused operand), `out` is freed before rethrowing. */
@@ -272,49 +270,6 @@ export const leakyReluGradKernel: tf.KernelFunc = (args) => {
 /** Whether LeakyRelu's gradient can run as one pass on the addon (stock: Greater, Multiply and Select). */
 export function nativeLeakyReluGradUsable(x: tf.Tensor, dy: tf.Tensor): boolean {
   return active() != null && tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && tf.util.arraysEqual(x.shape, dy.shape);
-}
-
-/** One variable of an RMSprop update: its value, this update's gradient, and the optimiser's two accumulators. */
-export interface RmspropOperands {
-  value: tf.Tensor;
-  grad: tf.Tensor;
-  meanSquare: tf.Tensor;
-  moment: tf.Tensor;
-}
-
-/** RMSprop's hyperparameters, and the element-wise gradient clip applied before it. */
-export interface RmspropHyper {
-  learningRate: number;
-  decay: number;
-  momentum: number;
-  epsilon: number;
-  clipValue: number;
-}
-
-/**
- * Clips every gradient and applies RMSprop to every variable in one call on the addon, writing values and
- * accumulators in place (tfjs: about 17 kernels per variable). Returns false, changing nothing, where the addon is
- * off, the backend is not wasm, an operand is not float32, or a value's buffer is shared with another tensor (an
- * in-place write would change that tensor too); the caller then runs tfjs's ops.
- */
-export function nativeRmsprop(vars: RmspropOperands[], h: RmspropHyper): boolean {
-  const native = active();
-  if (!native || tf.getBackend() !== 'wasm') return false;
-  const backend = tf.backend() as unknown as WasmHeapBackend;
-  const params = new Int32Array(1 + 5 * vars.length);
-  params[0] = vars.length;
-  for (let i = 0; i < vars.length; i++) {
-    const { value, grad, meanSquare, moment } = vars[i];
-    const operands = [value, grad, meanSquare, moment];
-    if (operands.some((t) => t.dtype !== 'float32' || t.size !== value.size)) return false;
-    if (backend.refCount(value.dataId) !== 1 || backend.refCount(meanSquare.dataId) !== 1 || backend.refCount(moment.dataId) !== 1) return false;
-    operands.forEach((t, j) => (params[1 + 5 * i + j] = offset(backend, t)));
-    params[1 + 5 * i + 4] = value.size;
-  }
-  // As tfjs computes them: 1 - decay in double, then every scalar rounded to float32.
-  const hyper = Float32Array.from([h.learningRate, h.decay, 1 - h.decay, h.momentum, h.epsilon, h.clipValue]);
-  native.rmsprop(backend.wasm.HEAPF32, params, hyper);
-  return true;
 }
 
 /**

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { TrainConfig } from '../config';
 import { logitsOf } from '../models/logits';
 import { bce, bceFromLogits } from './losses';
-import { ClippedRmsprop } from './optimizer';
 
 /** R, D and one optimiser each: what a training step changes. */
 export interface AloccNets {
@@ -32,20 +31,23 @@ export interface BatchLosses {
  */
 export type GradientCombiner = (grads: tf.NamedTensorMap) => tf.NamedTensorMap;
 
-/** The RMSprop the reference uses (rho 0.9, gradients clipped element-wise to ±clipValue), for one network. */
+/** The RMSprop the reference uses (rho 0.9), for one network. */
 export function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
-  return new ClippedRmsprop(cfg.learningRate, cfg.clipValue);
+  return tf.train.rmsprop(cfg.learningRate, 0.9, 0, 1e-7);
 }
 
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
 }
 
-/** One update of `vars` on `loss` (the optimiser clips the gradients); returns the loss before the update. */
-function update(optimizer: tf.Optimizer, vars: tf.Variable[], loss: () => tf.Scalar, combine?: GradientCombiner): tf.Scalar {
+/** One update of `vars` on `loss`, gradients clipped element-wise; returns the loss before the update. */
+function update(optimizer: tf.Optimizer, vars: tf.Variable[], clipValue: number, loss: () => tf.Scalar, combine?: GradientCombiner): tf.Scalar {
   return tf.tidy(() => {
     const { value, grads: own } = tf.variableGrads(loss, vars);
-    optimizer.applyGradients(combine ? combine(own) : own);
+    const grads = combine ? combine(own) : own;
+    const clipped: tf.NamedTensorMap = {};
+    for (const name of Object.keys(grads)) clipped[name] = tf.clipByValue(grads[name], -clipValue, clipValue);
+    optimizer.applyGradients(clipped);
     return value;
   });
 }
@@ -83,10 +85,10 @@ export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Ten
  */
 export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
   const vars = trainableVariables(nets.d);
-  const real = update(nets.dOptimizer, vars, () => dLoss(nets.d, x, 1, cfg), combine);
+  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => dLoss(nets.d, x, 1, cfg), combine);
   const fakeLoss = tf.tidy(() => {
     const fake = nets.r.apply(xNoisy, { training: false }) as tf.Tensor4D;
-    return update(nets.dOptimizer, vars, () => dLoss(nets.d, fake, 0, cfg), combine);
+    return update(nets.dOptimizer, vars, cfg.clipValue, () => dLoss(nets.d, fake, 0, cfg), combine);
   });
   return { dLossReal: real, dLossFake: fakeLoss };
 }
@@ -97,7 +99,7 @@ export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Te
   let recon: tf.Scalar | null = null;
   let adv: tf.Scalar | null = null;
   const total = withFrozenStatistics(nets.d, () =>
-    update(nets.rOptimizer, vars, () => {
+    update(nets.rOptimizer, vars, cfg.clipValue, () => {
       let y: tf.Tensor4D, r: tf.Scalar;
       if (cfg.bce === 'logits') {
         const z = logitsOf(nets.r, xNoisy, true);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { createNets } from '../src/run/checkpoint';
-import { buildFeatureMemory, denseFirstBlockFeatures, disposeFeatureMemory, MEMORY_CONV, rFeatureSpace } from '../src/score/feature-memory';
+import { buildFeatureMemory, denseFirstBlockFeatures, disposeFeatureMemory, MEMORY_CONV, MEMORY_LRELU, rFeatureSpace } from '../src/score/feature-memory';
 import { inferenceNet } from '../src/score/inference';
 import { firstBlock, scoreImages } from '../src/score/scorer';
 import { readIdx } from './helpers/mnist-idx';
@@ -121,3 +121,23 @@ for (const backend of ['cpu', 'wasm'] as const) {
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
   });
 }
+
+test('a plan through R\'s first block folds it exactly as the whole plan does, and holds nothing more', async () => {
+  await selectBackend('wasm');
+  const nets = createNets(DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG);
+  randomiseBatchNorms(nets.r, seeded(5));
+  const whole = inferenceNet(nets.r);
+  const partial = inferenceNet(nets.r, { through: MEMORY_LRELU });
+  try {
+    assert.equal(partial.steps.length, 1);
+    assert.deepEqual(partial.layers, [[MEMORY_CONV, `${MEMORY_CONV}_bn`, MEMORY_LRELU]]);
+    const [a, b] = [firstBlock(partial), firstBlock(whole)];
+    assert.deepEqual(a.filter.dataSync(), b.filter.dataSync());
+    assert.deepEqual(a.bias.dataSync(), b.bias.dataSync());
+    assert.equal(a.alpha, b.alpha);
+  } finally {
+    partial.dispose();
+    whole.dispose();
+    [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
+  }
+});

@@ -12,7 +12,7 @@ import { AloccError, firstLine } from '../errors';
 import { EvalReport } from '../eval/evaluate';
 import { openRun, OpenedRun, RunPreprocessing } from '../run/open';
 import { EpochRecord } from '../run/runfile';
-import { firstBlock, knnNovelty, scoreImages } from '../score/scorer';
+import { knnNovelty, scoreImages } from '../score/scorer';
 import { decodeInput, ImageInput, inputName } from './input';
 
 /** One picture's result: exactly the fields of a `score --json` line. */
@@ -156,7 +156,7 @@ export class Detector {
       inverted: item.image.inverted,
     });
     if (score === 'knn' && !opts.details && !opts.images) {
-      const knn = knnNovelty(this.run.memory, firstBlock(this.run.inference.r), pixels, items.length, this.pre);
+      const knn = knnNovelty(this.run.memory, this.run.firstBlock(), pixels, items.length, this.pre);
       return items.map((item, i) => verdict(item, knn[i]));
     }
     const recon = opts.images ? new Float32Array(items.length * per) : undefined;

@@ -6,8 +6,9 @@ import { NoveltyScore } from '../score/registry';
 import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
 import { AloccError } from '../errors';
-import { disposeFeatureMemory, FeatureMemory, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
-import { disposeScoringInference, ScoringInference, scoringInference } from '../score/scorer';
+import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, MEMORY_LRELU, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { InferenceNet, inferenceNet } from '../score/inference';
+import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
 import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
 import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
@@ -35,8 +36,10 @@ export interface OpenedRun {
   d: tf.LayersModel;
   /** The knn memory of this epoch, as training saved it. */
   memory: FeatureMemory;
-  /** R and D folded for scoring (their weights do not change once opened). */
-  inference: ScoringInference;
+  /** R and D folded for scoring (their weights do not change once opened); folded on first use. */
+  readonly inference: ScoringInference;
+  /** R's first block folded, all a knn verdict needs (the same numbers as inference.r's); made on first use. */
+  firstBlock(): FoldedFirstBlock;
   /** The memory's images (bytes, the run's shape), read and verified on first use: eval's raw-pixel baseline. */
   memoryImages(): ImageSet;
   dispose(): void;
@@ -70,15 +73,9 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     nets.d.dispose();
     throw err;
   }
-  let inference: ScoringInference;
-  try {
-    inference = scoringInference(nets.r, nets.d);
-  } catch (err) {
-    nets.r.dispose();
-    nets.d.dispose();
-    disposeFeatureMemory(memory);
-    throw err;
-  }
+  // Folding all of R and D costs ~50 ms of a cold `alocc score`; a knn verdict needs R's first block only.
+  let inference: ScoringInference | undefined;
+  let blockNet: InferenceNet | undefined;
   let memoryImages: ImageSet | undefined;
   const { inputSize: size, channels } = run.config.model;
   return {
@@ -93,7 +90,12 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     r: nets.r,
     d: nets.d,
     memory,
-    inference,
+    get inference() {
+      return (inference ??= scoringInference(nets.r, nets.d));
+    },
+    firstBlock() {
+      return firstBlock(inference?.r ?? (blockNet ??= inferenceNet(nets.r, { through: MEMORY_LRELU })));
+    },
     memoryImages() {
       if (!memoryImages) {
         const bytes = readVerified(dir, MEMORY_IMAGES_FILE, { [MEMORY_IMAGES_FILE]: run.memoryImages.sha256 });
@@ -106,6 +108,7 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
       nets.d.dispose();
       disposeFeatureMemory(memory);
       disposeScoringInference(inference);
+      blockNet?.dispose();
     },
   };
 }

@@ -14,7 +14,7 @@ import { nativePooledConv } from '../kernels/native';
  */
 export const MEMORY_CONV = 'g_encoder_h0_conv';
 const MEMORY_BN = `${MEMORY_CONV}_bn`;
-const MEMORY_LRELU = `${MEMORY_CONV}_lrelu`;
+export const MEMORY_LRELU = `${MEMORY_CONV}_lrelu`;
 
 /**
  * Queries are searched in groups padded to a multiple of this many: the compiled conv kernels take their fast path

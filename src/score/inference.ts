@@ -76,9 +76,10 @@ function stepWeights(s: Step): tf.Tensor[] {
 /**
  * The inference steps of `model`, a chain of Conv2D (linear, relu or sigmoid), BatchNormalization, LeakyReLU,
  * UpSampling2D (nearest), Cropping2D, Flatten and Dense (linear or sigmoid) layers, as alocc's R and D are. Its
- * weights are copied: training the model afterwards does not change the plan.
+ * weights are copied: training the model afterwards does not change the plan. With `through`, the plan ends after
+ * that layer (scoring by knn needs R's first block only, folded exactly as the whole plan folds it).
  */
-export function inferenceNet(model: tf.LayersModel): InferenceNet {
+export function inferenceNet(model: tf.LayersModel, opts: { through?: string } = {}): InferenceNet {
   const steps: Step[] = [];
   const layers: string[][] = [];
   const fail = (layer: tf.layers.Layer, why: string) => {
@@ -86,6 +87,7 @@ export function inferenceNet(model: tf.LayersModel): InferenceNet {
     throw new Error(`inferenceNet: ${model.name}'s layer ${layer.name} (${layer.getClassName()}) ${why}`);
   };
   for (const layer of model.layers) {
+    if (opts.through !== undefined && layers[layers.length - 1]?.includes(opts.through)) break;
     const cfg = layer.getConfig() as Record<string, unknown>;
     const last = steps[steps.length - 1];
     switch (layer.getClassName()) {

@@ -166,7 +166,7 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
 
 /* pooledConv(heap, p: Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha): R's first block
  * at stride 1, averaged over pool×pool cells (pooled.c). Returns false, writing nothing, where the kernel does not
- * take the shape (Co not a multiple of the SIMD width); the caller then runs tfjs's ops. */
+ * take the shape (over 512 outputs); the caller then runs tfjs's ops. */
 static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;

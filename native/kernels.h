@@ -64,7 +64,7 @@ int conv_forward(const geometry *g, const float *x, const float *w, const float 
 int conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw);
 int conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx);
 /* Stride-1 conv (padding g->PT, g->PL; output H×W), bias, LeakyReLU, averaged over pool×pool cells into
- * y[N][H/pool][W/pool][Co]; KERNEL_UNSUPPORTED unless Co is a multiple of VW (at most 512). */
+ * y[N][H/pool][W/pool][Co]; KERNEL_UNSUPPORTED beyond 512 outputs. */
 int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool, float *y);
 extern const int conv_vector_width;
 #endif

@@ -4,7 +4,8 @@
 /* The knn features (src/score/feature-memory.ts, denseFirstBlockFeatures): R's first block applied at every pixel,
  * then averaged over p×p cells. As separate ops tfjs writes the full-resolution map (28×28×32 floats an image) and
  * reads it back to pool it, and the general conv builds an im2col row of 25 taps per pixel; here each pixel's Co
- * outputs stay in registers from the first tap to the cell's sum. Vectorised over Co, which must be a multiple of VW. */
+ * outputs stay in registers from the first tap to the cell's sum. Vectorised over Co where VW divides it, else one
+ * output at a time. */
 
 #define MAX_CO_VECTORS (512 / 4)
 
@@ -17,54 +18,100 @@ typedef struct {
   long next;
 } pooled_job;
 
+/* One cell of one image: the mean over its P×P pixels of LeakyReLU(bias + conv), into out[Co]. NV, the number of
+ * SIMD vectors across Co, is a constant in the specialised copies below, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void pooled_cell(const pooled_job *j, const float *image, int ch, int cw,
+                                                             const int NV, float *out) {
+  const geometry *g = &j->g;
+  const int P = j->pool;
+  vf cell[MAX_CO_VECTORS];
+  for (int v = 0; v < NV; v++) cell[v] = (vf){0};
+  for (int dy = 0; dy < P; dy++)
+    for (int dx = 0; dx < P; dx++) {
+      const int oh = ch * P + dy, ow = cw * P + dx;
+      vf acc[MAX_CO_VECTORS];
+      for (int v = 0; v < NV; v++) acc[v] = ld(j->bias + v * VW);
+      for (int kh = 0; kh < g->KH; kh++) {
+        const int ih = oh + kh - g->PT;
+        if (ih < 0 || ih >= g->H) continue;
+        for (int kw = 0; kw < g->KW; kw++) {
+          const int iw = ow + kw - g->PL;
+          if (iw < 0 || iw >= g->W) continue;
+          const float *xp = image + ((long)ih * g->W + iw) * g->Ci;
+          const float *wp = j->w + (long)(kh * g->KW + kw) * g->Ci * g->Co;
+          for (int ci = 0; ci < g->Ci; ci++) {
+            const float xv = xp[ci];
+            for (int v = 0; v < NV; v++) acc[v] += xv * ld(wp + (long)ci * g->Co + v * VW);
+          }
+        }
+      }
+      for (int v = 0; v < NV; v++) {
+        vf a = acc[v];
+        for (int l = 0; l < VW; l++) a[l] = a[l] > 0 ? a[l] : a[l] * j->alpha; /* NaN stays NaN */
+        cell[v] += a;
+      }
+    }
+  const float scale = 1.f / (float)(P * P);
+  for (int v = 0; v < NV; v++) st(out + v * VW, cell[v] * scale);
+}
+
+#define POOLED_CELL(nv)                                                                                            \
+  static void pooled_cell_##nv(const pooled_job *j, const float *image, int ch, int cw, float *out) {             \
+    pooled_cell(j, image, ch, cw, nv, out);                                                                        \
+  }
+POOLED_CELL(1) POOLED_CELL(2) POOLED_CELL(4)
+static void pooled_cell_any(const pooled_job *j, const float *image, int ch, int cw, float *out) {
+  pooled_cell(j, image, ch, cw, j->g.Co / VW, out);
+}
+
+/* Any Co (narrow test networks, widths the SIMD lanes do not divide): the same sums one output at a time. */
+static void pooled_cell_scalar(const pooled_job *j, const float *image, int ch, int cw, float *out) {
+  const geometry *g = &j->g;
+  const int P = j->pool;
+  for (int co = 0; co < g->Co; co++) out[co] = 0;
+  for (int dy = 0; dy < P; dy++)
+    for (int dx = 0; dx < P; dx++) {
+      const int oh = ch * P + dy, ow = cw * P + dx;
+      for (int co = 0; co < g->Co; co++) {
+        float acc = j->bias[co];
+        for (int kh = 0; kh < g->KH; kh++) {
+          const int ih = oh + kh - g->PT;
+          if (ih < 0 || ih >= g->H) continue;
+          for (int kw = 0; kw < g->KW; kw++) {
+            const int iw = ow + kw - g->PL;
+            if (iw < 0 || iw >= g->W) continue;
+            const float *xp = image + ((long)ih * g->W + iw) * g->Ci;
+            const float *wp = j->w + (long)(kh * g->KW + kw) * g->Ci * g->Co + co;
+            for (int ci = 0; ci < g->Ci; ci++) acc += xp[ci] * wp[(long)ci * g->Co];
+          }
+        }
+        out[co] += acc > 0 ? acc : acc * j->alpha;
+      }
+    }
+  const float scale = 1.f / (float)(P * P);
+  for (int co = 0; co < g->Co; co++) out[co] *= scale;
+}
+
 static void pooled_images(void *p, int tid) {
   (void)tid;
   pooled_job *j = p;
   const geometry *g = &j->g;
-  const int nv = g->Co / VW, P = j->pool;
-  const float scale = 1.f / (float)(P * P);
+  const int nv = g->Co / VW;
+  void (*cell)(const pooled_job *, const float *, int, int, float *) =
+      g->Co % VW ? pooled_cell_scalar : nv == 1 ? pooled_cell_1 : nv == 2 ? pooled_cell_2 : nv == 4 ? pooled_cell_4 : pooled_cell_any;
   for (;;) {
     long n = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (n >= g->N) break;
     const float *image = j->x + n * (long)g->H * g->W * g->Ci;
     for (int ch = 0; ch < j->cells_h; ch++)
-      for (int cw = 0; cw < j->cells_w; cw++) {
-        vf cell[MAX_CO_VECTORS];
-        for (int v = 0; v < nv; v++) cell[v] = (vf){0};
-        for (int dy = 0; dy < P; dy++)
-          for (int dx = 0; dx < P; dx++) {
-            const int oh = ch * P + dy, ow = cw * P + dx;
-            vf acc[MAX_CO_VECTORS];
-            for (int v = 0; v < nv; v++) acc[v] = ld(j->bias + v * VW);
-            for (int kh = 0; kh < g->KH; kh++) {
-              const int ih = oh + kh - g->PT;
-              if (ih < 0 || ih >= g->H) continue;
-              for (int kw = 0; kw < g->KW; kw++) {
-                const int iw = ow + kw - g->PL;
-                if (iw < 0 || iw >= g->W) continue;
-                const float *xp = image + ((long)ih * g->W + iw) * g->Ci;
-                const float *wp = j->w + (long)(kh * g->KW + kw) * g->Ci * g->Co;
-                for (int ci = 0; ci < g->Ci; ci++) {
-                  const float xv = xp[ci];
-                  for (int v = 0; v < nv; v++) acc[v] += xv * ld(wp + (long)ci * g->Co + v * VW);
-                }
-              }
-            }
-            for (int v = 0; v < nv; v++) {
-              vf a = acc[v];
-              for (int l = 0; l < VW; l++) a[l] = a[l] > 0 ? a[l] : a[l] * j->alpha; /* NaN stays NaN */
-              cell[v] += a;
-            }
-          }
-        float *out = j->y + (((long)n * j->cells_h + ch) * j->cells_w + cw) * g->Co;
-        for (int v = 0; v < nv; v++) st(out + v * VW, cell[v] * scale);
-      }
+      for (int cw = 0; cw < j->cells_w; cw++)
+        cell(j, image, ch, cw, j->y + (((long)n * j->cells_h + ch) * j->cells_w + cw) * g->Co);
   }
 }
 
 int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool,
                         float *y) {
-  if (g->Co % VW != 0 || g->Co / VW > MAX_CO_VECTORS) return KERNEL_UNSUPPORTED;
+  if (g->Co > 512) return KERNEL_UNSUPPORTED; /* MAX_CO_VECTORS at the narrowest SIMD width */
   pooled_job j = {.g = *g, .x = x, .w = w, .bias = bias, .y = y, .alpha = alpha, .pool = pool};
   j.cells_h = g->H / pool;
   j.cells_w = g->W / pool;

@@ -84,3 +84,15 @@ test('fromFloat16InPlace widens halves stored in the upper half of its own array
   for (let i = 0; i < count; i++) assert.ok(Object.is(out[i], expected[i % bits.length]), `value ${i}: ${out[i]}`);
   assert.deepEqual(Array.from(new Uint8Array(buffer, 0, 8)), [0, 0, 0, 0, 0, 0, 0, 0], 'nothing written before the view');
 });
+
+test('every one of the 65,536 half floats decodes to the value its sign, exponent and mantissa give', () => {
+  const all = Uint16Array.from({ length: 65536 }, (_, h) => h);
+  const decoded = fromFloat16(all);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >>> 10) & 0x1f;
+    const m = h & 0x3ff;
+    const want = e === 0 ? sign * m * 2 ** -24 : e === 0x1f ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+    assert.ok(Object.is(decoded[h], want), `0x${h.toString(16)}: ${decoded[h]} vs ${want}`);
+  }
+});

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../backend';
 import { PreprocessingConfig } from '../config';
 import { NoveltyScore } from '../score/registry';
-import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
+import { DecodedImage, DecodeOverrides } from '../data/decode';
+import { NamedImage, scoreFileStream, verdictOf } from './verdicts';
 import { AloccError, firstLine } from '../errors';
 import { EvalReport } from '../eval/evaluate';
 import { openRun, OpenedRun, RunPreprocessing } from '../run/open';
@@ -80,8 +81,7 @@ export interface DetectorInfo {
   };
 }
 
-/** Pictures decoded and scored together when streaming files: large enough to keep the backend busy. */
-export const SCORE_CHUNK = 256;
+export { SCORE_CHUNK } from './verdicts';
 
 function latestEval(runDir: string): Omit<EvalReport, 'examples'> | null {
   const file = path.join(runDir, 'eval', 'report.json');
@@ -147,14 +147,7 @@ export class Detector {
     const pixels = new Float32Array(items.length * per);
     items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
     const { threshold, score } = this.run;
-    const verdict = (item: { name: string; image: DecodedImage }, novelty: number): ScoreResult => ({
-      file: item.name,
-      score,
-      novelty,
-      verdict: novelty > threshold ? 'novel' : 'normal',
-      threshold,
-      inverted: item.image.inverted,
-    });
+    const verdict = (item: NamedImage, novelty: number) => verdictOf(item, score, novelty, threshold);
     if (score === 'knn' && !opts.details && !opts.images) {
       const knn = knnNovelty(this.run.memory, this.run.firstBlock(), pixels, items.length, this.pre);
       return items.map((item, i) => verdict(item, knn[i]));
@@ -170,25 +163,12 @@ export class Detector {
   }
 
   /**
-   * Scores picture files as they come, decoding up to `concurrency` at once and scoring them in chunks of
-   * SCORE_CHUNK; memory does not grow with the number of files. Results come in file order; a file that cannot be
-   * read is yielded at once as a failure (ahead of the results of its chunk).
+   * Scores picture files as they come, in chunks of SCORE_CHUNK (src/api/verdicts.ts): results in file order, a file
+   * that cannot be read yielded at once as a failure; memory does not grow with the number of files.
    */
-  async *scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: ScoreOptions & { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
+  scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: ScoreOptions & { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
     this.checkOpen();
-    let chunk: { name: string; image: DecodedImage }[] = [];
-    for await (const outcome of decodeMany(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides })) {
-      if (outcome.error) {
-        yield { file: outcome.file, error: outcome.error.message };
-        continue;
-      }
-      chunk.push({ name: outcome.file, image: outcome.image });
-      if (chunk.length === SCORE_CHUNK) {
-        yield* this.scoreDecoded(chunk, { details: opts.details });
-        chunk = [];
-      }
-    }
-    if (chunk.length > 0) yield* this.scoreDecoded(chunk, { details: opts.details });
+    return scoreFileStream(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides }, (chunk) => this.scoreDecoded(chunk, { details: opts.details }));
   }
 
   /** Frees the networks and the knn memory; the detector cannot score afterwards. */

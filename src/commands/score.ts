@@ -1,11 +1,13 @@
-import { BackendChoice, describeBackend } from '../backend';
+import type { BackendChoice } from '../backend';
 import { findImages } from '../data/files';
 import { Shard, shardMember } from '../data/shard';
 import { PreprocessingConfig } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
-import { loadDetector, ScoreResult } from '../api/detector';
-import { resolveRunDir, RunSelector } from '../run/open';
+import type { ScoreFailure, ScoreResult } from '../api/detector';
+import { scoreFileStream, verdictOf } from '../api/verdicts';
+import { resolveRunDir, RunSelector } from '../run/select';
+import { openKnnVerdict } from '../score/knn-verdict';
 
 export type { ScoreResult } from '../api/detector';
 
@@ -28,6 +30,46 @@ export interface ScoreOptions extends RunSelector {
   log?: NodeJS.WritableStream;
 }
 
+/** What scores the files: the line saying what runs, the stream of results, and what frees it. */
+interface Scorer {
+  label: string;
+  scoreFiles(files: AsyncIterable<string>): AsyncGenerator<ScoreResult | ScoreFailure>;
+  dispose(): void;
+}
+
+/**
+ * A knn run scored without --details and with the default backend runs on the compiled kernels alone
+ * (src/score/knn-verdict.ts: no TensorFlow.js to load, nothing of R but its first block); anything else, or a machine
+ * without the kernels, through the library's Detector.
+ */
+async function openScorer(opts: ScoreOptions): Promise<Scorer> {
+  const dir = resolveRunDir(opts);
+  const knn = !opts.details && opts.backend === 'auto' ? openKnnVerdict(dir, { epoch: opts.epoch }) : null;
+  if (knn) {
+    const pre = { ...knn.preprocessing, fit: opts.fit ?? knn.preprocessing.fit };
+    const overrides = opts.invert === 'auto' ? {} : { invert: opts.invert };
+    const per = pre.size * pre.size * pre.channels;
+    return {
+      label: `backend: ${knn.label}`,
+      scoreFiles: (files) =>
+        scoreFileStream(files, pre, { overrides }, (chunk) => {
+          const pixels = new Float32Array(chunk.length * per);
+          chunk.forEach((item, i) => pixels.set(item.image.pixels, i * per));
+          const novelty = knn.novelty(pixels, chunk.length);
+          return chunk.map((item, i) => verdictOf(item, 'knn', novelty[i], knn.threshold));
+        }),
+      dispose: () => {},
+    };
+  }
+  const [{ loadDetector }, { describeBackend }] = await Promise.all([import('../api/detector'), import('../backend')]);
+  const detector = await loadDetector(dir, { epoch: opts.epoch, backend: opts.backend, invert: opts.invert, fit: opts.fit });
+  return {
+    label: describeBackend(detector.backend),
+    scoreFiles: (files) => detector.scoreFiles(files, { details: opts.details }),
+    dispose: () => detector.dispose(),
+  };
+}
+
 function formatResult(r: ScoreResult): string {
   const details: string[] = [];
   if (r.reconstructionLoss !== undefined && r.score !== 'bce') details.push(`reconstruction loss ${r.reconstructionLoss.toFixed(5)}`);
@@ -47,8 +89,8 @@ function formatResult(r: ScoreResult): string {
 export async function score(opts: ScoreOptions): Promise<{ scored: number; failed: number }> {
   const out = opts.out ?? process.stdout;
   const log = opts.log ?? process.stderr;
-  const detector = await loadDetector(resolveRunDir(opts), { epoch: opts.epoch, backend: opts.backend, invert: opts.invert, fit: opts.fit });
-  if (!opts.json) log.write(describeBackend(detector.backend) + '\n');
+  const scorer = await openScorer(opts);
+  if (!opts.json) log.write(scorer.label + '\n');
   let scored = 0;
   let failed = 0;
   let found = 0;
@@ -80,7 +122,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   }
 
   try {
-    for await (const r of detector.scoreFiles(files(), { details: opts.details })) {
+    for await (const r of scorer.scoreFiles(files())) {
       if ('error' in r) {
         fail(r.file, emptyFolders.has(r.file) ? `${r.file}: a folder with no pictures in it` : r.error);
       } else {
@@ -89,7 +131,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
       }
     }
   } finally {
-    detector.dispose();
+    scorer.dispose();
   }
   if (scored + failed === 0 && !opts.shard) throw new AloccError(`no pictures found in ${opts.paths.join(', ')}`);
   if (opts.shard && !opts.json) log.write(`shard ${opts.shard.index}/${opts.shard.count}: ${scored + failed} of ${found} picture(s)\n`);

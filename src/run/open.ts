@@ -12,14 +12,10 @@ import { disposeScoringInference, firstBlock, ScoringInference, scoringInference
 import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
 import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
-import { howToTrain, readRunFile } from './runfile-io';
+import { preprocessingOf, RunPreprocessing, runAtEpoch } from './select';
 
-/** How pictures are prepared for a run's networks: its preprocessing at its model's size and channels. */
-export type RunPreprocessing = Preprocessing;
-
-export function preprocessingOf(config: RunConfig): RunPreprocessing {
-  return { ...config.preprocessing, size: config.model.inputSize, channels: config.model.channels as 1 | 3 };
-}
+export { preprocessingOf, readRun } from './select';
+export type { RunPreprocessing } from './select';
 
 /** A run opened at one epoch: everything score and eval need, from the run folder alone. */
 export interface OpenedRun {
@@ -45,21 +41,10 @@ export interface OpenedRun {
   dispose(): void;
 }
 
-/** The run file of `dir`, with one line that says how to make it when there is none. */
-export function readRun(dir: string): RunFile {
-  if (!fs.existsSync(runFilePath(dir))) throw new AloccError(`no trained run at ${dir} (it has no ${path.basename(runFilePath(dir))}); ${howToTrain(dir)}`);
-  return readRunFile(dir);
-}
-
 /** Opens the run in `dir` at `epoch` (default: its best epoch), verifying every file against the run's checksums. */
 export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
-  const run = readRun(dir);
-  if (run.bestEpoch === null) {
-    throw new AloccError(`${dir} has no completed epoch yet; finish its training with --resume (alocc train ... --resume)`);
-  }
-  const epoch = opts.epoch ?? run.bestEpoch;
-  const nets = loadEpochModels(dir, run, epoch); // says which epochs exist when `epoch` is not one of them
-  const record = run.epochs.find((e) => e.epoch === epoch)!;
+  const { run, epoch, record } = runAtEpoch(dir, opts.epoch);
+  const nets = loadEpochModels(dir, run, epoch);
   let memory: FeatureMemory;
   try {
     const { images, features } = record.memory;
@@ -113,33 +98,5 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
   };
 }
 
-/** How a command names its run: a folder, a name in the checkpoint folder, or a data set and class. */
-export interface RunSelector {
-  /** A run folder, named directly (`--model`). */
-  model?: string;
-  name?: string;
-  digit?: number;
-  dataset?: DatasetName;
-  cls?: number;
-  checkpointDir: string;
-}
-
-/** The run folder a command uses: the one named, else the only run in the checkpoint folder. */
-export function resolveRunDir(sel: RunSelector): string {
-  if (sel.model !== undefined) return sel.model;
-  if (sel.name !== undefined) return runDirFor(sel.checkpointDir, sel.name);
-  if (sel.digit !== undefined) return runDirFor(sel.checkpointDir, `digit-${sel.digit}`);
-  if (sel.dataset !== undefined && sel.dataset !== 'folder' && sel.cls !== undefined) {
-    return runDirFor(sel.checkpointDir, defaultRunName({ source: sel.dataset, class: sel.cls, folder: null }));
-  }
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(sel.checkpointDir).sort();
-  } catch {
-    // Reported below as "no run found".
-  }
-  const runs = names.filter((n) => fs.existsSync(runFilePath(path.join(sel.checkpointDir, n))));
-  if (runs.length === 1) return path.join(sel.checkpointDir, runs[0]);
-  if (runs.length === 0) throw new AloccError(`no trained run found in ${sel.checkpointDir}; train one with: alocc train --digit 1 (or --data <folder>)`);
-  throw new AloccError(`${sel.checkpointDir} holds ${runs.length} runs (${runs.join(', ')}); choose one with --name NAME or --model DIR`);
-}
+export { resolveRunDir } from './select';
+export type { RunSelector } from './select';

@@ -1,0 +1,48 @@
+/**
+ * A picture's verdict, and scoring a stream of picture files in chunks: shared by the library's Detector and the
+ * knn verdict on the compiled kernels (src/score/knn-verdict.ts), neither of which it ties to TensorFlow.js.
+ */
+import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
+import type { RunPreprocessing } from '../run/select';
+import type { NoveltyScore } from '../score/registry';
+import type { ScoreFailure, ScoreResult } from './detector';
+
+/** Pictures decoded and scored together when streaming files: large enough to keep the kernels busy. */
+export const SCORE_CHUNK = 256;
+
+/** A decoded picture and the name its result carries. */
+export interface NamedImage {
+  name: string;
+  image: DecodedImage;
+}
+
+/** The result for one picture: novel when its score is above the threshold. */
+export function verdictOf(item: NamedImage, score: NoveltyScore, novelty: number, threshold: number): ScoreResult {
+  return { file: item.name, score, novelty, verdict: novelty > threshold ? 'novel' : 'normal', threshold, inverted: item.image.inverted };
+}
+
+/**
+ * Scores picture files as they come, decoding up to `concurrency` at once and scoring them in chunks of SCORE_CHUNK;
+ * memory does not grow with the number of files. Results come in file order; a file that cannot be read is yielded
+ * at once as a failure (ahead of the results of its chunk).
+ */
+export async function* scoreFileStream<T>(
+  files: Iterable<string> | AsyncIterable<string>,
+  pre: RunPreprocessing,
+  opts: { concurrency?: number; overrides: DecodeOverrides },
+  scoreChunk: (items: NamedImage[]) => T[],
+): AsyncGenerator<T | ScoreFailure> {
+  let chunk: NamedImage[] = [];
+  for await (const outcome of decodeMany(files, pre, { concurrency: opts.concurrency, overrides: opts.overrides })) {
+    if (outcome.error) {
+      yield { file: outcome.file, error: outcome.error.message };
+      continue;
+    }
+    chunk.push({ name: outcome.file, image: outcome.image });
+    if (chunk.length === SCORE_CHUNK) {
+      yield* scoreChunk(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield* scoreChunk(chunk);
+}

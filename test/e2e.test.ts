@@ -74,6 +74,13 @@ test('train, score, plot-losses end to end through the built CLI', () => {
   assert.ok(verdicts(ones, 'normal') >= 6, `${verdicts(ones, 'normal')} of 10 test 1s normal`);
   assert.ok(verdicts(sevens, 'novel') >= 9, `${verdicts(sevens, 'novel')} of 10 test 7s novel`);
 
+  // A reader that stops after the first line (`| head -1`) ends alocc quietly: exit 0, no EPIPE trace.
+  // 800 lines, more than a pipe holds, so alocc is still writing when head exits.
+  const many = Array.from({ length: 40 }, () => [...ones, ...sevens]).flat();
+  const head = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" score --json --checkpoint-dir "${ckpt}" ${many.map((f) => `"${f}"`).join(' ')} | head -c 10; echo " status \${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+  assert.doesNotMatch(head.stderr, /EPIPE|\n\s+at /, head.stderr);
+  assert.match(head.stdout, /status 0/);
+
   const out = path.join(work, 'chart.png');
   const p = alocc('plot-losses', '--checkpoint-dir', ckpt, '--out', out);
   assert.equal(p.code, 0, p.stderr);

@@ -1,16 +1,13 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { DatasetName, RunConfig } from '../config';
+import { RunConfig } from '../config';
 import { NoveltyScore } from '../score/registry';
-import { Preprocessing } from '../data/decode';
 import { ImageSet } from '../data/source';
-import { AloccError } from '../errors';
 import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, MEMORY_LRELU, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
 import { InferenceNet, inferenceNet } from '../score/inference';
 import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
 import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
-import { defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from './paths';
+import { EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE } from './paths';
 import { EpochRecord, RunFile } from './runfile';
 import { preprocessingOf, RunPreprocessing, runAtEpoch } from './select';
 

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerFastConvGradients } from '../src/kernels';
+import { registerFastConvGradients, setNativeKernels } from '../src/kernels';
 import { ImageSet } from '../src/data/source';
 import { coresetImages, greedyCoreset, similarityMatrix } from '../src/score/coreset';
 import { pixelSpace } from '../src/score/feature-memory';
@@ -54,15 +54,22 @@ before(async () => {
   registerFastConvGradients('wasm');
 });
 
-test('similarityMatrix: every pair\'s cosine, across blocks of columns and mirrored, as plain loops compute it', () => {
-  const set: ImageSet = { pixels: bytes(700 * 16, 3), count: 700, size: 4, channels: 1 }; // 700 > one block of 512
-  const got = similarityMatrix(pixelSpace, set);
-  const want = cosines(set);
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  assert.ok(worst < 1e-5, `largest difference ${worst}`);
-  assert.equal(got[699 * 700 + 3], got[3 * 700 + 699], 'symmetric');
-});
+for (const compiled of [true, false]) {
+  test(`similarityMatrix${compiled ? '' : ' without the compiled kernels'}: every pair's cosine, across blocks of columns, as plain loops compute it`, () => {
+    const set: ImageSet = { pixels: bytes(700 * 16, 3), count: 700, size: 4, channels: 1 }; // 700 > one block of 512
+    setNativeKernels(compiled);
+    try {
+      const got = similarityMatrix(pixelSpace, set);
+      const want = cosines(set);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      assert.ok(worst < 1e-5, `largest difference ${worst}`);
+      assert.equal(got[699 * 700 + 3], got[3 * 700 + 699], 'symmetric');
+    } finally {
+      setNativeKernels(true);
+    }
+  });
+}
 
 test('greedyCoreset picks what a brute-force greedy k-centre picks', () => {
   for (const [n, m, seed] of [[40, 7, 1], [120, 30, 2], [65, 64, 3]]) {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ImageSet, pickRows } from '../data/source';
+import { active } from '../kernels/addon';
 import { buildFeatureMemory, disposeFeatureMemory, FeatureSpace, memoryRows, valuesInPlace } from './feature-memory';
 
 /**
@@ -16,39 +17,47 @@ import { buildFeatureMemory, disposeFeatureMemory, FeatureSpace, memoryRows, val
  */
 export const CORESET_CANDIDATES = 8192;
 
-/** Query columns per product: the compiled conv's fast path wants a multiple of the SIMD width (as featureDistances). */
+/** Columns per product: the compiled conv's fast path wants a multiple of the SIMD width (as featureDistances). */
 const BLOCK = 512;
 
 /**
- * The cosine similarity of every pair of images of `set` in `space`, [count × count] row-major. Symmetric, so each
- * block of columns is multiplied only with the rows from its own first one down, and mirrored: half the products.
+ * The cosine similarity of every pair of images of `set` in `space`, [count × count] row-major. On the compiled
+ * kernels each block of columns is multiplied with the rows from its own first one down only, in place in one array,
+ * and mirrored: half the products, no copies. Elsewhere TensorFlow.js multiplies every row with every block.
  */
 export function similarityMatrix(space: FeatureSpace, set: ImageSet): Float32Array {
   const n = set.count;
   const memory = buildFeatureMemory(space, set, 1);
-  const sims = new Float32Array(n * n);
   const f = memory.dims;
+  const sims = new Float32Array(n * n);
   try {
+    const native = active();
+    // [bank | the block's rows, transposed | products]: the layout the kernels address by offset.
+    const heap = new Float32Array(n * f + f * BLOCK + (native ? n * BLOCK : 0));
+    heap.set(valuesInPlace(memory.bank), 0);
     for (let start = 0; start < n; start += BLOCK) {
       const q = Math.min(BLOCK, n - start);
-      // A 1×1 conv with the rows from `start` on as input and the block's own rows as the filter: [1, n - start, 1, q].
-      const block = tf.tidy(() => {
-        const below = memory.bank.slice([0, start, 0, 0], [1, n - start, 1, f]);
-        const filter = tf.transpose(below.reshape([n - start, f]).slice([0, 0], [q, f])).reshape([1, 1, f, q]) as tf.Tensor4D;
-        return tf.conv2d(below, filter, 1, 'valid');
-      });
-      try {
-        const values = valuesInPlace(block);
+      const qt = n * f;
+      heap.fill(0, qt, qt + f * BLOCK);
+      for (let i = 0; i < q; i++) for (let j = 0; j < f; j++) heap[qt + j * BLOCK + i] = heap[(start + i) * f + j];
+      if (native) {
+        // A 1×1 conv with the rows from `start` on as input [1, n - start, 1, f] and the block as its filter.
+        const out = qt + f * BLOCK;
+        native.conv(0, heap, Int32Array.from([1, n - start, 1, f, 1, 1, BLOCK, n - start, 1, 1, 1, 0, 0, start * f, qt, out, -1, 0]), 0);
         for (let i = start; i < n; i++) {
-          const from = (i - start) * q;
+          const from = out + (i - start) * BLOCK;
           for (let j = 0; j < q; j++) {
-            const v = values[from + j];
+            const v = heap[from + j];
             sims[i * n + start + j] = v;
             sims[(start + j) * n + i] = v;
           }
         }
-      } finally {
-        block.dispose();
+      } else {
+        const values = tf.tidy(() => {
+          const filter = tf.tensor4d(heap.subarray(qt, qt + f * BLOCK), [1, 1, f, BLOCK]);
+          return tf.conv2d(memory.bank, filter, 1, 'valid').dataSync() as Float32Array;
+        });
+        for (let i = 0; i < n; i++) sims.set(values.subarray(i * BLOCK, i * BLOCK + q), i * n + start);
       }
     }
   } finally {

@@ -8,7 +8,7 @@ import { BackendChoice, BackendInfo, selectBackend } from '../backend';
 import { PreprocessingConfig } from '../config';
 import { NoveltyScore } from '../score/registry';
 import { DecodedImage, DecodeOverrides } from '../data/decode';
-import { NamedImage, scoreFileStream, verdictOf } from './verdicts';
+import { NamedImage, pixelsOf, scoreFileStream, verdictOf } from './verdicts';
 import { AloccError, firstLine } from '../errors';
 import { EvalReport } from '../eval/evaluate';
 import { openRun, OpenedRun, RunPreprocessing } from '../run/open';
@@ -144,8 +144,7 @@ export class Detector {
     this.checkOpen();
     const { size, channels } = this.pre;
     const per = size * size * channels;
-    const pixels = new Float32Array(items.length * per);
-    items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
+    const pixels = pixelsOf(items, per);
     const { threshold, score } = this.run;
     const verdict = (item: NamedImage, novelty: number) => verdictOf(item, score, novelty, threshold);
     if (score === 'knn' && !opts.details && !opts.images) {

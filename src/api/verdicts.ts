@@ -16,6 +16,13 @@ export interface NamedImage {
   image: DecodedImage;
 }
 
+/** The pictures' pixels side by side, as the networks and kernels take a batch ([n, size, size, channels], HWC). */
+export function pixelsOf(items: NamedImage[], per: number): Float32Array {
+  const pixels = new Float32Array(items.length * per);
+  items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
+  return pixels;
+}
+
 /** The result for one picture: novel when its score is above the threshold. */
 export function verdictOf(item: NamedImage, score: NoveltyScore, novelty: number, threshold: number): ScoreResult {
   return { file: item.name, score, novelty, verdict: novelty > threshold ? 'novel' : 'normal', threshold, inverted: item.image.inverted };

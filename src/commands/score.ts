@@ -5,7 +5,7 @@ import { PreprocessingConfig } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import type { ScoreFailure, ScoreResult } from '../api/detector';
-import { scoreFileStream, verdictOf } from '../api/verdicts';
+import { pixelsOf, scoreFileStream, verdictOf } from '../api/verdicts';
 import { resolveRunDir, RunSelector } from '../run/select';
 import { openKnnVerdict } from '../score/knn-verdict';
 
@@ -53,9 +53,7 @@ async function openScorer(opts: ScoreOptions): Promise<Scorer> {
       label: `backend: ${knn.label}`,
       scoreFiles: (files) =>
         scoreFileStream(files, pre, { overrides }, (chunk) => {
-          const pixels = new Float32Array(chunk.length * per);
-          chunk.forEach((item, i) => pixels.set(item.image.pixels, i * per));
-          const novelty = knn.novelty(pixels, chunk.length);
+          const novelty = knn.novelty(pixelsOf(chunk, per), chunk.length);
           return chunk.map((item, i) => verdictOf(item, 'knn', novelty[i], knn.threshold));
         }),
       dispose: () => {},

@@ -120,3 +120,13 @@ export function active(): NativeKernels | null {
   return enabled ? (addon ?? null) : null;
 }
 
+
+/**
+ * heap[out .. out + rows·cols) = the products of `rows` rows of `dims` floats at heap[at ..] with the `cols` columns of
+ * a [dims, cols] matrix at heap[filter ..]: a 1×1 conv of the rows as a [1, rows, 1, dims] picture, the matrix its
+ * filter. How the knn search and the coreset's similarity matrix multiply on the addon; `cols` should be a multiple of
+ * the SIMD width (the conv's fast path).
+ */
+export function rowProducts(native: NativeKernels, heap: Float32Array, at: number, rows: number, dims: number, filter: number, cols: number, out: number): void {
+  native.conv(0, heap, Int32Array.from([1, rows, 1, dims, 1, 1, cols, rows, 1, 1, 1, 0, 0, at, filter, out, -1, 0]), 0);
+}

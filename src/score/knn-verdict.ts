@@ -6,7 +6,7 @@
  * The numbers equal the TensorFlow.js path's to float rounding (the rows' lengths are summed in another order).
  */
 import * as path from 'path';
-import { active, loadNativeKernels, NativeKernels } from '../kernels/addon';
+import { active, loadNativeKernels, NativeKernels, rowProducts } from '../kernels/addon';
 import { AloccError } from '../errors';
 import { EPOCH_MEMORY_FILE, epochDirFor } from '../run/paths';
 import { RunFile } from '../run/runfile';
@@ -29,15 +29,15 @@ export interface KnnVerdict {
   novelty(pixels: Float32Array, count: number): Float32Array;
 }
 
-/** float32 weights by name from a model's manifest and bytes. */
-function weightsByName(specs: WeightSpec[], data: Buffer, file: string): Map<string, Float32Array> {
+/** The float32 weights whose names `keep` accepts, by name, from a model's manifest and bytes. */
+function weightsByName(specs: WeightSpec[], data: Buffer, file: string, keep: (name: string) => boolean): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   let at = 0;
   for (const s of specs) {
     if (s.dtype !== 'float32') throw new AloccError(`${file}: weight ${s.name} is ${s.dtype}, not float32`);
     const n = s.shape.reduce((a, b) => a * b, 1);
     if (at + 4 * n > data.length) throw new AloccError(`${file} does not match its weights file: it ends before ${s.name}`);
-    out.set(s.name, new Float32Array(data.buffer.slice(data.byteOffset + at, data.byteOffset + at + 4 * n)));
+    if (keep(s.name)) out.set(s.name, new Float32Array(data.buffer.slice(data.byteOffset + at, data.byteOffset + at + 4 * n)));
     at += 4 * n;
   }
   return out;
@@ -46,7 +46,8 @@ function weightsByName(specs: WeightSpec[], data: Buffer, file: string): Map<str
 /** The first block of R at `epochDir`, folded: filter [5, 5, channels, co] and bias, LeakyReLU's slope. */
 function foldedFirstBlock(epochDir: string, checksums: Record<string, string>) {
   const { jsonFile, json, specs, data } = readModelFiles(epochDir, 'r', checksums);
-  const weights = weightsByName(specs, data, jsonFile);
+  // The first block's conv and BatchNorm only (their names start with the conv's); the rest of R is not copied.
+  const weights = weightsByName(specs, data, jsonFile, (name) => name.startsWith(`${MEMORY_CONV}`));
   const layers: { class_name: string; config: Record<string, unknown> }[] = json?.modelTopology?.model_config?.config?.layers ?? json?.modelTopology?.config?.layers ?? [];
   const config = (name: string) => {
     const layer = layers.find((l) => l.config?.name === name);
@@ -160,8 +161,8 @@ function makeChunkScorer(native: NativeKernels, readBank: (heap: Float32Array) =
       const norm = Math.fround(Math.sqrt(sum)) + 1e-12;
       for (let j = 0; j < f; j++) heap[o.qt + j * q + i] = heap[row + j] / norm;
     }
-    // Products of every memory row with every picture: a 1×1 conv of the bank [1, m, 1, f] with the [f, q] filter.
-    native.conv(0, heap, Int32Array.from([1, m, 1, f, 1, 1, q, m, 1, 1, 1, 0, 0, 0, o.qt, o.out, -1, 0]), 0);
+    // Products of every memory row with every picture.
+    rowProducts(native, heap, 0, m, f, o.qt, q, o.out);
     return meanOfLargest(heap.subarray(o.out, o.out + m * q), m, q, n, k).map((mean) => 1 - mean);
   };
 }

@@ -33,6 +33,7 @@
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+typedef int vi __attribute__((vector_size(VW * 4))); /* lane masks: a comparison of two vf gives -1 or 0 per lane */
 static inline vf ld(const float *p) { return *(const vfu *)p; }
 static inline void st(float *p, vf v) { *(vfu *)p = v; }
 static inline int imin(int a, int b) { return a < b ? a : b; }

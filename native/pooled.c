@@ -45,10 +45,12 @@ static inline __attribute__((always_inline)) void pooled_cell(const pooled_job *
           }
         }
       }
+      /* LeakyReLU as a mask and a blend, whole vectors (a loop over lanes compiled to scalar code and cost more
+       * than the taps); NaN fails the test and stays NaN. */
       for (int v = 0; v < NV; v++) {
-        vf a = acc[v];
-        for (int l = 0; l < VW; l++) a[l] = a[l] > 0 ? a[l] : a[l] * j->alpha; /* NaN stays NaN */
-        cell[v] += a;
+        const vf a = acc[v];
+        const vi positive = a > (vf){0};
+        cell[v] += (vf)(((vi)a & positive) | ((vi)(a * j->alpha) & ~positive));
       }
     }
   const float scale = 1.f / (float)(P * P);

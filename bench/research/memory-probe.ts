@@ -18,7 +18,7 @@ import { builtInTestSet, builtInTrainingImages, floatsOf, ImageSet, pickRows } f
 import { auroc } from '../../src/eval/metrics';
 import { openRun } from '../../src/run/open';
 import { runFilePath } from '../../src/run/paths';
-import { coresetImages } from '../../src/score/coreset';
+import { coreset } from '../../src/score/coreset';
 import { buildFeatureMemory, disposeFeatureMemory, FeatureSpace, memoryDistances, memoryRows, pixelSpace, rFeatureSpace } from '../../src/score/feature-memory';
 import { splitTraining } from '../../src/train/dataset';
 
@@ -62,14 +62,14 @@ async function main() {
     for (const m of ms) {
       row[`sample ${m}`] = knnAuroc(space, pickRows(train, memoryRows(train.count, m, cfg.seed)) as ImageSet, k, test);
       const t0 = performance.now();
-      const core = coresetImages(space, train, m, cfg.seed);
+      const core = coreset(space, train, m, cfg.seed).images;
       row[`coreset ${m} seconds`] = (performance.now() - t0) / 1000;
       row[`coreset ${m}`] = knnAuroc(space, core, k, test);
-      row[`coreset ${m} of the stored sample`] = knnAuroc(space, coresetImages(space, stored, m, cfg.seed), k, test);
+      row[`coreset ${m} of the stored sample`] = knnAuroc(space, coreset(space, stored, m, cfg.seed).images, k, test);
     }
     if (process.env.PROBE_PIXELS !== '0') {
       row[`pixels sample ${stored.count}`] = knnAuroc(pixelSpace, stored, k, test);
-      for (const m of ms) row[`pixels coreset ${m}`] = knnAuroc(pixelSpace, coresetImages(pixelSpace, train, m, cfg.seed), k, test);
+      for (const m of ms) row[`pixels coreset ${m}`] = knnAuroc(pixelSpace, coreset(pixelSpace, train, m, cfg.seed).images, k, test);
     }
     opened.dispose();
     results[name] = row;

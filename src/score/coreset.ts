@@ -13,8 +13,8 @@ import { buildFeatureMemory, disposeFeatureMemory, FeatureSpace, memoryRows, val
  */
 
 /**
- * Candidates the coreset is chosen from at most (a seeded sample beyond it): their similarity matrix is
- * CORESET_CANDIDATES² floats (268 MB at most) and costs CORESET_CANDIDATES²·features multiply-adds an epoch.
+ * Candidates the coreset is chosen from at most (a seeded sample beyond it): their similarities take about
+ * CORESET_CANDIDATES²/2 floats (134 MB at most) and CORESET_CANDIDATES²·features/2 multiply-adds an epoch.
  */
 export const CORESET_CANDIDATES = 8192;
 
@@ -22,66 +22,116 @@ export const CORESET_CANDIDATES = 8192;
 const BLOCK = 512;
 
 /**
- * The cosine similarity of every pair of images of `set` in `space`, [count × count] row-major. On the compiled
- * kernels each block of columns is multiplied with the rows from its own first one down only, in place in one array,
- * and mirrored: half the products, no copies. Elsewhere TensorFlow.js multiplies every row with every block.
+ * The memory similarities() works in, kept between calls (a training run keeps one for all its epochs): an epoch's
+ * ~125 MB (digit 1), touched fresh each time, had cost ~0.4 s in page faults on this kind of VM, as much as the
+ * products themselves (bench/NOTES.md).
  */
-export function similarityMatrix(space: FeatureSpace, set: ImageSet): Float32Array {
+export class CoresetWorkspace {
+  private buffer = new Float32Array(0);
+
+  /** `n` floats, reused: what a previous call left there is overwritten. */
+  floats(n: number): Float32Array {
+    if (this.buffer.length < n) {
+      this.buffer = new Float32Array(0); // let the old one go before the new one is touched
+      this.buffer = new Float32Array(n);
+    }
+    return this.buffer.subarray(0, n);
+  }
+}
+
+/** The cosine similarity of every pair of a set's images, read a row at a time. */
+export interface Similarities {
+  readonly count: number;
+  /** Writes sim(r, c) for every c into `into` (count floats). */
+  row(r: number, into: Float32Array): void;
+}
+
+/**
+ * What similarities() returns: the pairs' similarities and each image's unit feature row (count × dims), both in the
+ * workspace, so valid until its next use.
+ */
+export interface EmbeddedSet {
+  sims: Similarities;
+  features: Float32Array;
+  dims: number;
+}
+
+/**
+ * Every pair's cosine similarity in `space`, kept as blocks of BLOCK columns. On the compiled kernels block b (columns
+ * from s) holds the rows from s down only, written by the kernel where they stay: half the products, no copy and no
+ * mirror (an epoch's matrix had cost more in copying and in fresh memory than in products; bench/NOTES.md). A row's
+ * values above those blocks are read from the block holding its own column, by symmetry. Elsewhere TensorFlow.js
+ * multiplies every row with every block.
+ */
+export function similarities(space: FeatureSpace, set: ImageSet, workspace = new CoresetWorkspace()): EmbeddedSet {
   const n = set.count;
   const memory = buildFeatureMemory(space, set, 1);
   const f = memory.dims;
-  const sims = new Float32Array(n * n);
+  const native = active();
+  const starts = Array.from({ length: Math.ceil(n / BLOCK) }, (_, b) => b * BLOCK);
+  const firstRow = (s: number) => (native ? s : 0);
+  // [features | one block's rows, transposed | each block's products]: the layout the kernels address by offset.
+  const at: number[] = [];
+  let size = n * f + f * BLOCK;
+  for (const s of starts) {
+    at.push(size);
+    size += (n - firstRow(s)) * BLOCK;
+  }
+  const heap = workspace.floats(size);
   try {
-    const native = active();
-    // [bank | the block's rows, transposed | products]: the layout the kernels address by offset.
-    const heap = new Float32Array(n * f + f * BLOCK + (native ? n * BLOCK : 0));
     heap.set(valuesInPlace(memory.bank), 0);
-    for (let start = 0; start < n; start += BLOCK) {
-      const q = Math.min(BLOCK, n - start);
-      const qt = n * f;
+    const qt = n * f;
+    starts.forEach((s, b) => {
+      const q = Math.min(BLOCK, n - s);
       heap.fill(0, qt, qt + f * BLOCK);
-      for (let i = 0; i < q; i++) for (let j = 0; j < f; j++) heap[qt + j * BLOCK + i] = heap[(start + i) * f + j];
+      for (let i = 0; i < q; i++) for (let j = 0; j < f; j++) heap[qt + j * BLOCK + i] = heap[(s + i) * f + j];
       if (native) {
-        // The rows from `start` on times the block.
-        const out = qt + f * BLOCK;
-        rowProducts(native, heap, start * f, n - start, f, qt, BLOCK, out);
-        for (let i = start; i < n; i++) {
-          const from = out + (i - start) * BLOCK;
-          for (let j = 0; j < q; j++) {
-            const v = heap[from + j];
-            sims[i * n + start + j] = v;
-            sims[(start + j) * n + i] = v;
-          }
-        }
+        rowProducts(native, heap, s * f, n - s, f, qt, BLOCK, at[b]);
       } else {
         const values = tf.tidy(() => {
           const filter = tf.tensor4d(heap.subarray(qt, qt + f * BLOCK), [1, 1, f, BLOCK]);
           return tf.conv2d(memory.bank, filter, 1, 'valid').dataSync() as Float32Array;
         });
-        for (let i = 0; i < n; i++) sims.set(values.subarray(i * BLOCK, i * BLOCK + q), i * n + start);
+        heap.set(values, at[b]);
       }
-    }
+    });
   } finally {
     disposeFeatureMemory(memory);
   }
-  return sims;
+  const row = (r: number, into: Float32Array) => {
+    const own = Math.floor(r / BLOCK);
+    starts.forEach((s, b) => {
+      const q = Math.min(BLOCK, n - s);
+      if (r >= firstRow(s)) {
+        const from = at[b] + (r - firstRow(s)) * BLOCK;
+        into.set(heap.subarray(from, from + q), s);
+      } else {
+        // Columns s.. of row r (r above the block's first row): sim(c, r), in column r of r's own block.
+        const base = at[own] + (r - starts[own]) - firstRow(starts[own]) * BLOCK;
+        for (let j = 0; j < q; j++) into[s + j] = heap[base + (s + j) * BLOCK];
+      }
+    });
+  };
+  return { sims: { count: n, row }, features: heap.subarray(0, n * f), dims: f };
 }
 
 /**
- * Greedy k-centre over a similarity matrix `sims` [count × count]: the rows of `m` images (all of them when
- * count ≤ m), sorted. Ties go to the lowest row, so one matrix gives one coreset.
+ * Greedy k-centre over the similarities of `count` images: the rows of `m` images (all of them when count ≤ m),
+ * sorted. Ties go to the lowest row, so one set of similarities gives one coreset.
  */
-export function greedyCoreset(sims: Float32Array, count: number, m: number): Uint32Array {
+export function greedyCoreset(sims: Similarities, m: number): Uint32Array {
+  const count = sims.count;
   if (count <= m) return Uint32Array.from({ length: count }, (_, i) => i);
   const nearest = new Float32Array(count).fill(Infinity); // each image's distance to the closest one kept
+  const row = new Float32Array(count);
   const chosen = new Uint32Array(m);
   let next = 0;
   for (let c = 0; c < m; c++) {
     chosen[c] = next;
-    const row = next * count;
+    sims.row(next, row);
     let far = 0;
     for (let i = 0; i < count; i++) {
-      const d = 1 - sims[row + i];
+      const d = 1 - row[i];
       if (d < nearest[i]) nearest[i] = d;
       if (nearest[i] > nearest[far]) far = i;
     }
@@ -90,13 +140,32 @@ export function greedyCoreset(sims: Float32Array, count: number, m: number): Uin
   return chosen.sort();
 }
 
+/** A coreset: its images, in the order of the set, and their unit feature rows in the space it was chosen in. */
+export interface Coreset {
+  images: ImageSet;
+  /** images.count × dims floats. */
+  features: Float32Array;
+  dims: number;
+}
+
 /**
- * The coreset of `m` images of `set` in `space`: chosen among all of them, or among a seeded sample of
- * CORESET_CANDIDATES when there are more. Returns the images, in the order of `set`.
+ * The coreset of `m` images of `set` in `space` (at least one image): chosen among all of them, or among a seeded
+ * sample of CORESET_CANDIDATES when there are more; every image is kept when the set has no more than `m`. Pass the
+ * same workspace to every call of a run.
  */
-export function coresetImages(space: FeatureSpace, set: ImageSet, m: number, seed: number): ImageSet {
-  if (set.count <= m) return set;
-  const candidates = pickRows(set, memoryRows(set.count, CORESET_CANDIDATES, seed)) as ImageSet;
-  const rows = greedyCoreset(similarityMatrix(space, candidates), candidates.count, m);
-  return pickRows(candidates, rows) as ImageSet;
+export function coreset(space: FeatureSpace, set: ImageSet, m: number, seed: number, workspace?: CoresetWorkspace): Coreset {
+  if (set.count <= m) {
+    const memory = buildFeatureMemory(space, set, 1);
+    try {
+      return { images: set, features: valuesInPlace(memory.bank).slice(), dims: memory.dims };
+    } finally {
+      disposeFeatureMemory(memory);
+    }
+  }
+  const candidates = set.count <= CORESET_CANDIDATES ? set : (pickRows(set, memoryRows(set.count, CORESET_CANDIDATES, seed)) as ImageSet);
+  const { sims, features, dims } = similarities(space, candidates, workspace);
+  const rows = greedyCoreset(sims, m);
+  const kept = new Float32Array(rows.length * dims);
+  rows.forEach((r, k) => kept.set(features.subarray(r * dims, (r + 1) * dims), k * dims));
+  return { images: pickRows(candidates, rows) as ImageSet, features: kept, dims };
 }

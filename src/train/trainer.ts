@@ -3,7 +3,7 @@ import { RunConfig } from '../config';
 import { NOVELTY_SCORES, NoveltyScore, scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
-import { coresetImages } from '../score/coreset';
+import { coreset, CoresetWorkspace } from '../score/coreset';
 import { mulberry32, shuffleInPlace } from '../data/random';
 import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
@@ -82,12 +82,22 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): Record<Novelt
 }
 
 /**
- * The images whose features make this epoch's knn memory: a greedy k-centre coreset of memoryCoreset training images
- * in R's features now (src/score/coreset.ts), or the stored sample itself where memoryCoreset is 0.
+ * This epoch's knn memory, as unit feature rows of R's features now: those of a greedy k-centre coreset of
+ * memoryCoreset training images (src/score/coreset.ts, which embeds them while choosing), or of the stored sample
+ * itself where memoryCoreset is 0.
  */
-function memoryAtEpoch(job: TrainingJob, space: FeatureSpace): ImageSet {
-  const { memoryCoreset, seed } = job.config.train;
-  return memoryCoreset === 0 ? job.memoryImages : coresetImages(space, job.train, memoryCoreset, seed);
+function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: CoresetWorkspace): { features: Float32Array; images: number; dims: number } {
+  const { memoryCoreset, seed, neighbours } = job.config.train;
+  if (memoryCoreset > 0) {
+    const { images, features, dims } = coreset(space, job.train, memoryCoreset, seed, workspace);
+    return { features, images: images.count, dims };
+  }
+  const built = buildFeatureMemory(space, job.memoryImages, neighbours);
+  try {
+    return { features: bankRows(built), images: built.images, dims: built.dims };
+  } finally {
+    disposeFeatureMemory(built);
+  }
 }
 
 async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; images: number }> {
@@ -142,17 +152,16 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
 export async function runTraining(job: TrainingJob): Promise<RunFile> {
   const { config, run } = job;
   const first = run.epochs.length + 1;
+  const workspace = new CoresetWorkspace();
   for (let epoch = first; epoch <= config.train.epochs; epoch++) {
     const epochStarted = performance.now();
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
     // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
     const space = rFeatureSpace(job.nets.r);
-    const built = buildFeatureMemory(space, memoryAtEpoch(job, space), config.train.neighbours);
-    const { dims, images } = built;
-    const stored = toFloat16(bankRows(built));
-    disposeFeatureMemory(built);
-    const memory = memoryFromBank(space, fromFloat16(stored), built.images, config.train.neighbours);
+    const { features, dims, images } = memoryAtEpoch(job, space, workspace);
+    const stored = toFloat16(features);
+    const memory = memoryFromBank(space, fromFloat16(stored), images, config.train.neighbours);
     let validation: Record<NoveltyScore, { mean: number; threshold: number }>;
     try {
       validation = validationStats(job, memory);

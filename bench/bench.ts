@@ -4,13 +4,16 @@
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
  *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
- *                      cpu-stock, torch, score, score-folder
+ *                      cpu-stock, torch, train-epoch, score, score-folder
  *   --time-command C   also time C (a shell command) 5 times
  *
  * wasm-native runs the compiled kernels (build/alocc_kernels.node) on every core, wasm-native-1 on one thread;
  * wasm-fast and wasm-parallel turn them off: what a machine without a C compiler gets. score-folder runs the built
  * CLI (`npm run build` first) over a folder of 10,000 PNGs and times a cold `alocc score one.png`, for a 28×28×1 and a
  * 64×64×3 run, with their CPU time beside the wall time.
+ *
+ * train-epoch runs the built CLI's `alocc train --digit 1` for three epochs and reports the whole-epoch images/s
+ * that run.json records, beside the wasm-native step figure when that row ran too (bench/train-epoch.ts).
  *
  * torch runs the PyTorch twin (bench/torch/alocc_torch.py: the same R, D and step) with Debian's python3-torch on the
  * same cores when `python3 -c 'import torch'` works, and prints alocc's step rate over the twin's.
@@ -36,6 +39,7 @@ import { reconstructionLossPerImage } from '../src/train/losses';
 import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
 import { parallelRow } from './parallel-row';
 import { scoreFolderRows } from './score-folder';
+import { trainEpochRow } from './train-epoch';
 import { trainingRow, Row } from './rows';
 
 const args = process.argv.slice(2);
@@ -217,6 +221,15 @@ async function main() {
     if (twin.imagesPerSecond && ours?.imagesPerSecond) {
       const ratio = ours.imagesPerSecond / twin.imagesPerSecond;
       add({ name: 'alocc step / PyTorch step', batch: BATCH, imagesPerSecond: null, note: `ratio ${ratio.toFixed(2)} (${ours.imagesPerSecond.toFixed(1)} / ${twin.imagesPerSecond.toFixed(1)} images/s, same machine, same run)` });
+    }
+  }
+  if (want('train-epoch')) {
+    const epoch = trainEpochRow(quick);
+    add(epoch);
+    const step = rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread'));
+    if (epoch.imagesPerSecond && step?.imagesPerSecond) {
+      const ratio = epoch.imagesPerSecond / step.imagesPerSecond;
+      add({ name: 'whole epoch / step', batch: BATCH, imagesPerSecond: null, note: `ratio ${ratio.toFixed(2)} (${epoch.imagesPerSecond.toFixed(1)} / ${step.imagesPerSecond.toFixed(1)} images/s, same run)` });
     }
   }
   if (want('score')) {

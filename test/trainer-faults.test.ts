@@ -204,3 +204,24 @@ test('train into a checkpoint folder that cannot be made: one line, exit 1, befo
   assert.doesNotMatch(r.stderr, STACK_TRACE);
   assert.equal(fs.readFileSync(file, 'utf8'), 'not a folder');
 });
+
+test("run.json's epoch seconds and images/s cover the whole epoch: batches, then the knn memory, validation and the checkpoint", async () => {
+  // The checkpoint's last step (the epoch folder renamed into place) made 150 ms slower: a figure that timed the
+  // batches alone would miss it.
+  const delay = 150;
+  const rename = nodeFs.renameSync;
+  let started = 0;
+  let lastBatch = 0;
+  const run = (await patched(
+    'renameSync',
+    ((from: fs.PathLike, to: fs.PathLike) => {
+      if (/epoch-\d+$/.test(String(to))) for (const until = performance.now() + delay; performance.now() < until; );
+      return rename(from, to);
+    }) as typeof fs.renameSync,
+    async () => (await train(() => ({ epochStart: () => (started = performance.now()), batchEnd: () => (lastBatch = performance.now()) }), 1)).result,
+  )) as RunFile;
+  const [epoch] = run.epochs;
+  const batches = (lastBatch - started) / 1000;
+  assert.ok(epoch.wallSeconds >= batches + delay / 1000, `epoch ${epoch.wallSeconds} s, its batches alone ${batches.toFixed(3)} s`);
+  assert.ok(Math.abs(epoch.imagesPerSecond - 24 / epoch.wallSeconds) < 1e-9 * epoch.imagesPerSecond, `${epoch.imagesPerSecond} images/s for 24 images in ${epoch.wallSeconds} s`);
+});

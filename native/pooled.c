@@ -18,6 +18,22 @@ typedef struct {
   long next;
 } pooled_job;
 
+/* Every tap of the kernel that falls inside the image for output pixel (oh, ow) ('same' padding: the others are
+ * zeros and skipped), with xp at its input pixel's Ci values and wp at its [Ci][Co] weights; BODY accumulates. One
+ * copy of the bounds for the vector and the scalar cells. */
+#define FOR_TAPS(g, image, w, oh, ow, BODY)                                                                          \
+  for (int kh = 0; kh < (g)->KH; kh++) {                                                                             \
+    const int ih = (oh) + kh - (g)->PT;                                                                              \
+    if (ih < 0 || ih >= (g)->H) continue;                                                                            \
+    for (int kw = 0; kw < (g)->KW; kw++) {                                                                           \
+      const int iw = (ow) + kw - (g)->PL;                                                                            \
+      if (iw < 0 || iw >= (g)->W) continue;                                                                          \
+      const float *xp = (image) + ((long)ih * (g)->W + iw) * (g)->Ci;                                                \
+      const float *wp = (w) + (long)(kh * (g)->KW + kw) * (g)->Ci * (g)->Co;                                         \
+      BODY                                                                                                           \
+    }                                                                                                                \
+  }
+
 /* One cell of one image: the mean over its P×P pixels of LeakyReLU(bias + conv), into out[Co]. NV, the number of
  * SIMD vectors across Co, is a constant in the specialised copies below, so the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void pooled_cell(const pooled_job *j, const float *image, int ch, int cw,
@@ -31,20 +47,12 @@ static inline __attribute__((always_inline)) void pooled_cell(const pooled_job *
       const int oh = ch * P + dy, ow = cw * P + dx;
       vf acc[MAX_CO_VECTORS];
       for (int v = 0; v < NV; v++) acc[v] = ld(j->bias + v * VW);
-      for (int kh = 0; kh < g->KH; kh++) {
-        const int ih = oh + kh - g->PT;
-        if (ih < 0 || ih >= g->H) continue;
-        for (int kw = 0; kw < g->KW; kw++) {
-          const int iw = ow + kw - g->PL;
-          if (iw < 0 || iw >= g->W) continue;
-          const float *xp = image + ((long)ih * g->W + iw) * g->Ci;
-          const float *wp = j->w + (long)(kh * g->KW + kw) * g->Ci * g->Co;
-          for (int ci = 0; ci < g->Ci; ci++) {
-            const float xv = xp[ci];
-            for (int v = 0; v < NV; v++) acc[v] += xv * ld(wp + (long)ci * g->Co + v * VW);
-          }
+      FOR_TAPS(g, image, j->w, oh, ow, {
+        for (int ci = 0; ci < g->Ci; ci++) {
+          const float xv = xp[ci];
+          for (int v = 0; v < NV; v++) acc[v] += xv * ld(wp + (long)ci * g->Co + v * VW);
         }
-      }
+      });
       /* LeakyReLU as a mask and a blend, whole vectors (a loop over lanes compiled to scalar code and cost more
        * than the taps); NaN fails the test and stays NaN. */
       for (int v = 0; v < NV; v++) {
@@ -76,17 +84,9 @@ static void pooled_cell_scalar(const pooled_job *j, const float *image, int ch, 
       const int oh = ch * P + dy, ow = cw * P + dx;
       for (int co = 0; co < g->Co; co++) {
         float acc = j->bias[co];
-        for (int kh = 0; kh < g->KH; kh++) {
-          const int ih = oh + kh - g->PT;
-          if (ih < 0 || ih >= g->H) continue;
-          for (int kw = 0; kw < g->KW; kw++) {
-            const int iw = ow + kw - g->PL;
-            if (iw < 0 || iw >= g->W) continue;
-            const float *xp = image + ((long)ih * g->W + iw) * g->Ci;
-            const float *wp = j->w + (long)(kh * g->KW + kw) * g->Ci * g->Co + co;
-            for (int ci = 0; ci < g->Ci; ci++) acc += xp[ci] * wp[(long)ci * g->Co];
-          }
-        }
+        FOR_TAPS(g, image, j->w, oh, ow, {
+          for (int ci = 0; ci < g->Ci; ci++) acc += xp[ci] * wp[(long)ci * g->Co + co];
+        });
         out[co] += acc > 0 ? acc : acc * j->alpha;
       }
     }

@@ -4,7 +4,7 @@
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
  *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
- *                      cpu-stock, torch, train-epoch, score, score-folder
+ *                      cpu-stock, torch, train-epoch, score, score-folder, isa
  *   --time-command C   also time C (a shell command) 5 times
  *
  * wasm-native runs the compiled kernels (build/alocc_kernels.node) on every core, wasm-native-1 on one thread;
@@ -14,6 +14,9 @@
  *
  * train-epoch runs the built CLI's `alocc train --digit 1` for three epochs and reports the whole-epoch images/s
  * that run.json records, beside the wasm-native step figure when that row ran too (bench/train-epoch.ts).
+ *
+ * isa runs the training step and the CLI's folder scoring once per instruction set the addon has and this CPU runs
+ * (ALOCC_ISA: avx512, avx2, baseline on x86-64), the best first; not part of the default set (about 5 minutes).
  *
  * torch runs the PyTorch twin (bench/torch/alocc_torch.py: the same R, D and step) with Debian's python3-torch on the
  * same cores when `python3 -c 'import torch'` works, and prints alocc's step rate over the twin's.
@@ -29,7 +32,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { nativeStatus, registerFastConvGradients, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
+import { nativeStatus, registerFastConvGradients, setNativeIsa, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { buildReconstructor } from '../src/models/reconstructor';
 import { builtInTrainingImages, pickRows } from '../src/data/source';
@@ -239,6 +242,15 @@ async function main() {
   }
   if (want('score-folder')) {
     for (const shape of ['28x28x1', '64x64x3'] as const) for (const row of await scoreFolderRows(quick ? 2000 : 10000, {}, '', shape)) add(row);
+  }
+  // Every instruction-set path: only when asked by name (--only isa), as each path trains and scores a run of its own.
+  if (only?.includes('isa') && native.loaded) {
+    for (const isa of native.isas ?? []) {
+      setNativeIsa(isa);
+      add(await trainOnBackend(`train wasm + compiled kernels, ${native.threads} threads, ISA ${isa}`, 'wasm', true, BATCH, 2, steps, `ALOCC_ISA=${isa}`));
+      for (const row of await scoreFolderRows(quick ? 2000 : 10000, { ALOCC_ISA: isa }, `, ISA ${isa}`, '28x28x1')) add(row);
+    }
+    setNativeIsa(native.isa!);
   }
   const command = option('--time-command');
   if (command) add(timeCommand(command, 5));

@@ -138,6 +138,28 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   return kernel_result(env, result, "columnSums");
 }
 
+/* channelAffine(heap, p: Int32Array [n, channels, x, coefficients, out]): BatchNorm with given statistics (ops.c). */
+static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *heap;
+  int32_t *p;
+  size_t heap_len, plen;
+  if (argc < 2 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
+      !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) || plen < 5)
+    return throw_error(env, "channelAffine(heap, Int32Array [n, channels, x, coefficients, out])");
+  if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
+    return throw_error(env, "channelAffine: n must be a multiple of a positive channel count");
+  if (!in_heap(p[2], p[0], heap_len)) return operand_error(env, "channelAffine", "x", p[2], p[0], heap_len);
+  if (!in_heap(p[3], (size_t)3 * p[1], heap_len)) return operand_error(env, "channelAffine", "coefficients", p[3], (size_t)3 * p[1], heap_len);
+  if (!in_heap(p[4], p[0], heap_len)) return operand_error(env, "channelAffine", "out", p[4], p[0], heap_len);
+  pthread_mutex_lock(&op_lock);
+  channel_affine(heap + p[2], heap + p[3], heap + p[4], p[0], p[1]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops. */
 static napi_value js_map(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -287,6 +309,7 @@ NAPI_MODULE_INIT() {
   EXPORT("conv", js_conv)
   EXPORT("columnSums", js_column_sums)
   EXPORT("map", js_map)
+  EXPORT("channelAffine", js_channel_affine)
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)
   EXPORT("vectorWidth", js_vector_width)

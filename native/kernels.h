@@ -97,7 +97,10 @@ int reserve_scratch(int which, size_t floats);
 
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
-enum { MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1 };
+enum { MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1, MAP_CHANNEL_AFFINE = 2 };
 /* LEAKYRELU: out = a > 0 ? a : alpha·a; LEAKYRELU_GRAD (a = x, b = dy): out = a > 0 ? b : alpha·b. */
 void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha);
+/* BatchNorm with given statistics: out[r][k] = (x[r][k] − mean[k])·mult[k] + offset[k] over rows of `channels`
+ * values (n a multiple of it); coefficients = [mean | mult | offset], `channels` floats each. */
+void channel_affine(const float *x, const float *coefficients, float *out, long n, int channels);
 #endif

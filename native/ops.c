@@ -53,8 +53,9 @@ typedef struct {
   int op;
   const float *a, *b;
   float *out;
-  long n, next, blocks;
+  long n, next, blocks, block; /* block: elements a job takes at a time */
   float alpha;
+  int channels; /* MAP_CHANNEL_AFFINE: the innermost dimension; b holds mean, multiplier and offset, `channels` each */
 } map_job;
 #define MAP_BLOCK 16384
 
@@ -64,18 +65,31 @@ static void map_block(void *p, int tid) {
   for (;;) {
     long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (b >= j->blocks) break;
-    long i0 = b * MAP_BLOCK, i1 = i0 + MAP_BLOCK < j->n ? i0 + MAP_BLOCK : j->n;
+    long i0 = b * j->block, i1 = i0 + j->block < j->n ? i0 + j->block : j->n;
     const float *a = j->a, *g = j->b;
     float *o = j->out, alpha = j->alpha;
     if (j->op == MAP_LEAKYRELU)
       for (long i = i0; i < i1; i++) o[i] = a[i] > 0 ? a[i] : a[i] * alpha;
-    else /* a = x, g = dy */
+    else if (j->op == MAP_LEAKYRELU_GRAD) /* a = x, g = dy */
       for (long i = i0; i < i1; i++) o[i] = a[i] > 0 ? g[i] : g[i] * alpha;
+    else { /* MAP_CHANNEL_AFFINE: a block is whole rows of `channels` */
+      const int c = j->channels;
+      const float *mean = g, *mult = g + c, *offset = g + 2 * c;
+      for (long r = i0; r < i1; r += c)
+        for (int k = 0; k < c; k++) o[r + k] = (a[r + k] - mean[k]) * mult[k] + offset[k];
+    }
   }
 }
 
 void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha) {
-  map_job j = {.op = op, .a = a, .b = b, .out = out, .n = n, .alpha = alpha};
-  j.blocks = (n + MAP_BLOCK - 1) / MAP_BLOCK;
+  map_job j = {.op = op, .a = a, .b = b, .out = out, .n = n, .alpha = alpha, .channels = 1, .block = MAP_BLOCK};
+  j.blocks = (n + j.block - 1) / j.block;
+  parallel(map_block, &j);
+}
+
+void channel_affine(const float *x, const float *coefficients, float *out, long n, int channels) {
+  map_job j = {.op = MAP_CHANNEL_AFFINE, .a = x, .b = coefficients, .out = out, .n = n, .channels = channels};
+  j.block = (MAP_BLOCK > channels ? MAP_BLOCK / channels : 1) * (long)channels;
+  j.blocks = (n + j.block - 1) / j.block;
   parallel(map_block, &j);
 }

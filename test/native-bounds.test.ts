@@ -16,6 +16,7 @@ interface Addon {
   conv(op: number, heap: Float32Array, p: Int32Array, alpha?: number): void;
   columnSums(heap: Float32Array, p: Int32Array, scale: number): void;
   map(op: number, heap: Float32Array, p: Int32Array, alpha: number): void;
+  channelAffine(heap: Float32Array, p: Int32Array): void;
   isas(): string[];
   setIsa(name: string): string;
 }
@@ -55,6 +56,11 @@ const ENTRY_POINTS: EntryPoint[] = [
     operands: ['a', 'b', 'out'].map((name, at) => ({ name, size: 37, at })),
     call: (heap: Float32Array, o: number[]) => addon!.map(op, heap, Int32Array.from([37, o[0], o[1], o[2]]), 0.3),
   })),
+  {
+    name: 'channelAffine',
+    operands: [{ name: 'x', size: 6 * 7, at: 0 }, { name: 'coefficients', size: 3 * 7, at: 1 }, { name: 'out', size: 6 * 7, at: 2 }],
+    call: (heap, o) => addon!.channelAffine(heap, Int32Array.from([6 * 7, 7, o[0], o[1], o[2]])),
+  },
 ];
 
 /** Offsets with operand `moved` at `end` and the others one after another from the heap's start. */
@@ -137,6 +143,8 @@ test('geometry, padding, op and activation are checked before any kernel runs', 
   assert.throws(call({ Ci: 1 << 20, KH: 1 << 5 }), /too large|outside the heap|padding/);
   assert.throws(() => addon!.map(0, heap, Int32Array.from([-5, 0, 0, 0]), 0), /n must be at least 0/);
   assert.throws(() => addon!.columnSums(heap, Int32Array.from([3, 0, 0, 0]), 1), /must be positive/);
+  assert.throws(() => addon!.channelAffine(heap, Int32Array.from([10, 3, 0, 10, 20])), /multiple of a positive channel count/);
+  assert.throws(() => addon!.channelAffine(heap, Int32Array.from([12, 0, 0, 10, 20])), /multiple of a positive channel count/);
 });
 
 test('setIsa refuses an instruction set the build or the CPU lacks, and keeps the one in use', { skip }, () => {

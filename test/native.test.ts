@@ -149,6 +149,32 @@ test('LeakyReLU and its gradient on the compiled kernels match stock cpu', async
   assertClose(dx1, dx0, 'leakyRelu gradient', 1e-7);
 });
 
+test('BatchNorm with given statistics on the compiled kernels matches stock cpu, with and without scale and offset', async () => {
+  // 3,000 rows of 24 channels: more than one block of the threaded pass, and rows never split between blocks.
+  const run = (withScale: boolean, withOffset: boolean) =>
+    tf.tidy(() => {
+      const x = tf.tensor(values(3000 * 24, 11), [30, 10, 10, 24]);
+      const mean = tf.tensor1d(values(24, 12));
+      const variance = tf.abs(tf.tensor1d(values(24, 13))) as tf.Tensor1D;
+      const offset = withOffset ? tf.tensor1d(values(24, 14)) : undefined;
+      const scale = withScale ? tf.tensor1d(values(24, 15)) : undefined;
+      return tf.batchNorm(x, mean, variance, offset, scale, 1e-3).dataSync() as Float32Array;
+    });
+  for (const [withScale, withOffset] of [[true, true], [false, true], [true, false], [false, false]]) {
+    await tf.setBackend('cpu');
+    const reference = run(withScale, withOffset);
+    await tf.setBackend('wasm');
+    // A division by the root once per channel instead of per element: a rounding step or two apart.
+    assertClose(run(withScale, withOffset), reference, `batchNorm (scale ${withScale}, offset ${withOffset})`, 1e-5);
+  }
+  // Statistics broadcast another way (one value for all channels) go to wasm's own kernel, still right.
+  await tf.setBackend('cpu');
+  const broadcast = () => tf.tidy(() => tf.batchNorm(tf.tensor(values(240, 16), [10, 24]), tf.scalar(0.25), tf.scalar(2), tf.scalar(1), tf.scalar(3), 1e-3).dataSync() as Float32Array);
+  const reference = broadcast();
+  await tf.setBackend('wasm');
+  assertClose(broadcast(), reference, 'batchNorm with scalar statistics', 1e-5);
+});
+
 test('the threaded kernels repeat their numbers bit for bit, and agree with one thread',  { skip: !fs.existsSync(ADDON) && 'addon not built' }, async () => {
   await tf.setBackend('wasm');
   const threads = nativeStatus().threads;

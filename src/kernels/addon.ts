@@ -13,6 +13,7 @@ export interface NativeKernels {
   conv(op: number, heap: Float32Array, params: Int32Array, alpha?: number): void;
   columnSums(heap: Float32Array, params: Int32Array, scale: number): void;
   map(op: number, heap: Float32Array, params: Int32Array, alpha: number): void;
+  channelAffine(heap: Float32Array, params: Int32Array): void;
   pooledConv(heap: Float32Array, params: Int32Array, alpha: number): boolean;
   setThreads(n: number): number;
   vectorWidth(): number;

@@ -12,6 +12,7 @@ import {
   nativeConvBackpropFilter,
   nativeConvBackpropInput,
   nativeConvForward,
+  nativeFusedBatchNorm,
   nativeLeakyRelu,
   nativeLeakyReluGradUsable,
 } from './native';
@@ -22,7 +23,7 @@ export { loadNativeKernels, nativeStatus, setNativeIsa, setNativeKernels } from 
 
 /**
  * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). On wasm the
- * compiled kernels (native.ts) take every conv they support; without them (no C compiler) each kernel has one
+ * compiled kernels (native.ts) take every conv they support, LeakyReLU and BatchNorm; without them (no C compiler) each kernel has one
  * fallback: stock wasm has no Conv2DBackpropFilter at all and a scalar-loop Conv2DBackpropInput, the cpu backend's are
  * slow loops, and both gradients become forward convolutions, which tf.fused.conv2d's gradient uses too. On wasm,
  * leading-axes Sum/Mean run as one pass over the heap, Identity without a copy. On both, the
@@ -105,6 +106,7 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
     FusedConv2D: withNative(nativeConvForward, (stock, name) => required(stock, name, 'FusedConv2D').kernelFunc),
     LeakyRelu: (stock, name) => nativeLeakyRelu(required(stock, name, 'LeakyRelu').kernelFunc),
+    FusedBatchNorm: (stock, name) => nativeFusedBatchNorm(required(stock, name, 'FusedBatchNorm').kernelFunc),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };

@@ -161,6 +161,43 @@ export function nativeLeakyReluGradUsable(x: tf.Tensor, dy: tf.Tensor): boolean 
 }
 
 /**
+ * BatchNorm with given statistics (tfjs-layers' BatchNormalization, training or not, ends in FusedBatchNorm) in one
+ * threaded pass on the addon: (x − mean)·m + offset per channel, with m = scale/√(variance + ε) computed once per
+ * channel; wasm's own kernel takes a square root and a division for every element, on one thread (~26 ms of a training
+ * step, bench/NOTES.md). Statistics that are not one value per channel of x's last axis go to `fallback`.
+ */
+export function nativeFusedBatchNorm(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, mean, variance, offset: shift, scale } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { varianceEpsilon } = args.attrs as unknown as { varianceEpsilon: number };
+    const native = active();
+    if (!native || !x || !mean || !variance || x.dtype !== 'float32' || x.shape.length === 0) return fallback(args);
+    const c = x.shape[x.shape.length - 1];
+    const n = tf.util.sizeFromShape(x.shape);
+    const perChannel = (t: tf.TensorInfo | undefined) => t == null || (t.dtype === 'float32' && tf.util.sizeFromShape(t.shape) === c);
+    if (n === 0 || ![mean, variance, shift, scale].every(perChannel)) return fallback(args);
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const out = backend.makeOutput(x.shape, 'float32');
+    const coefficients = backend.makeOutput([3 * c], 'float32');
+    try {
+      // Read after both outputs are made: making one can grow, and so replace, the heap.
+      const heap = backend.wasm.HEAPF32;
+      const [m, v, k] = [mean, variance, coefficients].map((t) => offset(backend, t));
+      const o = shift ? offset(backend, shift) : -1;
+      const s = scale ? offset(backend, scale) : -1;
+      for (let i = 0; i < c; i++) {
+        heap[k + i] = heap[m + i];
+        heap[k + c + i] = (s >= 0 ? heap[s + i] : 1) / Math.sqrt(heap[v + i] + varianceEpsilon);
+        heap[k + 2 * c + i] = o >= 0 ? heap[o + i] : 0;
+      }
+      return into(backend, out, () => native.channelAffine(heap, Int32Array.from([n, c, offset(backend, x), k, offset(backend, out)])));
+    } finally {
+      backend.disposeData(coefficients.dataId);
+    }
+  };
+}
+
+/**
  * A stride-1 'same' conv of x [n, h, w, ci] with filter [kh, kw, ci, co] and bias, LeakyReLU(alpha), averaged over
  * pool×pool cells ('valid': [n, ⌊h/pool⌋, ⌊w/pool⌋, co]) in one pass on the addon, never writing the full-resolution
  * map. A tensor of the active scope, or null where the addon is off, the backend is not wasm or the kernel does not

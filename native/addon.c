@@ -47,6 +47,29 @@ static napi_value operand_error(napi_env env, const char *fn, const char *name, 
   return throw_error(env, msg);
 }
 
+/* The heap entry points' common arguments: argv[first] the wasm heap (a Float32Array), argv[first + 1] an Int32Array of
+ * at least `count` parameters (sizes and float offsets into the heap), whose length goes to *plen. Throws `usage`
+ * and returns 0 otherwise. */
+static int heap_arguments(napi_env env, const napi_value *argv, size_t argc, size_t first, size_t count,
+                          const char *usage, float **heap, size_t *heap_len, int32_t **p, size_t *plen) {
+  if (argc >= first + 2 && typed_array(env, argv[first], napi_float32_array, (void **)heap, heap_len) &&
+      typed_array(env, argv[first + 1], napi_int32_array, (void **)p, plen) && *plen >= count)
+    return 1;
+  throw_error(env, usage);
+  return 0;
+}
+
+/* Whether every operand (offsets[i], sizes[i] floats) lies in the heap; throws naming the first that does not. */
+static int operands_in_heap(napi_env env, const char *fn, const char *const names[], const int32_t offsets[],
+                            const size_t sizes[], int count, size_t heap_len) {
+  for (int i = 0; i < count; i++)
+    if (!in_heap(offsets[i], sizes[i], heap_len)) {
+      operand_error(env, fn, names[i], offsets[i], sizes[i], heap_len);
+      return 0;
+    }
+  return 1;
+}
+
 static napi_value kernel_result(napi_env env, int result, const char *fn) {
   if (result == KERNEL_OK) return NULL;
   char msg[120];
@@ -70,10 +93,9 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   float *heap;
   int32_t *p;
   size_t heap_len, plen;
-  if (!typed_array(env, argv[1], napi_float32_array, (void **)&heap, &heap_len))
-    return throw_error(env, "conv: heap must be a Float32Array");
-  if (!typed_array(env, argv[2], napi_int32_array, (void **)&p, &plen) || plen < 17)
-    return throw_error(env, "conv: params must be an Int32Array of 17 or more");
+  if (!heap_arguments(env, argv, argc, 1, 17, "conv: heap must be a Float32Array, params an Int32Array of 17 or more",
+                      &heap, &heap_len, &p, &plen))
+    return NULL;
   geometry g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12]};
   for (int i = 0; i < 11; i++)
     if (p[i] <= 0) return throw_error(env, "conv: geometry must be positive");
@@ -88,11 +110,9 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   size_t xs = (size_t)g.N * g.H * g.W * g.Ci, ws = (size_t)g.KH * g.KW * g.Ci * g.Co,
          ys = (size_t)g.N * g.OH * g.OW * g.Co;
   if (xs > MAX_ELEMENTS || ws > MAX_ELEMENTS || ys > MAX_ELEMENTS) return throw_error(env, "conv: tensor too large");
-  static const char *names[3][3] = {{"x", "filter", "y"}, {"dy", "filter", "dx"}, {"x", "dy", "dw"}};
+  static const char *const names[3][3] = {{"x", "filter", "y"}, {"dy", "filter", "dx"}, {"x", "dy", "dw"}};
   size_t sizes[3][3] = {{xs, ws, ys}, {ys, ws, xs}, {xs, ys, ws}};
-  for (int i = 0; i < 3; i++)
-    if (!in_heap(p[13 + i], sizes[op][i], heap_len))
-      return operand_error(env, "conv", names[op][i], p[13 + i], sizes[op][i], heap_len);
+  if (!operands_in_heap(env, "conv", names[op], p + 13, sizes[op], 3, heap_len)) return NULL;
   const float *bias = NULL;
   if (p[16] != -1) {
     if (op != OP_FORWARD) return throw_error(env, "conv: only the forward conv takes a bias");
@@ -122,16 +142,16 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   int32_t *p;
   size_t heap_len, plen;
   double scale = 1;
-  if (argc < 2 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
-      !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) || plen < 4)
-    return throw_error(env, "columnSums(heap, Int32Array [rows, cols, x, out][, scale])");
+  if (!heap_arguments(env, argv, argc, 0, 4, "columnSums(heap, Int32Array [rows, cols, x, out][, scale])", &heap,
+                      &heap_len, &p, &plen))
+    return NULL;
   if (argc > 2 && napi_get_value_double(env, argv[2], &scale) != napi_ok)
     return throw_error(env, "columnSums: scale must be a number");
   if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnSums: rows and columns must be positive");
   size_t n = (size_t)p[0] * p[1];
   if (n > MAX_ELEMENTS) return throw_error(env, "columnSums: tensor too large");
-  if (!in_heap(p[2], n, heap_len)) return operand_error(env, "columnSums", "x", p[2], n, heap_len);
-  if (!in_heap(p[3], p[1], heap_len)) return operand_error(env, "columnSums", "out", p[3], p[1], heap_len);
+  static const char *const names[2] = {"x", "out"};
+  if (!operands_in_heap(env, "columnSums", names, p + 2, (size_t[]){n, (size_t)p[1]}, 2, heap_len)) return NULL;
   pthread_mutex_lock(&op_lock);
   int result = column_sums(heap + p[2], p[0], p[1], (float)scale, heap + p[3]);
   pthread_mutex_unlock(&op_lock);
@@ -146,16 +166,43 @@ static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
   float *heap;
   int32_t *p;
   size_t heap_len, plen;
-  if (argc < 2 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
-      !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) || plen < 5)
-    return throw_error(env, "channelAffine(heap, Int32Array [n, channels, x, coefficients, out])");
+  if (!heap_arguments(env, argv, argc, 0, 5, "channelAffine(heap, Int32Array [n, channels, x, coefficients, out])",
+                      &heap, &heap_len, &p, &plen))
+    return NULL;
   if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
     return throw_error(env, "channelAffine: n must be a multiple of a positive channel count");
-  if (!in_heap(p[2], p[0], heap_len)) return operand_error(env, "channelAffine", "x", p[2], p[0], heap_len);
-  if (!in_heap(p[3], (size_t)3 * p[1], heap_len)) return operand_error(env, "channelAffine", "coefficients", p[3], (size_t)3 * p[1], heap_len);
-  if (!in_heap(p[4], p[0], heap_len)) return operand_error(env, "channelAffine", "out", p[4], p[0], heap_len);
+  static const char *const names[3] = {"x", "coefficients", "out"};
+  size_t sizes[3] = {(size_t)p[0], (size_t)3 * p[1], (size_t)p[0]};
+  if (!operands_in_heap(env, "channelAffine", names, p + 2, sizes, 3, heap_len)) return NULL;
   pthread_mutex_lock(&op_lock);
   channel_affine(heap + p[2], heap + p[3], heap + p[4], p[0], p[1]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+/* rmsprop(heap, p: Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment],
+ * k: Float32Array [learning rate, decay, 1 − decay, momentum, epsilon, clip]): one clipped RMSprop update (ops.c). */
+static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  static const char *usage =
+      "rmsprop(heap, Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment], "
+      "Float32Array [lr, decay, 1 - decay, momentum, epsilon, clip])";
+  float *heap, *k;
+  int32_t *p;
+  size_t heap_len, plen, klen;
+  if (!heap_arguments(env, argv, argc, 0, 8, usage, &heap, &heap_len, &p, &plen)) return NULL;
+  if (argc < 3 || !typed_array(env, argv[2], napi_float32_array, (void **)&k, &klen) || klen < 6)
+    return throw_error(env, usage);
+  if (p[0] < 0 || (size_t)p[0] > MAX_ELEMENTS) return throw_error(env, "rmsprop: n must be at least 0 and below 2^30");
+  static const char *const names[7] = {"value", "meanSquare", "moment", "gradient", "newValue", "newMeanSquare", "newMoment"};
+  size_t n = (size_t)p[0], sizes[7] = {n, n, n, n, n, n, n};
+  if (!operands_in_heap(env, "rmsprop", names, p + 1, sizes, 7, heap_len)) return NULL;
+  const float *in[4] = {heap + p[1], heap + p[2], heap + p[3], heap + p[4]};
+  float *out[3] = {heap + p[5], heap + p[6], heap + p[7]};
+  pthread_mutex_lock(&op_lock);
+  rmsprop(in, out, (long)n, k);
   pthread_mutex_unlock(&op_lock);
   return NULL;
 }
@@ -170,16 +217,15 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   int32_t *p;
   size_t heap_len, plen;
   double alpha = 0;
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &op) != napi_ok ||
-      !typed_array(env, argv[1], napi_float32_array, (void **)&heap, &heap_len) ||
-      !typed_array(env, argv[2], napi_int32_array, (void **)&p, &plen) || plen < 4 || op < 0 || op > 1)
-    return throw_error(env, "map(op, heap, Int32Array [n, a, b, out][, alpha])");
+  static const char *usage = "map(op, heap, Int32Array [n, a, b, out][, alpha])";
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 1) return throw_error(env, usage);
+  if (!heap_arguments(env, argv, argc, 1, 4, usage, &heap, &heap_len, &p, &plen)) return NULL;
   if (argc > 3 && napi_get_value_double(env, argv[3], &alpha) != napi_ok)
     return throw_error(env, "map: alpha must be a number");
   if (p[0] < 0) return throw_error(env, "map: n must be at least 0");
-  static const char *names[4] = {"", "a", "b", "out"};
-  for (int i = 1; i < 4; i++)
-    if (!in_heap(p[i], p[0], heap_len)) return operand_error(env, "map", names[i], p[i], p[0], heap_len);
+  static const char *const names[3] = {"a", "b", "out"};
+  size_t n = (size_t)p[0];
+  if (!operands_in_heap(env, "map", names, p + 1, (size_t[]){n, n, n}, 3, heap_len)) return NULL;
   pthread_mutex_lock(&op_lock);
   elementwise(op, heap + p[1], heap + p[2], heap + p[3], p[0], (float)alpha);
   pthread_mutex_unlock(&op_lock);
@@ -197,10 +243,9 @@ static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
   int32_t *p;
   size_t heap_len, plen;
   double alpha;
-  if (argc < 3 || !typed_array(env, argv[0], napi_float32_array, (void **)&heap, &heap_len) ||
-      !typed_array(env, argv[1], napi_int32_array, (void **)&p, &plen) || plen < 14 ||
-      napi_get_value_double(env, argv[2], &alpha) != napi_ok)
-    return throw_error(env, "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha)");
+  static const char *usage = "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha)";
+  if (!heap_arguments(env, argv, argc, 0, 14, usage, &heap, &heap_len, &p, &plen)) return NULL;
+  if (argc < 3 || napi_get_value_double(env, argv[2], &alpha) != napi_ok) return throw_error(env, usage);
   for (int i = 0; i < 10; i++)
     if (p[i] < (i == 7 || i == 8 ? 0 : 1)) return throw_error(env, "pooledConv: sizes must be positive, padding at least 0");
   if (p[7] >= p[4] || p[8] >= p[5]) return throw_error(env, "pooledConv: padding must be less than the kernel");
@@ -209,10 +254,9 @@ static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
   size_t xs = (size_t)g.N * g.H * g.W * g.Ci, ws = (size_t)g.KH * g.KW * g.Ci * g.Co,
          ys = (size_t)g.N * (g.H / p[9]) * (g.W / p[9]) * g.Co;
   if (xs > MAX_ELEMENTS || ws > MAX_ELEMENTS || ys > MAX_ELEMENTS) return throw_error(env, "pooledConv: tensor too large");
-  static const char *names[4] = {"x", "filter", "bias", "y"};
+  static const char *const names[4] = {"x", "filter", "bias", "y"};
   size_t sizes[4] = {xs, ws, (size_t)g.Co, ys};
-  for (int i = 0; i < 4; i++)
-    if (!in_heap(p[10 + i], sizes[i], heap_len)) return operand_error(env, "pooledConv", names[i], p[10 + i], sizes[i], heap_len);
+  if (!operands_in_heap(env, "pooledConv", names, p + 10, sizes, 4, heap_len)) return NULL;
   pthread_mutex_lock(&op_lock);
   int r = current->pooled_conv_forward(&g, heap + p[10], heap + p[11], heap + p[12], (float)alpha, p[9], heap + p[13]);
   pthread_mutex_unlock(&op_lock);
@@ -310,6 +354,7 @@ NAPI_MODULE_INIT() {
   EXPORT("columnSums", js_column_sums)
   EXPORT("map", js_map)
   EXPORT("channelAffine", js_channel_affine)
+  EXPORT("rmsprop", js_rmsprop)
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)
   EXPORT("vectorWidth", js_vector_width)

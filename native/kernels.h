@@ -103,4 +103,7 @@ void elementwise(int op, const float *a, const float *b, float *out, long n, flo
 /* BatchNorm with given statistics: out[r][k] = (x[r][k] − mean[k])·mult[k] + offset[k] over rows of `channels`
  * values (n a multiple of it); coefficients = [mean | mult | offset], `channels` floats each. */
 void channel_affine(const float *x, const float *coefficients, float *out, long n, int channels);
+/* One RMSprop update of n weights, gradients clipped to ±clip first: in = value, mean square, moment, gradient;
+ * out = their new values (the first three); k = learning rate, decay, 1 − decay, momentum, epsilon, clip. */
+void rmsprop(const float *const in[4], float *const out[3], long n, const float k[6]);
 #endif

@@ -1,4 +1,5 @@
 /* alocc compiled kernels: reductions and elementwise ops (see kernels.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -105,4 +106,55 @@ void channel_affine(const float *x, const float *coefficients, float *out, long 
   j.block = (MAP_BLOCK > channels ? MAP_BLOCK / channels : 1) * (long)channels;
   j.blocks = (n + j.block - 1) / j.block;
   run_map(&j);
+}
+
+/* ---- RMSprop with clipped gradients (the trainer's optimiser step, one pass per variable) ---- */
+
+typedef struct {
+  const float *value, *ms, *mom, *grad;
+  float *new_value, *new_ms, *new_mom;
+  long n, next, blocks;
+  float lr, decay, rest, momentum, epsilon, clip;
+} rmsprop_job;
+
+/* Each product, sum, root and quotient is its own float32 rounding, in tfjs's order (RMSPropOptimizer, after
+ * clipByValue), so the weights come out bit for bit as tfjs's ops give them; this file is compiled with
+ * -ffp-contract=off, so no fused multiply-add merges two of them. */
+static void rmsprop_range(const float *restrict value, const float *restrict mean_square,
+                          const float *restrict moment, const float *restrict grad, float *restrict new_value,
+                          float *restrict new_ms, float *restrict new_mom, long n, const rmsprop_job *j) {
+  const float lr = j->lr, decay = j->decay, rest = j->rest, momentum = j->momentum, epsilon = j->epsilon;
+  const float hi = j->clip, lo = -j->clip;
+  for (long i = 0; i < n; i++) {
+    float g = grad[i];
+    g = g > hi ? hi : g;
+    g = g < lo ? lo : g;
+    const float kept = mean_square[i] * decay, squared = g * g, fresh = squared * rest;
+    const float ms = kept + fresh;
+    const float carried = moment[i] * momentum, scaled = g * lr, root = sqrtf(ms + epsilon);
+    const float mom = carried + scaled / root;
+    new_ms[i] = ms;
+    new_mom[i] = mom;
+    new_value[i] = value[i] - mom;
+  }
+}
+
+static void rmsprop_block(void *p, int tid) {
+  (void)tid;
+  rmsprop_job *j = p;
+  for (;;) {
+    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (b >= j->blocks) break;
+    long i = b * MAP_BLOCK, n = i + MAP_BLOCK < j->n ? MAP_BLOCK : j->n - i;
+    rmsprop_range(j->value + i, j->ms + i, j->mom + i, j->grad + i, j->new_value + i, j->new_ms + i, j->new_mom + i, n, j);
+  }
+}
+
+void rmsprop(const float *const in[4], float *const out[3], long n, const float k[6]) {
+  rmsprop_job j = {.value = in[0], .ms = in[1], .mom = in[2], .grad = in[3], .new_value = out[0], .new_ms = out[1],
+                   .new_mom = out[2], .n = n, .lr = k[0], .decay = k[1], .rest = k[2], .momentum = k[3],
+                   .epsilon = k[4], .clip = k[5]};
+  j.blocks = (n + MAP_BLOCK - 1) / MAP_BLOCK;
+  if (j.blocks <= 1) rmsprop_block(&j, 0);
+  else parallel(rmsprop_block, &j);
 }

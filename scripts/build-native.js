@@ -21,6 +21,8 @@ const keyFile = `${target}.key`;
 /** The hot code, compiled once per instruction set; everything else once, for the baseline. */
 const PER_ISA = ['conv.c', 'gemm.c', 'pooled.c'];
 const COMMON_FLAGS = ['-O3', '-std=gnu11', '-fPIC', '-pthread', '-fno-math-errno'];
+/** ops.c's elementwise ops round once per operation, as tfjs's ops do (the optimiser's step is bit-identical). */
+const FILE_FLAGS = { 'ops.c': ['-ffp-contract=off'] };
 /** Instruction sets per architecture (process.arch names), best first; native/isa.c lists the same. */
 const ISA_FLAGS = {
   x64: { avx512: ['-mavx512f', '-mavx2', '-mfma'], avx2: ['-mavx2', '-mfma'], baseline: [] },
@@ -40,7 +42,7 @@ function compilePlan(arch, include, objectDir) {
     for (const [isa, flags] of variants) {
       const object = path.join(objectDir, `${path.basename(file, '.c')}${isa ? `.${isa}` : ''}.o`);
       const define = isa ? [`-DALOCC_ISA=${isa}`] : [];
-      plan.push({ source: file, object, args: ['-c', ...COMMON_FLAGS, ...flags, ...define, '-I', include, path.join(nativeDir, file), '-o', object] });
+      plan.push({ source: file, object, args: ['-c', ...COMMON_FLAGS, ...(FILE_FLAGS[file] ?? []), ...flags, ...define, '-I', include, path.join(nativeDir, file), '-o', object] });
     }
   }
   return plan;

@@ -17,6 +17,7 @@ interface Addon {
   columnSums(heap: Float32Array, p: Int32Array, scale: number): void;
   map(op: number, heap: Float32Array, p: Int32Array, alpha: number): void;
   channelAffine(heap: Float32Array, p: Int32Array): void;
+  rmsprop(heap: Float32Array, p: Int32Array, k: Float32Array): void;
   isas(): string[];
   setIsa(name: string): string;
 }
@@ -60,6 +61,11 @@ const ENTRY_POINTS: EntryPoint[] = [
     name: 'channelAffine',
     operands: [{ name: 'x', size: 6 * 7, at: 0 }, { name: 'coefficients', size: 3 * 7, at: 1 }, { name: 'out', size: 6 * 7, at: 2 }],
     call: (heap, o) => addon!.channelAffine(heap, Int32Array.from([6 * 7, 7, o[0], o[1], o[2]])),
+  },
+  {
+    name: 'rmsprop',
+    operands: ['value', 'meanSquare', 'moment', 'gradient', 'newValue', 'newMeanSquare', 'newMoment'].map((name, at) => ({ name, size: 29, at })),
+    call: (heap, o) => addon!.rmsprop(heap, Int32Array.from([29, ...o]), Float32Array.from([0.002, 0.9, 0.1, 0, 1e-7, 1])),
   },
 ];
 

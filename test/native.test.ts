@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadNativeKernels, nativeStatus, registerFastConvGradients, setNativeIsa, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
+import { ClippedRmsprop } from '../src/train/rmsprop';
 import { assertClose as assertWithin, values } from './helpers/numeric';
 
 const assertClose = (a: Float32Array, e: Float32Array, what: string, tolerance = 1e-5) => assertWithin(a, e, what, tolerance);
@@ -150,6 +151,43 @@ test('LeakyReLU and its gradient on the compiled kernels match stock cpu', async
     assertClose(y1, y0, `leakyRelu of ${n}`, 1e-7);
     assertClose(dx1, dx0, `leakyRelu gradient of ${n}`, 1e-7);
   }
+});
+
+test('the clipped RMSprop step on the compiled kernels gives, bit for bit, the weights of clipByValue and tfjs RMSprop on cpu', async () => {
+  // Stock cpu computes every op in float64 and rounds it to float32, which is the correctly rounded float32 result;
+  // the addon must round the same ops in the same order (no fused multiply-add) to agree exactly. 5 weights: the
+  // caller's thread alone; 39,999: three blocks of the threaded pass, the last ending in a partial vector. Gradients
+  // span ±3, so the clip to ±1 matters.
+  const shapes = [[5], [201, 199]];
+  const train = (optimizer: tf.Optimizer, clip: boolean) => {
+    const vars = shapes.map((shape, i) => tf.tidy(() => tf.variable(tf.tensor(values(shape, 20 + i), shape), true, `rmsprop-test-${tf.getBackend()}-${clip}-${i}`)));
+    for (let step = 0; step < 3; step++) {
+      tf.tidy(() => {
+        const grads: tf.NamedTensorMap = {};
+        vars.forEach((v, i) => {
+          const g = tf.mul(tf.tensor(values(v.shape, 100 * step + i), v.shape), 3);
+          grads[v.name] = clip ? tf.clipByValue(g, -1, 1) : g;
+        });
+        optimizer.applyGradients(grads);
+      });
+    }
+    return vars;
+  };
+  await tf.setBackend('cpu');
+  const stock = tf.train.rmsprop(0.002, 0.9, 0, 1e-7);
+  const expected = train(stock, true);
+  const expectedState = await stock.getWeights();
+  await tf.setBackend('wasm');
+  const fused = new ClippedRmsprop(0.002, 1);
+  const tensorsBefore = tf.memory().numTensors;
+  const got = train(fused, false);
+  assert.equal(tf.memory().numTensors - tensorsBefore, 2 + 2 * 2, 'the steps leave the two variables and their mean squares and moments, nothing else');
+  const gotState = await fused.getWeights();
+  assert.deepEqual(gotState.map((w) => w.name.replace(/-wasm-false/, '')), expectedState.map((w) => w.name.replace(/-cpu-true/, '')), 'state names (what checkpoints save)');
+  expected.forEach((v, i) => assert.deepEqual(got[i].dataSync(), v.dataSync(), `weights of shape ${shapes[i].join('×')}`));
+  expectedState.forEach((w, i) => assert.deepEqual(gotState[i].tensor.dataSync(), w.tensor.dataSync(), `optimiser state ${w.name}`));
+  tf.dispose([...expected, ...got]);
+  [stock, fused].forEach((o) => o.dispose());
 });
 
 test('BatchNorm with given statistics on the compiled kernels matches stock cpu, with and without scale and offset', async () => {

@@ -15,6 +15,10 @@ import {
   nativeFusedBatchNorm,
   nativeLeakyRelu,
   nativeLeakyReluGradUsable,
+  nativeRmspropUsable,
+  RMSPROP_KERNEL,
+  RmspropAttrs,
+  rmspropKernel,
 } from './native';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
@@ -147,6 +151,7 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   registerKernelFixes(backend);
   registerBatchNormGradient();
   registerLeakyReluGradient();
+  if (!tf.getKernel(RMSPROP_KERNEL, 'wasm')) tf.registerKernel({ kernelName: RMSPROP_KERNEL, backendName: 'wasm', kernelFunc: rmspropKernel });
   installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
@@ -254,4 +259,14 @@ function registerLeakyReluGradient(): void {
       return stock.gradFunc(dy, saved, attrs);
     },
   });
+}
+
+/**
+ * One clipped RMSprop update of a variable as one pass on the compiled kernels: [new value, new mean square, new
+ * moment], tensors of the active scope. Null where they do not serve the active backend; the caller then runs
+ * tfjs's ops.
+ */
+export function fusedRmsprop(value: tf.Tensor, meanSquare: tf.Tensor, moment: tf.Tensor, gradient: tf.Tensor, attrs: RmspropAttrs): tf.Tensor[] | null {
+  if (!nativeRmspropUsable([value, meanSquare, moment, gradient]) || !hasFastConvGradients(tf.getBackend())) return null;
+  return tf.engine().runKernel(RMSPROP_KERNEL, { value, meanSquare, moment, gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
 }

@@ -197,6 +197,43 @@ export function nativeFusedBatchNorm(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** What one clipped RMSprop update is given besides its tensors (tfjs's RMSPropOptimizer's fields). */
+export interface RmspropAttrs {
+  learningRate: number;
+  decay: number;
+  momentum: number;
+  epsilon: number;
+  /** Gradients are clipped to ±clipValue first, as tf.clipByValue does. */
+  clipValue: number;
+}
+
+/**
+ * The kernel behind the trainer's optimiser step on the addon: value, meanSquare, moment and gradient of one
+ * variable in, their new value, mean square and moment out, in one pass (tfjs's ops take 16 dispatches a variable).
+ */
+export const RMSPROP_KERNEL = 'AloccRmsprop';
+export const rmspropKernel: tf.KernelFunc = (args) => {
+  const { value, meanSquare, moment, gradient } = args.inputs as Record<string, tf.TensorInfo>;
+  const a = args.attrs as unknown as RmspropAttrs;
+  const backend = args.backend as unknown as WasmHeapBackend;
+  const outs = [0, 1, 2].map(() => backend.makeOutput(value.shape, 'float32'));
+  // The scalars as tfjs's float32 scalar tensors hold them; 1 − decay is taken in float64 first, as tfjs does.
+  const coefficients = Float32Array.from([a.learningRate, a.decay, 1 - a.decay, a.momentum, a.epsilon, a.clipValue]);
+  try {
+    const operands = [value, meanSquare, moment, gradient, ...outs].map((t) => offset(backend, t));
+    active()!.rmsprop(backend.wasm.HEAPF32, Int32Array.from([tf.util.sizeFromShape(value.shape), ...operands]), coefficients);
+  } catch (err) {
+    outs.forEach((o) => backend.disposeData(o.dataId));
+    throw err;
+  }
+  return outs;
+};
+
+/** Whether the addon can take a clipped RMSprop update of these tensors (all float32, of one shape, on wasm). */
+export function nativeRmspropUsable(tensors: tf.Tensor[]): boolean {
+  return active() != null && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, tensors[0].shape));
+}
+
 /**
  * A stride-1 'same' conv of x [n, h, w, ci] with filter [kh, kw, ci, co] and bias, LeakyReLU(alpha), averaged over
  * pool×pool cells ('valid': [n, ⌊h/pool⌋, ⌊w/pool⌋, co]) in one pass on the addon, never writing the full-resolution

@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { TrainConfig } from '../config';
 import { logitsOf } from '../models/logits';
 import { bce, bceFromLogits } from './losses';
+import { ClippedRmsprop } from './rmsprop';
 
 /** R, D and one optimiser each: what a training step changes. */
 export interface AloccNets {
   r: tf.LayersModel;
   d: tf.LayersModel;
-  rOptimizer: tf.Optimizer;
-  dOptimizer: tf.Optimizer;
+  rOptimizer: ClippedRmsprop;
+  dOptimizer: ClippedRmsprop;
 }
 
 /** Plain numbers from one batch, recorded in the run file. */
@@ -31,23 +32,20 @@ export interface BatchLosses {
  */
 export type GradientCombiner = (grads: tf.NamedTensorMap) => tf.NamedTensorMap;
 
-/** The RMSprop the reference uses (rho 0.9), for one network. */
-export function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
-  return tf.train.rmsprop(cfg.learningRate, 0.9, 0, 1e-7);
+/** The RMSprop the reference uses (rho 0.9), gradients clipped to ±cfg.clipValue, for one network. */
+export function makeOptimizer(cfg: TrainConfig): ClippedRmsprop {
+  return new ClippedRmsprop(cfg.learningRate, cfg.clipValue);
 }
 
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
 }
 
-/** One update of `vars` on `loss`, gradients clipped element-wise; returns the loss before the update. */
-function update(optimizer: tf.Optimizer, vars: tf.Variable[], clipValue: number, loss: () => tf.Scalar, combine?: GradientCombiner): tf.Scalar {
+/** One update of `vars` on `loss` (the optimiser clips the gradients element-wise); returns the loss before it. */
+function update(optimizer: ClippedRmsprop, vars: tf.Variable[], loss: () => tf.Scalar, combine?: GradientCombiner): tf.Scalar {
   return tf.tidy(() => {
     const { value, grads: own } = tf.variableGrads(loss, vars);
-    const grads = combine ? combine(own) : own;
-    const clipped: tf.NamedTensorMap = {};
-    for (const name of Object.keys(grads)) clipped[name] = tf.clipByValue(grads[name], -clipValue, clipValue);
-    optimizer.applyGradients(clipped);
+    optimizer.applyGradients(combine ? combine(own) : own);
     return value;
   });
 }
@@ -85,10 +83,10 @@ export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Ten
  */
 export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
   const vars = trainableVariables(nets.d);
-  const real = update(nets.dOptimizer, vars, cfg.clipValue, () => dLoss(nets.d, x, 1, cfg), combine);
+  const real = update(nets.dOptimizer, vars, () => dLoss(nets.d, x, 1, cfg), combine);
   const fakeLoss = tf.tidy(() => {
     const fake = nets.r.apply(xNoisy, { training: false }) as tf.Tensor4D;
-    return update(nets.dOptimizer, vars, cfg.clipValue, () => dLoss(nets.d, fake, 0, cfg), combine);
+    return update(nets.dOptimizer, vars, () => dLoss(nets.d, fake, 0, cfg), combine);
   });
   return { dLossReal: real, dLossFake: fakeLoss };
 }
@@ -99,7 +97,7 @@ export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Te
   let recon: tf.Scalar | null = null;
   let adv: tf.Scalar | null = null;
   const total = withFrozenStatistics(nets.d, () =>
-    update(nets.rOptimizer, vars, cfg.clipValue, () => {
+    update(nets.rOptimizer, vars, () => {
       let y: tf.Tensor4D, r: tf.Scalar;
       if (cfg.bce === 'logits') {
         const z = logitsOf(nets.r, xNoisy, true);

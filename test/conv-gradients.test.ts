@@ -176,6 +176,39 @@ test('Sum and Mean over leading axes match stock cpu; other axes still work', as
   }
 });
 
+test('Sum and Mean gradients spread dy over the reduced axes (divided by the count for Mean), exactly', async () => {
+  // L = Σ w ⊙ reduce(x): dL/dx at every element is the w of the output it was reduced into, over n for Mean.
+  const shape = [3, 4, 5, 6];
+  const strides = [120, 30, 6, 1];
+  const cases: { kernel: 'sum' | 'mean'; axes: number[] }[] = [
+    { kernel: 'sum', axes: [0, 1, 2] },
+    { kernel: 'mean', axes: [0, 1, 2] },
+    { kernel: 'mean', axes: [1, 3] },
+    { kernel: 'sum', axes: [2] },
+  ];
+  for (const { kernel, axes } of cases) {
+    const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const w = values(kept, 31);
+    const count = axes.reduce((n, a) => n * shape[a], 1);
+    const expected = new Float32Array(360);
+    for (let i = 0; i < 360; i++) {
+      const index = strides.map((s, a) => Math.floor(i / s) % shape[a]);
+      const out = index.reduce((o, v, a) => o * kept[a] + (axes.includes(a) ? 0 : v), 0);
+      expected[i] = kernel === 'mean' ? Math.fround(w[out] / count) : w[out];
+    }
+    const gradient = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(values(shape, 9), shape as [number, number, number, number]);
+        const weights = tf.tensor(w, kept);
+        return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf[kernel](t, axes, true), weights)))(x).dataSync() as Float32Array;
+      });
+    for (const path of PATHS) {
+      const got = await on(path.backend, true, gradient, path.compiled);
+      assert.deepEqual(got, expected, `${path.name}: ${kernel} over axes ${axes.join(',')}`);
+    }
+  }
+});
+
 /**
  * The upsampling gradient, from first principles: run the (correct) forward resize on an image of pixel indices to
  * learn which input pixel each output copies, then add the output weights up per input pixel.

@@ -151,6 +151,7 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   registerKernelFixes(backend);
   registerBatchNormGradient();
   registerLeakyReluGradient();
+  registerReductionGradients();
   if (!tf.getKernel(RMSPROP_KERNEL, 'wasm')) tf.registerKernel({ kernelName: RMSPROP_KERNEL, backendName: 'wasm', kernelFunc: rmspropKernel });
   installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
@@ -236,6 +237,41 @@ function registerBatchNormGradient(): void {
       return stock.gradFunc(dy, saved, attrs);
     },
   });
+}
+
+let stockReductionGrads: Partial<Record<'Sum' | 'Mean', tf.GradConfig>> | undefined;
+
+/**
+ * Sum's and Mean's gradients spread dy over x's shape by multiplying it with tf.ones(x.shape), which fills a
+ * JavaScript array and copies it into the backend (~7 ms for 128×14×14×32 on wasm; BatchNorm's statistics and the
+ * losses make these ~60 ms of a training step, bench/NOTES.md); stock Sum even computes it when the tape does not
+ * need it. Here the ones come from the backend's Fill kernel, only when needed, and Mean divides dy by the count
+ * before spreading it, not after: the same float32 values ((dy·1)/n = (dy/n)·1 exactly), a fraction of the time.
+ */
+function registerReductionGradients(): void {
+  if (stockReductionGrads) return;
+  stockReductionGrads = {};
+  for (const kernel of ['Sum', 'Mean'] as const) {
+    const stock = tf.getGradient(kernel);
+    if (!stock) continue;
+    stockReductionGrads[kernel] = stock;
+    tf.registerGradient({
+      ...stock,
+      gradFunc: (dy, saved, attrs) => {
+        if (!hasFastConvGradients(tf.getBackend())) return stock.gradFunc(dy, saved, attrs);
+        const [x] = saved;
+        const axes = tf.util.parseAxisParam((attrs as unknown as { axis: number | number[] }).axis, x.shape);
+        const expandedShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const count = axes.reduce((n, a) => n * x.shape[a], 1);
+        return {
+          x: () => {
+            const expanded = tf.reshape(dy as tf.Tensor, expandedShape);
+            return tf.mul(kernel === 'Mean' ? tf.div(expanded, count) : expanded, tf.fill(x.shape, 1, 'float32'));
+          },
+        };
+      },
+    });
+  }
 }
 
 let stockLeakyReluGrad: tf.GradConfig | undefined;

@@ -207,6 +207,36 @@ static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* upsample(heap, p: Int32Array [grad, n, h, w, c, fh, fw, in, out]): nearest-neighbour upsampling by whole factors
+ * of x [n][h][w][c], or (grad 1) its gradient from dy (ops.c). */
+static napi_value js_upsample(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *heap;
+  int32_t *p;
+  size_t heap_len, plen;
+  if (!heap_arguments(env, argv, argc, 0, 9, "upsample(heap, Int32Array [grad, n, h, w, c, fh, fw, in, out])", &heap,
+                      &heap_len, &p, &plen))
+    return NULL;
+  if (p[0] < 0 || p[0] > 1) return throw_error(env, "upsample: grad must be 0 or 1");
+  for (int i = 1; i < 7; i++)
+    if (p[i] <= 0) return throw_error(env, "upsample: sizes and factors must be positive");
+  size_t small = 1, large = 1; /* n·h·w·c, then times fh·fw; each step checked, so the product cannot wrap */
+  for (int i = 1; i < 7; i++) {
+    if ((size_t)p[i] > MAX_ELEMENTS / large) return throw_error(env, "upsample: tensor too large");
+    large *= (size_t)p[i];
+    if (i == 4) small = large;
+  }
+  static const char *const names[2][2] = {{"x", "y"}, {"dy", "dx"}};
+  size_t sizes[2][2] = {{small, large}, {large, small}};
+  if (!operands_in_heap(env, "upsample", names[p[0]], p + 7, sizes[p[0]], 2, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  upsample(p[0], heap + p[7], heap + p[8], p[1], p[2], p[3], p[4], p[5], p[6]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops. */
 static napi_value js_map(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -355,6 +385,7 @@ NAPI_MODULE_INIT() {
   EXPORT("map", js_map)
   EXPORT("channelAffine", js_channel_affine)
   EXPORT("rmsprop", js_rmsprop)
+  EXPORT("upsample", js_upsample)
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)
   EXPORT("vectorWidth", js_vector_width)

@@ -106,4 +106,7 @@ void channel_affine(const float *x, const float *coefficients, float *out, long 
 /* One RMSprop update of n weights, gradients clipped to ±clip first: in = value, mean square, moment, gradient;
  * out = their new values (the first three); k = learning rate, decay, 1 − decay, momentum, epsilon, clip. */
 void rmsprop(const float *const in[4], float *const out[3], long n, const float k[6]);
+/* Nearest-neighbour upsampling of x [n][h][w][c] by whole factors fh × fw into y [n][h·fh][w·fw][c] (grad 0), or its
+ * gradient (grad 1): in = dy [n][h·fh][w·fw][c], out = dx [n][h][w][c], each pixel the sum of its block. */
+void upsample(int grad, const float *in, float *out, long n, int h, int w, int c, int fh, int fw);
 #endif

@@ -158,3 +158,55 @@ void rmsprop(const float *const in[4], float *const out[3], long n, const float 
   if (j.blocks <= 1) rmsprop_block(&j, 0);
   else parallel(rmsprop_block, &j);
 }
+
+/* ---- Nearest-neighbour upsampling by whole factors (UpSampling2D) and its gradient ---- */
+
+typedef struct {
+  const float *in;
+  float *out;
+  long rows, next; /* rows: n·h input rows, one job block each */
+  int w, c, fh, fw, grad;
+} upsample_job;
+
+static void upsample_block(void *p, int tid) {
+  (void)tid;
+  upsample_job *j = p;
+  const int w = j->w, c = j->c, fh = j->fh, fw = j->fw;
+  const long in_row = (long)w * c, out_row = in_row * fw; /* floats in one input row, in one output row */
+  for (;;) {
+    long r = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (r >= j->rows) break;
+    if (!j->grad) { /* the input row r becomes output rows r·fh … r·fh + fh − 1 */
+      const float *x = j->in + r * in_row;
+      float *y = j->out + r * fh * out_row;
+      for (int ix = 0; ix < w; ix++)
+        for (int k = 0; k < fw; k++) memcpy(y + ((long)ix * fw + k) * c, x + (long)ix * c, sizeof(float) * (size_t)c);
+      for (int k = 1; k < fh; k++) memcpy(y + k * out_row, y, sizeof(float) * (size_t)out_row);
+    } else { /* dx row r: each pixel sums its fh×fw block of dy */
+      const float *dy = j->in + r * fh * out_row;
+      float *dx = j->out + r * in_row;
+      if (fh == 2 && fw == 2) { /* as XNNPACK's 2×2 average pool adds them (the fallback's path): the same bits */
+        for (long i = 0; i < in_row; i++) {
+          const long at = (i / c) * 2 * c + i % c;
+          dx[i] = (dy[at] + dy[out_row + at]) + (dy[at + c] + dy[out_row + at + c]);
+        }
+        continue;
+      }
+      for (int ix = 0; ix < w; ix++) { /* row by row, left to right */
+        float *d = dx + (long)ix * c;
+        memcpy(d, dy + (long)ix * fw * c, sizeof(float) * (size_t)c);
+        for (int ky = 0; ky < fh; ky++)
+          for (int kx = ky ? 0 : 1; kx < fw; kx++) {
+            const float *s = dy + ky * out_row + ((long)ix * fw + kx) * c;
+            for (int ch = 0; ch < c; ch++) d[ch] += s[ch];
+          }
+      }
+    }
+  }
+}
+
+void upsample(int grad, const float *in, float *out, long n, int h, int w, int c, int fh, int fw) {
+  upsample_job j = {.in = in, .out = out, .rows = n * h, .w = w, .c = c, .fh = fh, .fw = fw, .grad = grad};
+  if ((long)w * c * fh * fw * j.rows <= MAP_BLOCK) upsample_block(&j, 0);
+  else parallel(upsample_block, &j);
+}

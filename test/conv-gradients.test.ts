@@ -223,7 +223,7 @@ function resizeGradReference(shape: number[], size: [number, number], alignCorne
   return grad;
 }
 
-test('upsampling (nearest-neighbour resize) gradient is right for batches > 1 on both backends', async () => {
+test('upsampling (nearest-neighbour resize) and its gradient are right for batches > 1 on every path', async () => {
   const cases: [number[], [number, number], boolean][] = [
     [[2, 14, 14, 3], [28, 28], false], // UpSampling2D ×2
     [[3, 4, 4, 2], [12, 8], false],
@@ -234,16 +234,21 @@ test('upsampling (nearest-neighbour resize) gradient is right for batches > 1 on
     const weightShape = [shape[0], ...size, shape[3]];
     const weightValues = values(weightShape, 11);
     const expected = await on('cpu', false, () => resizeGradReference(shape, size, alignCorners, weightValues));
-    for (const backend of ['wasm', 'cpu'] as const) {
-      const grad = await on(backend, true, () =>
+    const resize = () => tf.tidy(() => tf.image.resizeNearestNeighbor(tf.tensor4d(values(shape, 10), shape as [number, number, number, number]), size, alignCorners).dataSync());
+    const expectedForward = await on('cpu', false, resize);
+    for (const path of PATHS) {
+      const what = `${path.name} ${shape.join('×')} → ${size.join('×')}${alignCorners ? ' alignCorners' : ''}`;
+      const [forward, grad] = await on(path.backend, true, () =>
         tf.tidy(() => {
           const x = tf.tensor4d(values(shape, 10), shape as [number, number, number, number]);
           const weight = tf.tensor(weightValues, weightShape);
           const f = (xi: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(xi as tf.Tensor4D, size, alignCorners), weight));
-          return tf.grad(f)(x).dataSync() as Float32Array;
+          return [resize(), tf.grad(f)(x).dataSync() as Float32Array];
         }),
+        path.compiled,
       );
-      assertClose(grad, expected, `${backend} ${shape.join('×')} → ${size.join('×')}${alignCorners ? ' alignCorners' : ''}`);
+      assert.deepEqual(forward, expectedForward, `${what}: the resize itself`);
+      assertClose(grad, expected, what);
     }
   }
 });

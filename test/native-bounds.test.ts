@@ -18,6 +18,7 @@ interface Addon {
   map(op: number, heap: Float32Array, p: Int32Array, alpha: number): void;
   channelAffine(heap: Float32Array, p: Int32Array): void;
   rmsprop(heap: Float32Array, p: Int32Array, k: Float32Array): void;
+  upsample(heap: Float32Array, p: Int32Array): void;
   isas(): string[];
   setIsa(name: string): string;
 }
@@ -67,6 +68,12 @@ const ENTRY_POINTS: EntryPoint[] = [
     operands: ['value', 'meanSquare', 'moment', 'gradient', 'newValue', 'newMeanSquare', 'newMoment'].map((name, at) => ({ name, size: 29, at })),
     call: (heap, o) => addon!.rmsprop(heap, Int32Array.from([29, ...o]), Float32Array.from([0.002, 0.9, 0.1, 0, 1e-7, 1])),
   },
+  // 1×3×2×5 upsampled 2×3: 30 floats → 180.
+  ...[0, 1].map((grad) => ({
+    name: `upsample grad ${grad}`,
+    operands: (grad ? [['dy', 180], ['dx', 30]] : [['x', 30], ['y', 180]]).map(([name, size], at) => ({ name: name as string, size: size as number, at })),
+    call: (heap: Float32Array, o: number[]) => addon!.upsample(heap, Int32Array.from([grad, 1, 3, 2, 5, 2, 3, o[0], o[1]])),
+  })),
 ];
 
 /** Offsets with operand `moved` at `end` and the others one after another from the heap's start. */
@@ -151,6 +158,12 @@ test('geometry, padding, op and activation are checked before any kernel runs', 
   assert.throws(() => addon!.columnSums(heap, Int32Array.from([3, 0, 0, 0]), 1), /must be positive/);
   assert.throws(() => addon!.channelAffine(heap, Int32Array.from([10, 3, 0, 10, 20])), /multiple of a positive channel count/);
   assert.throws(() => addon!.channelAffine(heap, Int32Array.from([12, 0, 0, 10, 20])), /multiple of a positive channel count/);
+  assert.throws(() => addon!.rmsprop(heap, Int32Array.from([-1, 0, 0, 0, 0, 0, 0, 0]), new Float32Array(6)), /n must be at least 0/);
+  assert.throws(() => addon!.rmsprop(heap, Int32Array.from([1, 0, 0, 0, 0, 0, 0, 0]), new Float32Array(5)), /rmsprop\(heap/);
+  assert.throws(() => addon!.upsample(heap, Int32Array.from([2, 1, 1, 1, 1, 2, 2, 0, 10])), /grad must be 0 or 1/);
+  assert.throws(() => addon!.upsample(heap, Int32Array.from([0, 1, 1, 1, 1, 0, 2, 0, 10])), /must be positive/);
+  // 2^16 · 2^16 · 2^16 · 2^16 wraps a 64-bit product; the check must see it as too large, not as 0 floats.
+  assert.throws(() => addon!.upsample(heap, Int32Array.from([0, 1 << 16, 1 << 16, 1 << 16, 1 << 16, 1, 1, 0, 10])), /too large/);
 });
 
 test('setIsa refuses an instruction set the build or the CPU lacks, and keeps the one in use', { skip }, () => {

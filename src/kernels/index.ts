@@ -15,6 +15,7 @@ import {
   nativeFusedBatchNorm,
   nativeLeakyRelu,
   nativeLeakyReluGradUsable,
+  nativeResizeNearestNeighbor,
   nativeRmspropUsable,
   RMSPROP_KERNEL,
   RmspropAttrs,
@@ -111,6 +112,7 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     FusedConv2D: withNative(nativeConvForward, (stock, name) => required(stock, name, 'FusedConv2D').kernelFunc),
     LeakyRelu: (stock, name) => nativeLeakyRelu(required(stock, name, 'LeakyRelu').kernelFunc),
     FusedBatchNorm: (stock, name) => nativeFusedBatchNorm(required(stock, name, 'FusedBatchNorm').kernelFunc),
+    ResizeNearestNeighbor: (stock, name) => nativeResizeNearestNeighbor(required(stock, name, 'ResizeNearestNeighbor').kernelFunc),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };

@@ -197,6 +197,32 @@ export function nativeFusedBatchNorm(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Nearest-neighbour upsampling by whole factors on the addon (UpSampling2D: no alignCorners, no half-pixel centres),
+ * or its gradient (each input pixel the sum of its block of dy): a tensor info, or null where the addon is off or the
+ * resize is not of that kind; the caller then runs the wasm kernel.
+ */
+export function nativeUpsample(backend: unknown, small: number[], large: number[], input: tf.TensorInfo, grad: boolean, attrs: { alignCorners?: boolean; halfPixelCenters?: boolean }): tf.TensorInfo | null {
+  const native = active();
+  const [n, h, w, c] = small;
+  const fh = large[1] / h;
+  const fw = large[2] / w;
+  if (!native || input.dtype !== 'float32' || attrs.alignCorners || attrs.halfPixelCenters || !Number.isInteger(fh) || !Number.isInteger(fw) || small.concat(large).some((d) => d === 0)) return null;
+  const b = backend as WasmHeapBackend;
+  const out = b.makeOutput(grad ? small : large, 'float32');
+  return into(b, out, () => native.upsample(b.wasm.HEAPF32, Int32Array.from([grad ? 1 : 0, n, h, w, c, fh, fw, offset(b, input), offset(b, out)])));
+}
+
+/** ResizeNearestNeighbor on the addon where nativeUpsample takes it (the wasm kernel is one scalar thread). */
+export function nativeResizeNearestNeighbor(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const images = args.inputs.images as tf.TensorInfo;
+    const a = args.attrs as unknown as { size: [number, number]; alignCorners: boolean; halfPixelCenters: boolean };
+    const large = [images.shape[0], a.size[0], a.size[1], images.shape[3]];
+    return (images.shape.length === 4 && nativeUpsample(args.backend, images.shape, large, images, false, a)) || fallback(args);
+  };
+}
+
 /** What one clipped RMSprop update is given besides its tensors (tfjs's RMSPropOptimizer's fields). */
 export interface RmspropAttrs {
   learningRate: number;

@@ -180,6 +180,33 @@ static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* channelOp(op, heap, p: Int32Array [n, channels, x, v, out]): a per-channel binary op, op 0-6 for MAP_CHANNEL_MUL …
+ * MAP_CHANNEL_SPREAD (ops.c); v holds `channels` floats, x and out n (SPREAD reads no x). */
+static napi_value js_channel_op(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  static const char *usage = "channelOp(op, heap, Int32Array [n, channels, x, v, out])";
+  int32_t op;
+  float *heap;
+  int32_t *p;
+  size_t heap_len, plen;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 ||
+      op > MAP_CHANNEL_SPREAD - MAP_CHANNEL_MUL)
+    return throw_error(env, usage);
+  if (!heap_arguments(env, argv, argc, 1, 5, usage, &heap, &heap_len, &p, &plen)) return NULL;
+  if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
+    return throw_error(env, "channelOp: n must be a multiple of a positive channel count");
+  op += MAP_CHANNEL_MUL;
+  static const char *const names[3] = {"x", "v", "out"};
+  size_t sizes[3] = {op == MAP_CHANNEL_SPREAD ? 0 : (size_t)p[0], (size_t)p[1], (size_t)p[0]};
+  if (!operands_in_heap(env, "channelOp", names, p + 2, sizes, 3, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  channel_op(op, heap + p[2], heap + p[3], heap + p[4], p[0], p[1]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* rmsprop(heap, p: Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment],
  * k: Float32Array [learning rate, decay, 1 − decay, momentum, epsilon, clip]): one clipped RMSprop update (ops.c). */
 static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
@@ -385,6 +412,7 @@ NAPI_MODULE_INIT() {
   EXPORT("map", js_map)
   EXPORT("channelAffine", js_channel_affine)
   EXPORT("rmsprop", js_rmsprop)
+  EXPORT("channelOp", js_channel_op)
   EXPORT("upsample", js_upsample)
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)

@@ -97,12 +97,20 @@ int reserve_scratch(int which, size_t floats);
 
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
-enum { MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1, MAP_CHANNEL_AFFINE = 2 };
+enum {
+  MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1, MAP_CHANNEL_AFFINE = 2,
+  /* channel_op's: out = x·v, x + v, x − v, v − x, x / v, v / x, v, with v one value per channel */
+  MAP_CHANNEL_MUL = 3, MAP_CHANNEL_ADD, MAP_CHANNEL_SUB, MAP_CHANNEL_SUB_FROM, MAP_CHANNEL_DIV, MAP_CHANNEL_DIV_INTO,
+  MAP_CHANNEL_SPREAD
+};
 /* LEAKYRELU: out = a > 0 ? a : alpha·a; LEAKYRELU_GRAD (a = x, b = dy): out = a > 0 ? b : alpha·b. */
 void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha);
 /* BatchNorm with given statistics: out[r][k] = (x[r][k] − mean[k])·mult[k] + offset[k] over rows of `channels`
  * values (n a multiple of it); coefficients = [mean | mult | offset], `channels` floats each. */
 void channel_affine(const float *x, const float *coefficients, float *out, long n, int channels);
+/* out[r][k] = x[r][k] op v[k] over rows of `channels` values (n a multiple of it), op one of MAP_CHANNEL_MUL …
+ * MAP_CHANNEL_SPREAD (which reads no x). */
+void channel_op(int op, const float *x, const float *v, float *out, long n, int channels);
 /* One RMSprop update of n weights, gradients clipped to ±clip first: in = value, mean square, moment, gradient;
  * out = their new values (the first three); k = learning rate, decay, 1 − decay, momentum, epsilon, clip. */
 void rmsprop(const float *const in[4], float *const out[3], long n, const float k[6]);

@@ -19,6 +19,7 @@ interface Addon {
   channelAffine(heap: Float32Array, p: Int32Array): void;
   rmsprop(heap: Float32Array, p: Int32Array, k: Float32Array): void;
   upsample(heap: Float32Array, p: Int32Array): void;
+  channelOp(op: number, heap: Float32Array, p: Int32Array): void;
   isas(): string[];
   setIsa(name: string): string;
 }
@@ -68,6 +69,11 @@ const ENTRY_POINTS: EntryPoint[] = [
     operands: ['value', 'meanSquare', 'moment', 'gradient', 'newValue', 'newMeanSquare', 'newMoment'].map((name, at) => ({ name, size: 29, at })),
     call: (heap, o) => addon!.rmsprop(heap, Int32Array.from([29, ...o]), Float32Array.from([0.002, 0.9, 0.1, 0, 1e-7, 1])),
   },
+  ...[0, 5].map((op) => ({
+    name: `channelOp ${op}`,
+    operands: [{ name: 'x', size: 6 * 7, at: 0 }, { name: 'v', size: 7, at: 1 }, { name: 'out', size: 6 * 7, at: 2 }],
+    call: (heap: Float32Array, o: number[]) => addon!.channelOp(op, heap, Int32Array.from([6 * 7, 7, o[0], o[1], o[2]])),
+  })),
   // 1×3×2×5 upsampled 2×3: 30 floats → 180.
   ...[0, 1].map((grad) => ({
     name: `upsample grad ${grad}`,
@@ -160,6 +166,8 @@ test('geometry, padding, op and activation are checked before any kernel runs', 
   assert.throws(() => addon!.channelAffine(heap, Int32Array.from([12, 0, 0, 10, 20])), /multiple of a positive channel count/);
   assert.throws(() => addon!.rmsprop(heap, Int32Array.from([-1, 0, 0, 0, 0, 0, 0, 0]), new Float32Array(6)), /n must be at least 0/);
   assert.throws(() => addon!.rmsprop(heap, Int32Array.from([1, 0, 0, 0, 0, 0, 0, 0]), new Float32Array(5)), /rmsprop\(heap/);
+  assert.throws(() => addon!.channelOp(7, heap, Int32Array.from([12, 3, 0, 20, 40])), /channelOp\(op/);
+  assert.throws(() => addon!.channelOp(0, heap, Int32Array.from([10, 3, 0, 20, 40])), /multiple of a positive channel count/);
   assert.throws(() => addon!.upsample(heap, Int32Array.from([2, 1, 1, 1, 1, 2, 2, 0, 10])), /grad must be 0 or 1/);
   assert.throws(() => addon!.upsample(heap, Int32Array.from([0, 1, 1, 1, 1, 0, 2, 0, 10])), /must be positive/);
   // 2^16 · 2^16 · 2^16 · 2^16 wraps a 64-bit product; the check must see it as too large, not as 0 floats.

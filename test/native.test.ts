@@ -190,6 +190,31 @@ test('the clipped RMSprop step on the compiled kernels gives, bit for bit, the w
   [stock, fused].forEach((o) => o.dispose());
 });
 
+test('a tensor and one value per channel: multiply, add, subtract and divide on the compiled kernels give stock cpu\'s bits', async () => {
+  // 3×7×41×24 = 20,664 values: two blocks of the threaded pass (24 channels do not divide its 16,384). The per-channel
+  // operand in every shape tfjs broadcasts that way, on either side; a broadcast that is not per channel
+  // ([3, 1, 1, 24]) must still come out right, from wasm's own kernel.
+  const shape = [3, 7, 41, 24];
+  const ops = { mul: tf.mul, add: tf.add, sub: tf.sub, div: tf.div } as const;
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.tensor(values(shape, 40), shape);
+      const results: Float32Array[] = [];
+      for (const vShape of [[24], [1, 24], [1, 1, 1, 24], [3, 1, 1, 24]]) {
+        // Divisors kept away from 0: values in [0.5, 1.5).
+        const v = tf.add(tf.tensor(values(vShape, 41), vShape), 1);
+        for (const op of Object.values(ops)) results.push(op(x, v).dataSync() as Float32Array, op(v, x).dataSync() as Float32Array);
+      }
+      return results;
+    });
+  await tf.setBackend('cpu');
+  const expected = run();
+  await tf.setBackend('wasm');
+  const got = run();
+  const names = [[24], [1, 24], [1, 1, 1, 24], [3, 1, 1, 24]].flatMap((v) => Object.keys(ops).flatMap((op) => [`${op}(x, v ${v.join('×')})`, `${op}(v ${v.join('×')}, x)`]));
+  expected.forEach((e, i) => assert.deepEqual(got[i], e, names[i]));
+});
+
 test('BatchNorm with given statistics on the compiled kernels matches stock cpu, with and without scale and offset', async () => {
   // 3,000 rows of 24 channels: more than one block of the threaded pass, and rows never split between blocks.
   const run = (withScale: boolean, withOffset: boolean) =>

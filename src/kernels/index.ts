@@ -16,6 +16,8 @@ import {
   nativeLeakyRelu,
   nativeLeakyReluGradUsable,
   nativeResizeNearestNeighbor,
+  nativeChannelBinary,
+  nativeSpread,
   nativeRmspropUsable,
   RMSPROP_KERNEL,
   RmspropAttrs,
@@ -113,6 +115,10 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     LeakyRelu: (stock, name) => nativeLeakyRelu(required(stock, name, 'LeakyRelu').kernelFunc),
     FusedBatchNorm: (stock, name) => nativeFusedBatchNorm(required(stock, name, 'FusedBatchNorm').kernelFunc),
     ResizeNearestNeighbor: (stock, name) => nativeResizeNearestNeighbor(required(stock, name, 'ResizeNearestNeighbor').kernelFunc),
+    Multiply: (stock, name) => nativeChannelBinary('Multiply', required(stock, name, 'Multiply').kernelFunc),
+    Add: (stock, name) => nativeChannelBinary('Add', required(stock, name, 'Add').kernelFunc),
+    Sub: (stock, name) => nativeChannelBinary('Sub', required(stock, name, 'Sub').kernelFunc),
+    RealDiv: (stock, name) => nativeChannelBinary('RealDiv', required(stock, name, 'RealDiv').kernelFunc),
   },
   cpu: { Conv2DBackpropInput: convBackpropInput, Conv2DBackpropFilter: convBackpropFilter },
 };
@@ -268,7 +274,8 @@ function registerReductionGradients(): void {
         return {
           x: () => {
             const expanded = tf.reshape(dy as tf.Tensor, expandedShape);
-            return tf.mul(kernel === 'Mean' ? tf.div(expanded, count) : expanded, tf.fill(x.shape, 1, 'float32'));
+            const perElement = kernel === 'Mean' ? tf.div(expanded, count) : expanded;
+            return nativeSpread(perElement, x.shape) ?? tf.mul(perElement, tf.fill(x.shape, 1, 'float32'));
           },
         };
       },

@@ -197,6 +197,54 @@ export function nativeFusedBatchNorm(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** channelOp's ops (native/kernels.h, from MAP_CHANNEL_MUL): x op v, or v op x where marked. */
+const CHANNEL = { mul: 0, add: 1, sub: 2, subFrom: 3, div: 4, divInto: 5, spread: 6 } as const;
+const CHANNEL_KERNELS = { Multiply: ['mul', 'mul'], Add: ['add', 'add'], Sub: ['sub', 'subFrom'], RealDiv: ['div', 'divInto'] } as const;
+
+/** Whether `v` holds one value per channel of `x` ([c], [1, c], [1, 1, 1, c], …, x's last axis c) and x is larger. */
+function perChannelOf(v: tf.TensorInfo, x: tf.TensorInfo): boolean {
+  const c = x.shape[x.shape.length - 1];
+  return v.shape.length > 0 && v.shape.length <= x.shape.length && v.shape[v.shape.length - 1] === c && c > 0 &&
+    v.shape.slice(0, -1).every((d) => d === 1) && tf.util.sizeFromShape(x.shape) > c;
+}
+
+/**
+ * Multiply, Add, Sub and RealDiv of a tensor and one value per channel (BatchNorm's statistics and gradients, the
+ * spread of a reduction's gradient) in one threaded pass on the addon: the same float32 operation per element as
+ * wasm's broadcasting kernel, without its per-element index arithmetic (0.42 ms against 0.17 ms for the same op
+ * without broadcasting, 128×14×14×32). Everything else goes to `fallback`.
+ */
+export function nativeChannelBinary(kernel: keyof typeof CHANNEL_KERNELS, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const native = active();
+    if (!native || a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const vFirst = perChannelOf(a, b);
+    if (!vFirst && !perChannelOf(b, a)) return fallback(args);
+    const [x, v] = vFirst ? [b, a] : [a, b];
+    const backend = args.backend as unknown as WasmHeapBackend;
+    const out = backend.makeOutput(x.shape, 'float32');
+    const op = CHANNEL[CHANNEL_KERNELS[kernel][vFirst ? 1 : 0]];
+    const c = x.shape[x.shape.length - 1];
+    return into(backend, out, () => native.channelOp(op, backend.wasm.HEAPF32, Int32Array.from([tf.util.sizeFromShape(x.shape), c, offset(backend, x), offset(backend, v), offset(backend, out)])));
+  };
+}
+
+/**
+ * A tensor of `shape` whose every row of the last axis is `v` (of shape [1, …, 1, c], one value per channel), on the
+ * addon: a tensor of the active scope, or null where the addon does not serve the active backend or v is not so.
+ */
+export function nativeSpread(v: tf.Tensor, shape: number[]): tf.Tensor | null {
+  const native = active();
+  const c = shape[shape.length - 1];
+  const perChannel = v.shape.length === shape.length && v.shape[v.rank - 1] === c && v.shape.slice(0, -1).every((d) => d === 1);
+  if (!native || tf.getBackend() !== 'wasm' || v.dtype !== 'float32' || !perChannel || shape.some((d) => d === 0)) return null;
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  const out = backend.makeOutput(shape, 'float32');
+  into(backend, out, () => native.channelOp(CHANNEL.spread, backend.wasm.HEAPF32, Int32Array.from([tf.util.sizeFromShape(shape), c, offset(backend, v), offset(backend, v), offset(backend, out)])));
+  return tf.engine().makeTensorFromTensorInfo(out);
+}
+
 /**
  * Nearest-neighbour upsampling by whole factors on the addon (UpSampling2D: no alignCorners, no half-pixel centres),
  * or its gradient (each input pixel the sum of its block of dy): a tensor info, or null where the addon is off or the

@@ -176,6 +176,19 @@ test('Sum and Mean over leading axes match stock cpu; other axes still work', as
   }
 });
 
+test('a cast to the same dtype shares the data and outlives its source; other casts still convert', async () => {
+  await on('wasm', true, () => {
+    const x = tf.tensor([1.5, -2.7, 3.2]);
+    const same = tf.cast(x, 'float32');
+    const ints = tf.cast(x, 'int32');
+    x.dispose();
+    assert.deepEqual(Array.from(same.dataSync()), [1.5, Math.fround(-2.7), Math.fround(3.2)], 'float32 → float32 after its source is disposed');
+    assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3], 'float32 → int32 truncates');
+    assert.equal(ints.dtype, 'int32');
+    tf.dispose([same, ints]);
+  });
+});
+
 test('Sum and Mean gradients spread dy over the reduced axes (divided by the count for Mean), exactly', async () => {
   // L = Σ w ⊙ reduce(x): dL/dx at every element is the w of the output it was reduced into, over n for Mean.
   const shape = [3, 4, 5, 6];

@@ -93,6 +93,16 @@ function sharedIdentity(stock: tf.KernelConfig): tf.KernelFunc {
   };
 }
 
+/**
+ * wasm's Cast copies the tensor in JavaScript even to its own dtype, which tfjs asks for in Square's gradient and in
+ * moments (BatchNorm's statistics: ~8 ms of a training step, node --cpu-prof); a cast to the same dtype shares the
+ * data, as Identity does here. Every other cast goes to the stock kernel.
+ */
+function sameDtypeCast(stock: tf.KernelConfig): tf.KernelFunc {
+  const identity = sharedIdentity(stock);
+  return (args) => ((args.inputs.x as tf.TensorInfo).dtype === (args.attrs as unknown as { dtype: tf.DataType }).dtype ? identity(args) : stock.kernelFunc(args));
+}
+
 const reduction = (kernel: 'Sum' | 'Mean'): Override => (stock, backendName) =>
   leadingAxesReduction(kernel, required(stock, backendName, kernel));
 
@@ -111,6 +121,7 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
     Mean: reduction('Mean'),
     Conv2D: withNative(nativeConvForward, (stock, name) => required(stock, name, 'Conv2D').kernelFunc),
     Identity: (stock, name) => sharedIdentity(required(stock, name, 'Identity')),
+    Cast: (stock, name) => sameDtypeCast(required(stock, name, 'Cast')),
     FusedConv2D: withNative(nativeConvForward, (stock, name) => required(stock, name, 'FusedConv2D').kernelFunc),
     LeakyRelu: (stock, name) => nativeLeakyRelu(required(stock, name, 'LeakyRelu').kernelFunc),
     FusedBatchNorm: (stock, name) => nativeFusedBatchNorm(required(stock, name, 'FusedBatchNorm').kernelFunc),

@@ -158,6 +158,28 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   return kernel_result(env, result, "columnSums");
 }
 
+/* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
+static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *heap;
+  int32_t *p;
+  size_t heap_len, plen;
+  if (!heap_arguments(env, argv, argc, 0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])",
+                      &heap, &heap_len, &p, &plen))
+    return NULL;
+  if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnProductSums: rows and columns must be positive");
+  size_t n = (size_t)p[0] * p[1], cols = (size_t)p[1];
+  if (n > MAX_ELEMENTS) return throw_error(env, "columnProductSums: tensor too large");
+  static const char *const names[4] = {"x", "y", "mean", "out"};
+  if (!operands_in_heap(env, "columnProductSums", names, p + 2, (size_t[]){n, n, cols, cols}, 4, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  int result = column_product_sums(heap + p[2], heap + p[3], heap + p[4], p[0], p[1], heap + p[5]);
+  pthread_mutex_unlock(&op_lock);
+  return kernel_result(env, result, "columnProductSums");
+}
+
 /* channelAffine(heap, p: Int32Array [n, channels, x, coefficients, out]): BatchNorm with given statistics (ops.c). */
 static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -264,7 +286,8 @@ static napi_value js_upsample(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops. */
+/* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops, op 0 LeakyReLU, 1 its
+ * gradient, 2 Square's gradient (kernels.h). */
 static napi_value js_map(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -275,7 +298,8 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   size_t heap_len, plen;
   double alpha = 0;
   static const char *usage = "map(op, heap, Int32Array [n, a, b, out][, alpha])";
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 1) return throw_error(env, usage);
+  static const int ops[3] = {MAP_LEAKYRELU, MAP_LEAKYRELU_GRAD, MAP_SQUARE_GRAD};
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, usage);
   if (!heap_arguments(env, argv, argc, 1, 4, usage, &heap, &heap_len, &p, &plen)) return NULL;
   if (argc > 3 && napi_get_value_double(env, argv[3], &alpha) != napi_ok)
     return throw_error(env, "map: alpha must be a number");
@@ -284,7 +308,7 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   size_t n = (size_t)p[0];
   if (!operands_in_heap(env, "map", names, p + 1, (size_t[]){n, n, n}, 3, heap_len)) return NULL;
   pthread_mutex_lock(&op_lock);
-  elementwise(op, heap + p[1], heap + p[2], heap + p[3], p[0], (float)alpha);
+  elementwise(ops[op], heap + p[1], heap + p[2], heap + p[3], p[0], (float)alpha);
   pthread_mutex_unlock(&op_lock);
   return NULL;
 }
@@ -413,6 +437,7 @@ NAPI_MODULE_INIT() {
   EXPORT("channelAffine", js_channel_affine)
   EXPORT("rmsprop", js_rmsprop)
   EXPORT("channelOp", js_channel_op)
+  EXPORT("columnProductSums", js_column_product_sums)
   EXPORT("upsample", js_upsample)
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)

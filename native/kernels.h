@@ -97,13 +97,16 @@ int reserve_scratch(int which, size_t floats);
 
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
+/* out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]), each term rounded as tfjs rounds it: the BatchNorm gradient's second sum. */
+int column_product_sums(const float *x, const float *y, const float *mean, long rows, int cols, float *out);
 enum {
-  MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1, MAP_CHANNEL_AFFINE = 2,
+  MAP_LEAKYRELU = 0, MAP_LEAKYRELU_GRAD = 1, MAP_CHANNEL_AFFINE = 2, MAP_SQUARE_GRAD = 10,
   /* channel_op's: out = x·v, x + v, x − v, v − x, x / v, v / x, v, with v one value per channel */
   MAP_CHANNEL_MUL = 3, MAP_CHANNEL_ADD, MAP_CHANNEL_SUB, MAP_CHANNEL_SUB_FROM, MAP_CHANNEL_DIV, MAP_CHANNEL_DIV_INTO,
   MAP_CHANNEL_SPREAD
 };
-/* LEAKYRELU: out = a > 0 ? a : alpha·a; LEAKYRELU_GRAD (a = x, b = dy): out = a > 0 ? b : alpha·b. */
+/* LEAKYRELU: out = a > 0 ? a : alpha·a; LEAKYRELU_GRAD (a = x, b = dy): out = a > 0 ? b : alpha·b; SQUARE_GRAD
+ * (a = x, b = dy): out = b·(a·2). */
 void elementwise(int op, const float *a, const float *b, float *out, long n, float alpha);
 /* BatchNorm with given statistics: out[r][k] = (x[r][k] − mean[k])·mult[k] + offset[k] over rows of `channels`
  * values (n a multiple of it); coefficients = [mean | mult | offset], `channels` floats each. */

@@ -10,6 +10,7 @@
  * float32 blocks of 64 and the blocks in float64, so the rounding error does not grow with the batch. */
 typedef struct {
   const float *x;
+  const float *y, *mean; /* column_product_sums: sum x·(y − mean) instead of x */
   long rows;
   int cols;
   long blocks;
@@ -24,17 +25,38 @@ static void sum_block(void *p, int tid) {
   for (int c = 0; c < j->cols; c++) acc[c] = 0;
   for (long b = tid; b < j->blocks; b += active_threads) { /* fixed order: the same sums every run */
     long r0 = b * SUM_BLOCK, r1 = r0 + SUM_BLOCK < j->rows ? r0 + SUM_BLOCK : j->rows;
-    memcpy(block, j->x + r0 * j->cols, sizeof(float) * (size_t)j->cols);
-    for (long r = r0 + 1; r < r1; r++) {
-      const float *row = j->x + r * j->cols;
-      for (int c = 0; c < j->cols; c++) block[c] += row[c];
+    if (j->y) { /* each term rounded as tf.mul(x, tf.sub(y, mean)) rounds it (no fused multiply-add in this file) */
+      const float *mean = j->mean, *x = j->x + r0 * j->cols, *y = j->y + r0 * j->cols;
+      for (int c = 0; c < j->cols; c++) block[c] = x[c] * (y[c] - mean[c]);
+      for (long r = r0 + 1; r < r1; r++) {
+        x += j->cols;
+        y += j->cols;
+        for (int c = 0; c < j->cols; c++) block[c] += x[c] * (y[c] - mean[c]);
+      }
+    } else {
+      memcpy(block, j->x + r0 * j->cols, sizeof(float) * (size_t)j->cols);
+      for (long r = r0 + 1; r < r1; r++) {
+        const float *row = j->x + r * j->cols;
+        for (int c = 0; c < j->cols; c++) block[c] += row[c];
+      }
     }
     for (int c = 0; c < j->cols; c++) acc[c] += block[c];
   }
 }
 
+static int sums(sum_job j, float scale, float *out);
+
 int column_sums(const float *x, long rows, int cols, float scale, float *out) {
-  sum_job j = {.x = x, .rows = rows, .cols = cols};
+  return sums((sum_job){.x = x, .rows = rows, .cols = cols}, scale, out);
+}
+
+int column_product_sums(const float *x, const float *y, const float *mean, long rows, int cols, float *out) {
+  return sums((sum_job){.x = x, .y = y, .mean = mean, .rows = rows, .cols = cols}, 1, out);
+}
+
+static int sums(sum_job j, float scale, float *out) {
+  const long rows = j.rows;
+  const int cols = j.cols;
   j.blocks = (rows + SUM_BLOCK - 1) / SUM_BLOCK;
   if (reserve_scratch(0, (size_t)cols) != KERNEL_OK) return KERNEL_NO_MEMORY;
   double *all = calloc((size_t)active_threads * cols, sizeof(double));
@@ -97,6 +119,8 @@ static void map_block(void *p, int tid) {
         st(o + i, (vf)(((vi)v & positive) | ((vi)(v * alpha) & ~positive)));
       }
       for (; i < i1; i++) o[i] = a[i] > 0 ? y[i] : y[i] * alpha;
+    } else if (j->op == MAP_SQUARE_GRAD) { /* a = x, g = dy: dy·(x·2), as tfjs's Square gradient rounds it */
+      for (long i = i0; i < i1; i++) o[i] = g[i] * (a[i] * 2.f);
     } else if (j->op == MAP_CHANNEL_AFFINE) { /* a block is whole rows of `channels` */
       const int c = j->channels;
       const float *mean = g, *mult = g + c, *offset = g + 2 * c;

@@ -145,7 +145,8 @@ function batchNormGradients(shape: [number, number, number, number]): Float32Arr
 }
 
 test('BatchNorm training gradients (x, gamma, beta) match stock cpu', async () => {
-  for (const shape of [[4, 5, 5, 8], [1, 3, 7, 2]] as [number, number, number, number][]) {
+  // [6, 9, 11, 24]: 594 rows, several blocks of the compiled channel sums on each thread.
+  for (const shape of [[4, 5, 5, 8], [1, 3, 7, 2], [6, 9, 11, 24]] as [number, number, number, number][]) {
     const reference = await on('cpu', false, () => batchNormGradients(shape));
     for (const path of PATHS) {
       const fast = await on(path.backend, true, () => batchNormGradients(shape), path.compiled);
@@ -173,6 +174,18 @@ test('Sum and Mean over leading axes match stock cpu; other axes still work', as
   for (const compiled of [true, false]) {
     const fast = await on('wasm', true, reductions, compiled);
     reference.forEach((r, i) => assertClose(fast[i], r, `reduction ${i}${compiled ? '' : ' without the compiled kernels'}`));
+  }
+});
+
+test('Square\'s gradient is dy·2x on every path, exactly', async () => {
+  // 7 × 5,003 values: three blocks of the compiled pass, the last ending mid-vector.
+  const shape = [7, 5003];
+  const x = values(shape, 50);
+  const dy = values(shape, 51);
+  const expected = x.map((v, i) => Math.fround(dy[i] * (v * 2)));
+  for (const path of PATHS) {
+    const got = await on(path.backend, true, () => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.square(t), tf.tensor(dy, shape))))(tf.tensor(x, shape)).dataSync() as Float32Array), path.compiled);
+    assert.deepEqual(got, expected, path.name);
   }
 });
 

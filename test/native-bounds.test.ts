@@ -20,6 +20,7 @@ interface Addon {
   rmsprop(heap: Float32Array, p: Int32Array, k: Float32Array): void;
   upsample(heap: Float32Array, p: Int32Array): void;
   channelOp(op: number, heap: Float32Array, p: Int32Array): void;
+  columnProductSums(heap: Float32Array, p: Int32Array): void;
   isas(): string[];
   setIsa(name: string): string;
 }
@@ -54,7 +55,12 @@ const ENTRY_POINTS: EntryPoint[] = [
     operands: [{ name: 'x', size: 12 * 7, at: 0 }, { name: 'out', size: 7, at: 1 }],
     call: (heap, o) => addon!.columnSums(heap, Int32Array.from([12, 7, o[0], o[1]]), 0.5),
   },
-  ...[0, 1].map((op) => ({
+  {
+    name: 'columnProductSums',
+    operands: [{ name: 'x', size: 12 * 7, at: 0 }, { name: 'y', size: 12 * 7, at: 1 }, { name: 'mean', size: 7, at: 2 }, { name: 'out', size: 7, at: 3 }],
+    call: (heap, o) => addon!.columnProductSums(heap, Int32Array.from([12, 7, ...o])),
+  },
+  ...[0, 1, 2].map((op) => ({
     name: `map op ${op}`,
     operands: ['a', 'b', 'out'].map((name, at) => ({ name, size: 37, at })),
     call: (heap: Float32Array, o: number[]) => addon!.map(op, heap, Int32Array.from([37, o[0], o[1], o[2]]), 0.3),
@@ -161,6 +167,8 @@ test('geometry, padding, op and activation are checked before any kernel runs', 
   assert.throws(call({}, [0, 0], 1), /only the forward conv takes a bias/);
   assert.throws(call({ Ci: 1 << 20, KH: 1 << 5 }), /too large|outside the heap|padding/);
   assert.throws(() => addon!.map(0, heap, Int32Array.from([-5, 0, 0, 0]), 0), /n must be at least 0/);
+  assert.throws(() => addon!.map(3, heap, Int32Array.from([5, 0, 0, 0]), 0), /map\(op/);
+  assert.throws(() => addon!.columnProductSums(heap, Int32Array.from([3, 0, 0, 0, 0, 0])), /must be positive/);
   assert.throws(() => addon!.columnSums(heap, Int32Array.from([3, 0, 0, 0]), 1), /must be positive/);
   assert.throws(() => addon!.channelAffine(heap, Int32Array.from([10, 3, 0, 10, 20])), /multiple of a positive channel count/);
   assert.throws(() => addon!.channelAffine(heap, Int32Array.from([12, 0, 0, 10, 20])), /multiple of a positive channel count/);

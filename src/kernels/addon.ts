@@ -18,6 +18,7 @@ export interface NativeKernels {
   rmsprop(heap: Float32Array, params: Int32Array, coefficients: Float32Array): void;
   upsample(heap: Float32Array, params: Int32Array): void;
   channelOp(op: number, heap: Float32Array, params: Int32Array): void;
+  columnProductSums(heap: Float32Array, params: Int32Array): void;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nativeChannelProductSums } from './native';
 
 type Lazy = () => tf.Tensor;
 
@@ -6,7 +7,7 @@ type Lazy = () => tf.Tensor;
  * The FusedBatchNorm gradient with the per-channel factors broadcast instead of tiled: tfjs-core's version tiles
  * 1/sqrt(variance) to the full activation shape, and wasm's Tile is a scalar loop that cost more than the
  * convolutions it sits between (~0.45 s of a 3.4 s step). Also shares the two channel sums its five gradients
- * need: S1 = Σ dy, S2 = Σ dy·(x − mean) over every axis but the channel one.
+ * need: S1 = Σ dy, S2 = Σ dy·(x − mean) over every axis but the channel one (S2 in one pass on the compiled kernels).
  *   dx = dy·γ·r, dmean = −γ·r·S1, dvariance = −½·γ·r³·S2, dγ = r·S2, dβ = S1, with r = 1/sqrt(variance + ε).
  * Returns null (use the stock gradient) unless mean, variance and scale are per-channel vectors.
  */
@@ -21,7 +22,7 @@ export function fusedBatchNormGrad(dy: tf.Tensor, saved: tf.Tensor[], varianceEp
   const r = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
   const gammaR = scale == null ? r : tf.mul(scale, r);
   const s1 = tf.sum(dy, axes);
-  const s2 = tf.sum(tf.mul(dy, tf.sub(x, mean)), axes);
+  const s2 = nativeChannelProductSums(dy, x, mean) ?? tf.sum(tf.mul(dy, tf.sub(x, mean)), axes);
   return {
     x: () => tf.mul(dy, gammaR),
     mean: () => tf.neg(tf.mul(gammaR, s1)),

@@ -14,10 +14,12 @@ import {
   nativeConvForward,
   nativeFusedBatchNorm,
   nativeLeakyRelu,
-  nativeLeakyReluGradUsable,
+  nativeElementwiseUsable,
   nativeResizeNearestNeighbor,
   nativeChannelBinary,
   nativeSpread,
+  SQUARE_GRAD_KERNEL,
+  squareGradKernel,
   nativeRmspropUsable,
   RMSPROP_KERNEL,
   RmspropAttrs,
@@ -171,6 +173,7 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   registerBatchNormGradient();
   registerLeakyReluGradient();
   registerReductionGradients();
+  registerSquareGradient();
   if (!tf.getKernel(RMSPROP_KERNEL, 'wasm')) tf.registerKernel({ kernelName: RMSPROP_KERNEL, backendName: 'wasm', kernelFunc: rmspropKernel });
   installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
@@ -294,6 +297,30 @@ function registerReductionGradients(): void {
   }
 }
 
+let stockSquareGrad: tf.GradConfig | undefined;
+
+/**
+ * Square's gradient, dy·(x·2), as one threaded pass on the compiled kernels (stock: a cast and two multiplies on one
+ * thread; BatchNorm's variance in training puts ~18 of them in a step); stock elsewhere. Same bits: x·2 is exact.
+ */
+function registerSquareGradient(): void {
+  if (stockSquareGrad) return;
+  const stock = tf.getGradient('Square');
+  if (!stock) return;
+  stockSquareGrad = stock;
+  if (!tf.getKernel(SQUARE_GRAD_KERNEL, 'wasm')) tf.registerKernel({ kernelName: SQUARE_GRAD_KERNEL, backendName: 'wasm', kernelFunc: squareGradKernel });
+  tf.registerGradient({
+    ...stock,
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      if (nativeElementwiseUsable(x, dy as tf.Tensor) && hasFastConvGradients(tf.getBackend())) {
+        return { x: () => tf.engine().runKernel(SQUARE_GRAD_KERNEL, { x, dy: dy as tf.Tensor }) as tf.Tensor };
+      }
+      return stock.gradFunc(dy, saved, attrs);
+    },
+  });
+}
+
 let stockLeakyReluGrad: tf.GradConfig | undefined;
 
 /** LeakyRelu's gradient as one pass on the compiled kernels when they serve the active backend; stock otherwise. */
@@ -309,7 +336,7 @@ function registerLeakyReluGradient(): void {
     ...stock,
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
-      if (nativeLeakyReluGradUsable(x, dy as tf.Tensor) && hasFastConvGradients(tf.getBackend())) {
+      if (nativeElementwiseUsable(x, dy as tf.Tensor) && hasFastConvGradients(tf.getBackend())) {
         return { x: () => tf.engine().runKernel(LEAKY_RELU_GRAD_KERNEL, { x, dy: dy as tf.Tensor }, attrs) as tf.Tensor };
       }
       return stock.gradFunc(dy, saved, attrs);

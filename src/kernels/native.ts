@@ -129,7 +129,7 @@ export function nativeColumnSums(backend: unknown, x: tf.TensorInfo, rows: numbe
   return into(b, out, () => native.columnSums(b.wasm.HEAPF32, Int32Array.from([rows, cols, offset(b, x), offset(b, out)]), scale));
 }
 
-const MAP = { leakyRelu: 0, leakyReluGrad: 1 } as const;
+const MAP = { leakyRelu: 0, leakyReluGrad: 1, squareGrad: 2 } as const;
 
 function map(backend: WasmHeapBackend, op: number, a: tf.TensorInfo, b: tf.TensorInfo, alpha: number): tf.TensorInfo {
   const out = backend.makeOutput(a.shape, 'float32');
@@ -155,8 +155,30 @@ export const leakyReluGradKernel: tf.KernelFunc = (args) => {
   return map(args.backend as unknown as WasmHeapBackend, MAP.leakyReluGrad, x, dy, alpha);
 };
 
-/** Whether LeakyRelu's gradient can run as one pass on the addon (stock: Greater, Multiply and Select). */
-export function nativeLeakyReluGradUsable(x: tf.Tensor, dy: tf.Tensor): boolean {
+/** The kernel behind Square's gradient on the addon: dx = dy·(x·2), tfjs's two multiplies in one threaded pass. */
+export const SQUARE_GRAD_KERNEL = 'AloccSquareGrad';
+export const squareGradKernel: tf.KernelFunc = (args) => {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  return map(args.backend as unknown as WasmHeapBackend, MAP.squareGrad, x, dy, 0);
+};
+
+/**
+ * Σ over all axes but the last of x·(y − mean) (mean: one value per channel) in one threaded pass on the addon, each
+ * term rounded as tf.mul(x, tf.sub(y, mean)) rounds it and summed as the addon's Sum sums: the BatchNorm gradient's
+ * second channel sum. A tensor of the active scope, or null where the addon does not serve the active backend.
+ */
+export function nativeChannelProductSums(x: tf.Tensor, y: tf.Tensor, mean: tf.Tensor): tf.Tensor1D | null {
+  const native = active();
+  const c = x.shape[x.rank - 1];
+  if (!native || tf.getBackend() !== 'wasm' || [x, y, mean].some((t) => t.dtype !== 'float32') || !tf.util.arraysEqual(x.shape, y.shape) || mean.size !== c || x.size === 0) return null;
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  const out = backend.makeOutput([c], 'float32');
+  into(backend, out, () => native.columnProductSums(backend.wasm.HEAPF32, Int32Array.from([x.size / c, c, ...[x, y, mean, out].map((t) => offset(backend, t))])));
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor1D;
+}
+
+/** Whether an elementwise gradient of x and dy (LeakyRelu's, Square's) can run as one pass on the addon. */
+export function nativeElementwiseUsable(x: tf.Tensor, dy: tf.Tensor): boolean {
   return active() != null && tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && tf.util.arraysEqual(x.shape, dy.shape);
 }
 

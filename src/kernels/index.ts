@@ -138,8 +138,8 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
 
 /** Corrections of stock kernels that compute wrong results; unregistering the fast kernels keeps them. */
 const FIXES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
-  wasm: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad')) },
-  cpu: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad')) },
+  wasm: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad'), name) },
+  cpu: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad'), name) },
 };
 
 function required(stock: tf.KernelConfig | undefined, backendName: string, kernel: string): tf.KernelConfig {

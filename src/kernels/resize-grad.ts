@@ -9,7 +9,7 @@ import { nativeUpsample } from './native';
  * (XNNPACK on wasm), or one threaded pass on the compiled kernels; anything else runs the stock kernel one image at
  * a time, where both are right.
  */
-export function resizeNearestNeighborGrad(stock: tf.KernelConfig): tf.KernelFunc {
+export function resizeNearestNeighborGrad(stock: tf.KernelConfig, backendName: string): tf.KernelFunc {
   return (args) => {
     const { images, dy } = args.inputs as { images: tf.Tensor4D; dy: tf.Tensor4D };
     const { alignCorners } = args.attrs as unknown as { alignCorners: boolean };
@@ -17,7 +17,7 @@ export function resizeNearestNeighborGrad(stock: tf.KernelConfig): tf.KernelFunc
     const [, outH, outW] = dy.shape;
     const kh = outH / inH;
     const kw = outW / inW;
-    const native = args.backend === tf.findBackend('wasm') ? nativeUpsample(args.backend, images.shape, dy.shape, dy, true, args.attrs as { alignCorners?: boolean }) : null;
+    const native = backendName === 'wasm' ? nativeUpsample(args.backend, images.shape, dy.shape, dy, true, args.attrs as { alignCorners?: boolean }) : null;
     if (native) return native;
     if (!alignCorners && Number.isInteger(kh) && Number.isInteger(kw)) {
       return tf.tidy(() => tf.mul(tf.avgPool(dy, [kh, kw], [kh, kw], 'valid'), tf.scalar(kh * kw)));

@@ -16,10 +16,24 @@ static void *pool_arg;
 static long pool_generation;
 static int pool_pending;
 
+/* Waking a thread through a condition variable costs ~20 µs on the VMs measured (bench/NOTES.md), more than most
+ * elementwise ops take, and a training step makes hundreds of calls in quick succession; so both sides spin this
+ * many pauses (tens of µs) on the shared counters before sleeping, as OpenMP runtimes do. */
+#define SPIN_PAUSES 4000
+static inline void cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 static void *worker_main(void *p) {
   int tid = (int)(intptr_t)p;
   long seen = 0;
   for (;;) {
+    for (int spin = 0; spin < SPIN_PAUSES && __atomic_load_n(&pool_generation, __ATOMIC_ACQUIRE) == seen; spin++)
+      cpu_pause();
     pthread_mutex_lock(&pool_lock);
     while (pool_generation == seen) pthread_cond_wait(&pool_wake, &pool_lock);
     seen = pool_generation;
@@ -28,7 +42,7 @@ static void *worker_main(void *p) {
     pthread_mutex_unlock(&pool_lock);
     if (tid < active_threads) job(arg, tid);
     pthread_mutex_lock(&pool_lock);
-    if (--pool_pending == 0) pthread_cond_signal(&pool_done);
+    if (__atomic_sub_fetch(&pool_pending, 1, __ATOMIC_RELEASE) == 0) pthread_cond_signal(&pool_done);
     pthread_mutex_unlock(&pool_lock);
   }
   return NULL;
@@ -54,10 +68,11 @@ void parallel(job_fn job, void *arg) {
   pool_job = job;
   pool_arg = arg;
   pool_pending = pool_size - 1;
-  pool_generation++;
+  __atomic_store_n(&pool_generation, pool_generation + 1, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&pool_wake);
   pthread_mutex_unlock(&pool_lock);
   job(arg, 0);
+  for (int spin = 0; spin < SPIN_PAUSES && __atomic_load_n(&pool_pending, __ATOMIC_ACQUIRE) > 0; spin++) cpu_pause();
   pthread_mutex_lock(&pool_lock);
   while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_lock);
   pthread_mutex_unlock(&pool_lock);

@@ -59,6 +59,33 @@ static int heap_arguments(napi_env env, const napi_value *argv, size_t argc, siz
   return 0;
 }
 
+/* One call of a heap entry point: its arguments, and the heap and parameters found in them. */
+typedef struct {
+  size_t argc;
+  napi_value argv[4];
+  float *heap;
+  size_t heap_len;
+  int32_t *p;
+  size_t plen;
+} heap_call;
+
+/* Reads a heap entry point's call (heap_arguments says what it must hold); throws `usage` and returns 0 otherwise. */
+static int read_heap_call(napi_env env, napi_callback_info info, size_t first, size_t count, const char *usage,
+                          heap_call *c) {
+  c->argc = 4;
+  napi_get_cb_info(env, info, &c->argc, c->argv, NULL, NULL);
+  return heap_arguments(env, c->argv, c->argc, first, count, usage, &c->heap, &c->heap_len, &c->p, &c->plen);
+}
+
+/* The start of every heap entry point: reads the call into `c` (returning from the entry point where it fails) and
+ * names its heap, heap length and parameters. */
+#define HEAP_CALL(first, count, usage)                                                                             \
+  heap_call c;                                                                                                     \
+  if (!read_heap_call(env, info, first, count, usage, &c)) return NULL;                                            \
+  float *const heap = c.heap;                                                                                      \
+  const int32_t *const p = c.p;                                                                                    \
+  const size_t heap_len = c.heap_len
+
 /* Whether every operand (offsets[i], sizes[i] floats) lies in the heap; throws naming the first that does not. */
 static int operands_in_heap(napi_env env, const char *fn, const char *const names[], const int32_t offsets[],
                             const size_t sizes[], int count, size_t heap_len) {
@@ -82,20 +109,11 @@ static const isa_kernels *current; /* set at load: the best ISA this CPU runs */
 /* conv(op, heap: Float32Array, p: Int32Array, alpha): p = geometry (13), then float offsets into heap of the two
  * inputs and the output, then the bias offset (-1: none) and, for the forward conv, the activation. */
 static napi_value js_conv(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) return throw_error(env, "conv(op, heap, params[, alpha])");
+  HEAP_CALL(1, 17, "conv(op, heap: Float32Array, params: Int32Array of 17 or more[, alpha])");
   int32_t op;
   double alpha = 0;
-  if (napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, "conv: unknown op");
-  if (argc > 3 && napi_get_value_double(env, argv[3], &alpha) != napi_ok) return throw_error(env, "conv: alpha must be a number");
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
-  if (!heap_arguments(env, argv, argc, 1, 17, "conv: heap must be a Float32Array, params an Int32Array of 17 or more",
-                      &heap, &heap_len, &p, &plen))
-    return NULL;
+  if (napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, "conv: unknown op");
+  if (c.argc > 3 && napi_get_value_double(env, c.argv[3], &alpha) != napi_ok) return throw_error(env, "conv: alpha must be a number");
   geometry g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12]};
   for (int i = 0; i < 11; i++)
     if (p[i] <= 0) return throw_error(env, "conv: geometry must be positive");
@@ -105,7 +123,7 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   /* Every output pixel's window must start inside the padded input. */
   if ((int64_t)(g.OH - 1) * g.SH - g.PT >= g.H || (int64_t)(g.OW - 1) * g.SW - g.PL >= g.W)
     return throw_error(env, "conv: output larger than the input, stride and padding give");
-  int act = plen > 17 ? p[17] : ACT_LINEAR;
+  int act = c.plen > 17 ? p[17] : ACT_LINEAR;
   if (op == OP_FORWARD && (act < ACT_LINEAR || act > ACT_LEAKYRELU)) return throw_error(env, "conv: unknown activation");
   size_t xs = (size_t)g.N * g.H * g.W * g.Ci, ws = (size_t)g.KH * g.KW * g.Ci * g.Co,
          ys = (size_t)g.N * g.OH * g.OW * g.Co;
@@ -135,17 +153,9 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
 
 /* columnSums(heap, p: Int32Array [rows, cols, xOffset, outOffset], scale). */
 static napi_value js_column_sums(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
+  HEAP_CALL(0, 4, "columnSums(heap, Int32Array [rows, cols, x, out][, scale])");
   double scale = 1;
-  if (!heap_arguments(env, argv, argc, 0, 4, "columnSums(heap, Int32Array [rows, cols, x, out][, scale])", &heap,
-                      &heap_len, &p, &plen))
-    return NULL;
-  if (argc > 2 && napi_get_value_double(env, argv[2], &scale) != napi_ok)
+  if (c.argc > 2 && napi_get_value_double(env, c.argv[2], &scale) != napi_ok)
     return throw_error(env, "columnSums: scale must be a number");
   if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnSums: rows and columns must be positive");
   size_t n = (size_t)p[0] * p[1];
@@ -160,15 +170,7 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
 
 /* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
 static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
-  if (!heap_arguments(env, argv, argc, 0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])",
-                      &heap, &heap_len, &p, &plen))
-    return NULL;
+  HEAP_CALL(0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])");
   if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnProductSums: rows and columns must be positive");
   size_t n = (size_t)p[0] * p[1], cols = (size_t)p[1];
   if (n > MAX_ELEMENTS) return throw_error(env, "columnProductSums: tensor too large");
@@ -182,15 +184,7 @@ static napi_value js_column_product_sums(napi_env env, napi_callback_info info) 
 
 /* channelAffine(heap, p: Int32Array [n, channels, x, coefficients, out]): BatchNorm with given statistics (ops.c). */
 static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
-  if (!heap_arguments(env, argv, argc, 0, 5, "channelAffine(heap, Int32Array [n, channels, x, coefficients, out])",
-                      &heap, &heap_len, &p, &plen))
-    return NULL;
+  HEAP_CALL(0, 5, "channelAffine(heap, Int32Array [n, channels, x, coefficients, out])");
   if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
     return throw_error(env, "channelAffine: n must be a multiple of a positive channel count");
   static const char *const names[3] = {"x", "coefficients", "out"};
@@ -205,18 +199,12 @@ static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
 /* channelOp(op, heap, p: Int32Array [n, channels, x, v, out]): a per-channel binary op, op 0-6 for MAP_CHANNEL_MUL …
  * MAP_CHANNEL_SPREAD (ops.c); v holds `channels` floats, x and out n (SPREAD reads no x). */
 static napi_value js_channel_op(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   static const char *usage = "channelOp(op, heap, Int32Array [n, channels, x, v, out])";
+  HEAP_CALL(1, 5, usage);
   int32_t op;
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 ||
+  if (c.argc < 1 || napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 ||
       op > MAP_CHANNEL_SPREAD - MAP_CHANNEL_MUL)
     return throw_error(env, usage);
-  if (!heap_arguments(env, argv, argc, 1, 5, usage, &heap, &heap_len, &p, &plen)) return NULL;
   if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
     return throw_error(env, "channelOp: n must be a multiple of a positive channel count");
   op += MAP_CHANNEL_MUL;
@@ -232,17 +220,13 @@ static napi_value js_channel_op(napi_env env, napi_callback_info info) {
 /* rmsprop(heap, p: Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment],
  * k: Float32Array [learning rate, decay, 1 − decay, momentum, epsilon, clip]): one clipped RMSprop update (ops.c). */
 static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   static const char *usage =
       "rmsprop(heap, Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment], "
       "Float32Array [lr, decay, 1 - decay, momentum, epsilon, clip])";
-  float *heap, *k;
-  int32_t *p;
-  size_t heap_len, plen, klen;
-  if (!heap_arguments(env, argv, argc, 0, 8, usage, &heap, &heap_len, &p, &plen)) return NULL;
-  if (argc < 3 || !typed_array(env, argv[2], napi_float32_array, (void **)&k, &klen) || klen < 6)
+  HEAP_CALL(0, 8, usage);
+  float *k;
+  size_t klen;
+  if (c.argc < 3 || !typed_array(env, c.argv[2], napi_float32_array, (void **)&k, &klen) || klen < 6)
     return throw_error(env, usage);
   if (p[0] < 0 || (size_t)p[0] > MAX_ELEMENTS) return throw_error(env, "rmsprop: n must be at least 0 and below 2^30");
   static const char *const names[7] = {"value", "meanSquare", "moment", "gradient", "newValue", "newMeanSquare", "newMoment"};
@@ -259,15 +243,7 @@ static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
 /* upsample(heap, p: Int32Array [grad, n, h, w, c, fh, fw, in, out]): nearest-neighbour upsampling by whole factors
  * of x [n][h][w][c], or (grad 1) its gradient from dy (ops.c). */
 static napi_value js_upsample(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
-  if (!heap_arguments(env, argv, argc, 0, 9, "upsample(heap, Int32Array [grad, n, h, w, c, fh, fw, in, out])", &heap,
-                      &heap_len, &p, &plen))
-    return NULL;
+  HEAP_CALL(0, 9, "upsample(heap, Int32Array [grad, n, h, w, c, fh, fw, in, out])");
   if (p[0] < 0 || p[0] > 1) return throw_error(env, "upsample: grad must be 0 or 1");
   for (int i = 1; i < 7; i++)
     if (p[i] <= 0) return throw_error(env, "upsample: sizes and factors must be positive");
@@ -289,19 +265,13 @@ static napi_value js_upsample(napi_env env, napi_callback_info info) {
 /* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops, op 0 LeakyReLU, 1 its
  * gradient, 2 Square's gradient (kernels.h). */
 static napi_value js_map(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t op;
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
   double alpha = 0;
   static const char *usage = "map(op, heap, Int32Array [n, a, b, out][, alpha])";
+  HEAP_CALL(1, 4, usage);
   static const int ops[3] = {MAP_LEAKYRELU, MAP_LEAKYRELU_GRAD, MAP_SQUARE_GRAD};
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, usage);
-  if (!heap_arguments(env, argv, argc, 1, 4, usage, &heap, &heap_len, &p, &plen)) return NULL;
-  if (argc > 3 && napi_get_value_double(env, argv[3], &alpha) != napi_ok)
+  if (c.argc < 1 || napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, usage);
+  if (c.argc > 3 && napi_get_value_double(env, c.argv[3], &alpha) != napi_ok)
     return throw_error(env, "map: alpha must be a number");
   if (p[0] < 0) return throw_error(env, "map: n must be at least 0");
   static const char *const names[3] = {"a", "b", "out"};
@@ -317,16 +287,11 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
  * at stride 1, averaged over pool×pool cells (pooled.c). Returns false, writing nothing, where the kernel does not
  * take the shape (over 512 outputs); the caller then runs tfjs's ops. */
 static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *heap;
-  int32_t *p;
-  size_t heap_len, plen;
-  double alpha;
   static const char *usage = "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha)";
-  if (!heap_arguments(env, argv, argc, 0, 14, usage, &heap, &heap_len, &p, &plen)) return NULL;
-  if (argc < 3 || napi_get_value_double(env, argv[2], &alpha) != napi_ok) return throw_error(env, usage);
+  HEAP_CALL(0, 14, usage);
+  napi_value result;
+  double alpha;
+  if (c.argc < 3 || napi_get_value_double(env, c.argv[2], &alpha) != napi_ok) return throw_error(env, usage);
   for (int i = 0; i < 10; i++)
     if (p[i] < (i == 7 || i == 8 ? 0 : 1)) return throw_error(env, "pooledConv: sizes must be positive, padding at least 0");
   if (p[7] >= p[4] || p[8] >= p[5]) return throw_error(env, "pooledConv: padding must be less than the kernel");

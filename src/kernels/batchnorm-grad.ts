@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeChannelProductSums } from './native';
+import { nativeChannelProductSums } from './native-ops';
 
 type Lazy = () => tf.Tensor;
 

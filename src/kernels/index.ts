@@ -1,30 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedBatchNormGrad } from './batchnorm-grad';
 import { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { leadingAxesReduction } from './reductions';
 import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
 import { resizeNearestNeighborGrad } from './resize-grad';
+import { loadNativeKernels, nativeConvBackpropFilter, nativeConvBackpropInput, nativeConvForward } from './native';
 import {
-  LEAKY_RELU_GRAD_KERNEL,
-  leakyReluGradKernel,
-  loadNativeKernels,
-  nativeConvBackpropFilter,
-  nativeConvBackpropInput,
-  nativeConvForward,
+  nativeChannelBinary,
   nativeFusedBatchNorm,
   nativeLeakyRelu,
-  nativeElementwiseUsable,
   nativeResizeNearestNeighbor,
-  nativeChannelBinary,
-  nativeSpread,
-  SQUARE_GRAD_KERNEL,
-  squareGradKernel,
   nativeRmspropUsable,
   RMSPROP_KERNEL,
   RmspropAttrs,
   rmspropKernel,
-} from './native';
+} from './native-ops';
+import { registerFastGradients } from './gradients';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
@@ -170,10 +161,7 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   if (!isFastBackend(backend)) return;
   if (backend === 'wasm') loadNativeKernels();
   registerKernelFixes(backend);
-  registerBatchNormGradient();
-  registerLeakyReluGradient();
-  registerReductionGradients();
-  registerSquareGradient();
+  registerFastGradients(() => hasFastConvGradients(tf.getBackend()));
   if (!tf.getKernel(RMSPROP_KERNEL, 'wasm')) tf.registerKernel({ kernelName: RMSPROP_KERNEL, backendName: 'wasm', kernelFunc: rmspropKernel });
   installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
@@ -234,114 +222,6 @@ function installLazyFusedConv(): void {
   stockFusedConv = tf.fused.conv2d;
   tf.registerGradient(FUSED_CONV_GRADIENT);
   (tf.fused as { conv2d: typeof tf.fused.conv2d }).conv2d = lazyFusedConv2d(stockFusedConv, () => hasFastConvGradients(tf.getBackend()));
-}
-
-let stockBatchNormGrad: tf.GradConfig | undefined;
-
-/**
- * Gradients are registered per kernel name, not per backend, so the replacement checks the active backend each
- * time and hands every other backend (native ones included) the stock gradient.
- */
-function registerBatchNormGradient(): void {
-  if (stockBatchNormGrad) return;
-  const stock = tf.getGradient('FusedBatchNorm');
-  if (!stock) return;
-  stockBatchNormGrad = stock;
-  tf.registerGradient({
-    ...stock,
-    gradFunc: (dy, saved, attrs) => {
-      const active = tf.getBackend();
-      if (hasFastConvGradients(active)) {
-        const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
-        const fast = fusedBatchNormGrad(dy as tf.Tensor, saved, varianceEpsilon);
-        if (fast) return fast;
-      }
-      return stock.gradFunc(dy, saved, attrs);
-    },
-  });
-}
-
-let stockReductionGrads: Partial<Record<'Sum' | 'Mean', tf.GradConfig>> | undefined;
-
-/**
- * Sum's and Mean's gradients spread dy over x's shape by multiplying it with tf.ones(x.shape), which fills a
- * JavaScript array and copies it into the backend (~7 ms for 128×14×14×32 on wasm; BatchNorm's statistics and the
- * losses make these ~60 ms of a training step, bench/NOTES.md); stock Sum even computes it when the tape does not
- * need it. Here the ones come from the backend's Fill kernel, only when needed, and Mean divides dy by the count
- * before spreading it, not after: the same float32 values ((dy·1)/n = (dy/n)·1 exactly), a fraction of the time.
- */
-function registerReductionGradients(): void {
-  if (stockReductionGrads) return;
-  stockReductionGrads = {};
-  for (const kernel of ['Sum', 'Mean'] as const) {
-    const stock = tf.getGradient(kernel);
-    if (!stock) continue;
-    stockReductionGrads[kernel] = stock;
-    tf.registerGradient({
-      ...stock,
-      gradFunc: (dy, saved, attrs) => {
-        if (!hasFastConvGradients(tf.getBackend())) return stock.gradFunc(dy, saved, attrs);
-        const [x] = saved;
-        const axes = tf.util.parseAxisParam((attrs as unknown as { axis: number | number[] }).axis, x.shape);
-        const expandedShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-        const count = axes.reduce((n, a) => n * x.shape[a], 1);
-        return {
-          x: () => {
-            const expanded = tf.reshape(dy as tf.Tensor, expandedShape);
-            const perElement = kernel === 'Mean' ? tf.div(expanded, count) : expanded;
-            return nativeSpread(perElement, x.shape) ?? tf.mul(perElement, tf.fill(x.shape, 1, 'float32'));
-          },
-        };
-      },
-    });
-  }
-}
-
-let stockSquareGrad: tf.GradConfig | undefined;
-
-/**
- * Square's gradient, dy·(x·2), as one threaded pass on the compiled kernels (stock: a cast and two multiplies on one
- * thread; BatchNorm's variance in training puts ~18 of them in a step); stock elsewhere. Same bits: x·2 is exact.
- */
-function registerSquareGradient(): void {
-  if (stockSquareGrad) return;
-  const stock = tf.getGradient('Square');
-  if (!stock) return;
-  stockSquareGrad = stock;
-  if (!tf.getKernel(SQUARE_GRAD_KERNEL, 'wasm')) tf.registerKernel({ kernelName: SQUARE_GRAD_KERNEL, backendName: 'wasm', kernelFunc: squareGradKernel });
-  tf.registerGradient({
-    ...stock,
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      if (nativeElementwiseUsable(x, dy as tf.Tensor) && hasFastConvGradients(tf.getBackend())) {
-        return { x: () => tf.engine().runKernel(SQUARE_GRAD_KERNEL, { x, dy: dy as tf.Tensor }) as tf.Tensor };
-      }
-      return stock.gradFunc(dy, saved, attrs);
-    },
-  });
-}
-
-let stockLeakyReluGrad: tf.GradConfig | undefined;
-
-/** LeakyRelu's gradient as one pass on the compiled kernels when they serve the active backend; stock otherwise. */
-function registerLeakyReluGradient(): void {
-  if (stockLeakyReluGrad) return;
-  const stock = tf.getGradient('LeakyRelu');
-  if (!stock) return;
-  stockLeakyReluGrad = stock;
-  if (!tf.getKernel(LEAKY_RELU_GRAD_KERNEL, 'wasm')) {
-    tf.registerKernel({ kernelName: LEAKY_RELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: leakyReluGradKernel });
-  }
-  tf.registerGradient({
-    ...stock,
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      if (nativeElementwiseUsable(x, dy as tf.Tensor) && hasFastConvGradients(tf.getBackend())) {
-        return { x: () => tf.engine().runKernel(LEAKY_RELU_GRAD_KERNEL, { x, dy: dy as tf.Tensor }, attrs) as tf.Tensor };
-      }
-      return stock.gradFunc(dy, saved, attrs);
-    },
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeColumnSums } from './native';
+import { nativeColumnSums } from './native-ops';
 
 /** The part of the wasm backend these kernels use: tensors live in its heap and JS can read and write them there. */
 interface HeapBackend {

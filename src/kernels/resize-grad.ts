@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeUpsample } from './native';
+import { nativeUpsample } from './native-ops';
 
 /**
  * ResizeNearestNeighborGrad, correct and fast. The cpu backend's (tfjs 4.22) is wrong for batch > 1: it reads dy

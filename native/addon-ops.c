@@ -1,0 +1,154 @@
+/* alocc compiled kernels: the Node-API entry points of the ops around the convolutions (ops.c), each checking every
+ * operand before it runs (addon.h). */
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include "kernels.h"
+#include "addon.h"
+
+/* columnSums(heap, p: Int32Array [rows, cols, xOffset, outOffset], scale). */
+static napi_value js_column_sums(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 4, "columnSums(heap, Int32Array [rows, cols, x, out][, scale])");
+  double scale = 1;
+  if (c.argc > 2 && napi_get_value_double(env, c.argv[2], &scale) != napi_ok)
+    return throw_error(env, "columnSums: scale must be a number");
+  if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnSums: rows and columns must be positive");
+  size_t n = (size_t)p[0] * p[1];
+  if (n > MAX_ELEMENTS) return throw_error(env, "columnSums: tensor too large");
+  static const char *const names[2] = {"x", "out"};
+  if (!operands_in_heap(env, "columnSums", names, p + 2, (size_t[]){n, (size_t)p[1]}, 2, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  int result = column_sums(heap + p[2], p[0], p[1], (float)scale, heap + p[3]);
+  pthread_mutex_unlock(&op_lock);
+  return kernel_result(env, result, "columnSums");
+}
+
+/* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
+static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])");
+  if (p[0] <= 0 || p[1] <= 0) return throw_error(env, "columnProductSums: rows and columns must be positive");
+  size_t n = (size_t)p[0] * p[1], cols = (size_t)p[1];
+  if (n > MAX_ELEMENTS) return throw_error(env, "columnProductSums: tensor too large");
+  static const char *const names[4] = {"x", "y", "mean", "out"};
+  if (!operands_in_heap(env, "columnProductSums", names, p + 2, (size_t[]){n, n, cols, cols}, 4, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  int result = column_product_sums(heap + p[2], heap + p[3], heap + p[4], p[0], p[1], heap + p[5]);
+  pthread_mutex_unlock(&op_lock);
+  return kernel_result(env, result, "columnProductSums");
+}
+
+/* channelAffine(heap, p: Int32Array [n, channels, x, coefficients, out]): BatchNorm with given statistics (ops.c). */
+static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 5, "channelAffine(heap, Int32Array [n, channels, x, coefficients, out])");
+  if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
+    return throw_error(env, "channelAffine: n must be a multiple of a positive channel count");
+  static const char *const names[3] = {"x", "coefficients", "out"};
+  size_t sizes[3] = {(size_t)p[0], (size_t)3 * p[1], (size_t)p[0]};
+  if (!operands_in_heap(env, "channelAffine", names, p + 2, sizes, 3, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  channel_affine(heap + p[2], heap + p[3], heap + p[4], p[0], p[1]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+/* channelOp(op, heap, p: Int32Array [n, channels, x, v, out]): a per-channel binary op, op 0-6 for MAP_CHANNEL_MUL …
+ * MAP_CHANNEL_SPREAD (ops.c); v holds `channels` floats, x and out n (SPREAD reads no x). */
+static napi_value js_channel_op(napi_env env, napi_callback_info info) {
+  static const char *usage = "channelOp(op, heap, Int32Array [n, channels, x, v, out])";
+  HEAP_CALL(1, 5, usage);
+  int32_t op;
+  if (c.argc < 1 || napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 ||
+      op > MAP_CHANNEL_SPREAD - MAP_CHANNEL_MUL)
+    return throw_error(env, usage);
+  if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
+    return throw_error(env, "channelOp: n must be a multiple of a positive channel count");
+  op += MAP_CHANNEL_MUL;
+  static const char *const names[3] = {"x", "v", "out"};
+  size_t sizes[3] = {op == MAP_CHANNEL_SPREAD ? 0 : (size_t)p[0], (size_t)p[1], (size_t)p[0]};
+  if (!operands_in_heap(env, "channelOp", names, p + 2, sizes, 3, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  channel_op(op, heap + p[2], heap + p[3], heap + p[4], p[0], p[1]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+/* rmsprop(heap, p: Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment],
+ * k: Float32Array [learning rate, decay, 1 − decay, momentum, epsilon, clip]): one clipped RMSprop update (ops.c). */
+static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "rmsprop(heap, Int32Array [n, value, meanSquare, moment, gradient, newValue, newMeanSquare, newMoment], "
+      "Float32Array [lr, decay, 1 - decay, momentum, epsilon, clip])";
+  HEAP_CALL(0, 8, usage);
+  float *k;
+  size_t klen;
+  if (c.argc < 3 || !typed_array(env, c.argv[2], napi_float32_array, (void **)&k, &klen) || klen < 6)
+    return throw_error(env, usage);
+  if (p[0] < 0 || (size_t)p[0] > MAX_ELEMENTS) return throw_error(env, "rmsprop: n must be at least 0 and below 2^30");
+  static const char *const names[7] = {"value", "meanSquare", "moment", "gradient", "newValue", "newMeanSquare", "newMoment"};
+  size_t n = (size_t)p[0], sizes[7] = {n, n, n, n, n, n, n};
+  if (!operands_in_heap(env, "rmsprop", names, p + 1, sizes, 7, heap_len)) return NULL;
+  const float *in[4] = {heap + p[1], heap + p[2], heap + p[3], heap + p[4]};
+  float *out[3] = {heap + p[5], heap + p[6], heap + p[7]};
+  pthread_mutex_lock(&op_lock);
+  rmsprop(in, out, (long)n, k);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+/* upsample(heap, p: Int32Array [grad, n, h, w, c, fh, fw, in, out]): nearest-neighbour upsampling by whole factors
+ * of x [n][h][w][c], or (grad 1) its gradient from dy (ops.c). */
+static napi_value js_upsample(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 9, "upsample(heap, Int32Array [grad, n, h, w, c, fh, fw, in, out])");
+  if (p[0] < 0 || p[0] > 1) return throw_error(env, "upsample: grad must be 0 or 1");
+  for (int i = 1; i < 7; i++)
+    if (p[i] <= 0) return throw_error(env, "upsample: sizes and factors must be positive");
+  size_t small = 1, large = 1; /* n·h·w·c, then times fh·fw; each step checked, so the product cannot wrap */
+  for (int i = 1; i < 7; i++) {
+    if ((size_t)p[i] > MAX_ELEMENTS / large) return throw_error(env, "upsample: tensor too large");
+    large *= (size_t)p[i];
+    if (i == 4) small = large;
+  }
+  static const char *const names[2][2] = {{"x", "y"}, {"dy", "dx"}};
+  size_t sizes[2][2] = {{small, large}, {large, small}};
+  if (!operands_in_heap(env, "upsample", names[p[0]], p + 7, sizes[p[0]], 2, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  upsample(p[0], heap + p[7], heap + p[8], p[1], p[2], p[3], p[4], p[5], p[6]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+/* map(op, heap, p: Int32Array [n, aOffset, bOffset, outOffset], alpha): elementwise ops, op 0 LeakyReLU, 1 its
+ * gradient, 2 Square's gradient (kernels.h). */
+static napi_value js_map(napi_env env, napi_callback_info info) {
+  int32_t op;
+  double alpha = 0;
+  static const char *usage = "map(op, heap, Int32Array [n, a, b, out][, alpha])";
+  HEAP_CALL(1, 4, usage);
+  static const int ops[3] = {MAP_LEAKYRELU, MAP_LEAKYRELU_GRAD, MAP_SQUARE_GRAD};
+  if (c.argc < 1 || napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, usage);
+  if (c.argc > 3 && napi_get_value_double(env, c.argv[3], &alpha) != napi_ok)
+    return throw_error(env, "map: alpha must be a number");
+  if (p[0] < 0) return throw_error(env, "map: n must be at least 0");
+  static const char *const names[3] = {"a", "b", "out"};
+  size_t n = (size_t)p[0];
+  if (!operands_in_heap(env, "map", names, p + 1, (size_t[]){n, n, n}, 3, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  elementwise(ops[op], heap + p[1], heap + p[2], heap + p[3], p[0], (float)alpha);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+#define EXPORT_OP(name, fn)                                                                                        \
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);                                                 \
+  napi_set_named_property(env, exports, name, f);
+
+void export_op_entries(napi_env env, napi_value exports) {
+  napi_value f;
+  EXPORT_OP("columnSums", js_column_sums)
+  EXPORT_OP("columnProductSums", js_column_product_sums)
+  EXPORT_OP("channelAffine", js_channel_affine)
+  EXPORT_OP("channelOp", js_channel_op)
+  EXPORT_OP("rmsprop", js_rmsprop)
+  EXPORT_OP("upsample", js_upsample)
+  EXPORT_OP("map", js_map)
+}

@@ -57,8 +57,7 @@ static napi_value js_channel_op(napi_env env, napi_callback_info info) {
   static const char *usage = "channelOp(op, heap, Int32Array [n, channels, x, v, out])";
   HEAP_CALL(1, 5, usage);
   int32_t op;
-  if (c.argc < 1 || napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 ||
-      op > MAP_CHANNEL_SPREAD - MAP_CHANNEL_MUL)
+  if (napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 || op > MAP_CHANNEL_SPREAD - MAP_CHANNEL_MUL)
     return throw_error(env, usage);
   if (p[0] < 0 || p[1] <= 0 || p[0] % p[1] != 0)
     return throw_error(env, "channelOp: n must be a multiple of a positive channel count");
@@ -125,7 +124,7 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   static const char *usage = "map(op, heap, Int32Array [n, a, b, out][, alpha])";
   HEAP_CALL(1, 4, usage);
   static const int ops[3] = {MAP_LEAKYRELU, MAP_LEAKYRELU_GRAD, MAP_SQUARE_GRAD};
-  if (c.argc < 1 || napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, usage);
+  if (napi_get_value_int32(env, c.argv[0], &op) != napi_ok || op < 0 || op > 2) return throw_error(env, usage);
   if (c.argc > 3 && napi_get_value_double(env, c.argv[3], &alpha) != napi_ok)
     return throw_error(env, "map: alpha must be a number");
   if (p[0] < 0) return throw_error(env, "map: n must be at least 0");
@@ -138,17 +137,13 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-#define EXPORT_OP(name, fn)                                                                                        \
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);                                                 \
-  napi_set_named_property(env, exports, name, f);
-
 void export_op_entries(napi_env env, napi_value exports) {
   napi_value f;
-  EXPORT_OP("columnSums", js_column_sums)
-  EXPORT_OP("columnProductSums", js_column_product_sums)
-  EXPORT_OP("channelAffine", js_channel_affine)
-  EXPORT_OP("channelOp", js_channel_op)
-  EXPORT_OP("rmsprop", js_rmsprop)
-  EXPORT_OP("upsample", js_upsample)
-  EXPORT_OP("map", js_map)
+  EXPORT("columnSums", js_column_sums)
+  EXPORT("columnProductSums", js_column_product_sums)
+  EXPORT("channelAffine", js_channel_affine)
+  EXPORT("channelOp", js_channel_op)
+  EXPORT("rmsprop", js_rmsprop)
+  EXPORT("upsample", js_upsample)
+  EXPORT("map", js_map)
 }

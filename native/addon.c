@@ -229,10 +229,6 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
   return js_isa(env, info);
 }
 
-#define EXPORT(name, fn)                                                                                           \
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);                                                 \
-  napi_set_named_property(env, exports, name, f);
-
 NAPI_MODULE_INIT() {
   napi_value f;
   pthread_mutex_lock(&op_lock);

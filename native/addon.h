@@ -45,6 +45,11 @@ int read_heap_call(napi_env env, napi_callback_info info, size_t first, size_t c
   const int32_t *const p = c.p;                                                                                    \
   const size_t heap_len = c.heap_len
 
+/* Exports the Node-API function `fn` as `name` (inside a function with `env`, `exports` and a napi_value `f`). */
+#define EXPORT(name, fn)                                                                                           \
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);                                                 \
+  napi_set_named_property(env, exports, name, f);
+
 /* Adds the entry points of addon-ops.c to the module's exports. */
 void export_op_entries(napi_env env, napi_value exports);
 #endif

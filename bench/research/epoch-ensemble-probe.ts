@@ -6,13 +6,10 @@
  * out), then the AUROC of the chosen epoch alone and of the mean over sets of epochs. Writes
  * epoch-ensemble-probe.json beside the runs. Results: docs/research.md, "An ensemble over epochs".
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { selectBackend } from '../../src/backend';
 import { builtInTestSet, floatsOf } from '../../src/data/source';
 import { auroc } from '../../src/eval/metrics';
-import { openRun, readRun } from '../../src/run/open';
-import { runFilePath } from '../../src/run/paths';
+import { runProbe } from './probe-runs';
+import { openRun } from '../../src/run/open';
 import * as tf from '@tensorflow/tfjs';
 import { builtInTrainingImages } from '../../src/data/source';
 import { coreset } from '../../src/score/coreset';
@@ -42,60 +39,43 @@ function averagedBlockAuroc(blocks: FoldedFirstBlock[], train: ReturnType<typeof
   }
 }
 
-async function main() {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: epoch-ensemble-probe.ts CHECKPOINT_DIR');
-  await selectBackend('wasm');
-  const results: Record<string, Record<string, number>> = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    const runDir = path.join(dir, name);
-    if (!fs.existsSync(runFilePath(runDir))) continue;
-    const run = readRun(runDir);
-    if (run.config.data.source === 'folder') continue;
-    const test = builtInTestSet(run.config.data);
-    const pixels = floatsOf(test);
-    const perEpoch: Float32Array[] = [];
-    const blocks: FoldedFirstBlock[] = [];
-    for (const record of run.epochs) {
-      const opened = openRun(runDir, { epoch: record.epoch });
-      try {
-        const scores = knnNovelty(opened.memory, opened.firstBlock(), pixels, test.count, test);
-        const scale = 1 / record.validation.knn.mean;
-        perEpoch.push(scores.map((v) => v * scale));
-        const b = opened.firstBlock();
-        blocks.push({ filter: tf.clone(b.filter), bias: tf.clone(b.bias), alpha: b.alpha });
-      } finally {
-        opened.dispose();
-      }
+runProbe('epoch-ensemble-probe', (runDir, run) => {
+  const test = builtInTestSet(run.config.data);
+  const pixels = floatsOf(test);
+  const perEpoch: Float32Array[] = [];
+  const blocks: FoldedFirstBlock[] = [];
+  for (const record of run.epochs) {
+    const opened = openRun(runDir, { epoch: record.epoch });
+    try {
+      const scores = knnNovelty(opened.memory, opened.firstBlock(), pixels, test.count, test);
+      const scale = 1 / record.validation.knn.mean;
+      perEpoch.push(scores.map((v) => v * scale));
+      const b = opened.firstBlock();
+      blocks.push({ filter: tf.clone(b.filter), bias: tf.clone(b.bias), alpha: b.alpha });
+    } finally {
+      opened.dispose();
     }
-    const mean = (epochs: number[]) => {
-      const out = new Float32Array(test.count);
-      for (const e of epochs) perEpoch[e - 1].forEach((v, i) => (out[i] += v / epochs.length));
-      return auroc(out, test.isNovel);
-    };
-    const best = run.bestEpoch ?? run.epochs.length;
-    const all = run.epochs.map((r) => r.epoch);
-    const row: Record<string, number> = { best, [`epoch ${best} alone`]: mean([best]) };
-    for (const e of all) row[`epoch ${e}`] = mean([e]);
-    row['all epochs'] = mean(all);
-    row['epochs 2-'] = mean(all.filter((e) => e >= 2));
-    row['last 3'] = mean(all.slice(-3));
-    row['best and the one before'] = mean(best > 1 ? [best - 1, best] : [best]);
-    row['epochs 1 to best'] = mean(all.filter((e) => e <= best));
-    row['epochs 1 and best'] = mean(best > 1 ? [1, best] : [best]);
-    const { train } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
-    const cfg = run.config.train;
-    row['weights averaged, epochs 1 to best'] = averagedBlockAuroc(blocks.slice(0, best), train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
-    row['weights averaged, all epochs'] = averagedBlockAuroc(blocks, train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
-    row['weights averaged, best and the one before'] = averagedBlockAuroc(blocks.slice(Math.max(0, best - 2), best), train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
-    row['weights averaged, last 3 to best'] = averagedBlockAuroc(blocks.slice(Math.max(0, best - 3), best), train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
-    results[name] = row;
-    console.log(name, JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Math.round(v * 10000) / 10000]))));
   }
-  fs.writeFileSync(path.join(dir, 'epoch-ensemble-probe.json'), JSON.stringify(results, null, 2));
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  const mean = (epochs: number[]) => {
+    const out = new Float32Array(test.count);
+    for (const e of epochs) perEpoch[e - 1].forEach((v, i) => (out[i] += v / epochs.length));
+    return auroc(out, test.isNovel);
+  };
+  const best = run.bestEpoch ?? run.epochs.length;
+  const all = run.epochs.map((r) => r.epoch);
+  const row: Record<string, number> = { best, [`epoch ${best} alone`]: mean([best]) };
+  for (const e of all) row[`epoch ${e}`] = mean([e]);
+  row['all epochs'] = mean(all);
+  row['epochs 2-'] = mean(all.filter((e) => e >= 2));
+  row['last 3'] = mean(all.slice(-3));
+  row['best and the one before'] = mean(best > 1 ? [best - 1, best] : [best]);
+  row['epochs 1 to best'] = mean(all.filter((e) => e <= best));
+  row['epochs 1 and best'] = mean(best > 1 ? [1, best] : [best]);
+  const { train } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
+  const cfg = run.config.train;
+  row['weights averaged, epochs 1 to best'] = averagedBlockAuroc(blocks.slice(0, best), train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
+  row['weights averaged, all epochs'] = averagedBlockAuroc(blocks, train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
+  row['weights averaged, best and the one before'] = averagedBlockAuroc(blocks.slice(Math.max(0, best - 2), best), train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
+  row['weights averaged, last 3 to best'] = averagedBlockAuroc(blocks.slice(Math.max(0, best - 3), best), train, cfg.memoryCoreset, cfg.neighbours, cfg.seed, pixels, test);
+  return row;
 });

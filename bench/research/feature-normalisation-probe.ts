@@ -14,14 +14,11 @@
  * The statistics come from the run's training images only; no test label chooses anything. Writes
  * feature-normalisation-probe.json beside the runs. Results: docs/research.md, "Normalising the features".
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/backend';
 import { builtInTestSet, builtInTrainingImages, floatsOf, ImageSet } from '../../src/data/source';
 import { auroc } from '../../src/eval/metrics';
+import { runProbe } from './probe-runs';
 import { openRun } from '../../src/run/open';
-import { runFilePath } from '../../src/run/paths';
 import { coreset } from '../../src/score/coreset';
 import { FoldedFirstBlock, poolSide, rFeatureSpace } from '../../src/score/feature-memory';
 import { splitTraining } from '../../src/train/dataset';
@@ -59,60 +56,45 @@ function knn(memory: tf.Tensor2D, queries: tf.Tensor2D, k: number): Float32Array
   return out;
 }
 
-async function main() {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: feature-normalisation-probe.ts CHECKPOINT_DIR');
-  await selectBackend('wasm');
-  const results: Record<string, Record<string, number>> = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    if (!fs.existsSync(runFilePath(path.join(dir, name)))) continue;
-    const opened = openRun(path.join(dir, name));
-    if (opened.config.data.source === 'folder') continue;
-    const cfg = opened.config.train;
-    const { train } = splitTraining(builtInTrainingImages(opened.config.data), cfg);
-    const test = builtInTestSet(opened.config.data);
-    const block = opened.firstBlock();
-    const memoryImages = coreset(rFeatureSpace(opened.r), train, cfg.memoryCoreset, cfg.seed).images;
-    const row: Record<string, number> = { epoch: opened.epoch };
-    const [trainRaw, memRaw, testRaw] = [train, memoryImages, test].map((s) => rawFeatures(s, block));
-    const mean = tf.mean(trainRaw, 0);
-    const sd = tf.add(tf.sqrt(tf.moments(trainRaw, 0).variance), 1e-6);
-    const variants: Record<string, (t: tf.Tensor2D) => tf.Tensor2D> = {
-      'unit (product)': (t) => unit(t),
-      centred: (t) => unit(tf.sub(t, mean)),
-      standardised: (t) => unit(tf.div(tf.sub(t, mean), sd)),
-      'signed square root': (t) => unit(tf.mul(tf.sign(t), tf.sqrt(tf.abs(t)))),
-    };
-    for (const [label, f] of Object.entries(variants)) {
-      const [m, q] = tf.tidy(() => [f(memRaw), f(testRaw)]);
-      row[label] = auroc(knn(m, q, cfg.neighbours), test.isNovel);
-      tf.dispose([m, q]);
-    }
-    // Cells of another size: 2×2 (finer) and 7×7 (coarser) instead of the product's.
-    for (const p of [2, 7]) {
-      const [m, q] = [memoryImages, test].map((s) => tf.tidy(() => unit(rawFeatures(s, block, p))));
-      row[`cells of ${p}×${p}`] = auroc(knn(m, q, cfg.neighbours), test.isNovel);
-      tf.dispose([m, q]);
-    }
-    // The features and the raw pixels side by side, each unit length (their cosines averaged).
-    {
-      const pixels = (s: ImageSet) => tf.tensor2d(floatsOf(s), [s.count, s.size * s.size * s.channels]);
-      const [m, q] = tf.tidy(() => [
-        unit(tf.concat([unit(memRaw), unit(pixels(memoryImages))], 1)),
-        unit(tf.concat([unit(testRaw), unit(pixels(test))], 1)),
-      ]);
-      row['features and pixels'] = auroc(knn(m, q, cfg.neighbours), test.isNovel);
-      tf.dispose([m, q]);
-    }
-    tf.dispose([trainRaw, memRaw, testRaw, mean, sd]);
-    opened.dispose();
-    results[name] = row;
-    console.log(name, JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Math.round(v * 10000) / 10000]))));
+runProbe('feature-normalisation-probe', (runDir) => {
+  const opened = openRun(runDir);
+  const cfg = opened.config.train;
+  const { train } = splitTraining(builtInTrainingImages(opened.config.data), cfg);
+  const test = builtInTestSet(opened.config.data);
+  const block = opened.firstBlock();
+  const memoryImages = coreset(rFeatureSpace(opened.r), train, cfg.memoryCoreset, cfg.seed).images;
+  const row: Record<string, number> = { epoch: opened.epoch };
+  const [trainRaw, memRaw, testRaw] = [train, memoryImages, test].map((s) => rawFeatures(s, block));
+  const mean = tf.mean(trainRaw, 0);
+  const sd = tf.add(tf.sqrt(tf.moments(trainRaw, 0).variance), 1e-6);
+  const variants: Record<string, (t: tf.Tensor2D) => tf.Tensor2D> = {
+    'unit (product)': (t) => unit(t),
+    centred: (t) => unit(tf.sub(t, mean)),
+    standardised: (t) => unit(tf.div(tf.sub(t, mean), sd)),
+    'signed square root': (t) => unit(tf.mul(tf.sign(t), tf.sqrt(tf.abs(t)))),
+  };
+  for (const [label, f] of Object.entries(variants)) {
+    const [m, q] = tf.tidy(() => [f(memRaw), f(testRaw)]);
+    row[label] = auroc(knn(m, q, cfg.neighbours), test.isNovel);
+    tf.dispose([m, q]);
   }
-  fs.writeFileSync(path.join(dir, 'feature-normalisation-probe.json'), JSON.stringify(results, null, 2));
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  // Cells of another size: 2×2 (finer) and 7×7 (coarser) instead of the product's.
+  for (const p of [2, 7]) {
+    const [m, q] = [memoryImages, test].map((s) => tf.tidy(() => unit(rawFeatures(s, block, p))));
+    row[`cells of ${p}×${p}`] = auroc(knn(m, q, cfg.neighbours), test.isNovel);
+    tf.dispose([m, q]);
+  }
+  // The features and the raw pixels side by side, each unit length (their cosines averaged).
+  {
+    const pixels = (s: ImageSet) => tf.tensor2d(floatsOf(s), [s.count, s.size * s.size * s.channels]);
+    const [m, q] = tf.tidy(() => [
+      unit(tf.concat([unit(memRaw), unit(pixels(memoryImages))], 1)),
+      unit(tf.concat([unit(testRaw), unit(pixels(test))], 1)),
+    ]);
+    row['features and pixels'] = auroc(knn(m, q, cfg.neighbours), test.isNovel);
+    tf.dispose([m, q]);
+  }
+  tf.dispose([trainRaw, memRaw, testRaw, mean, sd]);
+  opened.dispose();
+  return row;
 });

@@ -5,13 +5,10 @@
  * image as normal as its best-aligned copy). No label chooses anything; AUROC only grades. Writes shift-probe.json
  * beside the runs. Results: docs/research.md, "Tolerance to small shifts".
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { selectBackend } from '../../src/backend';
 import { builtInTestSet, floatsOf } from '../../src/data/source';
 import { auroc } from '../../src/eval/metrics';
-import { openRun, readRun } from '../../src/run/open';
-import { runFilePath } from '../../src/run/paths';
+import { runProbe } from './probe-runs';
+import { openRun } from '../../src/run/open';
 import { knnNovelty } from '../../src/score/scorer';
 import * as tf from '@tensorflow/tfjs';
 import { builtInTrainingImages, ImageSet } from '../../src/data/source';
@@ -55,65 +52,48 @@ function shifted(pixels: Float32Array, count: number, size: number, channels: nu
 const CROSS = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
 const SQUARE = [...CROSS, [1, 1], [1, -1], [-1, 1], [-1, -1]];
 
-async function main() {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: shift-probe.ts CHECKPOINT_DIR');
-  await selectBackend('wasm');
-  const results: Record<string, Record<string, number>> = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    const runDir = path.join(dir, name);
-    if (!fs.existsSync(runFilePath(runDir))) continue;
-    const run = readRun(runDir);
-    if (run.config.data.source === 'folder') continue;
-    const test = builtInTestSet(run.config.data);
-    const pixels = floatsOf(test);
-    const best = run.bestEpoch ?? run.epochs.length;
-    const opened = openRun(runDir, { epoch: best });
-    const scores = new Map<string, Float32Array>();
-    let augmentedMemory = NaN;
+runProbe('shift-probe', (runDir, run) => {
+  const test = builtInTestSet(run.config.data);
+  const pixels = floatsOf(test);
+  const best = run.bestEpoch ?? run.epochs.length;
+  const opened = openRun(runDir, { epoch: best });
+  const scores = new Map<string, Float32Array>();
+  let augmentedMemory = NaN;
+  try {
+    // The memory side instead: the coreset chosen among the training images and a shifted copy of each.
+    const { train } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
+    const block = opened.firstBlock();
+    const space = (x: tf.Tensor4D) => denseFirstBlockFeatures(x, block);
+    const core = coreset(space, withShiftedCopies(train, run.config.train.seed), run.config.train.memoryCoreset, run.config.train.seed);
+    const memory = memoryFromBank(space, core.features, core.images.count, run.config.train.neighbours);
     try {
-      // The memory side instead: the coreset chosen among the training images and a shifted copy of each.
-      const { train } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
-      const block = opened.firstBlock();
-      const space = (x: tf.Tensor4D) => denseFirstBlockFeatures(x, block);
-      const core = coreset(space, withShiftedCopies(train, run.config.train.seed), run.config.train.memoryCoreset, run.config.train.seed);
-      const memory = memoryFromBank(space, core.features, core.images.count, run.config.train.neighbours);
-      try {
-        augmentedMemory = auroc(knnNovelty(memory, block, pixels, test.count, test), test.isNovel);
-      } finally {
-        memory.bank.dispose();
-      }
-      for (const [dy, dx] of SQUARE) {
-        const moved = dy === 0 && dx === 0 ? pixels : shifted(pixels, test.count, test.size, test.channels, dy, dx);
-        scores.set(`${dy},${dx}`, knnNovelty(opened.memory, opened.firstBlock(), moved, test.count, test));
-      }
+      augmentedMemory = auroc(knnNovelty(memory, block, pixels, test.count, test), test.isNovel);
     } finally {
-      opened.dispose();
+      memory.bank.dispose();
     }
-    const combine = (set: number[][], how: 'min' | 'mean') => {
-      const out = new Float32Array(test.count).fill(how === 'min' ? Infinity : 0);
-      for (const [dy, dx] of set) {
-        const s = scores.get(`${dy},${dx}`)!;
-        for (let i = 0; i < out.length; i++) out[i] = how === 'min' ? Math.min(out[i], s[i]) : out[i] + s[i] / set.length;
-      }
-      return auroc(out, test.isNovel);
-    };
-    const row: Record<string, number> = {
-      best,
-      unshifted: auroc(scores.get('0,0')!, test.isNovel),
-      'min over ±1 (cross, 5)': combine(CROSS, 'min'),
-      'min over ±1 (square, 9)': combine(SQUARE, 'min'),
-      'mean over ±1 (cross, 5)': combine(CROSS, 'mean'),
-      'mean over ±1 (square, 9)': combine(SQUARE, 'mean'),
-      'coreset among the training images and a shifted copy of each': augmentedMemory,
-    };
-    results[name] = row;
-    console.log(name, JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Math.round(v * 10000) / 10000]))));
+    for (const [dy, dx] of SQUARE) {
+      const moved = dy === 0 && dx === 0 ? pixels : shifted(pixels, test.count, test.size, test.channels, dy, dx);
+      scores.set(`${dy},${dx}`, knnNovelty(opened.memory, opened.firstBlock(), moved, test.count, test));
+    }
+  } finally {
+    opened.dispose();
   }
-  fs.writeFileSync(path.join(dir, 'shift-probe.json'), JSON.stringify(results, null, 2));
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  const combine = (set: number[][], how: 'min' | 'mean') => {
+    const out = new Float32Array(test.count).fill(how === 'min' ? Infinity : 0);
+    for (const [dy, dx] of set) {
+      const s = scores.get(`${dy},${dx}`)!;
+      for (let i = 0; i < out.length; i++) out[i] = how === 'min' ? Math.min(out[i], s[i]) : out[i] + s[i] / set.length;
+    }
+    return auroc(out, test.isNovel);
+  };
+  const row: Record<string, number> = {
+    best,
+    unshifted: auroc(scores.get('0,0')!, test.isNovel),
+    'min over ±1 (cross, 5)': combine(CROSS, 'min'),
+    'min over ±1 (square, 9)': combine(SQUARE, 'min'),
+    'mean over ±1 (cross, 5)': combine(CROSS, 'mean'),
+    'mean over ±1 (square, 9)': combine(SQUARE, 'mean'),
+    'coreset among the training images and a shifted copy of each': augmentedMemory,
+  };
+  return row;
 });

@@ -93,7 +93,7 @@ function registerElementwiseGradient(op: string, kernelName: string, kernelFunc:
     ...stock,
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
-      if (nativeElementwiseUsable(x, dy as tf.Tensor) && fastActive()) {
+      if (nativeElementwiseUsable([x, dy as tf.Tensor]) && fastActive()) {
         return { x: () => tf.engine().runKernel(kernelName, { x, dy: dy as tf.Tensor }, attrs) as tf.Tensor };
       }
       return stock.gradFunc(dy, saved, attrs);

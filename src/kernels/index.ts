@@ -10,7 +10,7 @@ import {
   nativeFusedBatchNorm,
   nativeLeakyRelu,
   nativeResizeNearestNeighbor,
-  nativeRmspropUsable,
+  nativeElementwiseUsable,
   RMSPROP_KERNEL,
   RmspropAttrs,
   rmspropKernel,
@@ -230,6 +230,6 @@ function installLazyFusedConv(): void {
  * tfjs's ops.
  */
 export function fusedRmsprop(value: tf.Tensor, meanSquare: tf.Tensor, moment: tf.Tensor, gradient: tf.Tensor, attrs: RmspropAttrs): tf.Tensor[] | null {
-  if (!nativeRmspropUsable([value, meanSquare, moment, gradient]) || !hasFastConvGradients(tf.getBackend())) return null;
+  if (!nativeElementwiseUsable([value, meanSquare, moment, gradient]) || !hasFastConvGradients(tf.getBackend())) return null;
   return tf.engine().runKernel(RMSPROP_KERNEL, { value, meanSquare, moment, gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
 }

@@ -22,7 +22,7 @@ const MAP = { leakyRelu: 0, leakyReluGrad: 1, squareGrad: 2 } as const;
 
 function map(backend: WasmHeapBackend, op: number, a: tf.TensorInfo, b: tf.TensorInfo, alpha: number): tf.TensorInfo {
   const out = backend.makeOutput(a.shape, 'float32');
-  const n = a.shape.reduce((p, d) => p * d, 1);
+  const n = tf.util.sizeFromShape(a.shape);
   return into(backend, out, () => active()!.map(op, backend.wasm.HEAPF32, Int32Array.from([n, offset(backend, a), offset(backend, b), offset(backend, out)]), alpha));
 }
 
@@ -66,9 +66,12 @@ export function nativeChannelProductSums(x: tf.Tensor, y: tf.Tensor, mean: tf.Te
   return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor1D;
 }
 
-/** Whether an elementwise gradient of x and dy (LeakyRelu's, Square's) can run as one pass on the addon. */
-export function nativeElementwiseUsable(x: tf.Tensor, dy: tf.Tensor): boolean {
-  return active() != null && tf.getBackend() === 'wasm' && x.dtype === 'float32' && dy.dtype === 'float32' && tf.util.arraysEqual(x.shape, dy.shape);
+/**
+ * Whether an elementwise op of these tensors (LeakyRelu's and Square's gradients of x and dy, the clipped RMSprop
+ * update of a variable) can run as one pass on the addon: all float32, of one shape, on wasm.
+ */
+export function nativeElementwiseUsable(tensors: tf.Tensor[]): boolean {
+  return active() != null && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, tensors[0].shape));
 }
 
 /**
@@ -112,11 +115,18 @@ export function nativeFusedBatchNorm(fallback: tf.KernelFunc): tf.KernelFunc {
 const CHANNEL = { mul: 0, add: 1, sub: 2, subFrom: 3, div: 4, divInto: 5, spread: 6 } as const;
 const CHANNEL_KERNELS = { Multiply: ['mul', 'mul'], Add: ['add', 'add'], Sub: ['sub', 'subFrom'], RealDiv: ['div', 'divInto'] } as const;
 
-/** Whether `v` holds one value per channel of `x` ([c], [1, c], [1, 1, 1, c], …, x's last axis c) and x is larger. */
+/**
+ * Whether a tensor of shape `v` holds one value per channel of one of shape `x`: [c], [1, c], [1, 1, 1, c], … with c
+ * x's last axis, and no more axes than x.
+ */
+function oneValuePerChannel(v: number[], x: number[]): boolean {
+  const c = x[x.length - 1];
+  return v.length > 0 && v.length <= x.length && c > 0 && v[v.length - 1] === c && v.slice(0, -1).every((d) => d === 1);
+}
+
+/** Whether `v` holds one value per channel of `x` and x is larger: a per-channel broadcast. */
 function perChannelOf(v: tf.TensorInfo, x: tf.TensorInfo): boolean {
-  const c = x.shape[x.shape.length - 1];
-  return v.shape.length > 0 && v.shape.length <= x.shape.length && v.shape[v.shape.length - 1] === c && c > 0 &&
-    v.shape.slice(0, -1).every((d) => d === 1) && tf.util.sizeFromShape(x.shape) > c;
+  return oneValuePerChannel(v.shape, x.shape) && tf.util.sizeFromShape(x.shape) > x.shape[x.shape.length - 1];
 }
 
 /**
@@ -148,8 +158,7 @@ export function nativeChannelBinary(kernel: keyof typeof CHANNEL_KERNELS, fallba
 export function nativeSpread(v: tf.Tensor, shape: number[]): tf.Tensor | null {
   const native = active();
   const c = shape[shape.length - 1];
-  const perChannel = v.shape.length === shape.length && v.shape[v.rank - 1] === c && v.shape.slice(0, -1).every((d) => d === 1);
-  if (!native || tf.getBackend() !== 'wasm' || v.dtype !== 'float32' || !perChannel || shape.some((d) => d === 0)) return null;
+  if (!native || tf.getBackend() !== 'wasm' || v.dtype !== 'float32' || !oneValuePerChannel(v.shape, shape) || shape.some((d) => d === 0)) return null;
   const backend = tf.backend() as unknown as WasmHeapBackend;
   const out = backend.makeOutput(shape, 'float32');
   into(backend, out, () => native.channelOp(CHANNEL.spread, backend.wasm.HEAPF32, Int32Array.from([tf.util.sizeFromShape(shape), c, offset(backend, v), offset(backend, v), offset(backend, out)])));
@@ -213,8 +222,3 @@ export const rmspropKernel: tf.KernelFunc = (args) => {
   }
   return outs;
 };
-
-/** Whether the addon can take a clipped RMSprop update of these tensors (all float32, of one shape, on wasm). */
-export function nativeRmspropUsable(tensors: tf.Tensor[]): boolean {
-  return active() != null && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, tensors[0].shape));
-}

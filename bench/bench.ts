@@ -125,7 +125,7 @@ async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0)
   if (memoryImages > 0) {
     const { train } = splitTraining(builtInTrainingImages({ source: 'mnist', class: 1, folder: null }), DEFAULT_TRAIN_CONFIG);
     const first = Uint32Array.from({ length: Math.min(memoryImages, train.count) }, (_, i) => i);
-    memory = buildFeatureMemory(rFeatureSpace(nets.r), pickRows(train, first), DEFAULT_TRAIN_CONFIG.neighbours);
+    memory = buildFeatureMemory(rFeatureSpace(nets.r, DEFAULT_TRAIN_CONFIG.cellPooling), pickRows(train, first), DEFAULT_TRAIN_CONFIG.neighbours);
   }
   const batch = 256;
   const { x: all, source } = images(total);

@@ -127,12 +127,13 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   return kernel_result(env, result, "conv");
 }
 
-/* pooledConv(heap, p: Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha): R's first block
- * at stride 1, averaged over pool×pool cells (pooled.c). Returns false, writing nothing, where the kernel does not
+/* pooledConv(heap, p: Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y, withMax], alpha): R's
+ * first block at stride 1, averaged over pool×pool cells, and with withMax = 1 also their maxima (pooled.c; y then
+ * holds twice the values). Returns false, writing nothing, where the kernel does not
  * take the shape (over 512 outputs); the caller then runs tfjs's ops. */
 static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
-  static const char *usage = "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y], alpha)";
-  HEAP_CALL(0, 14, usage);
+  static const char *usage = "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y, withMax], alpha)";
+  HEAP_CALL(0, 15, usage);
   napi_value result;
   double alpha;
   if (c.argc < 3 || napi_get_value_double(env, c.argv[2], &alpha) != napi_ok) return throw_error(env, usage);
@@ -140,15 +141,16 @@ static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
     if (p[i] < (i == 7 || i == 8 ? 0 : 1)) return throw_error(env, "pooledConv: sizes must be positive, padding at least 0");
   if (p[7] >= p[4] || p[8] >= p[5]) return throw_error(env, "pooledConv: padding must be less than the kernel");
   if (p[9] > p[1] || p[9] > p[2]) return throw_error(env, "pooledConv: the pool is larger than the image");
+  if (p[14] != 0 && p[14] != 1) return throw_error(env, "pooledConv: withMax must be 0 or 1");
   geometry g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 1, 1, p[7], p[8]};
   size_t xs = (size_t)g.N * g.H * g.W * g.Ci, ws = (size_t)g.KH * g.KW * g.Ci * g.Co,
-         ys = (size_t)g.N * (g.H / p[9]) * (g.W / p[9]) * g.Co;
+         ys = (size_t)g.N * (g.H / p[9]) * (g.W / p[9]) * g.Co * (1 + p[14]);
   if (xs > MAX_ELEMENTS || ws > MAX_ELEMENTS || ys > MAX_ELEMENTS) return throw_error(env, "pooledConv: tensor too large");
   static const char *const names[4] = {"x", "filter", "bias", "y"};
   size_t sizes[4] = {xs, ws, (size_t)g.Co, ys};
   if (!operands_in_heap(env, "pooledConv", names, p + 10, sizes, 4, heap_len)) return NULL;
   pthread_mutex_lock(&op_lock);
-  int r = current->pooled_conv_forward(&g, heap + p[10], heap + p[11], heap + p[12], (float)alpha, p[9], heap + p[13]);
+  int r = current->pooled_conv_forward(&g, heap + p[10], heap + p[11], heap + p[12], (float)alpha, p[9], p[14], heap + p[13]);
   pthread_mutex_unlock(&op_lock);
   napi_get_boolean(env, r == KERNEL_OK, &result);
   return result;

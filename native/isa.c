@@ -6,7 +6,7 @@
   int conv_forward_##isa(const geometry *, const float *, const float *, const float *, float *, int, float);     \
   int conv_filter_grad_##isa(const geometry *, const float *, const float *, float *);                            \
   int conv_input_grad_##isa(const geometry *, const float *, const float *, float *);                             \
-  int pooled_conv_forward_##isa(const geometry *, const float *, const float *, const float *, float, int, float *); \
+  int pooled_conv_forward_##isa(const geometry *, const float *, const float *, const float *, float, int, int, float *); \
   extern const int conv_vector_width_##isa;
 #define ISA_ENTRY(isa) \
   {#isa, &conv_vector_width_##isa, conv_forward_##isa, conv_filter_grad_##isa, conv_input_grad_##isa, pooled_conv_forward_##isa}

@@ -11,7 +11,7 @@
  * baseline) and its -m flags; isa.c picks the best one the CPU runs at load time (setIsa forces one).
  *
  * kernels.h: what the files share. gemm.c: the register-tiled matrix product; conv.c: im2col and the three
- * convolutions; pooled.c: the knn features' conv, LeakyReLU and average pool in one pass; isa.c: the per-ISA table;
+ * convolutions; pooled.c: the knn features' conv, LeakyReLU and cell means (and maxima) in one pass; isa.c: the per-ISA table;
  * pool.c: the thread pool and per-thread scratch; ops.c: channel sums, elementwise and per-channel ops, RMSprop,
  * upsampling; addon.c: Node-API, the bounds checks (addon.h) and the convolutions' entry points; addon-ops.c: the
  * other ops' entry points.
@@ -67,8 +67,10 @@ int conv_forward(const geometry *g, const float *x, const float *w, const float 
 int conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw);
 int conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx);
 /* Stride-1 conv (padding g->PT, g->PL; output H×W), bias, LeakyReLU, averaged over pool×pool cells into
- * y[N][H/pool][W/pool][Co]; KERNEL_UNSUPPORTED beyond 512 outputs. */
-int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool, float *y);
+ * y[N][H/pool][W/pool][Co], or with with_max into y[N][2][H/pool][W/pool][Co], the cells' means then their maxima;
+ * KERNEL_UNSUPPORTED beyond 512 outputs. */
+int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool,
+                        int with_max, float *y);
 extern const int conv_vector_width;
 #endif
 
@@ -79,7 +81,7 @@ typedef struct {
   int (*conv_forward)(const geometry *, const float *, const float *, const float *, float *, int, float);
   int (*conv_filter_grad)(const geometry *, const float *, const float *, float *);
   int (*conv_input_grad)(const geometry *, const float *, const float *, float *);
-  int (*pooled_conv_forward)(const geometry *, const float *, const float *, const float *, float, int, float *);
+  int (*pooled_conv_forward)(const geometry *, const float *, const float *, const float *, float, int, int, float *);
 } isa_kernels;
 /* The ISAs compiled in, best first, and how many; whether this CPU runs ISAS[i]. */
 extern const isa_kernels ISAS[];

@@ -1,8 +1,9 @@
-/* alocc compiled kernels: a stride-1 conv with its bias and LeakyReLU, averaged over p×p cells (see kernels.h). */
+/* alocc compiled kernels: a stride-1 conv with its bias and LeakyReLU, averaged (and maximised) over p×p cells
+ * (see kernels.h). */
 #include "kernels.h"
 
 /* The knn features (src/score/feature-memory.ts, denseFirstBlockFeatures): R's first block applied at every pixel,
- * then averaged over p×p cells. As separate ops tfjs writes the full-resolution map (28×28×32 floats an image) and
+ * then averaged over p×p cells, and with `with_max` also the maximum over each cell. As separate ops tfjs writes the full-resolution map (28×28×32 floats an image) and
  * reads it back to pool it, and the general conv builds an im2col row of 25 taps per pixel; here each pixel's Co
  * outputs stay in registers from the first tap to the cell's sum. Vectorised over Co where VW divides it, else one
  * output at a time. */
@@ -14,7 +15,7 @@ typedef struct {
   const float *x, *w, *bias;
   float *y;
   float alpha;
-  int pool, cells_h, cells_w;
+  int pool, cells_h, cells_w, with_max;
   long next;
 } pooled_job;
 
@@ -34,14 +35,15 @@ typedef struct {
     }                                                                                                                \
   }
 
-/* One cell of one image: the mean over its P×P pixels of LeakyReLU(bias + conv), into out[Co]. NV, the number of
- * SIMD vectors across Co, is a constant in the specialised copies below, so the accumulators stay in registers. */
+/* One cell of one image: the mean over its P×P pixels of LeakyReLU(bias + conv), into out[Co], and where `top` is
+ * not NULL their maximum into top[Co]. NV, the number of SIMD vectors across Co, is a constant in the specialised
+ * copies below, so the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void pooled_cell(const pooled_job *j, const float *image, int ch, int cw,
-                                                             const int NV, float *out) {
+                                                             const int NV, float *out, float *top) {
   const geometry *g = &j->g;
   const int P = j->pool;
-  vf cell[MAX_CO_VECTORS];
-  for (int v = 0; v < NV; v++) cell[v] = (vf){0};
+  vf cell[MAX_CO_VECTORS], high[MAX_CO_VECTORS];
+  for (int v = 0; v < NV; v++) cell[v] = (vf){0}, high[v] = (vf){0} - __builtin_inff();
   for (int dy = 0; dy < P; dy++)
     for (int dx = 0; dx < P; dx++) {
       const int oh = ch * P + dy, ow = cw * P + dx;
@@ -58,27 +60,34 @@ static inline __attribute__((always_inline)) void pooled_cell(const pooled_job *
       for (int v = 0; v < NV; v++) {
         const vf a = acc[v];
         const vi positive = a > (vf){0};
-        cell[v] += (vf)(((vi)a & positive) | ((vi)(a * j->alpha) & ~positive));
+        const vf y = (vf)(((vi)a & positive) | ((vi)(a * j->alpha) & ~positive));
+        cell[v] += y;
+        const vi above = y > high[v];
+        high[v] = (vf)(((vi)y & above) | ((vi)high[v] & ~above));
       }
     }
   const float scale = 1.f / (float)(P * P);
   for (int v = 0; v < NV; v++) st(out + v * VW, cell[v] * scale);
+  if (top)
+    for (int v = 0; v < NV; v++) st(top + v * VW, high[v]);
 }
 
 #define POOLED_CELL(nv)                                                                                            \
-  static void pooled_cell_##nv(const pooled_job *j, const float *image, int ch, int cw, float *out) {             \
-    pooled_cell(j, image, ch, cw, nv, out);                                                                        \
+  static void pooled_cell_##nv(const pooled_job *j, const float *image, int ch, int cw, float *out, float *top) { \
+    pooled_cell(j, image, ch, cw, nv, out, top);                                                                   \
   }
 POOLED_CELL(1) POOLED_CELL(2) POOLED_CELL(4)
-static void pooled_cell_any(const pooled_job *j, const float *image, int ch, int cw, float *out) {
-  pooled_cell(j, image, ch, cw, j->g.Co / VW, out);
+static void pooled_cell_any(const pooled_job *j, const float *image, int ch, int cw, float *out, float *top) {
+  pooled_cell(j, image, ch, cw, j->g.Co / VW, out, top);
 }
 
 /* Any Co (narrow test networks, widths the SIMD lanes do not divide): the same sums one output at a time. */
-static void pooled_cell_scalar(const pooled_job *j, const float *image, int ch, int cw, float *out) {
+static void pooled_cell_scalar(const pooled_job *j, const float *image, int ch, int cw, float *out, float *top) {
   const geometry *g = &j->g;
   const int P = j->pool;
   for (int co = 0; co < g->Co; co++) out[co] = 0;
+  if (top)
+    for (int co = 0; co < g->Co; co++) top[co] = -__builtin_inff();
   for (int dy = 0; dy < P; dy++)
     for (int dx = 0; dx < P; dx++) {
       const int oh = ch * P + dy, ow = cw * P + dx;
@@ -87,7 +96,9 @@ static void pooled_cell_scalar(const pooled_job *j, const float *image, int ch, 
         FOR_TAPS(g, image, j->w, oh, ow, {
           for (int ci = 0; ci < g->Ci; ci++) acc += xp[ci] * wp[(long)ci * g->Co + co];
         });
-        out[co] += acc > 0 ? acc : acc * j->alpha;
+        const float y = acc > 0 ? acc : acc * j->alpha;
+        out[co] += y;
+        if (top && y > top[co]) top[co] = y;
       }
     }
   const float scale = 1.f / (float)(P * P);
@@ -99,22 +110,27 @@ static void pooled_images(void *p, int tid) {
   pooled_job *j = p;
   const geometry *g = &j->g;
   const int nv = g->Co / VW;
-  void (*cell)(const pooled_job *, const float *, int, int, float *) =
+  void (*cell)(const pooled_job *, const float *, int, int, float *, float *) =
       g->Co % VW ? pooled_cell_scalar : nv == 1 ? pooled_cell_1 : nv == 2 ? pooled_cell_2 : nv == 4 ? pooled_cell_4 : pooled_cell_any;
   for (;;) {
     long n = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (n >= g->N) break;
     const float *image = j->x + n * (long)g->H * g->W * g->Ci;
+    /* An image's features: its cells' means, then (with_max) its cells' maxima, each [cells_h][cells_w][Co]. */
+    const long block = (long)j->cells_h * j->cells_w * g->Co;
+    float *means = j->y + n * block * (1 + j->with_max);
     for (int ch = 0; ch < j->cells_h; ch++)
-      for (int cw = 0; cw < j->cells_w; cw++)
-        cell(j, image, ch, cw, j->y + (((long)n * j->cells_h + ch) * j->cells_w + cw) * g->Co);
+      for (int cw = 0; cw < j->cells_w; cw++) {
+        const long at = ((long)ch * j->cells_w + cw) * g->Co;
+        cell(j, image, ch, cw, means + at, j->with_max ? means + block + at : NULL);
+      }
   }
 }
 
 int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool,
-                        float *y) {
+                        int with_max, float *y) {
   if (g->Co > 512) return KERNEL_UNSUPPORTED; /* MAX_CO_VECTORS at the narrowest SIMD width */
-  pooled_job j = {.g = *g, .x = x, .w = w, .bias = bias, .y = y, .alpha = alpha, .pool = pool};
+  pooled_job j = {.g = *g, .x = x, .w = w, .bias = bias, .y = y, .alpha = alpha, .pool = pool, .with_max = with_max != 0};
   j.cells_h = g->H / pool;
   j.cells_w = g->W / pool;
   parallel(pooled_images, &j);

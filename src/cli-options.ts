@@ -3,7 +3,7 @@
  * InvalidArgumentError (exit 2, one line). src/cli.ts wires them to the commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
+import { BACKEND_CHOICES, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
 import { NOVELTY_SCORES } from './score/registry';
 
 export function intIn(name: string, min: number, max: number) {
@@ -82,20 +82,32 @@ export function addRecipeOptions(cmd: Command): Command {
       new Option('--score <name>', 'novelty score behind the verdict, the threshold and the best epoch').choices(NOVELTY_SCORES).default(D.noveltyScore),
     )
     .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce))
-    .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours);
+    .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours)
+    .addOption(
+      new Option('--cell-pooling <kind>', 'what the knn features keep of each cell of R\'s first block: its mean, or mean and maximum')
+        .choices(CELL_POOLINGS)
+        .default(D.cellPooling),
+    );
 }
 
 /**
  * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
  * --resume an untyped setting is left to the run (undefined).
  */
-export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours'>> {
+export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling'>> {
   const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
   const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
     if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
     if (preset) return preset[key] as TrainConfig[K];
     return resume ? undefined : (o[option] as TrainConfig[K]);
   };
-  const neighbours = resume && cmd.getOptionValueSource('neighbours') === 'default' ? undefined : (o.neighbours as number);
-  return { rAlpha: pick('rAlpha', 'rAlpha'), learningRate: pick('learningRate', 'lr'), noveltyScore: pick('noveltyScore', 'score'), bce: pick('bce', 'bce'), neighbours };
+  const typed = <T>(option: string) => (resume && cmd.getOptionValueSource(option) === 'default' ? undefined : (o[option] as T));
+  return {
+    rAlpha: pick('rAlpha', 'rAlpha'),
+    learningRate: pick('learningRate', 'lr'),
+    noveltyScore: pick('noveltyScore', 'score'),
+    bce: pick('bce', 'bce'),
+    neighbours: typed<number>('neighbours'),
+    cellPooling: typed<TrainConfig['cellPooling']>('cellPooling'),
+  };
 }

@@ -27,7 +27,7 @@ function averagedBlockAuroc(blocks: FoldedFirstBlock[], train: ReturnType<typeof
     bias: tf.tidy(() => tf.addN(blocks.map((b) => b.bias)).div(blocks.length)) as tf.Tensor1D,
     alpha: blocks[0].alpha,
   };
-  const space = (x: tf.Tensor4D) => denseFirstBlockFeatures(x, block);
+  const space = (x: tf.Tensor4D) => denseFirstBlockFeatures(x, block, 'mean') // the cells of the runs it measured (run-file version 4);
   const core = coreset(space, train, m, seed);
   const memory = memoryFromBank(space, core.features, core.images.count, k);
   try {

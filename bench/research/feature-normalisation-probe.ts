@@ -62,7 +62,7 @@ runProbe('feature-normalisation-probe', (runDir) => {
   const { train } = splitTraining(builtInTrainingImages(opened.config.data), cfg);
   const test = builtInTestSet(opened.config.data);
   const block = opened.firstBlock();
-  const memoryImages = coreset(rFeatureSpace(opened.r), train, cfg.memoryCoreset, cfg.seed).images;
+  const memoryImages = coreset(rFeatureSpace(opened.r, cfg.cellPooling), train, cfg.memoryCoreset, cfg.seed).images;
   const row: Record<string, number> = { epoch: opened.epoch };
   const [trainRaw, memRaw, testRaw] = [train, memoryImages, test].map((s) => rawFeatures(s, block));
   const mean = tf.mean(trainRaw, 0);

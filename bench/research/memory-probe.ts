@@ -54,7 +54,7 @@ async function main() {
     const { train: cfg } = opened.config;
     const { train } = splitTraining(builtInTrainingImages(opened.config.data), cfg);
     const test = builtInTestSet(opened.config.data);
-    const space = rFeatureSpace(opened.r);
+    const space = rFeatureSpace(opened.r, opened.config.train.cellPooling);
     const stored = pickRows(train, memoryRows(train.count, cfg.memorySize, cfg.seed)) as ImageSet;
     const k = cfg.neighbours;
     const row: Record<string, number> = { epoch: opened.epoch, [`sample ${stored.count}`]: knnAuroc(space, stored, k, test) };

@@ -63,7 +63,7 @@ runProbe('shift-probe', (runDir, run) => {
     // The memory side instead: the coreset chosen among the training images and a shifted copy of each.
     const { train } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
     const block = opened.firstBlock();
-    const space = (x: tf.Tensor4D) => denseFirstBlockFeatures(x, block);
+    const space = (x: tf.Tensor4D) => denseFirstBlockFeatures(x, block, 'mean') // the cells of the runs it measured (run-file version 4);
     const core = coreset(space, withShiftedCopies(train, run.config.train.seed), run.config.train.memoryCoreset, run.config.train.seed);
     const memory = memoryFromBank(space, core.features, core.images.count, run.config.train.neighbours);
     try {

@@ -97,11 +97,11 @@ export function nativeConvBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
 
 /**
  * A stride-1 'same' conv of x [n, h, w, ci] with filter [kh, kw, ci, co] and bias, LeakyReLU(alpha), averaged over
- * pool×pool cells ('valid': [n, ⌊h/pool⌋, ⌊w/pool⌋, co]) in one pass on the addon, never writing the full-resolution
- * map. A tensor of the active scope, or null where the addon is off, the backend is not wasm or the kernel does not
+ * pool×pool cells ('valid': [n, ⌊h/pool⌋, ⌊w/pool⌋, co]), or with `withMax` the cells' means and then their maxima
+ * ([n, 2, ⌊h/pool⌋, ⌊w/pool⌋, co]), in one pass on the addon, never writing the full-resolution map. A tensor of the active scope, or null where the addon is off, the backend is not wasm or the kernel does not
  * take the shape (over 512 outputs); the caller then runs tfjs's ops.
  */
-export function nativePooledConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, alpha: number, pool: number): tf.Tensor4D | null {
+export function nativePooledConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, alpha: number, pool: number, withMax = false): tf.Tensor | null {
   const native = active();
   if (!native || tf.getBackend() !== 'wasm' || [x, filter, bias].some((t) => t.dtype !== 'float32')) return null;
   const [n, h, w, ci] = x.shape;
@@ -109,16 +109,17 @@ export function nativePooledConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.T
   if (fci !== ci || bias.shape[0] !== co || pool > h || pool > w) return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, 1, 'same');
   const backend = tf.backend() as unknown as WasmHeapBackend;
-  const outShape = [n, Math.floor(h / pool), Math.floor(w / pool), co];
+  const cells = [Math.floor(h / pool), Math.floor(w / pool), co];
+  const outShape = withMax ? [n, 2, ...cells] : [n, ...cells];
   const out = backend.makeOutput(outShape, 'float32');
   let done = false;
   into(backend, out, () => {
-    const params = Int32Array.from([n, h, w, ci, kh, kw, co, info.padInfo.top, info.padInfo.left, pool, offset(backend, x), offset(backend, filter), offset(backend, bias), offset(backend, out)]);
+    const params = Int32Array.from([n, h, w, ci, kh, kw, co, info.padInfo.top, info.padInfo.left, pool, offset(backend, x), offset(backend, filter), offset(backend, bias), offset(backend, out), withMax ? 1 : 0]);
     done = native.pooledConv(backend.wasm.HEAPF32, params, alpha);
   });
   if (!done) {
     backend.disposeData(out.dataId);
     return null;
   }
-  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor4D;
+  return tf.engine().makeTensorFromTensorInfo(out);
 }

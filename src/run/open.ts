@@ -47,7 +47,7 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     const { images, features } = record.memory;
     const describe = (bytes: number) =>
       `${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes} bytes, not ${images}×${features} half floats; retrain`;
-    memory = memoryFromHalfBank(rFeatureSpace(nets.r), images, features, run.config.train.neighbours, (bytes) =>
+    memory = memoryFromHalfBank(rFeatureSpace(nets.r, run.config.train.cellPooling), images, features, run.config.train.neighbours, (bytes) =>
       readVerifiedInto(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums, bytes, describe),
     );
   } catch (err) {

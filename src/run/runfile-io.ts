@@ -35,21 +35,26 @@ export function readRunFile(runDir: string): RunFile {
   if (old?.format === 'alocc-run' && old.version === 2) {
     throw new AloccError(`${file} was made by an earlier alocc (run file version 2), whose knn memory is in features this version no longer computes; ${retrainCommand(runDir, parsed)}`);
   }
-  upgradeVersion3(parsed);
+  upgradeOlderVersions(parsed);
   const problem = runFileProblem(parsed);
   if (problem) throw new AloccError(`${file} is not an alocc run file (version ${RUN_FILE_VERSION}): ${problem}`);
   return parsed as RunFile;
 }
 
 /**
- * Version 3 differs from 4 only in lacking config.train.memoryCoreset: its knn memory is the stored sample, which is
- * what memoryCoreset 0 means, so it is read as version 4 with that (and scores exactly as before).
+ * Versions 3 and 4 are read as 5, with the values their settings had before they existed: version 3 lacks
+ * config.train.memoryCoreset (its knn memory is the stored sample, which memoryCoreset 0 means), and both lack
+ * config.train.cellPooling (their knn features are the cells' means). Their memory files are in those features, so
+ * they score exactly as before.
  */
-function upgradeVersion3(parsed: unknown): void {
+function upgradeOlderVersions(parsed: unknown): void {
   const run = parsed as { format?: unknown; version?: unknown; config?: { train?: Record<string, unknown> } };
   const train = run?.config?.train;
-  if (run?.format !== 'alocc-run' || run.version !== 3 || typeof train !== 'object' || train === null || 'memoryCoreset' in train) return;
-  train.memoryCoreset = 0;
+  if (run?.format !== 'alocc-run' || (run.version !== 3 && run.version !== 4) || typeof train !== 'object' || train === null) return;
+  // A file that already names a field its version lacked is not one alocc wrote: left to be refused by its version.
+  if ('cellPooling' in train || (run.version === 3 && 'memoryCoreset' in train)) return;
+  if (run.version === 3) train.memoryCoreset = 0;
+  train.cellPooling = 'mean';
   run.version = RUN_FILE_VERSION;
 }
 

@@ -1,4 +1,4 @@
-import { DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig } from '../config';
+import { CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig } from '../config';
 import { NOVELTY_SCORES, NoveltyScore } from '../score/registry';
 import { BatchLosses } from '../train/step';
 
@@ -52,9 +52,10 @@ export interface FolderReport {
 
 /**
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
- * knn memory in R's stride-2 features, which this version no longer computes.
+ * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 and 4 are read as 5
+ * (runfile-io.ts): they lack settings whose values then were fixed.
  */
-export const RUN_FILE_VERSION = 4;
+export const RUN_FILE_VERSION = 5;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -122,6 +123,9 @@ function configProblem(config: unknown): string | null {
   // Version 2 always records both; a run without them would crash score (no "before the option" defaults any more).
   if (train.bce !== 'logits' && train.bce !== 'clipped') {
     return `config.train.bce ${JSON.stringify(train.bce)} is not 'logits' or 'clipped'`;
+  }
+  if (!(CELL_POOLINGS as readonly unknown[]).includes(train.cellPooling)) {
+    return `config.train.cellPooling ${JSON.stringify(train.cellPooling)} is not one of ${CELL_POOLINGS.join(', ')}`;
   }
   if (!(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
     return `config.train.noveltyScore ${JSON.stringify(train.noveltyScore)} is not one of ${NOVELTY_SCORES.join(', ')}`;

@@ -44,6 +44,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   noveltyScore: '--score',
   bce: '--bce',
   neighbours: '--neighbours',
+  cellPooling: '--cell-pooling',
   memorySize: '--memory-size',
   memoryCoreset: '--memory-coreset',
 };

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { deriveSeed, mulberry32 } from '../data/random';
 import { fromFloat16, fromFloat16InPlace } from './float16';
@@ -36,28 +37,44 @@ export interface FoldedFirstBlock {
 
 /**
  * The knn features of images x [n, s, s, c]: the first block (folded) applied at every pixel (stride 1, where R itself
- * takes every other one), averaged over cells of twice poolSide (28×28: 4×4 cells, 7×7×32), flattened, unit length.
- * The same number of features as R's own stride-2 output averaged 2×2, and it ranks better (docs/research.md, "Which
- * epoch, and denser first-block features"): each cell averages 16 filter positions instead of 4, so a stroke shifted
- * by a pixel changes the features less.
+ * takes every other one), summarised over cells of twice poolSide (28×28: 4×4 cells, a 7×7 grid), flattened, unit
+ * length. Dense rather than R's own stride-2 output: each cell sees 16 filter positions instead of 4, so a stroke
+ * shifted by a pixel changes the features less (docs/research.md, "Which epoch, and denser first-block features").
+ * `cells`: 'mean' keeps each cell's mean (7×7×32 = 1,568 features); 'mean-max' also its maximum (3,136), the means and
+ * the maxima each scaled to length 1/√2, so that a thin stroke or a sharp edge anywhere in a cell counts at its full
+ * strength instead of being averaged away (docs/research.md, "Cell maxima and ten neighbours").
  */
-export function denseFirstBlockFeatures(x: tf.Tensor4D, block: FoldedFirstBlock): tf.Tensor2D {
+export function denseFirstBlockFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling): tf.Tensor2D {
   const p = 2 * poolSide(Math.ceil(x.shape[1] / 2));
+  const n = x.shape[0];
+  const withMax = cells === 'mean-max';
   // The compiled kernel does conv, LeakyReLU and pooling in one pass (bench/NOTES.md); tfjs's ops elsewhere.
-  const pooled =
-    nativePooledConv(x, block.filter, block.bias, block.alpha, p) ??
-    tf.avgPool(tf.fused.conv2d({ x, filter: block.filter, bias: block.bias, strides: 1, pad: 'same', activation: 'leakyrelu', leakyreluAlpha: block.alpha }), p, p, 'valid');
-  return unit(pooled.reshape([x.shape[0], -1]) as tf.Tensor2D);
+  const pooled = nativePooledConv(x, block.filter, block.bias, block.alpha, p, withMax) ?? tfjsPooledConv(x, block, p, withMax);
+  if (!withMax) return unit(pooled.reshape([n, -1]) as tf.Tensor2D);
+  const halves = pooled.reshape([n, 2, -1]);
+  const norms = tf.add(tf.mul(tf.norm(halves, 2, 2, true), Math.SQRT2), 1e-12);
+  return tf.div(halves, norms).reshape([n, -1]) as tf.Tensor2D;
 }
 
-const rSpaces = new WeakMap<tf.LayersModel, FeatureSpace>();
+/** nativePooledConv's result with tfjs's ops: [n, h/p, w/p, co], or with the maxima [n, 2, h/p, w/p, co]. */
+function tfjsPooledConv(x: tf.Tensor4D, block: FoldedFirstBlock, p: number, withMax: boolean): tf.Tensor {
+  const y = tf.fused.conv2d({ x, filter: block.filter, bias: block.bias, strides: 1, pad: 'same', activation: 'leakyrelu', leakyreluAlpha: block.alpha });
+  const means = tf.avgPool(y, p, p, 'valid');
+  return withMax ? tf.stack([means, tf.maxPool(y, p, p, 'valid')], 1) : means;
+}
+
+const rSpaces = new WeakMap<tf.LayersModel, Map<CellPooling, FeatureSpace>>();
+const spaceCells = new WeakMap<FeatureSpace, CellPooling>();
 
 /**
- * R's feature space (denseFirstBlockFeatures) with R's weights as they are at each call, BatchNorm (inference
- * statistics) folded into the conv here: y = conv(x, W·s) + (b − mean)·s + β with s = γ/√(var + ε).
+ * R's feature space (denseFirstBlockFeatures with `cells`) with R's weights as they are at each call, BatchNorm
+ * (inference statistics) folded into the conv here: y = conv(x, W·s) + (b − mean)·s + β with s = γ/√(var + ε).
+ * The same function for the same R and cells, so callers can tell a memory in R's space (firstBlockCells).
  */
-export function rFeatureSpace(r: tf.LayersModel): FeatureSpace {
-  let space = rSpaces.get(r);
+export function rFeatureSpace(r: tf.LayersModel, cells: CellPooling): FeatureSpace {
+  let spaces = rSpaces.get(r);
+  if (!spaces) rSpaces.set(r, (spaces = new Map()));
+  let space = spaces.get(cells);
   if (!space) {
     const conv = r.getLayer(MEMORY_CONV);
     const bn = r.getLayer(MEMORY_BN);
@@ -68,11 +85,17 @@ export function rFeatureSpace(r: tf.LayersModel): FeatureSpace {
       const [gamma, beta, mean, variance] = bn.getWeights() as tf.Tensor1D[];
       const scale = tf.div(gamma, tf.sqrt(tf.add(variance, epsilon)));
       const shift = tf.add(tf.mul(tf.sub(bias ?? tf.zeros(mean.shape), mean), scale), beta) as tf.Tensor1D;
-      return denseFirstBlockFeatures(x, { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: shift, alpha });
+      return denseFirstBlockFeatures(x, { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: shift, alpha }, cells);
     };
-    rSpaces.set(r, space);
+    spaces.set(cells, space);
+    spaceCells.set(space, cells);
   }
   return space;
+}
+
+/** The cells of an R feature space made by rFeatureSpace, or undefined for any other space (pixels, a probe's). */
+export function firstBlockCells(space: FeatureSpace): CellPooling | undefined {
+  return spaceCells.get(space);
 }
 
 /**

@@ -94,11 +94,12 @@ export function openKnnVerdict(dir: string, opts: { epoch?: number } = {}): KnnV
   const pre = preprocessingOf(run.config);
   const [kh, kw, ci, co] = block.shape;
   const pool = 2 * poolSide(Math.ceil(pre.size / 2));
+  const withMax = run.config.train.cellPooling === 'mean-max';
   const cells = Math.floor(pre.size / pool) ** 2;
-  if (cells * co !== f || ci !== pre.channels) throw new AloccError(`${memoryFile}: ${f} features an image do not match R's first block; retrain`);
+  if (cells * co * (withMax ? 2 : 1) !== f || ci !== pre.channels) throw new AloccError(`${memoryFile}: ${f} features an image do not match R's first block; retrain`);
   const k = Math.min(run.config.train.neighbours, m);
   const label = `compiled kernels (${native.isa()}), no TensorFlow.js: the knn verdict needs R's first block only`;
-  const chunk = makeChunkScorer(native, readBank, m, f, block, kh, kw, ci, co, pool, pre.size, k);
+  const chunk = makeChunkScorer(native, readBank, m, f, block, kh, kw, ci, co, pool, withMax, pre.size, k);
   return {
     runDir: dir,
     run,
@@ -125,7 +126,7 @@ const CHUNK = 256;
  * bias | pictures | features | features transposed | products]. It is sized for the pictures of the first pass (one,
  * for a cold single score) and regrown once if a later pass is larger; the bank is read into it once.
  */
-function makeChunkScorer(native: NativeKernels, readBank: (heap: Float32Array) => void, m: number, f: number, block: { filter: Float32Array; bias: Float32Array; alpha: number }, kh: number, kw: number, ci: number, co: number, pool: number, side: number, k: number) {
+function makeChunkScorer(native: NativeKernels, readBank: (heap: Float32Array) => void, m: number, f: number, block: { filter: Float32Array; bias: Float32Array; alpha: number }, kh: number, kw: number, ci: number, co: number, pool: number, withMax: boolean, side: number, k: number) {
   const per = side * side * ci;
   const fixed = m * f + block.filter.length + co;
   let heap = new Float32Array(0);
@@ -151,15 +152,20 @@ function makeChunkScorer(native: NativeKernels, readBank: (heap: Float32Array) =
     if (n > q) grow(n);
     const o = at(q);
     heap.set(pixels, o.x);
-    native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, pad, padW, pool, o.x, m * f, m * f + block.filter.length, o.y]), block.alpha);
-    // Unit rows, written transposed as the products' filter: qt[j][i] = y[i][j] / |y[i]|; columns past n stay 0.
+    native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, pad, padW, pool, o.x, m * f, m * f + block.filter.length, o.y, withMax ? 1 : 0]), block.alpha);
+    // Unit rows, written transposed as the products' filter: qt[j][i] = y[i][j] / |y[i]|, or with the maxima each half
+    // (means, maxima) over √2 times its own length, as denseFirstBlockFeatures; columns past n stay 0.
     heap.fill(0, o.qt, o.out);
+    const parts = withMax ? 2 : 1;
+    const len = f / parts;
     for (let i = 0; i < n; i++) {
-      const row = o.y + i * f;
-      let sum = 0;
-      for (let j = 0; j < f; j++) sum += heap[row + j] * heap[row + j];
-      const norm = Math.fround(Math.sqrt(sum)) + 1e-12;
-      for (let j = 0; j < f; j++) heap[o.qt + j * q + i] = heap[row + j] / norm;
+      for (let h = 0; h < parts; h++) {
+        const row = o.y + i * f + h * len;
+        let sum = 0;
+        for (let j = 0; j < len; j++) sum += heap[row + j] * heap[row + j];
+        const norm = withMax ? Math.fround(Math.fround(Math.sqrt(sum)) * Math.SQRT2) + 1e-12 : Math.fround(Math.sqrt(sum)) + 1e-12;
+        for (let j = 0; j < len; j++) heap[o.qt + (h * len + j) * q + i] = heap[row + j] / norm;
+      }
     }
     // Products of every memory row with every picture.
     rowProducts(native, heap, 0, m, f, o.qt, q, o.out);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NoveltyScore } from './registry';
 import { inkNormalisedError, klError, mseError, PairScore } from './pair-scores';
 import { reconstructionLossPerImage } from '../train/losses';
-import { denseFirstBlockFeatures, featureDistances, FeatureMemory, FoldedFirstBlock, MEMORY_CONV, rFeatureSpace, valuesInPlace } from './feature-memory';
+import { denseFirstBlockFeatures, featureDistances, FeatureMemory, firstBlockCells, FoldedFirstBlock, MEMORY_CONV, rFeatureSpace, valuesInPlace } from './feature-memory';
 import { InferenceNet, inferenceNet } from './inference';
 
 /** The three per-image novelty signals alocc reports. */
@@ -93,7 +93,8 @@ export function scoreImages(
   const inference = nets.inference ?? scoringInference(nets.r, nets.d);
   // The knn features come from R's folded first block when the memory is in R's feature space (always, for a run's R).
   const memory = nets.memory;
-  const sharedFeatures = memory !== undefined && memory.features === rFeatureSpace(nets.r);
+  const cells = memory && firstBlockCells(memory.features);
+  const sharedFeatures = cells !== undefined && memory!.features === rFeatureSpace(nets.r, cells);
   try {
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
@@ -102,7 +103,7 @@ export function scoreImages(
         const { output: y } = inference.r.run(x);
         // D is per image in inference mode, so one pass over [x; R(x)] gives D(x) and D(R(x)).
         const dBoth = inference.d.run(tf.concat([x, y])).output.reshape([2 * n]);
-        const features = memory ? (sharedFeatures ? denseFirstBlockFeatures(x, firstBlock(inference.r)) : memory.features(x)) : tf.zeros([0, 0]);
+        const features = memory ? (sharedFeatures ? denseFirstBlockFeatures(x, firstBlock(inference.r), cells!) : memory.features(x)) : tf.zeros([0, 0]);
         return [reconstructionLossPerImage(y as tf.Tensor4D, x), dBoth, y, features as tf.Tensor2D];
       });
       try {
@@ -130,16 +131,19 @@ export function scoreImages(
 }
 
 /**
- * The knn score alone, for `count` images of `shape`: R's folded first block and the memory, nothing else of R or D
- * (a fifth of scoreImages' arithmetic at 28×28). What a knn verdict needs when the caller wants no diagnostics.
+ * The knn score alone, for `count` images of `shape`: R's folded first block and the memory (in R's feature space),
+ * nothing else of R or D (a fifth of scoreImages' arithmetic at 28×28). What a knn verdict needs when the caller wants
+ * no diagnostics.
  */
 export function knnNovelty(memory: FeatureMemory, block: FoldedFirstBlock, pixels: Float32Array, count: number, shape: ImageShape, batchSize = 256): Float32Array {
+  const cells = firstBlockCells(memory.features);
+  if (!cells) throw new Error('knnNovelty: the memory is not in R\'s feature space');
   const { size, channels } = shape;
   const per = size * size * channels;
   const out = new Float32Array(count);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const q = tf.tidy(() => denseFirstBlockFeatures(tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]), block) as tf.Tensor2D);
+    const q = tf.tidy(() => denseFirstBlockFeatures(tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]), block, cells));
     try {
       out.set(featureDistances(memory, q), start);
     } finally {

@@ -158,7 +158,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
     // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
-    const space = rFeatureSpace(job.nets.r);
+    const space = rFeatureSpace(job.nets.r, config.train.cellPooling);
     const { features, dims, images } = memoryAtEpoch(job, space, workspace);
     const stored = toFloat16(features);
     const memory = memoryFromBank(space, fromFloat16(stored), images, config.train.neighbours);

@@ -86,21 +86,24 @@ function recipeOf(args: string[], resume = false) {
 }
 
 test('recipeFrom: typed beats preset beats default; on --resume an untyped setting is left to the run', () => {
-  const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown) => ({ rAlpha, learningRate, noveltyScore, bce, neighbours });
-  assert.deepEqual(recipeOf([]), all(10, 0.0005, 'knn', 'logits', 5));
-  assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 5));
-  assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 5));
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9']), all(3, 0.01, 'knn', 'logits', 9));
+  const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown) =>
+    ({ rAlpha, learningRate, noveltyScore, bce, neighbours, cellPooling });
+  assert.deepEqual(recipeOf([]), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max'));
+  assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max'));
+  assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 10, 'mean-max'));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9', '--cell-pooling', 'mean']), all(3, 0.01, 'knn', 'logits', 9, 'mean'));
   // Typed values equal to the defaults still count as typed (a preset does not override them).
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--r-alpha', '10']), all(10, 0.002, 'bce', 'clipped', 5));
-  assert.deepEqual(recipeOf([], true), all(undefined, undefined, undefined, undefined, undefined));
-  assert.deepEqual(recipeOf(['--preset', 'seed-logits'], true), all(0.2, 0.002, 'bce', 'logits', undefined));
-  assert.deepEqual(recipeOf(['--score', 'mse', '--neighbours', '7'], true), all(undefined, undefined, 'mse', undefined, 7));
-  assert.deepEqual(recipeOf(['--r-alpha', '2', '--lr', '0.1', '--bce', 'clipped'], true), all(2, 0.1, undefined, 'clipped', undefined));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--r-alpha', '10']), all(10, 0.002, 'bce', 'clipped', 10, 'mean-max'));
+  assert.deepEqual(recipeOf([], true), all(undefined, undefined, undefined, undefined, undefined, undefined));
+  assert.deepEqual(recipeOf(['--preset', 'seed-logits'], true), all(0.2, 0.002, 'bce', 'logits', undefined, undefined));
+  assert.deepEqual(recipeOf(['--score', 'mse', '--neighbours', '7'], true), all(undefined, undefined, 'mse', undefined, 7, undefined));
+  assert.deepEqual(recipeOf(['--cell-pooling', 'mean'], true), all(undefined, undefined, undefined, undefined, undefined, 'mean'));
+  assert.deepEqual(recipeOf(['--r-alpha', '2', '--lr', '0.1', '--bce', 'clipped'], true), all(2, 0.1, undefined, 'clipped', undefined, undefined));
   assert.throws(() => recipeOf(['--preset', 'fast']), /argument 'fast' is invalid\. Allowed choices are seed, seed-logits, recon-weighted, recon-knn\./);
   assert.throws(() => recipeOf(['--score', 'psnr']), /Allowed choices are bce, kl, mse, ink, knn\./);
   assert.throws(() => recipeOf(['--bce', 'sigmoid']), /Allowed choices are logits, clipped\./);
   assert.throws(() => recipeOf(['--neighbours', '1001']), /--neighbours must be a whole number from 1 to 1000\./);
+  assert.throws(() => recipeOf(['--cell-pooling', 'max']), /Allowed choices are mean, mean-max\./);
   assert.throws(() => recipeOf(['--lr', '0']), /--lr must be a number above 0 to 10\./);
   assert.throws(() => recipeOf(['--r-alpha', '-1']), /--r-alpha must be a number from 0\./);
 });
@@ -124,7 +127,8 @@ test('the shared options: flags, choices and defaults as the README gives them, 
     ['--lr', 0.0005, undefined],
     ['--score', 'knn', ['bce', 'kl', 'mse', 'ink', 'knn']],
     ['--bce', 'logits', ['logits', 'clipped']],
-    ['--neighbours', 5, undefined],
+    ['--neighbours', 10, undefined],
+    ['--cell-pooling', 'mean-max', ['mean', 'mean-max']],
   ]);
   for (const o of [...options, ...recipe]) assert.ok(o.description.length > 10, `${o.long} has a description`);
   assert.match(recipe[0].description, /default: recon-knn/);

@@ -10,7 +10,7 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
     epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
-    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 5, memorySize: 4096, memoryCoreset: 1000, seed: 42, limit: 0,
+    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', memorySize: 4096, memoryCoreset: 1000, seed: 42, limit: 0,
   });
   // README, "alocc train": --size 16-256, 64 for folders; --resize fill for folders; built-in sets framed like MNIST.
   assert.deepEqual([MIN_INPUT_SIZE, MAX_INPUT_SIZE, DEFAULT_FOLDER_SIZE], [16, 256, 64]);
@@ -59,8 +59,8 @@ test('configDifferences names every changed setting with both values, except the
   // A setting one side lacks (a run from before the option) differs too; 'epochs' only in train is exempt.
   const old = config();
   delete (old.train as Partial<RunConfig['train']>).neighbours;
-  assert.deepEqual(configDifferences(old, config()), ['neighbours (run undefined, now 5)']);
-  assert.deepEqual(configDifferences(config(), old), ['neighbours (run 5, now undefined)']);
+  assert.deepEqual(configDifferences(old, config()), ['neighbours (run undefined, now 10)']);
+  assert.deepEqual(configDifferences(config(), old), ['neighbours (run 10, now undefined)']);
   for (const section of ['data', 'model', 'preprocessing'] as const) {
     const withEpochs = config();
     (withEpochs[section] as unknown as Record<string, number>).epochs = 3;

@@ -45,11 +45,13 @@ test('train, score, plot-losses end to end through the built CLI', () => {
   const run = JSON.parse(fs.readFileSync(path.join(ckpt, 'digit-1', 'run.json'), 'utf8'));
   assert.equal(run.epochs.length, 2);
   assert.ok(run.epochs[1].mean.reconLoss < run.batches[0].reconLoss, 'reconstruction loss went down');
-  // The knn memory of each epoch: a coreset of 100 of the 360 training images, 7×7×32 half floats each.
+  // The knn memory of each epoch: a coreset of 100 of the 360 training images, the 7×7×32 cell means and as many
+  // maxima, in half floats.
   assert.equal(run.config.train.memoryCoreset, 100);
+  assert.equal(run.config.train.cellPooling, 'mean-max');
   for (const e of run.epochs) {
-    assert.deepEqual(e.memory, { images: 100, features: 1568 });
-    assert.equal(fs.statSync(path.join(ckpt, 'digit-1', `epoch-${e.epoch}`, 'memory.bin')).size, 100 * 1568 * 2);
+    assert.deepEqual(e.memory, { images: 100, features: 2 * 1568 });
+    assert.equal(fs.statSync(path.join(ckpt, 'digit-1', `epoch-${e.epoch}`, 'memory.bin')).size, 100 * 2 * 1568 * 2);
   }
 
   const ones = writeTestDigits(1, 10);

@@ -3,7 +3,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { CellPooling, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_CONV, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
 import { ImageSet } from '../src/data/source';
 import { scoreImages } from '../src/score/scorer';
@@ -44,18 +44,31 @@ function denseFirstBlock(r: tf.LayersModel, image: Float32Array): number[][][] {
   return out;
 }
 
-/** Features of each image as plain arrays: the dense first block averaged over 4×4 cells (7×7×filters, HWC order). */
-function featuresOf(r: tf.LayersModel, pixels: Float32Array, count: number): number[][] {
+/**
+ * Features of each image as plain arrays: the dense first block averaged over 4×4 cells (7×7×filters, HWC order), and
+ * with 'mean-max' its 4×4 maxima after them, the two parts each scaled to unit length (a cosine then weighs them alike).
+ */
+function featuresOf(r: tf.LayersModel, pixels: Float32Array, count: number, cells: CellPooling = 'mean-max'): number[][] {
   const rows: number[][] = [];
+  const unit = (v: number[]) => {
+    const norm = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+    return v.map((x) => x / norm);
+  };
   for (let i = 0; i < count; i++) {
     const h = denseFirstBlock(r, pixels.subarray(i * 784, (i + 1) * 784));
-    const row: number[] = [];
+    const means: number[] = [];
+    const maxima: number[] = [];
     for (let cy = 0; cy < 7; cy++) for (let cx = 0; cx < 7; cx++) for (let f = 0; f < h[0][0].length; f++) {
       let sum = 0;
-      for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) sum += h[cy * 4 + y][cx * 4 + x][f];
-      row.push(sum / 16);
+      let max = -Infinity;
+      for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) {
+        sum += h[cy * 4 + y][cx * 4 + x][f];
+        max = Math.max(max, h[cy * 4 + y][cx * 4 + x][f]);
+      }
+      means.push(sum / 16);
+      maxima.push(max);
     }
-    rows.push(row);
+    rows.push(cells === 'mean' ? means : [...unit(means), ...unit(maxima)]);
   }
   return rows;
 }
@@ -73,12 +86,15 @@ test("the knn features are R's own first block, taken at every pixel instead of 
   for (let i = 0; i < 14; i++) for (let j = 0; j < 14; j++) for (let f = 0; f < strided[0][0].length; f++) {
     assert.ok(Math.abs(strided[i][j][f] - dense[2 * i + 1][2 * j + 1][f]) < 1e-4, `(${i}, ${j}, ${f}): ${strided[i][j][f]} vs ${dense[2 * i + 1][2 * j + 1][f]}`);
   }
-  // And the space is that dense block averaged over 4×4 cells, unit length.
-  const want = featuresOf(nets.r, image, 1)[0];
-  const norm = Math.sqrt(want.reduce((a, v) => a + v * v, 0));
-  const got = tf.tidy(() => rFeatureSpace(nets.r)(tf.tensor4d(image, [1, 28, 28, 1])).arraySync()[0]);
-  assert.equal(got.length, 7 * 7 * strided[0][0].length);
-  want.forEach((v, i) => assert.ok(Math.abs(got[i] - v / norm) < 1e-5, `feature ${i}: ${got[i]} vs ${v / norm}`));
+  // And the space is that dense block averaged over 4×4 cells, unit length; with 'mean-max' the 4×4 maxima follow
+  // the means, each part of length 1/√2.
+  for (const cells of ['mean', 'mean-max'] as const) {
+    const want = featuresOf(nets.r, image, 1, cells)[0];
+    const norm = Math.sqrt(want.reduce((a, v) => a + v * v, 0));
+    const got = tf.tidy(() => rFeatureSpace(nets.r, cells)(tf.tensor4d(image, [1, 28, 28, 1])).arraySync()[0]);
+    assert.equal(got.length, 7 * 7 * strided[0][0].length * (cells === 'mean' ? 1 : 2));
+    want.forEach((v, i) => assert.ok(Math.abs(got[i] - v / norm) < 1e-5, `${cells}, feature ${i}: ${got[i]} vs ${v / norm}`));
+  }
 });
 
 /** Test images as the data sources give them: bytes (MNIST's floats are k/255 exactly). */
@@ -99,19 +115,19 @@ test('memoryDistances is the mean cosine distance to the k nearest training imag
   const bank = featuresOf(nets.r, train.images, 40);
   const queries = featuresOf(nets.r, test.images, 6);
   for (const k of [1, 3, 7]) {
-    const memory = buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 40), k, 16); // batches of 16: the bank is stitched
+    const memory = buildFeatureMemory(rFeatureSpace(nets.r, 'mean-max'), asSet(train.images, 40), k, 16); // batches of 16: the bank is stitched
     const got = tf.tidy(() => memoryDistances(memory, tf.tensor4d(test.images, [6, 28, 28, 1])).arraySync());
     queries.forEach((q, i) => assert.ok(Math.abs(got[i] - bruteForce(bank, q, k)) < 1e-5, `k ${k}, image ${i}: ${got[i]} vs ${bruteForce(bank, q, k)}`));
     disposeFeatureMemory(memory);
   }
   // A training image is its own nearest neighbour: distance 0 with k = 1.
-  const memory = buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 40), 1);
+  const memory = buildFeatureMemory(rFeatureSpace(nets.r, 'mean-max'), asSet(train.images, 40), 1);
   const self = tf.tidy(() => memoryDistances(memory, tf.tensor4d(train.images.subarray(0, 5 * 784), [5, 28, 28, 1])).arraySync());
   self.forEach((d) => assert.ok(Math.abs(d) < 1e-5, `self distance ${d}`));
   // k larger than the memory averages over all of it rather than failing.
-  assert.equal(buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 3), 10).k, 3);
+  assert.equal(buildFeatureMemory(rFeatureSpace(nets.r, 'mean-max'), asSet(train.images, 3), 10).k, 3);
   disposeFeatureMemory(memory);
-  assert.throws(() => buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 40), 0), /k must be a positive integer/);
+  assert.throws(() => buildFeatureMemory(rFeatureSpace(nets.r, 'mean-max'), asSet(train.images, 40), 0), /k must be a positive integer/);
 });
 
 test('scoreImages gives knn only with a memory, and building and using one leaks no tensors', () => {
@@ -120,7 +136,7 @@ test('scoreImages gives knn only with a memory, and building and using one leaks
   const test = readIdx('test', 4);
   assert.ok(scoreImages(nets, test.images, 4, { size: 28, channels: 1 }).novelty.knn.every(Number.isNaN));
   const before = tf.memory().numTensors;
-  const memory = buildFeatureMemory(rFeatureSpace(nets.r), asSet(train.images, 30), 5);
+  const memory = buildFeatureMemory(rFeatureSpace(nets.r, 'mean-max'), asSet(train.images, 30), 5);
   assert.equal(tf.memory().numTensors, before + 1); // the bank
   const s = scoreImages({ ...nets, memory }, test.images, 4, { size: 28, channels: 1 }, 3);
   assert.ok(s.novelty.knn.every((v) => Number.isFinite(v) && v >= 0 && v <= 2), String(s.novelty.knn));

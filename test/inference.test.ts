@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { CellPooling, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { createNets } from '../src/run/checkpoint';
 import { buildFeatureMemory, denseFirstBlockFeatures, disposeFeatureMemory, MEMORY_CONV, MEMORY_LRELU, rFeatureSpace } from '../src/score/feature-memory';
 import { inferenceNet } from '../src/score/inference';
@@ -35,15 +35,19 @@ function randomiseBatchNorms(model: tf.LayersModel, rand: () => number): void {
 
 /**
  * The knn features written with separate ops from R's raw weights: conv at stride 1 + bias, BatchNorm with the moving
- * statistics, LeakyReLU 0.3, then (if `pooled`) 4×4 averages, unit length. The reference for the folded path.
+ * statistics, LeakyReLU 0.3, then (unless `cells` is false) each image's 4×4 averages, unit length, or with
+ * 'mean-max' its 4×4 averages and its 4×4 maxima, each part of length 1/√2. The reference for the folded path.
  */
-function unfoldedDense(r: tf.LayersModel, x: tf.Tensor4D, pooled = true): tf.Tensor {
+function unfoldedDense(r: tf.LayersModel, x: tf.Tensor4D, cells: CellPooling | false = 'mean-max'): tf.Tensor {
   const [kernel, bias] = r.getLayer(MEMORY_CONV).getWeights();
   const [gamma, beta, mean, variance] = r.getLayer(`${MEMORY_CONV}_bn`).getWeights();
   const h = tf.leakyRelu(tf.batchNorm(tf.add(tf.conv2d(x, kernel as tf.Tensor4D, 1, 'same'), bias), mean, variance, beta, gamma, 1e-3), 0.3);
-  if (!pooled) return h;
-  const f = tf.avgPool(h as tf.Tensor4D, 4, 4, 'valid').reshape([x.shape[0], -1]);
-  return tf.div(f, tf.norm(f, 2, 1, true));
+  if (!cells) return h;
+  const unit = (f: tf.Tensor) => tf.div(f, tf.norm(f, 2, 1, true));
+  const means = tf.avgPool(h as tf.Tensor4D, 4, 4, 'valid').reshape([x.shape[0], -1]);
+  if (cells === 'mean') return unit(means);
+  const maxima = tf.maxPool(h as tf.Tensor4D, 4, 4, 'valid').reshape([x.shape[0], -1]);
+  return tf.mul(tf.concat([unit(means), unit(maxima)], 1), Math.SQRT1_2);
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -76,19 +80,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
     const d = inferenceNet(nets.d);
     try {
       // Outputs, and the knn features from the folded first block against the block written with unfolded ops.
-      const [want, got, wantFirst, gotFirst, wantD, gotD] = tf.tidy(() => {
+      const [want, got, wantFirst, gotFirst, wantMeans, gotMeans, wantD, gotD] = tf.tidy(() => {
         const { output } = r.run(x);
-        return [nets.r.predict(x), output, unfoldedDense(nets.r, x), denseFirstBlockFeatures(x, firstBlock(r)), nets.d.predict(x), d.run(x).output].map((t) => (t as tf.Tensor).dataSync());
+        const dense = (cells: CellPooling) => [unfoldedDense(nets.r, x, cells), denseFirstBlockFeatures(x, firstBlock(r), cells)];
+        return [nets.r.predict(x), output, ...dense('mean-max'), ...dense('mean'), nets.d.predict(x), d.run(x).output].map((t) => (t as tf.Tensor).dataSync());
       });
       assert.ok(maxAbsDiff(got, want) < 1e-5, `R: ${maxAbsDiff(got, want)}`);
-      assert.ok(maxAbsDiff(gotFirst, wantFirst) < 1e-4, `R's first block: ${maxAbsDiff(gotFirst, wantFirst)}`);
+      assert.equal(gotFirst.length, 2 * gotMeans.length);
+      assert.ok(maxAbsDiff(gotFirst, wantFirst) < 1e-4, `R's first block, means and maxima: ${maxAbsDiff(gotFirst, wantFirst)}`);
+      assert.ok(maxAbsDiff(gotMeans, wantMeans) < 1e-4, `R's first block, means: ${maxAbsDiff(gotMeans, wantMeans)}`);
       assert.ok(maxAbsDiff(gotD, wantD) < 1e-5, `D: ${maxAbsDiff(gotD, wantD)}`);
       const block = tf.tidy(() => unfoldedDense(nets.r, x, false).dataSync());
+      const maxima = gotFirst.slice(gotMeans.length);
+      assert.ok(maxAbsDiff(maxima, gotFirst.slice(0, gotMeans.length)) > 0.01, 'the maxima are not the means');
       assert.ok(maxAbsDiff(block, Array.from(block, (v) => Math.max(v, 0))) > 0.01, 'the block has negative outputs (LeakyReLU matters)');
 
       // scoreImages against the LayersModels and a brute-force knn over a memory of 30 other test digits.
       const memorySet = { pixels: Uint8Array.from(images.subarray(10 * 784, 40 * 784), (v) => Math.round(v * 255)), count: 30, size: 28, channels: 1 };
-      const memory = buildFeatureMemory(rFeatureSpace(nets.r), memorySet, 5);
+      const memory = buildFeatureMemory(rFeatureSpace(nets.r, 'mean-max'), memorySet, 5);
       const s = scoreImages({ ...nets, memory }, pixels, count, { size: 28, channels: 1 }, 4);
       disposeFeatureMemory(memory);
       const ref = tf.tidy(() => {

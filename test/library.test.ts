@@ -140,6 +140,34 @@ test('without --details a knn verdict runs on the compiled kernels without Tenso
   assert.equal(fallback.stdout.trim(), 'true', fallback.stderr);
 });
 
+test('a version-4 run (cell means, five neighbours) scores as before, on the compiled kernels and on TensorFlow.js alike', async () => {
+  const oldCkpt = path.join(work, 'v4');
+  await makeFakeRun(oldCkpt, 1, { model: SMALL_MODEL, settings: { cellPooling: 'mean', neighbours: 5 } });
+  const oldDir = path.join(oldCkpt, 'digit-1');
+  // As alocc before --cell-pooling wrote it: version 4, no cellPooling.
+  const file = path.join(oldDir, 'run.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  delete json.config.train.cellPooling;
+  fs.writeFileSync(file, JSON.stringify({ ...json, version: 4 }));
+  const record = json.epochs.find((e: { epoch: number }) => e.epoch === json.bestEpoch);
+  assert.equal(record.memory.features, 7 * 7 * 4, 'the memory holds cell means only (R\'s narrow first block: 4 filters)');
+  const lean = alocc('score', '--json', '--model', oldDir, ...files);
+  const full = alocc('score', '--json', '--details', '--model', oldDir, '--backend', 'wasm', ...files);
+  assert.equal(lean.code, 0, lean.stderr);
+  assert.equal(full.code, 0, full.stderr);
+  const [a, b] = [lean, full].map((r) => r.stdout.trim().split('\n').map((l) => JSON.parse(l)));
+  a.forEach((r, i) => assert.ok(Math.abs(r.novelty - b[i].novelty) <= 2e-6, `${files[i]}: ${r.novelty} vs ${b[i].novelty}`));
+  // Its verdicts are the ones the library gives for it, and its k is still 5.
+  const det = await lib.loadDetector(oldDir, { backend: 'wasm' });
+  try {
+    const got = await det.score(files[0]);
+    assert.ok(Math.abs(got.novelty - a[0].novelty) <= 2e-6, `${got.novelty} vs ${a[0].novelty}`);
+  } finally {
+    det.dispose();
+  }
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).version, 4, 'reading an old run does not rewrite it');
+});
+
 test('det.info: the run\'s preprocessing, epoch, threshold and score, and its validation metrics, read from the run folder', async () => {
   const run = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
   const tensors = tf.memory().numTensors;

@@ -21,6 +21,7 @@ interface Addon {
   upsample(heap: Float32Array, p: Int32Array): void;
   channelOp(op: number, heap: Float32Array, p: Int32Array): void;
   columnProductSums(heap: Float32Array, p: Int32Array): void;
+  pooledConv(heap: Float32Array, p: Int32Array, alpha: number): boolean;
   isas(): string[];
   setIsa(name: string): string;
 }
@@ -79,6 +80,14 @@ const ENTRY_POINTS: EntryPoint[] = [
     name: `channelOp ${op}`,
     operands: [{ name: 'x', size: 6 * 7, at: 0 }, { name: 'v', size: 7, at: 1 }, { name: 'out', size: 6 * 7, at: 2 }],
     call: (heap: Float32Array, o: number[]) => addon!.channelOp(op, heap, Int32Array.from([6 * 7, 7, o[0], o[1], o[2]])),
+  })),
+  // G's conv at stride 1 over 2×2 cells: 2×2×8 means, and as many maxima after them with withMax.
+  ...[0, 1].map((withMax) => ({
+    name: `pooledConv withMax ${withMax}`,
+    operands: [['x', XS], ['filter', WS], ['bias', G.Co], ['y', 2 * 2 * G.Co * (1 + withMax)]].map(([name, size], at) => ({ name: name as string, size: size as number, at })),
+    call: (heap: Float32Array, o: number[]) => {
+      addon!.pooledConv(heap, Int32Array.from([G.N, G.H, G.W, G.Ci, G.KH, G.KW, G.Co, G.PT, G.PL, 2, ...o, withMax]), 0.2);
+    },
   })),
   // 1×3×2×5 upsampled 2×3: 30 floats → 180.
   ...[0, 1].map((grad) => ({

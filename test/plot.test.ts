@@ -45,7 +45,7 @@ function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunF
   }
   return {
     format: 'alocc-run',
-    version: 4,
+    version: 5,
     config: {
       data: { source: 'mnist', class: 4, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },

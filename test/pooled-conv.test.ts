@@ -8,7 +8,8 @@ import { assertClose } from './helpers/numeric';
 
 /**
  * The knn features' one-pass kernel (native/pooled.c): conv at stride 1 ('same'), bias, LeakyReLU and a p×p average
- * pool, against tfjs's stock cpu ops doing the same in three steps, at every instruction set this CPU runs.
+ * pool (and with withMax the p×p maximum beside it), against tfjs's stock cpu ops doing the same step by step, at
+ * every instruction set this CPU runs.
  */
 const ISAS: string[] = loadNativeKernels().isas ?? [];
 const DEFAULT_ISA = nativeStatus().isa;
@@ -29,11 +30,13 @@ function inputs(c: Case) {
   return { x: rand(c.x, 1, 0) as tf.Tensor4D, filter: rand([5, 5, ci, c.co], 2) as tf.Tensor4D, bias: rand([c.co], 3) as tf.Tensor1D };
 }
 
-function reference(c: Case): Float32Array {
+/** The means, then (withMax) the maxima: [n, h/p, w/p, co] or [n, 2, h/p, w/p, co]. */
+function reference(c: Case, withMax: boolean): Float32Array {
   return tf.tidy(() => {
     const { x, filter, bias } = inputs(c);
-    const h = tf.leakyRelu(tf.add(tf.conv2d(x, filter, 1, 'same'), bias), 0.3);
-    return tf.avgPool(h as tf.Tensor4D, c.pool, c.pool, 'valid').dataSync() as Float32Array;
+    const h = tf.leakyRelu(tf.add(tf.conv2d(x, filter, 1, 'same'), bias), 0.3) as tf.Tensor4D;
+    const means = tf.avgPool(h, c.pool, c.pool, 'valid');
+    return (withMax ? tf.stack([means, tf.maxPool(h, c.pool, c.pool, 'valid')], 1) : means).dataSync() as Float32Array;
   });
 }
 
@@ -43,25 +46,27 @@ before(async () => {
 });
 
 for (const isa of ISAS) {
-  test(`${isa}: conv + LeakyReLU + average pool in one pass equals tfjs's three ops on stock cpu`, async () => {
-    for (const c of CASES) {
-      await tf.setBackend('cpu');
-      const want = reference(c);
-      await tf.setBackend('wasm');
-      setNativeIsa(isa);
-      try {
-        const got = tf.tidy(() => {
-          const { x, filter, bias } = inputs(c);
-          const y = nativePooledConv(x, filter, bias, 0.3, c.pool);
-          assert.ok(y, `the kernel took x ${c.x.join('×')} with ${c.co} outputs`);
-          assert.deepEqual(y.shape, [c.x[0], Math.floor(c.x[1] / c.pool), Math.floor(c.x[2] / c.pool), c.co]);
-          return y.dataSync() as Float32Array;
-        });
-        assertClose(got, want, `${isa}, x ${c.x.join('×')}, pool ${c.pool}`, 1e-5);
-      } finally {
-        if (DEFAULT_ISA) setNativeIsa(DEFAULT_ISA);
+  for (const withMax of [false, true]) {
+    test(`${isa}: conv + LeakyReLU + ${withMax ? 'cell means and maxima' : 'average pool'} in one pass equals tfjs's ops on stock cpu`, async () => {
+      for (const c of CASES) {
+        await tf.setBackend('cpu');
+        const want = reference(c, withMax);
+        await tf.setBackend('wasm');
+        setNativeIsa(isa);
+        try {
+          const got = tf.tidy(() => {
+            const { x, filter, bias } = inputs(c);
+            const y = nativePooledConv(x, filter, bias, 0.3, c.pool, withMax);
+            assert.ok(y, `the kernel took x ${c.x.join('×')} with ${c.co} outputs`);
+            const cells = [Math.floor(c.x[1] / c.pool), Math.floor(c.x[2] / c.pool), c.co];
+            assert.deepEqual(y.shape, withMax ? [c.x[0], 2, ...cells] : [c.x[0], ...cells]);
+            return y.dataSync() as Float32Array;
+          });
+          assertClose(got, want, `${isa}, x ${c.x.join('×')}, pool ${c.pool}${withMax ? ', with maxima' : ''}`, 1e-5);
+        } finally {
+          if (DEFAULT_ISA) setNativeIsa(DEFAULT_ISA);
+        }
       }
-    }
-  });
+    });
+  }
 }
-

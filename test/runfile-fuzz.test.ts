@@ -27,7 +27,7 @@ const hash = (c: string) => c.repeat(64);
 function validRun(): RunFile {
   return {
     format: 'alocc-run',
-    version: 4,
+    version: 5,
     config: {
       data: { source: 'mnist', class: 1, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -185,15 +185,29 @@ test('a run folder from an earlier alocc (run file version 2) gets one line sayi
   }
 });
 
-test('a version-3 run folder (before --memory-coreset) opens as version 4 with the stored sample as its memory', () => {
-  const { memoryCoreset: _dropped, ...train } = validRun().config.train;
-  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train } }));
-  const run = readRunFile(runDir);
-  assert.equal(run.version, 4);
+test('version-3 and version-4 run folders open as version 5 with the settings they were made with', () => {
+  // Version 3: before --memory-coreset (its memory is the stored sample) and --cell-pooling (cell means).
+  const { memoryCoreset: _dropped, cellPooling: _none, ...train3 } = validRun().config.train;
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: train3 } }));
+  let run = readRunFile(runDir);
+  assert.equal(run.version, 5);
   assert.equal(run.config.train.memoryCoreset, 0);
-  // A version-3 file that already names the field is not one alocc wrote: refused like any other bad version.
-  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3 }));
-  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 4\)/);
+  assert.equal(run.config.train.cellPooling, 'mean');
+  // Version 4: a coreset memory, in cell means.
+  const { cellPooling: _absent, ...train4 } = { ...validRun().config.train, memoryCoreset: 1000 };
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4, config: { ...validRun().config, train: train4 } }));
+  run = readRunFile(runDir);
+  assert.equal(run.version, 5);
+  assert.equal(run.config.train.memoryCoreset, 1000);
+  assert.equal(run.config.train.cellPooling, 'mean');
+  // A file that already names a field its version lacked is not one alocc wrote: refused like any other bad version.
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: { ...train3, memoryCoreset: 5 } } }));
+  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 5\)/);
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4 }));
+  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 5\)/);
+  // An unknown cell pooling is named.
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), config: { ...validRun().config, train: { ...validRun().config.train, cellPooling: 'max' } } }));
+  assert.throws(() => readRunFile(runDir), /config\.train\.cellPooling "max" is not one of mean, mean-max/);
 });
 
 test('a run folder from alocc 0.1 (run file version 1) gets one line saying how to retrain it', () => {

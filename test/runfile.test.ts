@@ -26,7 +26,7 @@ function epochRecord(epoch: number): EpochRecord {
 function runWith(edit: (run: any) => void = () => {}): unknown {
   const run: RunFile = {
     format: 'alocc-run',
-    version: 4,
+    version: 5,
     config: {
       data: { source: 'mnist', class: 1, folder: null },
       model: { ...DEFAULT_MODEL_CONFIG },
@@ -119,11 +119,14 @@ test('each broken field is refused with the sentence that names it', () => {
     [(r) => delete r.config.train.memoryCoreset, 'config.train.memoryCoreset is not a finite number'],
     [(r) => (r.config.train.neighbours = 0), 'config.train.neighbours is not a whole number from 1 to 1000'],
     [(r) => (r.config.train.neighbours = 1001), 'config.train.neighbours is not a whole number from 1 to 1000'],
+    [(r) => (r.config.train.cellPooling = 'max'), 'config.train.cellPooling "max" is not one of mean, mean-max'],
+    [(r) => delete r.config.train.cellPooling, 'config.train.cellPooling undefined is not one of mean, mean-max'],
     [(r) => (r.format = 'alocc'), "its 'format' is not 'alocc-run'"],
-    [(r) => (r.version = 1), 'its version 1 is not supported (expected 4)'],
-    [(r) => (r.version = 5), 'its version 5 is not supported (expected 4)'],
-    [(r) => (r.version = 3), 'its version 3 is not supported (expected 4)'],
-    [(r) => delete r.version, 'its version undefined is not supported (expected 4)'],
+    [(r) => (r.version = 1), 'its version 1 is not supported (expected 5)'],
+    [(r) => (r.version = 6), 'its version 6 is not supported (expected 5)'],
+    [(r) => (r.version = 4), 'its version 4 is not supported (expected 5)'],
+    [(r) => (r.version = 3), 'its version 3 is not supported (expected 5)'],
+    [(r) => delete r.version, 'its version undefined is not supported (expected 5)'],
     [(r) => (r.epochs = {}), "it lacks the 'epochs' or 'batches' list"],
     [(r) => delete r.batches, "it lacks the 'epochs' or 'batches' list"],
     [(r) => (r.backend = 5), "its 'backend' is not a string"],

@@ -30,7 +30,7 @@ const config: RunConfig = {
 function emptyRun(): RunFile {
   const now = new Date().toISOString();
   return {
-    format: 'alocc-run', version: 4, config, backend: 'test', createdAt: now, updatedAt: now,
+    format: 'alocc-run', version: 5, config, backend: 'test', createdAt: now, updatedAt: now,
     trainImages: 24, validationImages: 8, memoryImages: { count: 24, sha256: 'a'.repeat(64) }, folder: null, epochs: [], batches: [], bestEpoch: null,
   };
 }

@@ -98,8 +98,9 @@ export function nativeConvBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
 /**
  * A stride-1 'same' conv of x [n, h, w, ci] with filter [kh, kw, ci, co] and bias, LeakyReLU(alpha), averaged over
  * pool×pool cells ('valid': [n, ⌊h/pool⌋, ⌊w/pool⌋, co]), or with `withMax` the cells' means and then their maxima
- * ([n, 2, ⌊h/pool⌋, ⌊w/pool⌋, co]), in one pass on the addon, never writing the full-resolution map. A tensor of the active scope, or null where the addon is off, the backend is not wasm or the kernel does not
- * take the shape (over 512 outputs); the caller then runs tfjs's ops.
+ * ([n, 2, ⌊h/pool⌋, ⌊w/pool⌋, co]), in one pass on the addon, never writing the full-resolution map. A tensor of the
+ * active scope, or null where the addon is off, the backend is not wasm or the kernel does not take the shape (over
+ * 512 outputs); the caller then runs tfjs's ops.
  */
 export function nativePooledConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, alpha: number, pool: number, withMax = false): tf.Tensor | null {
   const native = active();

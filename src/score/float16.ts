@@ -1,6 +1,6 @@
 /**
- * IEEE 754 half precision, for the knn memory on disk: a run keeps one bank of unit features per epoch (4,096 images ×
- * 1,568 floats at 28×28), and 16 bits a value halve a run folder for a relative error of at most 2^-11 per value,
+ * IEEE 754 half precision, for the knn memory on disk: a run keeps one bank of unit features per epoch (1,000 images ×
+ * 3,136 floats at 28×28), and 16 bits a value halve a run folder for a relative error of at most 2^-11 per value,
  * far below the distances between neighbours. Training rounds the bank through this before it calibrates, so the
  * thresholds are those of the stored bank.
  */

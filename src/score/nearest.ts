@@ -23,7 +23,7 @@ export const QUERY_MULTIPLE = 64;
 
 /**
  * Side of the average-pooling cells over the first block's stride-2 output (side h = ⌈s/2⌉): 2 at 28×28 (14×14×32 →
- * 7×7×32, 1,568 numbers an image), and at larger sizes as many as keep about 8×8 cells (64×64: 4, giving 8×8×32).
+ * 7×7×32, 1,568 numbers an image, twice that with the cells' maxima), and at larger sizes as many as keep about 8×8 cells (64×64: 4, giving 8×8×32).
  * Why pooled: the full 6,272 at 28 made a digit's memory 150 MB and scoring 4× slower for no better ranking.
  */
 export function poolSide(firstBlockSide: number): number {

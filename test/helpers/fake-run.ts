@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig } from '../../src/config';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig, TrainConfig } from '../../src/config';
 import { NOVELTY_SCORES, NoveltyScore } from '../../src/score/registry';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { sha256 } from '../../src/fsutil';
@@ -27,21 +27,21 @@ export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 export async function makeFakeRun(
   checkpointDir: string,
   digit: number,
-  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore } = {},
+  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore, settings = {} }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig> } = {},
 ): Promise<RunFile> {
   const config: RunConfig = {
     data: { source: 'mnist', class: digit, folder: null },
     model: { ...DEFAULT_MODEL_CONFIG, ...model },
     preprocessing: { ...BUILT_IN_PREPROCESSING },
-    train: { ...DEFAULT_TRAIN_CONFIG, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES },
+    train: { ...DEFAULT_TRAIN_CONFIG, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES, ...settings },
   };
   const nets = createNets(config.model, config.train);
   const { train, validation: held } = splitTraining(builtInTrainingImages(config.data), config.train);
-  const built = buildFeatureMemory(rFeatureSpace(nets.r), train, config.train.neighbours);
+  const built = buildFeatureMemory(rFeatureSpace(nets.r, config.train.cellPooling), train, config.train.neighbours);
   const bank = toFloat16(bankRows(built)); // stored in half precision, as training stores it
   const dims = built.dims;
   disposeFeatureMemory(built);
-  const memory = memoryFromBank(rFeatureSpace(nets.r), fromFloat16(bank), train.count, config.train.neighbours);
+  const memory = memoryFromBank(rFeatureSpace(nets.r, config.train.cellPooling), fromFloat16(bank), train.count, config.train.neighbours);
   const val = scoreImages({ ...nets, memory }, floatsOf(held), held.count, held);
   disposeFeatureMemory(memory);
   const runDir = runDirFor(checkpointDir, `digit-${digit}`);

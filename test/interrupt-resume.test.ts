@@ -97,9 +97,9 @@ test('Ctrl-C during epoch 1 leaves a run with no epochs that --resume starts fro
 });
 
 test('--resume with other settings refuses, naming each differing setting, before training', () => {
-  const r = alocc('train', ...SMALL.map((a) => (a === '32' ? '16' : a)), '--lr', '0.001', '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
+  const r = alocc('train', ...SMALL.map((a) => (a === '32' ? '16' : a)), '--lr', '0.001', '--cell-pooling', 'mean', '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /cannot resume .*: --batch-size \(run 32, now 16\), --lr \(run 0\.0005, now 0\.001\); continue it with: alocc train --digit 1 --resume --epochs 3 --batch-size 32 --seed 5 --limit 120 /);
+  assert.match(r.stderr, /cannot resume .*: --batch-size \(run 32, now 16\), --lr \(run 0\.0005, now 0\.001\), --cell-pooling \(run "mean-max", now "mean"\); continue it with: alocc train --digit 1 --resume --epochs 3 --batch-size 32 --seed 5 --limit 120 /);
   assert.doesNotMatch(r.stderr, /training on MNIST digit/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.equal(readRunFile(runDir('straight')).epochs.length, 2, 'the run is untouched');

@@ -63,9 +63,7 @@ static void forward_block(void *p, int tid) {
   const long M = (long)g->N * g->OH * g->OW;
   const int kd = g->KH * g->KW * g->Ci, co_n = g->Co;
   float *col = thread_scratch(tid, 0, (size_t)j->rows * j->kdp);
-  for (;;) {
-    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (b >= j->blocks) break;
+  for (long b; next_block(&j->next, j->blocks, &b);) {
     long m0 = b * j->rows;
     int mb = (int)(M - m0 < j->rows ? M - m0 : j->rows);
     im2col(g, j->x, m0, mb, col, j->kdp);
@@ -191,9 +189,7 @@ static void input_image(void *p, int tid) {
   const geometry *g = &j->g;
   const int pixels = g->OH * g->OW, kdp = j->kdp;
   float *dcol = thread_scratch(tid, 0, (size_t)pixels * kdp);
-  for (;;) {
-    long n = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (n >= g->N) break;
+  for (long n; next_block(&j->next, g->N, &n);) {
     gemm(pixels, kdp, g->Co, j->dy + n * pixels * g->Co, g->Co, 1, j->wt, kdp, dcol, kdp, 0);
     float *dx = j->dx + n * g->H * g->W * g->Ci;
     memset(dx, 0, sizeof(float) * (size_t)g->H * g->W * g->Ci);

@@ -93,6 +93,12 @@ typedef void (*job_fn)(void *arg, int tid);
 extern int active_threads;
 int pool_start(int n);
 void parallel(job_fn job, void *arg);
+/* Claims into *taken the next of `count` blocks of a job from its shared counter (every thread of the job pulls
+ * from the same one, so faster threads take more); false once all are taken. */
+static inline int next_block(long *counter, long count, long *taken) {
+  *taken = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+  return *taken < count;
+}
 /* Scratch buffer `which` (0 or 1) of thread `tid`, at least `floats` long; it only grows. NULL when the allocation
  * fails. Kernels reserve every active thread's scratch on the calling thread before parallel(), so a failure is
  * seen there and the jobs only get buffers that exist. */

@@ -102,9 +102,7 @@ static void channel_rows(int op, const float *restrict x, const float *restrict 
 static void map_block(void *p, int tid) {
   (void)tid;
   map_job *j = p;
-  for (;;) {
-    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (b >= j->blocks) break;
+  for (long b; next_block(&j->next, j->blocks, &b);) {
     long i0 = b * j->block, i1 = i0 + j->block < j->n ? i0 + j->block : j->n;
     const float *a = j->a, *g = j->b;
     float *o = j->out, alpha = j->alpha;
@@ -192,9 +190,7 @@ static void rmsprop_range(const float *restrict value, const float *restrict mea
 static void rmsprop_block(void *p, int tid) {
   (void)tid;
   rmsprop_job *j = p;
-  for (;;) {
-    long b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (b >= j->blocks) break;
+  for (long b; next_block(&j->next, j->blocks, &b);) {
     long i = b * MAP_BLOCK, n = i + MAP_BLOCK < j->n ? MAP_BLOCK : j->n - i;
     rmsprop_range(j->value + i, j->ms + i, j->mom + i, j->grad + i, j->new_value + i, j->new_ms + i, j->new_mom + i, n, j);
   }
@@ -223,9 +219,7 @@ static void upsample_block(void *p, int tid) {
   upsample_job *j = p;
   const int w = j->w, c = j->c, fh = j->fh, fw = j->fw;
   const long in_row = (long)w * c, out_row = in_row * fw; /* floats in one input row, in one output row */
-  for (;;) {
-    long r = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (r >= j->rows) break;
+  for (long r; next_block(&j->next, j->rows, &r);) {
     if (!j->grad) { /* the input row r becomes output rows r·fh … r·fh + fh − 1 */
       const float *x = j->in + r * in_row;
       float *y = j->out + r * fh * out_row;

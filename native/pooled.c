@@ -112,9 +112,7 @@ static void pooled_images(void *p, int tid) {
   const int nv = g->Co / VW;
   void (*cell)(const pooled_job *, const float *, int, int, float *, float *) =
       g->Co % VW ? pooled_cell_scalar : nv == 1 ? pooled_cell_1 : nv == 2 ? pooled_cell_2 : nv == 4 ? pooled_cell_4 : pooled_cell_any;
-  for (;;) {
-    long n = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (n >= g->N) break;
+  for (long n; next_block(&j->next, g->N, &n);) {
     const float *image = j->x + n * (long)g->H * g->W * g->Ci;
     /* An image's features: its cells' means, then (with_max) its cells' maxima, each [cells_h][cells_w][Co]. */
     const long block = (long)j->cells_h * j->cells_w * g->Co;

@@ -129,8 +129,8 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
 
 /* pooledConv(heap, p: Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y, withMax], alpha): R's
  * first block at stride 1, averaged over pool×pool cells, and with withMax = 1 also their maxima (pooled.c; y then
- * holds twice the values). Returns false, writing nothing, where the kernel does not
- * take the shape (over 512 outputs); the caller then runs tfjs's ops. */
+ * holds twice the values). Returns false, writing nothing, where the kernel does not take the shape (over 512
+ * outputs); the caller then runs tfjs's ops. */
 static napi_value js_pooled_conv(napi_env env, napi_callback_info info) {
   static const char *usage = "pooledConv(heap, Int32Array [N, H, W, Ci, KH, KW, Co, PT, PL, pool, x, filter, bias, y, withMax], alpha)";
   HEAP_CALL(0, 15, usage);

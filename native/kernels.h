@@ -11,10 +11,10 @@
  * baseline) and its -m flags; isa.c picks the best one the CPU runs at load time (setIsa forces one).
  *
  * kernels.h: what the files share. gemm.c: the register-tiled matrix product; conv.c: im2col and the three
- * convolutions; pooled.c: the knn features' conv, LeakyReLU and cell means (and maxima) in one pass; isa.c: the per-ISA table;
- * pool.c: the thread pool and per-thread scratch; ops.c: channel sums, elementwise and per-channel ops, RMSprop,
- * upsampling; addon.c: Node-API, the bounds checks (addon.h) and the convolutions' entry points; addon-ops.c: the
- * other ops' entry points.
+ * convolutions; pooled.c: the knn features' conv, LeakyReLU and cell means (and maxima) in one pass; isa.c: the
+ * per-ISA table; pool.c: the thread pool and per-thread scratch; ops.c: channel sums, elementwise and per-channel
+ * ops, RMSprop, upsampling; addon.c: Node-API, the bounds checks (addon.h) and the convolutions' entry points;
+ * addon-ops.c: the other ops' entry points.
  */
 #ifndef ALOCC_KERNELS_H
 #define ALOCC_KERNELS_H

@@ -3,9 +3,10 @@
 #include "kernels.h"
 
 /* The knn features (src/score/feature-memory.ts, denseFirstBlockFeatures): R's first block applied at every pixel,
- * then averaged over p×p cells, and with `with_max` also the maximum over each cell. As separate ops tfjs writes the full-resolution map (28×28×32 floats an image) and
- * reads it back to pool it, and the general conv builds an im2col row of 25 taps per pixel; here each pixel's Co
- * outputs stay in registers from the first tap to the cell's sum. Vectorised over Co where VW divides it, else one
+ * then averaged over p×p cells, and with `with_max` also the maximum over each cell. As separate ops tfjs writes
+ * the full-resolution map (28×28×32 floats an image) and reads it back to pool it, and the general conv builds an
+ * im2col row of 25 taps per pixel; here each pixel's Co outputs stay in registers from the first tap to the cell's
+ * sum. Vectorised over Co where VW divides it, else one
  * output at a time. */
 
 #define MAX_CO_VECTORS (512 / 4)
@@ -112,10 +113,10 @@ static void pooled_images(void *p, int tid) {
   const int nv = g->Co / VW;
   void (*cell)(const pooled_job *, const float *, int, int, float *, float *) =
       g->Co % VW ? pooled_cell_scalar : nv == 1 ? pooled_cell_1 : nv == 2 ? pooled_cell_2 : nv == 4 ? pooled_cell_4 : pooled_cell_any;
+  /* An image's features: its cells' means, then (with_max) its cells' maxima, each [cells_h][cells_w][Co]. */
+  const long block = (long)j->cells_h * j->cells_w * g->Co;
   for (long n; next_block(&j->next, g->N, &n);) {
     const float *image = j->x + n * (long)g->H * g->W * g->Ci;
-    /* An image's features: its cells' means, then (with_max) its cells' maxima, each [cells_h][cells_w][Co]. */
-    const long block = (long)j->cells_h * j->cells_w * g->Co;
     float *means = j->y + n * block * (1 + j->with_max);
     for (int ch = 0; ch < j->cells_h; ch++)
       for (int cw = 0; cw < j->cells_w; cw++) {

@@ -97,7 +97,7 @@ export interface TrainConfig {
   /**
    * What the knn features keep of each cell of R's dense first-block map: its 'mean', or its 'mean-max', the mean and
    * the maximum (each half unit length): a stroke or edge anywhere in the cell then counts at its full strength, and it
-   * ranks better on every data set measured (docs/research.md, "Cell maxima and ten neighbours"). Runs of run-file
+   * ranks better on both built-in data sets (docs/research.md, "Cell maxima and ten neighbours"). Runs of run-file
    * version 4 and earlier: 'mean'.
    */
   cellPooling: CellPooling;

@@ -163,7 +163,7 @@ function makeChunkScorer(native: NativeKernels, readBank: (heap: Float32Array) =
         const row = o.y + i * f + h * len;
         let sum = 0;
         for (let j = 0; j < len; j++) sum += heap[row + j] * heap[row + j];
-        const norm = withMax ? Math.fround(Math.fround(Math.sqrt(sum)) * Math.SQRT2) + 1e-12 : Math.fround(Math.sqrt(sum)) + 1e-12;
+        const norm = Math.fround(Math.fround(Math.sqrt(sum)) * Math.sqrt(parts)) + 1e-12;
         for (let j = 0; j < len; j++) heap[o.qt + (h * len + j) * q + i] = heap[row + j] / norm;
       }
     }

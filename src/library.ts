@@ -3,7 +3,8 @@
  * commands are built on these; nothing here prints or exits.
  */
 export { loadDetector, Detector, SCORE_CHUNK } from './api/detector';
-export type { DetectorInfo, DetectorOptions, ScoreFailure, ScoreResult, ScoreWithImages } from './api/detector';
+export type { DetectorInfo, DetectorOptions, ScoreWithImages } from './api/detector';
+export type { ScoreFailure, ScoreResult } from './api/verdicts';
 export type { ImageInput, RawImage } from './api/input';
 export { train } from './api/train';
 export type { TrainInfo, TrainOptions, TrainProgress } from './api/train';
@@ -13,7 +14,7 @@ export { buildServer, DEFAULT_LIMITS } from './serve/server';
 export type { ServeLimits } from './serve/server';
 export { AloccError, UsageError, EXIT } from './errors';
 export { MAX_IMAGE_PIXELS } from './data/decode';
-export type { BackendChoice, BackendInfo } from './backend';
+export type { BackendChoice, BackendInfo } from './config';
 export type { EvalReport } from './eval/evaluate';
 export type { EpochRecord, RunFile } from './run/runfile';
 export type { RunPreprocessing } from './run/open';

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import {
   BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
 } from '../src/config';
-import { NOVELTY_SCORES, RATED_SCORES } from '../src/score/registry';
+import { NOVELTY_SCORES } from '../src/config';
+import { RATED_SCORES } from '../src/score/registry';
 
 test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });

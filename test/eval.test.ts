@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { evalCommand } from '../src/commands/eval';
 import { evalAllClasses } from '../src/commands/eval-all';
-import { NOVELTY_SCORES } from '../src/score/registry';
+import { NOVELTY_SCORES } from '../src/config';
 import { AloccError, UsageError } from '../src/errors';
 import { builtInTestSet, floatsOf, LabelledSet } from '../src/data/source';
 import { evaluate } from '../src/eval/evaluate';

@@ -7,7 +7,7 @@ import { CellPooling, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/
 import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_CONV, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
 import { ImageSet } from '../src/data/source';
 import { scoreImages } from '../src/score/scorer';
-import { createNets } from '../src/run/checkpoint';
+import { createNets } from '../src/train/nets';
 import { SMALL_MODEL } from './helpers/fake-run';
 import { readIdx } from './helpers/mnist-idx';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { CellPooling, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { createNets } from '../src/run/checkpoint';
+import { createNets } from '../src/train/nets';
 import { buildFeatureMemory, denseFirstBlockFeatures, disposeFeatureMemory, MEMORY_CONV, MEMORY_LRELU, rFeatureSpace } from '../src/score/feature-memory';
 import { inferenceNet } from '../src/score/inference';
 import { firstBlock, scoreImages } from '../src/score/scorer';

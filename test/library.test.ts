@@ -140,6 +140,27 @@ test('without --details a knn verdict runs on the compiled kernels without Tenso
   assert.equal(fallback.stdout.trim(), 'true', fallback.stderr);
 });
 
+test('loadDetector chooses its engine: the compiled kernels for a knn verdict on backend auto without details, else TensorFlow.js; both give the same numbers', async () => {
+  const compiled = await lib.loadDetector(runDir);
+  const tfjs = await lib.loadDetector(runDir, { backend: 'wasm' });
+  const detailed = await lib.loadDetector(runDir, { details: true });
+  try {
+    assert.match(compiled.info.backend, /^compiled kernels \(.+\), no TensorFlow\.js/);
+    assert.equal(tfjs.info.backend, tfjs.backend.label);
+    assert.doesNotMatch(tfjs.info.backend, /compiled kernels \(/);
+    assert.doesNotMatch(detailed.info.backend, /no TensorFlow\.js/, 'details need R and D: TensorFlow.js');
+    const [a, b, c] = await Promise.all([compiled, tfjs, detailed].map((det) => det.score(files)));
+    a.forEach((r, i) => {
+      assertSameResult({ ...r }, { ...b[i] }, `${files[i]} compiled vs tfjs`, 2e-6);
+      assertSameResult({ ...r }, { ...c[i] }, `${files[i]} compiled vs a detector loaded for details`, 2e-6);
+    });
+    assert.ok(Number.isFinite((await detailed.score(files[0], { details: true })).dOfInput));
+    await assert.rejects(compiled.score(files[0], { details: true }), /compiled kernels, which give the knn verdict only; load it with details: true/);
+  } finally {
+    [compiled, tfjs, detailed].forEach((det) => det.dispose());
+  }
+});
+
 test('a version-4 run (cell means, five neighbours) scores as before, on the compiled kernels and on TensorFlow.js alike', async () => {
   const oldCkpt = path.join(work, 'v4');
   await makeFakeRun(oldCkpt, 1, { model: SMALL_MODEL, settings: { cellPooling: 'mean', neighbours: 5 } });

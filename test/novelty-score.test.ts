@@ -10,7 +10,7 @@ import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, PRESETS } from '../src/conf
 import { score, ScoreResult } from '../src/commands/score';
 import { inkNormalisedError, klError, mseError } from '../src/score/pair-scores';
 import { scoreImages } from '../src/score/scorer';
-import { createNets } from '../src/run/checkpoint';
+import { createNets } from '../src/train/nets';
 import { runDirFor } from '../src/run/paths';
 import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/run/runfile';
 import { readRunFile, writeRunFile } from '../src/run/runfile-io';

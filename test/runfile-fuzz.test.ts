@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import {
   BUILT_IN_PREPROCESSING, configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE,
 } from '../src/config';
-import { NOVELTY_SCORES } from '../src/score/registry';
+import { NOVELTY_SCORES } from '../src/config';
 import { AloccError } from '../src/errors';
 import { epochDirFor, runFilePath } from '../src/run/paths';
 import { epochSummary } from '../src/train/progress';

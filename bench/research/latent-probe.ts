@@ -16,8 +16,9 @@ import { buildDiscriminator } from '../../src/models/discriminator';
 import { downsampleBlock, seededInit } from '../../src/models/layers';
 import { logitsOf } from '../../src/models/logits';
 import { klError } from '../../src/score/pair-scores';
-import { bceFromLogits } from '../../src/train/losses';
-import { addNoise, discriminatorStep, makeOptimizer } from '../../src/train/step';
+import { bceFromLogits } from '../../src/models/losses';
+import { addNoise, discriminatorStep } from '../../src/train/step';
+import { makeOptimizer } from '../../src/train/nets';
 import { recalibrateBatchNorm } from './bn-recalibration';
 
 function arg(name: string, fallback: string): string {

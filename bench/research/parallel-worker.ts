@@ -10,7 +10,8 @@ import { ModelConfig, TrainConfig } from '../../src/config';
 import { buildDiscriminator } from '../../src/models/discriminator';
 import { buildReconstructor } from '../../src/models/reconstructor';
 import { readModelWeights, writeModelWeights } from './parallel';
-import { AloccNets, makeOptimizer, trainNoisyBatch } from '../../src/train/step';
+import { trainNoisyBatch } from '../../src/train/step';
+import { AloccNets, makeOptimizer } from '../../src/train/nets';
 
 export interface WorkerInit {
   rank: number;

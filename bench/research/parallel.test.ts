@@ -6,7 +6,9 @@ import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } 
 import { buildDiscriminator } from '../../src/models/discriminator';
 import { buildReconstructor } from '../../src/models/reconstructor';
 import { createParallelTrainer, readModelWeights, writeModelWeights } from './parallel';
-import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../../src/train/step';
+import { trainBatch } from '../../src/train/step';
+import { AloccNets, makeOptimizer } from '../../src/train/nets';
+import { BatchLosses } from '../../src/run/runfile';
 
 const MODEL: ModelConfig = { ...DEFAULT_MODEL_CONFIG, dfDim: 4, gfDim: 4 };
 // Without noise and with both halves of the batch alike, each worker's BatchNorm statistics are the full batch's,

@@ -3,13 +3,15 @@
  * progress as events. Nothing here prints or exits; the CLI renders the events (src/commands/train.ts).
  */
 import * as path from 'path';
-import { BackendChoice, selectBackend } from '../backend';
+import { selectBackend } from '../backend';
+import { BackendChoice } from '../config';
 import { RunConfig } from '../config';
 import { AloccError, EXIT } from '../errors';
 import { sha256, writeFileAtomic } from '../fsutil';
 import { describeData, pickRows } from '../data/source';
 import { checkTrainingFolder, loadNormalImages } from '../data/training-images';
-import { createNets, loadTrainingState, readVerified } from '../run/checkpoint';
+import { createNets, loadTrainingState } from '../train/nets';
+import { readVerified } from '../run/verified';
 import { clearRunDir } from '../run/folder';
 import { defaultRunName, MEMORY_IMAGES_FILE, runDirFor } from '../run/paths';
 import { EpochRecord, RunFile } from '../run/runfile';
@@ -19,7 +21,7 @@ import { memoryRows } from '../score/feature-memory';
 import { splitTraining } from '../train/dataset';
 import { TrainInfo, trainInfoLine } from '../train/info';
 import { runTraining, TrainingInterrupted } from '../train/trainer';
-import { BatchLosses } from '../train/step';
+import { BatchLosses } from '../run/runfile';
 
 export type { TrainInfo } from '../train/info';
 

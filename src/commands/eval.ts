@@ -4,7 +4,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { checkEvaluateOptions, evaluate, EvaluateOptions } from '../api/evaluate';
-import { BackendInfo, describeBackend } from '../backend';
+import { BackendInfo, describeBackend } from '../config';
 import { EvalReport } from '../eval/evaluate';
 import { renderSummary, reportJson, ReportFiles } from '../eval/report';
 import { resolveRunDir, RunSelector } from '../run/open';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { NoveltyScore, scoreTitle } from '../score/registry';
+import { NoveltyScore } from '../config';
+import { scoreTitle } from '../score/registry';
 import { describeData, floatsOf, LabelledSet } from '../data/source';
 import { AloccError } from '../errors';
 import { OpenedRun } from '../run/open';

@@ -24,8 +24,16 @@ export function readRun(dir: string): RunFile {
   return readRunFile(dir);
 }
 
+/** A run and its record at one epoch, from one reading of its run file. */
+export interface RunAtEpoch {
+  dir: string;
+  run: RunFile;
+  epoch: number;
+  record: EpochRecord;
+}
+
 /** The run in `dir` and its record at `epoch` (default: its best epoch), or one line saying why there is none. */
-export function runAtEpoch(dir: string, epoch?: number): { run: RunFile; epoch: number; record: EpochRecord } {
+export function runAtEpoch(dir: string, epoch?: number): RunAtEpoch {
   const run = readRun(dir);
   if (run.bestEpoch === null) {
     throw new AloccError(`${dir} has no completed epoch yet; finish its training with --resume (alocc train ... --resume)`);
@@ -36,7 +44,7 @@ export function runAtEpoch(dir: string, epoch?: number): { run: RunFile; epoch: 
     const have = run.epochs.map((e) => e.epoch).join(', ') || 'none';
     throw new AloccError(`epoch ${at} has no checkpoint in ${dir} (completed epochs: ${have})`);
   }
-  return { run, epoch: at, record };
+  return { dir, run, epoch: at, record };
 }
 
 /** How a command names its run: a folder, a name in the checkpoint folder, or a data set and class. */

@@ -13,7 +13,8 @@ import { describeWriteError } from '../fsutil';
 import { ImageSet } from '../data/source';
 import { lockRun, tidyRunDir } from './folder';
 import { defaultRunName, runFilePath } from './paths';
-import { FolderReport, RUN_FILE_VERSION, RunFile } from './runfile';
+import type { FolderReport } from '../data/folder';
+import { RUN_FILE_VERSION, RunFile } from './runfile';
 
 /** What a training asks of its run folder: the data, the run's shape and settings, and how to treat a run already there. */
 export interface RunRequest extends Partial<TrainConfig> {

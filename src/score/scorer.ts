@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { NoveltyScore } from './registry';
+import { NoveltyScore } from '../config';
 import { inkNormalisedError, klError, mseError, PairScore } from './pair-scores';
-import { reconstructionLossPerImage } from '../train/losses';
+import { reconstructionLossPerImage } from '../models/losses';
 import { denseFirstBlockFeatures, featureDistances, FeatureMemory, firstBlockCells, FoldedFirstBlock, MEMORY_CONV, rFeatureSpace, valuesInPlace } from './feature-memory';
 import { InferenceNet, inferenceNet } from './inference';
 

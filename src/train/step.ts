@@ -1,41 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { TrainConfig } from '../config';
 import { logitsOf } from '../models/logits';
-import { bce, bceFromLogits } from './losses';
+import { bce, bceFromLogits } from '../models/losses';
+import { BatchLosses } from '../run/runfile';
+import { AloccNets } from './nets';
 import { ClippedRmsprop } from './rmsprop';
-
-/** R, D and one optimiser each: what a training step changes. */
-export interface AloccNets {
-  r: tf.LayersModel;
-  d: tf.LayersModel;
-  rOptimizer: ClippedRmsprop;
-  dOptimizer: ClippedRmsprop;
-}
-
-/** Plain numbers from one batch, recorded in the run file. */
-export interface BatchLosses {
-  /** BCE of D on real target images against 1. */
-  dLossReal: number;
-  /** BCE of D on R(x̃) against 0. */
-  dLossFake: number;
-  /** R's total loss, rAlpha·reconLoss + advLoss, from its last update on this batch. */
-  gLoss: number;
-  /** BCE between R(x̃) and x, mean over pixels. */
-  reconLoss: number;
-  /** BCE of D(R(x̃)) against 1: how well R fools D. */
-  advLoss: number;
-}
 
 /**
  * Turns this process's gradients into the ones to apply; data-parallel training (bench/research/parallel.ts) averages
  * them over its workers here. Called inside a tidy; returns tensors with the same names.
  */
 export type GradientCombiner = (grads: tf.NamedTensorMap) => tf.NamedTensorMap;
-
-/** The RMSprop the reference uses (rho 0.9), gradients clipped to ±cfg.clipValue, for one network. */
-export function makeOptimizer(cfg: TrainConfig): ClippedRmsprop {
-  return new ClippedRmsprop(cfg.learningRate, cfg.clipValue);
-}
 
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);

@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { alocc } from './helpers/cli';
-import { writeTestDigits } from './helpers/cli';
+import { alocc, writeTestDigits } from './helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 import { tempDir } from './helpers/fixtures';
 

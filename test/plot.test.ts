@@ -10,6 +10,7 @@ import { plotLosses } from '../src/commands/plot-losses';
 import { renderLossChart } from '../src/plot/loss-chart';
 import { findFontFiles, resolveChartFontFamily } from '../src/plot/fonts';
 import { BatchRecord, EpochRecord, RunFile, pickBestEpoch } from '../src/run/runfile';
+import { explain } from '../src/commands/advice';
 
 /** A run whose validation loss is lowest at epoch `bestAt` (when it has that many epochs). */
 function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunFile {
@@ -163,7 +164,7 @@ test('plotLosses without a run file says how to create one', async () => {
   const dir = tempCheckpoints();
   await assert.rejects(plotLosses({ digit: 7, checkpointDir: dir }), (err: unknown) => {
     assert.ok(err instanceof AloccError);
-    assert.equal(err.message, `no trained run at ${path.join(dir, 'digit-7')} (it has no run.json); create one with: alocc train --digit 7 --checkpoint-dir ${dir}`);
+    assert.equal(explain(err), `no trained run at ${path.join(dir, 'digit-7')} (it has no run.json); create one with: alocc train --digit 7 --checkpoint-dir ${dir}`);
     return true;
   });
 });

@@ -8,10 +8,9 @@ import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, Run
 import { AloccError } from '../src/errors';
 import { writeDirAtomic } from '../src/fsutil';
 import { loadEpochModels } from '../src/run/checkpoint';
-import { createNets } from '../src/train/nets';
+import { createNets, AloccNets } from '../src/train/nets';
 import { RunFile } from '../src/run/runfile';
 import { readRunFile } from '../src/run/runfile-io';
-import { AloccNets } from '../src/train/nets';
 import { runTraining, TrainingEvents } from '../src/train/trainer';
 import { alocc, CLI, STACK_TRACE } from './helpers/cli';
 import { SMALL_MODEL } from './helpers/fake-run';

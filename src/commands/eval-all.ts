@@ -1,7 +1,6 @@
 import * as path from 'path';
 import { selectBackend } from '../backend';
-import { describeBackend } from '../config';
-import { DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
+import { describeBackend, DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
 import { AloccError, UsageError } from '../errors';
 import { EvalReport } from '../eval/evaluate';
 import { meanSd } from '../eval/metrics';

@@ -8,13 +8,11 @@ import { mulberry32, shuffleInPlace } from '../data/random';
 import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
-import { saveEpochCheckpoint } from './nets';
+import { saveEpochCheckpoint, AloccNets } from './nets';
 import { EPOCH_MEMORY_FILE } from '../run/paths';
 import { writeRunFile } from '../run/runfile-io';
-import { BatchRecord, EpochRecord, pickBestEpoch, RunFile } from '../run/runfile';
+import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
-import { AloccNets } from './nets';
-import { BatchLosses } from '../run/runfile';
 
 /** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
 export interface TrainingEvents {

@@ -117,7 +117,7 @@ function configProblem(config: unknown): string | null {
     ['fit', pre.fit, ['none', 'mnist', 'auto']],
   ];
   for (const [k, v, allowed] of choices) if (!allowed.includes(v as string)) return `config.preprocessing.${k} ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`;
-  // Version 2 always records both; a run without them would crash score (no "before the option" defaults any more).
+  // Every version read (3 and 4 upgraded) records bce and cellPooling: a run without them would crash score.
   if (train.bce !== 'logits' && train.bce !== 'clipped') {
     return `config.train.bce ${JSON.stringify(train.bce)} is not 'logits' or 'clipped'`;
   }

@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, TrainConfig } from '../../src/config';
-import { loadMnist, loadMnistDigits, splitValidation, gatherRows } from '../../src/data/mnist';
+import { loadMnistDigits, splitValidation, gatherRows } from '../../src/data/mnist';
+import { loadMnist } from '../../test/helpers/mnist';
 import { mulberry32, shuffleInPlace } from '../../src/data/random';
 import { auroc } from '../../src/eval/metrics';
 import { buildDiscriminator } from '../../src/models/discriminator';

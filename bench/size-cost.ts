@@ -8,10 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
-import { describeBackend } from '../src/config';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { describeBackend, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { createNets } from '../src/train/nets';
-import { poolSide } from '../src/score/feature-memory';
+import { poolSide } from '../src/score/nearest';
 import { scoreImages } from '../src/score/scorer';
 import { trainBatch } from '../src/train/step';
 

@@ -66,7 +66,6 @@ export interface DetectorInfo {
   };
 }
 
-export { SCORE_CHUNK } from './verdicts';
 
 function latestEval(runDir: string): Omit<EvalReport, 'examples'> | null {
   const file = path.join(runDir, 'eval', 'report.json');

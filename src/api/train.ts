@@ -22,7 +22,6 @@ import { splitTraining } from '../train/dataset';
 import { TrainInfo, trainInfoLine } from '../train/info';
 import { runTraining, TrainingInterrupted } from '../train/trainer';
 
-export type { TrainInfo } from '../train/info';
 
 /** Progress callbacks, called in this order: info (backend, folder, resuming, start), then per epoch epochStart, batch…, epoch; then info (done). Each is optional. */
 export interface TrainProgress {

@@ -7,7 +7,6 @@ import { AloccError } from '../errors';
 import { resolveRunDir, RunSelector } from '../run/select';
 import { scoreTitle } from '../score/registry';
 
-export type { ScoreResult } from '../api/verdicts';
 
 /** `alocc score`'s options: which run, the Detector's own options (epoch, backend, invert, fit, details), and what to score. */
 export interface ScoreCommandOptions extends RunSelector, DetectorOptions {

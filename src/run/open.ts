@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { RunConfig, NoveltyScore } from '../config';
 import { ImageSet } from '../data/source';
-import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, MEMORY_LRELU, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { MEMORY_LRELU } from '../score/nearest';
 import { InferenceNet, inferenceNet } from '../score/inference';
 import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
 import { loadEpochModels } from './checkpoint';
@@ -11,8 +12,6 @@ import { MEMORY_IMAGES_FILE } from './paths';
 import { EpochRecord, RunFile } from './runfile';
 import { preprocessingOf, RunAtEpoch, RunPreprocessing, runAtEpoch } from './select';
 
-export { preprocessingOf, readRun } from './select';
-export type { RunPreprocessing } from './select';
 
 /** A run opened at one epoch: everything score and eval need, from the run folder alone. */
 export interface OpenedRun {
@@ -94,6 +93,3 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
     },
   };
 }
-
-export { resolveRunDir } from './select';
-export type { RunSelector } from './select';

@@ -5,10 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import fc from 'fast-check';
-import {
-  BUILT_IN_PREPROCESSING, configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE,
-} from '../src/config';
-import { NOVELTY_SCORES } from '../src/config';
+import { configDifferences, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES } from '../src/config';
 import { AloccError } from '../src/errors';
 import { epochDirFor, runFilePath } from '../src/run/paths';
 import { epochSummary } from '../src/train/progress';
@@ -16,6 +13,7 @@ import { pickBestEpoch, RunFile, runFileProblem } from '../src/run/runfile';
 import { readRunFile } from '../src/run/runfile-io';
 import { tempDir } from './helpers/fixtures';
 import { explain } from '../src/commands/advice';
+import { runFileFixture } from './helpers/run-file';
 
 const runDir = path.join(tempDir('alocc-runfuzz-'), 'digit-1');
 fs.mkdirSync(runDir);
@@ -26,22 +24,8 @@ const hash = (c: string) => c.repeat(64);
 
 /** A valid two-epoch run file, the seed of the mutations. */
 function validRun(): RunFile {
-  return {
-    format: 'alocc-run',
-    version: 5,
-    config: {
-      data: { source: 'mnist', class: 1, folder: null },
-      model: { ...DEFAULT_MODEL_CONFIG },
-      preprocessing: { ...BUILT_IN_PREPROCESSING },
-      train: { ...DEFAULT_TRAIN_CONFIG, epochs: 3 },
-    },
-    backend: 'wasm',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:01:00.000Z',
-    trainImages: 100,
-    validationImages: 10,
+  return runFileFixture({ epochs: 3 }, {
     memoryImages: { count: 90, sha256: hash('d') },
-    folder: null,
     epochs: [1, 2].map((epoch) => ({
       epoch,
       mean: losses(epoch),
@@ -55,7 +39,7 @@ function validRun(): RunFile {
     })),
     batches: [0, 1, 2, 3].map((i) => ({ epoch: (i >> 1) + 1, batch: i & 1, fractionalEpoch: (i + 1) / 2, ...losses(i / 10) })),
     bestEpoch: 2,
-  };
+  });
 }
 
 /** What score, eval, resume, plot-losses and the progress line read from an accepted run; throws if any would crash. */

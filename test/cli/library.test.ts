@@ -7,14 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { alocc, writeTestDigits } from './helpers/cli';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir } from './helpers/fixtures';
+import { alocc, writeTestDigits } from '../helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { tempDir } from '../helpers/fixtures';
 
 // By name, through package.json "exports" (Node resolves a package's own name from inside it): the built library.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const lib: typeof import('../src/library') = require('alocc');
-const ROOT = path.join(__dirname, '..');
+const lib: typeof import('../../src/library') = require('alocc');
+const ROOT = path.join(__dirname, '..', '..');
 
 const work = tempDir('alocc-library-');
 const ckpt = path.join(work, 'ckpt');

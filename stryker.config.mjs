@@ -11,6 +11,7 @@ export default {
       'test/runfile.test.ts',
       'test/random.test.ts',
       'test/cli-options.test.ts',
+      'test/advice.test.ts',
       'test/run-paths.test.ts',
       'test/float16.test.ts',
       'test/eval-metrics.test.ts',
@@ -32,6 +33,7 @@ export default {
     'src/data/random.ts',
     'src/data/mnist.ts:167-176', // splitValidation
     'src/cli-options.ts',
+    'src/commands/advice.ts',
     'src/score/float16.ts',
   ],
   coverageAnalysis: 'perTest',

@@ -36,13 +36,12 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { nativeStatus, registerFastConvGradients, setNativeIsa, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
-import { buildDiscriminator } from '../src/models/discriminator';
-import { buildReconstructor } from '../src/models/reconstructor';
 import { builtInTrainingImages, pickRows } from '../src/data/source';
 import { buildFeatureMemory, disposeFeatureMemory, FeatureMemory, memoryDistances, rFeatureSpace } from '../src/score/feature-memory';
 import { splitTraining } from '../src/train/dataset';
-import { reconstructionLossPerImage } from '../src/train/losses';
-import { AloccNets, makeOptimizer, trainBatch } from '../src/train/step';
+import { reconstructionLossPerImage } from '../src/models/losses';
+import { trainBatch } from '../src/train/step';
+import { AloccNets, createNets, disposeNets } from '../src/train/nets';
 import { parallelRow } from './parallel-row';
 import { scoreFolderRows } from './score-folder';
 import { trainEpochRow } from './train-epoch';
@@ -76,20 +75,7 @@ function images(count: number): { x: tf.Tensor4D; source: string } {
 }
 
 function makeNets(): AloccNets {
-  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH };
-  return {
-    r: buildReconstructor(DEFAULT_MODEL_CONFIG, 1),
-    d: buildDiscriminator(DEFAULT_MODEL_CONFIG, 1),
-    rOptimizer: makeOptimizer(cfg),
-    dOptimizer: makeOptimizer(cfg),
-  };
-}
-
-function disposeNets(nets: AloccNets) {
-  nets.r.dispose();
-  nets.d.dispose();
-  nets.rOptimizer.dispose();
-  nets.dOptimizer.dispose();
+  return createNets(DEFAULT_MODEL_CONFIG, { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH, seed: 1 });
 }
 
 /** Steps of trainBatch on `backend` at `batch`, after `warmup` untimed ones. */

@@ -11,7 +11,7 @@ import { selectBackend } from '../src/backend';
 import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
 import { builtInTrainingImages, pickRows } from '../src/data/source';
 import { sha256 } from '../src/fsutil';
-import { createNets } from '../src/run/checkpoint';
+import { createNets } from '../src/train/nets';
 import { RUN_FILE_VERSION, RunFile } from '../src/run/runfile';
 import { memoryRows } from '../src/score/feature-memory';
 import { splitTraining } from '../src/train/dataset';

@@ -5,21 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { buildDiscriminator } from '../src/models/discriminator';
-import { buildReconstructor } from '../src/models/reconstructor';
-import { makeOptimizer, trainBatch } from '../src/train/step';
+import { trainBatch } from '../src/train/step';
+import { createNets } from '../src/train/nets';
 
 async function main() {
   const backend = (process.argv[2] ?? 'wasm') as 'wasm' | 'cpu';
   const batch = Number(process.argv[3] ?? 128);
   await selectBackend(backend);
   const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch };
-  const nets = {
-    r: buildReconstructor(DEFAULT_MODEL_CONFIG, 1),
-    d: buildDiscriminator(DEFAULT_MODEL_CONFIG, 1),
-    rOptimizer: makeOptimizer(cfg),
-    dOptimizer: makeOptimizer(cfg),
-  };
+  const nets = createNets(DEFAULT_MODEL_CONFIG, { ...cfg, seed: 1 });
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
   for (let i = 0; i < 2; i++) trainBatch(nets, x, cfg, i);
   const t0 = performance.now();

@@ -13,8 +13,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadMnist } from '../src/data/mnist';
-import { encodeGreyPng } from '../src/data/png';
+import { loadMnist } from '../test/helpers/mnist';
+import { encodeGreyPng } from '../test/helpers/grey-png';
 import { sharp } from '../src/data/sharp';
 import { Row } from './rows';
 

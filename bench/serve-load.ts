@@ -15,8 +15,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import autocannon from 'autocannon';
-import { loadMnist } from '../src/data/mnist';
-import { encodeGreyPng } from '../src/data/png';
+import { loadMnist } from '../test/helpers/mnist';
+import { encodeGreyPng } from '../test/helpers/grey-png';
 import type { MemoryParts } from './serve-memory-probe';
 
 const [runDir, requestsArg = '10000', connectionsArg = '32', roundsArg = '3', outArg] = process.argv.slice(2);

@@ -7,10 +7,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, selectBackend } from '../src/backend';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { createNets } from '../src/run/checkpoint';
-import { poolSide } from '../src/score/feature-memory';
+import { selectBackend } from '../src/backend';
+import { describeBackend, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { createNets } from '../src/train/nets';
+import { poolSide } from '../src/score/nearest';
 import { scoreImages } from '../src/score/scorer';
 import { trainBatch } from '../src/train/step';
 

@@ -2,14 +2,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { buildDiscriminator } from '../src/models/discriminator';
-import { buildReconstructor } from '../src/models/reconstructor';
-import { makeOptimizer, trainBatch } from '../src/train/step';
+import { trainBatch } from '../src/train/step';
+import { createNets } from '../src/train/nets';
 async function main() {
   await selectBackend((process.argv[2] ?? 'wasm') as 'wasm');
   const B = Number(process.env.BATCH ?? 128);
   const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: B };
-  const nets = { r: buildReconstructor(DEFAULT_MODEL_CONFIG, 1), d: buildDiscriminator(DEFAULT_MODEL_CONFIG, 1), rOptimizer: makeOptimizer(cfg), dOptimizer: makeOptimizer(cfg) };
+  const nets = createNets(DEFAULT_MODEL_CONFIG, { ...cfg, seed: 1 });
   const x = tf.randomUniform([B, 28, 28, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
   trainBatch(nets, x, cfg, 0); trainBatch(nets, x, cfg, 1);
   const wall: number[] = [], cpu: number[] = [];

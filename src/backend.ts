@@ -1,21 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { BackendChoice } from './config';
+import { BackendChoice, BackendInfo } from './config';
 import { AloccError, firstLine } from './errors';
 import { nativeStatus, registerFastConvGradients } from './kernels';
 
-export { BACKEND_CHOICES } from './config';
-export type { BackendChoice } from './config';
 
-export interface BackendInfo {
-  /** What the user asked for. */
-  requested: BackendChoice;
-  /** tfjs backend name now active: 'tensorflow' (native, GPU or CPU build), 'wasm' or 'cpu'. */
-  name: string;
-  /** Human label: 'gpu (tfjs-node-gpu)', 'node (tfjs-node)', 'wasm', 'cpu'. */
-  label: string;
-  /** Why each native backend tried before this one was skipped. */
-  skipped: string[];
-}
 
 const NATIVE = {
   gpu: { pkg: '@tensorflow/tfjs-node-gpu', hint: 'npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1)' },
@@ -95,10 +83,4 @@ export async function selectBackend(requested: BackendChoice): Promise<BackendIn
     else skipped.push(`compiled conv kernels: ${native.reason} (convs run on wasm, several times slower)`);
   }
   return { requested, name, label, skipped };
-}
-
-/** The one stderr line that says which backend runs and why the native ones were skipped. */
-export function describeBackend(info: BackendInfo): string {
-  const why = info.skipped.length ? `; skipped: ${info.skipped.join('; ')}` : '';
-  return `backend: ${info.label}${why}`;
 }

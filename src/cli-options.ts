@@ -3,8 +3,7 @@
  * InvalidArgumentError (exit 2, one line). src/cli.ts wires them to the commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig } from './config';
-import { NOVELTY_SCORES } from './score/registry';
+import { BACKEND_CHOICES, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
 
 export function intIn(name: string, min: number, max: number) {
   return (value: string) => {

@@ -7,7 +7,8 @@ import {
   runSelector, seedList, trainData,
 } from './cli-options';
 import { DEFAULT_FOLDER_SIZE, DEFAULT_TRAIN_CONFIG as D, MAX_INPUT_SIZE, MIN_INPUT_SIZE } from './config';
-import { AloccError, EXIT, firstLine } from './errors';
+import { explain } from './commands/advice';
+import { AloccError, EXIT } from './errors';
 
 // Commands are loaded when they run: `alocc --help` and usage errors should not pay for loading TensorFlow.js.
 
@@ -22,6 +23,7 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** The program: one function per command below, each defining its options and handing them to src/commands/. */
 export function buildProgram(): Command {
   const program = new Command('alocc')
     .description('Train and run ALOCC one-class novelty detectors (Sabokrou et al., CVPR 2018) with TensorFlow.js')
@@ -32,7 +34,11 @@ export function buildProgram(): Command {
     .hook('preAction', (cmd) => {
       verbose = Boolean(cmd.opts().verbose);
     });
+  for (const define of [trainCommandOf, scoreCommandOf, serveCommandOf, plotLossesCommandOf, evalCommandOf]) define(program);
+  return program;
+}
 
+function trainCommandOf(program: Command): void {
   addRecipeOptions(
     program
       .command('train')
@@ -87,7 +93,9 @@ export function buildProgram(): Command {
         overwrite: o.overwrite,
       });
     });
+}
 
+function scoreCommandOf(program: Command): void {
   program
     .command('score')
     .description('score pictures (files or folders): the run\'s novelty score against its threshold, a novel/normal verdict')
@@ -108,11 +116,12 @@ export function buildProgram(): Command {
     .option('--shard <i/n>', 'score only shard i of n (0-based) of the pictures, split by a hash of each path below the folder named')
     .option('--shard-count <n>', 'split into n shards, this one numbered by $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)')
     .addOption(backendOption())
-    .action(async (paths: string[], o) => {
+    .action(async (paths: string[], o, cmd: Command) => {
       const { score } = await import('./commands/score');
       const { parseShard, shardFromEnv } = await import('./data/shard');
       if (o.shard !== undefined && o.shardCount !== undefined) throw new InvalidArgumentError('--shard and --shard-count exclude each other; give one.');
-      const invertGiven = process.argv.some((a) => a === '--invert' || a === '--no-invert');
+      // --invert and --no-invert set one value; typed either way, it is forced, else detected per picture.
+      const invertGiven = cmd.getOptionValueSource('invert') === 'cli';
       const { failed } = await score({
         paths,
         ...runSelector(o),
@@ -126,7 +135,9 @@ export function buildProgram(): Command {
       });
       if (failed > 0) process.exitCode = EXIT.failure;
     });
+}
 
+function serveCommandOf(program: Command): void {
   program
     .command('serve')
     .description('serve a run over HTTP: POST /score, GET /model, GET /healthz, and a page at / to try pictures')
@@ -150,7 +161,9 @@ export function buildProgram(): Command {
         limits: { bodyBytes: Math.round(o.maxBody * 1024 * 1024), maxBatch: o.maxBatch, maxPending: o.maxPending, requestTimeoutMs: Math.round(o.requestTimeout * 1000) },
       });
     });
+}
 
+function plotLossesCommandOf(program: Command): void {
   program
     .command('plot-losses')
     .description('draw the training losses of a run as a PNG chart')
@@ -168,7 +181,9 @@ export function buildProgram(): Command {
       const file = await plotLosses({ ...runSelector(o), out: o.out, width: o.width, height: o.height });
       process.stdout.write(file + '\n');
     });
+}
 
+function evalCommandOf(program: Command): void {
   addRecipeOptions(program
     .command('eval')
     .description('detection numbers on labelled test images: AUROC, AUPRC, recall at false-alarm rates, F1 at the threshold, the paper\'s protocol')
@@ -201,32 +216,16 @@ export function buildProgram(): Command {
       if (all && ['model', 'name', 'digit', 'class', 'epoch', 'normal', 'novel'].some((k) => o[k] !== undefined)) {
         throw new InvalidArgumentError('--all-digits/--all-classes evaluate every class at its best epoch; drop --model, --name, --digit, --class, --epoch, --normal and --novel.');
       }
-      const selector = all ? undefined : runSelector(o);
       const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, backend: o.backend };
       if (all) {
+        const { evalSweep } = await import('./commands/eval-sweep');
         const dataset = o.allDigits ? 'mnist' : (o.dataset as 'mnist' | 'fashion-mnist');
-        const { evalAllClasses } = await import('./commands/eval-all');
-        const { trainCommand } = await import('./commands/train');
-        const { readRunFileIfExists } = await import('./run/runfile-io');
-        const { defaultRunName, runDirFor } = await import('./run/paths');
-        // Trains class `cls` of the sweep in `dir` (resuming what is there), with `seed` when the sweep repeats per seed.
-        const trainIn = (dir: string, seed?: number) => async (cls: number, epochs: number) => {
-          const resume = readRunFileIfExists(runDirFor(dir, defaultRunName({ source: dataset, class: cls, folder: null }))) !== null;
-          await trainCommand({ data: { source: dataset, class: cls }, epochs, checkpointDir: dir, backend: o.backend, resume, out: process.stderr, ...recipeFrom(o, cmd, resume), ...(seed === undefined || resume ? {} : { seed }) });
-        };
-        if (o.seeds) {
-          const { evalAllSeeds, seedDir } = await import('./commands/eval-seeds');
-          await evalAllSeeds({ ...common, dataset, epochs: o.epochs }, o.seeds, (seed) => trainIn(seedDir(o.checkpointDir, seed), seed));
-        } else {
-          await evalAllClasses({ ...common, dataset, epochs: o.epochs }, trainIn(o.checkpointDir));
-        }
+        await evalSweep({ ...common, dataset, epochs: o.epochs, seeds: o.seeds, recipe: (resume) => recipeFrom(o, cmd, resume) });
         return;
       }
       const { evalCommand } = await import('./commands/eval');
-      await evalCommand({ ...common, ...selector!, epoch: o.epoch, normal: o.normal, novel: o.novel });
+      await evalCommand({ ...common, ...runSelector(o), epoch: o.epoch, normal: o.normal, novel: o.novel });
     });
-
-  return program;
 }
 
 /** The one place where errors become messages and exit codes. */
@@ -247,8 +246,7 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version exit 0; commander has already printed its message.
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
     }
-    const message = err instanceof AloccError ? err.message : firstLine(err);
-    process.stderr.write(`alocc: ${message}\n`);
+    process.stderr.write(`alocc: ${explain(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     return err instanceof AloccError ? err.exitCode : EXIT.failure;
   }

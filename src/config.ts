@@ -13,11 +13,27 @@ export interface ModelConfig {
   gfDim: number;
 }
 
-import type { NoveltyScore } from './score/registry';
-
 /** Where the tensors live (src/backend.ts): auto tries gpu, node, wasm, cpu in turn. Here so the CLI's option parsing loads no tfjs. */
 export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** The backend a command runs on; the line describing it is here too, so that a knn score (no tfjs) prints it. */
+export interface BackendInfo {
+  /** What the user asked for. */
+  requested: BackendChoice;
+  /** tfjs backend name now active: 'tensorflow' (native, GPU or CPU build), 'wasm' or 'cpu'. */
+  name: string;
+  /** Human label: 'gpu (tfjs-node-gpu)', 'node (tfjs-node)', 'wasm', 'cpu'. */
+  label: string;
+  /** Why each native backend tried before this one was skipped. */
+  skipped: string[];
+}
+
+/** The one stderr line that says which backend runs and why the native ones were skipped. */
+export function describeBackend(info: BackendInfo): string {
+  const why = info.skipped.length ? `; skipped: ${info.skipped.join('; ')}` : '';
+  return `backend: ${info.label}${why}`;
+}
 
 /** Where a run's normal images come from (`--dataset`, `--data`). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'folder'] as const;
@@ -26,6 +42,19 @@ export type DatasetName = (typeof DATASETS)[number];
 /** What the knn features keep of each cell (TrainConfig.cellPooling, `--cell-pooling`). */
 export const CELL_POOLINGS = ['mean', 'mean-max'] as const;
 export type CellPooling = (typeof CELL_POOLINGS)[number];
+
+/**
+ * The novelty scores a run can choose as its verdict (`--score`); larger is more novel for each.
+ * - bce: BCE(R(x), x), mean over pixels: the loss R trains on (the seed's score). Its floor is the image's own
+ *   pixel entropy, so images with little ink (a thin 1) look normal whatever R does.
+ * - kl: BCE − H(x) = KL(x ‖ R(x)) per pixel: BCE without that floor.
+ * - mse: mean squared error over pixels.
+ * - ink: ‖R(x) − x‖² / ‖x‖², the share of the image's own energy R gets wrong.
+ * - knn: mean cosine distance from x to its `neighbours` nearest training images in the features of R's first
+ *   encoder block (src/score/feature-memory.ts): novelty as distance from what R was trained on, in R's own terms.
+ */
+export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
+export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
 
 /** Fashion-MNIST's class names, by class number. */
 export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;

@@ -8,11 +8,20 @@ export const EXIT = {
 } as const;
 
 /**
- * An error the user can act on: its message is one line naming the file or value and what to do. The CLI prints
- * only the message (a stack trace only with --verbose) and exits with `exitCode`.
+ * What a refusal suggests doing, as facts (the kinds are src/run/advice.ts's); the CLI words it after the message
+ * (src/commands/advice.ts), so that no layer below the commands spells a command line.
+ */
+export interface Advice {
+  readonly kind: string;
+}
+
+/**
+ * An error the user can act on: its message is one line naming the file or value and what went wrong, and `advice`
+ * what to do where that is a command. The CLI prints only these (a stack trace only with --verbose) and exits with
+ * `exitCode`.
  */
 export class AloccError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.failure) {
+  constructor(message: string, readonly exitCode: number = EXIT.failure, readonly advice?: Advice) {
     super(message);
     this.name = 'AloccError';
   }

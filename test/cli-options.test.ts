@@ -133,3 +133,16 @@ test('the shared options: flags, choices and defaults as the README gives them, 
   for (const o of [...options, ...recipe]) assert.ok(o.description.length > 10, `${o.long} has a description`);
   assert.match(recipe[0].description, /default: recon-knn/);
 });
+
+test('--seeds takes distinct whole numbers separated by commas, in the order given, and refuses anything else with one line', () => {
+  const seeds = parserOf('eval', '--seeds');
+  assert.deepEqual(seeds('42'), [42]);
+  assert.deepEqual(seeds('42,1,2'), [42, 1, 2]);
+  assert.deepEqual(seeds(' 3 , 0,07'), [3, 0, 7]);
+  assert.deepEqual(seeds(`0,${2 ** 31 - 1}`), [0, 2 ** 31 - 1]);
+  const bad = (value: string) => `--seeds must be whole numbers from 0 to ${2 ** 31 - 1} separated by commas (e.g. 42,1,2), not '${value}'.`;
+  for (const v of ['', ',', '1,', ',1', '1,,2', '-1', '1.5', '1e3', 'a', '1;2', '1 2', String(2 ** 31), `1,${2 ** 31}`]) refuses(seeds, v, bad(v));
+  refuses(seeds, '1,2,1', '--seeds lists 1 twice; each seed trains one set of runs.');
+  refuses(seeds, '5,5', '--seeds lists 5 twice; each seed trains one set of runs.');
+  refuses(seeds, '1,2,2,1', '--seeds lists 2 twice; each seed trains one set of runs.');
+});

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
+  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, describeBackend, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig,
 } from '../src/config';
-import { NOVELTY_SCORES, RATED_SCORES } from '../src/score/registry';
+import { RATED_SCORES } from '../src/score/registry';
 
 test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
@@ -66,4 +66,12 @@ test('configDifferences names every changed setting with both values, except the
     (withEpochs[section] as unknown as Record<string, number>).epochs = 3;
     assert.deepEqual(configDifferences(config(), withEpochs), ['epochs (run undefined, now 3)'], section);
   }
+});
+
+test('the backend line: the label, then why each native backend was skipped, if any', () => {
+  assert.equal(describeBackend({ requested: 'auto', name: 'wasm', label: 'wasm', skipped: [] }), 'backend: wasm');
+  assert.equal(
+    describeBackend({ requested: 'auto', name: 'cpu', label: 'cpu', skipped: ['gpu: not installed', 'node: not installed'] }),
+    'backend: cpu; skipped: gpu: not installed; node: not installed',
+  );
 });

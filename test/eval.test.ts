@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { evalCommand } from '../src/commands/eval';
 import { evalAllClasses } from '../src/commands/eval-all';
-import { NOVELTY_SCORES } from '../src/score/registry';
+import { NOVELTY_SCORES } from '../src/config';
 import { AloccError, UsageError } from '../src/errors';
 import { builtInTestSet, floatsOf, LabelledSet } from '../src/data/source';
 import { evaluate } from '../src/eval/evaluate';
@@ -17,6 +17,7 @@ import { openRun } from '../src/run/open';
 import { runDirFor } from '../src/run/paths';
 import { RunFile } from '../src/run/runfile';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
+import { explain } from '../src/commands/advice';
 
 const DIGIT = 3;
 let dir: string;
@@ -161,7 +162,7 @@ test('evalCommand: a missing run, a bad digit and a missing epoch are one-line e
   const base = { checkpointDir: empty, json: false, draws: 2, seed: 1, backend: 'cpu' as const };
   await assert.rejects(evalCommand({ ...base, digit: 4 }), (err: unknown) =>
     err instanceof AloccError &&
-    err.message === `no trained run at ${path.join(empty, 'digit-4')} (it has no run.json); create one with: alocc train --digit 4 --checkpoint-dir ${empty}`);
+    explain(err) === `no trained run at ${path.join(empty, 'digit-4')} (it has no run.json); create one with: alocc train --digit 4 --checkpoint-dir ${empty}`);
   await assert.rejects(evalCommand({ ...base, draws: 0, digit: 4 }), UsageError);
   await assert.rejects(evalCommand({ ...base, checkpointDir: dir, digit: DIGIT, normal: dir }), /--normal and --novel go together/);
   await assert.rejects(evalCommand({ ...base, checkpointDir: dir, digit: DIGIT, epoch: 9, limit: 50 }),

@@ -4,10 +4,11 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { CellPooling, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, MEMORY_CONV, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
+import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, memoryRows, pixelSpace, rFeatureSpace } from '../src/score/feature-memory';
+import { MEMORY_CONV } from '../src/score/nearest';
 import { ImageSet } from '../src/data/source';
 import { scoreImages } from '../src/score/scorer';
-import { createNets } from '../src/run/checkpoint';
+import { createNets } from '../src/train/nets';
 import { SMALL_MODEL } from './helpers/fake-run';
 import { readIdx } from './helpers/mnist-idx';
 

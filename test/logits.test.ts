@@ -6,7 +6,7 @@ import { DEFAULT_MODEL_CONFIG } from '../src/config';
 import { buildDiscriminator } from '../src/models/discriminator';
 import { logitsOf } from '../src/models/logits';
 import { buildReconstructor } from '../src/models/reconstructor';
-import { bce, bceFromLogits } from '../src/train/losses';
+import { bce, bceFromLogits } from '../src/models/losses';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -4,9 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AloccError, UsageError } from '../src/errors';
-import {
-  MNIST_PIXELS, gatherRows, loadMnist, loadMnistDigits, mnistFiles, parseIdxImages, readIdxDataset, parseIdxLabels, splitValidation,
-} from '../src/data/mnist';
+import { MNIST_PIXELS, gatherRows, loadMnistDigits, mnistFiles, parseIdxImages, readIdxDataset, parseIdxLabels, splitValidation } from '../src/data/mnist';
+import { loadMnist } from './helpers/mnist';
 import { mulberry32, seededPermutation, shuffleInPlace } from '../src/data/random';
 
 function idxImages(count: number, rows = 28, cols = 28, magic = 2051): Buffer {

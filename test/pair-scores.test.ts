@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { inkNormalisedError, klError, mseError } from '../src/score/pair-scores';
-import { reconstructionLossPerImage } from '../src/train/losses';
+import { reconstructionLossPerImage } from '../src/models/losses';
 
 const SIDE = 28;
 const PER = SIDE * SIDE;

@@ -4,13 +4,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { NOVELTY_SCORES } from '../src/score/registry';
+import { NOVELTY_SCORES } from '../src/config';
 import { AloccError } from '../src/errors';
 import { plotLosses } from '../src/commands/plot-losses';
 import { renderLossChart } from '../src/plot/loss-chart';
 import { findFontFiles, resolveChartFontFamily } from '../src/plot/fonts';
 import { BatchRecord, EpochRecord, RunFile, pickBestEpoch } from '../src/run/runfile';
+import { explain } from '../src/commands/advice';
+import { runFileFixture } from './helpers/run-file';
 
 /** A run whose validation loss is lowest at epoch `bestAt` (when it has that many epochs). */
 function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunFile {
@@ -43,26 +44,19 @@ function syntheticRun(epochs: number, batchesPerEpoch: number, bestAt = 3): RunF
       checksums: {},
     });
   }
-  return {
-    format: 'alocc-run',
-    version: 5,
-    config: {
-      data: { source: 'mnist', class: 4, folder: null },
-      model: { ...DEFAULT_MODEL_CONFIG },
-      preprocessing: { ...BUILT_IN_PREPROCESSING },
-      train: { ...DEFAULT_TRAIN_CONFIG, noveltyScore: 'bce' },
+  return runFileFixture(
+    { noveltyScore: 'bce' },
+    {
+      config: { data: { source: 'mnist', class: 4, folder: null } },
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      trainImages: 5000,
+      validationImages: 500,
+      memoryImages: { count: 100, sha256: 'a'.repeat(64) },
+      epochs: records,
+      batches,
+      bestEpoch: pickBestEpoch(records),
     },
-    backend: 'wasm',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    trainImages: 5000,
-    validationImages: 500,
-    memoryImages: { count: 100, sha256: 'a'.repeat(64) },
-    folder: null,
-    epochs: records,
-    batches,
-    bestEpoch: pickBestEpoch(records),
-  };
+  );
 }
 
 interface PixelStats {
@@ -164,7 +158,7 @@ test('plotLosses without a run file says how to create one', async () => {
   const dir = tempCheckpoints();
   await assert.rejects(plotLosses({ digit: 7, checkpointDir: dir }), (err: unknown) => {
     assert.ok(err instanceof AloccError);
-    assert.equal(err.message, `no trained run at ${path.join(dir, 'digit-7')} (it has no run.json); create one with: alocc train --digit 7 --checkpoint-dir ${dir}`);
+    assert.equal(explain(err), `no trained run at ${path.join(dir, 'digit-7')} (it has no run.json); create one with: alocc train --digit 7 --checkpoint-dir ${dir}`);
     return true;
   });
 });

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Preprocessing, decodeImage } from '../src/data/decode';
-import { encodeGreyPng } from '../src/data/png';
+import { encodeGreyPng } from './helpers/grey-png';
 
 const decodePngBufferAsDigit = (buf: Buffer, name: string, opts: { fit?: Preprocessing['fit'] } = {}) =>
   decodeImage(buf, name, { size: 28, channels: 1, resize: 'contain', invert: 'auto', fit: opts.fit ?? 'none' });
-import { MNIST_PIXELS, MNIST_SIDE, loadMnist } from '../src/data/mnist';
+import { MNIST_PIXELS, MNIST_SIDE } from '../src/data/mnist';
+import { loadMnist } from './helpers/mnist';
 
 /** An MNIST digit redrawn as dark ink on a light, larger, non-square page, scaled `k`× and off-centre. */
 function redrawOnPage(digit: Float32Array, k: number, left: number, top: number): { png: Buffer; width: number } {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { AloccError } from '../src/errors';
 import { Preprocessing, decodeImage, readImage } from '../src/data/decode';
-import { encodeGreyPng } from '../src/data/png';
+import { encodeGreyPng } from './helpers/grey-png';
 import { PngSpec, buildPng } from './helpers/png-builder';
 
 const SIDE = 28;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { UsageError } from '../src/errors';
-import { checkRunName, defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from '../src/run/paths';
+import { checkRunName, dataOfRunName, defaultRunName, EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE, runDirFor, runFilePath } from '../src/run/paths';
 
 test('a run folder holds run.json, memory-images.bin and epoch-<n>/memory.bin', () => {
   const runDir = runDirFor('/ckpt', 'digit-1');
@@ -48,4 +48,16 @@ test("default run names: digit-<d>, fashion-<c>, or the folder's own name made s
   assert.equal(folder('relative/dogs'), 'dogs');
   // Whatever the folder is called, the default is a name runDirFor accepts.
   for (const f of ['/a/.x', '/a/~~', '/a/x y', '/a/_', '/a/-dash', '/a/--', `/a/-${'é'.repeat(120)}`]) assert.equal(checkRunName(folder(f)), folder(f), f);
+});
+
+test('dataOfRunName reads back the built-in data of a default run name, and nothing else', () => {
+  for (let c = 0; c <= 9; c++) {
+    for (const source of ['mnist', 'fashion-mnist'] as const) {
+      const data = { source, class: c, folder: null };
+      assert.deepEqual(dataOfRunName(defaultRunName(data)), data);
+    }
+  }
+  for (const name of ['digit-10', 'digit-', 'digit-a', 'xdigit-1', 'digit-1x', 'fashion-12', 'Fashion-1', 'fashion_1', 'cats', 'digit1', ' digit-1']) {
+    assert.equal(dataOfRunName(name), null, name);
+  }
 });

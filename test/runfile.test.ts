@@ -2,8 +2,8 @@
 // that names it; the edges of each accepted range are accepted. The fuzzing in runfile-fuzz.test.ts covers the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { EpochRecord, pickBestEpoch, RunFile, runFileProblem } from '../src/run/runfile';
+import { runFileFixture } from './helpers/run-file';
 
 const losses = (v: number) => ({ dLossReal: v, dLossFake: v, gLoss: v, reconLoss: v, advLoss: v });
 const scores = (mean: number) => ({ mean, threshold: 2 * mean });
@@ -24,26 +24,10 @@ function epochRecord(epoch: number): EpochRecord {
 
 /** A valid two-epoch knn run; `edit` breaks one thing in it. */
 function runWith(edit: (run: any) => void = () => {}): unknown {
-  const run: RunFile = {
-    format: 'alocc-run',
-    version: 5,
-    config: {
-      data: { source: 'mnist', class: 1, folder: null },
-      model: { ...DEFAULT_MODEL_CONFIG },
-      preprocessing: { ...BUILT_IN_PREPROCESSING },
-      train: { ...DEFAULT_TRAIN_CONFIG, noveltyScore: 'knn', epochs: 3 },
-    },
-    backend: 'wasm',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:01:00.000Z',
-    trainImages: 100,
-    validationImages: 10,
-    memoryImages: { count: 90, sha256: 'b'.repeat(64) },
-    folder: null,
-    epochs: [epochRecord(1), epochRecord(2)],
-    batches: [{ epoch: 1, batch: 0, fractionalEpoch: 0.5, ...losses(1) }],
-    bestEpoch: 2,
-  };
+  const run: RunFile = runFileFixture(
+    { noveltyScore: 'knn', epochs: 3 },
+    { epochs: [epochRecord(1), epochRecord(2)], batches: [{ epoch: 1, batch: 0, fractionalEpoch: 0.5, ...losses(1) }], bestEpoch: 2 },
+  );
   edit(run);
   return run;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { createNets } from '../src/run/checkpoint';
+import { createNets } from '../src/train/nets';
 import { addNoise, discriminatorStep, reconstructorStep, trainBatch } from '../src/train/step';
 import { strokeImages, useTestBackend } from './helpers/fixtures';
 

@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../src/config';
 import { nativeStatus, registerFastConvGradients, registerKernelFixes, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
-import { buildDiscriminator } from '../src/models/discriminator';
-import { buildReconstructor } from '../src/models/reconstructor';
-import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../src/train/step';
+import { trainBatch } from '../src/train/step';
+import { createNets } from '../src/train/nets';
+import { BatchLosses } from '../src/run/runfile';
 
 const BATCH = 8;
 const STEPS = 3;
@@ -51,12 +51,7 @@ async function train(MODEL: ModelConfig, backend: 'cpu' | 'wasm', fast: boolean)
   registerKernelFixes(backend);
   if (fast) registerFastConvGradients(backend);
   else unregisterFastConvGradients(backend);
-  const nets: AloccNets = {
-    r: buildReconstructor(MODEL, 7),
-    d: buildDiscriminator(MODEL, 7),
-    rOptimizer: makeOptimizer(cfg),
-    dOptimizer: makeOptimizer(cfg),
-  };
+  const nets = createNets(MODEL, { ...cfg, seed: 7 });
   const x = batch();
   const losses: BatchLosses[] = [];
   for (let step = 0; step < STEPS; step++) losses.push(trainBatch(nets, x, cfg, 1000 + step));

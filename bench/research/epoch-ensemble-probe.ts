@@ -6,12 +6,11 @@
  * out), then the AUROC of the chosen epoch alone and of the mean over sets of epochs. Writes
  * epoch-ensemble-probe.json beside the runs. Results: docs/research.md, "An ensemble over epochs".
  */
-import { builtInTestSet, floatsOf } from '../../src/data/source';
+import { builtInTestSet, floatsOf, builtInTrainingImages } from '../../src/data/source';
 import { auroc } from '../../src/eval/metrics';
 import { runProbe } from './probe-runs';
 import { openRun } from '../../src/run/open';
 import * as tf from '@tensorflow/tfjs';
-import { builtInTrainingImages } from '../../src/data/source';
 import { coreset } from '../../src/score/coreset';
 import { denseFirstBlockFeatures, FoldedFirstBlock, memoryFromBank } from '../../src/score/feature-memory';
 import { knnNovelty } from '../../src/score/scorer';

@@ -20,7 +20,8 @@ import { auroc } from '../../src/eval/metrics';
 import { runProbe } from './probe-runs';
 import { openRun } from '../../src/run/open';
 import { coreset } from '../../src/score/coreset';
-import { FoldedFirstBlock, poolSide, rFeatureSpace } from '../../src/score/feature-memory';
+import { FoldedFirstBlock, rFeatureSpace } from '../../src/score/feature-memory';
+import { poolSide } from '../../src/score/nearest';
 import { splitTraining } from '../../src/train/dataset';
 
 /** Raw pooled first-block features of every image of `set`, [count, dims]. */

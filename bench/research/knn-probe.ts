@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
-import { loadMnist } from '../../src/data/mnist';
+import { loadMnist } from '../../test/helpers/mnist';
 import { auroc } from '../../src/eval/metrics';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { loadEpochModels } from '../../src/run/checkpoint';

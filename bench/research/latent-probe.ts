@@ -9,15 +9,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, TrainConfig } from '../../src/config';
-import { loadMnist, loadMnistDigits, splitValidation, gatherRows } from '../../src/data/mnist';
+import { loadMnistDigits, splitValidation, gatherRows } from '../../src/data/mnist';
+import { loadMnist } from '../../test/helpers/mnist';
 import { mulberry32, shuffleInPlace } from '../../src/data/random';
 import { auroc } from '../../src/eval/metrics';
 import { buildDiscriminator } from '../../src/models/discriminator';
 import { downsampleBlock, seededInit } from '../../src/models/layers';
 import { logitsOf } from '../../src/models/logits';
 import { klError } from '../../src/score/pair-scores';
-import { bceFromLogits } from '../../src/train/losses';
-import { addNoise, discriminatorStep, makeOptimizer } from '../../src/train/step';
+import { bceFromLogits } from '../../src/models/losses';
+import { addNoise, discriminatorStep } from '../../src/train/step';
+import { makeOptimizer } from '../../src/train/nets';
 import { recalibrateBatchNorm } from './bn-recalibration';
 
 function arg(name: string, fallback: string): string {

@@ -10,7 +10,9 @@ import { ModelConfig, TrainConfig } from '../../src/config';
 import { buildDiscriminator } from '../../src/models/discriminator';
 import { buildReconstructor } from '../../src/models/reconstructor';
 import { readModelWeights, writeModelWeights } from './parallel';
-import { AloccNets, makeOptimizer, trainNoisyBatch } from '../../src/train/step';
+import { trainNoisyBatch } from '../../src/train/step';
+import { AloccNets } from '../../src/train/nets';
+import { ClippedRmsprop } from '../../src/train/rmsprop';
 
 export interface WorkerInit {
   rank: number;
@@ -80,6 +82,14 @@ function averageGradients(grads: tf.NamedTensorMap): tf.NamedTensorMap {
   return out;
 }
 
+/** The product's optimiser, applying the workers' mean gradient instead of this worker's own. */
+class AveragingRmsprop extends ClippedRmsprop {
+  override applyGradients(gradients: tf.NamedTensorMap | Array<{ name: string; tensor: tf.Tensor }>): void {
+    const own: tf.NamedTensorMap = Array.isArray(gradients) ? Object.fromEntries(gradients.map((g) => [g.name, g.tensor])) : gradients;
+    tf.tidy(() => super.applyGradients(averageGradients(own)));
+  }
+}
+
 /**
  * BatchNorm moving statistics follow each worker's own shard; averaging them after every batch keeps the copies
  * identical (the mean of the moving means is exactly the moving mean of the full-batch means).
@@ -106,11 +116,12 @@ function averageStatistics(nets: AloccNets) {
 
 async function main() {
   await selectBackend(init.backend);
+  // Every update's gradients are averaged over the workers before the optimiser applies them.
   const nets: AloccNets = {
     r: buildReconstructor(init.model, init.seed),
     d: buildDiscriminator(init.model, init.seed),
-    rOptimizer: makeOptimizer(init.train),
-    dOptimizer: makeOptimizer(init.train),
+    rOptimizer: new AveragingRmsprop(init.train.learningRate, init.train.clipValue),
+    dOptimizer: new AveragingRmsprop(init.train.learningRate, init.train.clipValue),
   };
   const s = init.model.inputSize;
   parentPort!.on('message', (msg: WorkerRequest) => {
@@ -119,7 +130,7 @@ async function main() {
         const shape: [number, number, number, number] = [msg.count, s, s, init.model.channels];
         const x = tf.tensor4d(msg.x, shape);
         const xNoisy = tf.tensor4d(msg.xNoisy, shape);
-        const losses = trainNoisyBatch(nets, x, xNoisy, init.train, averageGradients);
+        const losses = trainNoisyBatch(nets, x, xNoisy, init.train);
         tf.dispose([x, xNoisy]);
         averageStatistics(nets);
         parentPort!.postMessage({ kind: 'losses', losses });

@@ -21,7 +21,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelConfig, TrainConfig } from '../../src/config';
 import { AloccError } from '../../src/errors';
 import type { WorkerInit, WorkerRequest } from './parallel-worker';
-import { addNoise, BatchLosses } from '../../src/train/step';
+import { addNoise } from '../../src/train/step';
+import { BatchLosses } from '../../src/run/runfile';
 
 /** Weight values in LayersModel.weights order, trainable and non-trainable, for R and D. */
 export interface NetWeights {

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { selectBackend } from '../../src/backend';
-import { readRun } from '../../src/run/open';
+import { readRun } from '../../src/run/select';
 import { runFilePath } from '../../src/run/paths';
 
 type RunFile = ReturnType<typeof readRun>;

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { train } from '../../src/api/train';
-import { loadMnist } from '../../src/data/mnist';
+import { loadMnist } from '../../test/helpers/mnist';
 import { auroc } from '../../src/eval/metrics';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { loadEpochModels } from '../../src/run/checkpoint';

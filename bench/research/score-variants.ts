@@ -11,7 +11,7 @@ import { inkNormalisedError, klError, mseError } from '../../src/score/pair-scor
 
 export { inkNormalisedError, klError, mseError };
 
-/** Keras' epsilon, as in src/train/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
+/** Keras' epsilon, as in src/models/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
 const EPS = 1e-7;
 
 /** BCE(R(x), x), mean over pixels, in plain JS (the product computes it as a tensor: reconstructionLossPerImage). */

@@ -5,13 +5,12 @@
  * image as normal as its best-aligned copy). No label chooses anything; AUROC only grades. Writes shift-probe.json
  * beside the runs. Results: docs/research.md, "Tolerance to small shifts".
  */
-import { builtInTestSet, floatsOf } from '../../src/data/source';
+import { builtInTestSet, floatsOf, builtInTrainingImages, ImageSet } from '../../src/data/source';
 import { auroc } from '../../src/eval/metrics';
 import { runProbe } from './probe-runs';
 import { openRun } from '../../src/run/open';
 import { knnNovelty } from '../../src/score/scorer';
 import * as tf from '@tensorflow/tfjs';
-import { builtInTrainingImages, ImageSet } from '../../src/data/source';
 import { coreset } from '../../src/score/coreset';
 import { denseFirstBlockFeatures, memoryFromBank } from '../../src/score/feature-memory';
 import { splitTraining } from '../../src/train/dataset';

@@ -4,46 +4,26 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BackendChoice, BackendInfo, selectBackend } from '../backend';
-import { PreprocessingConfig } from '../config';
-import { NoveltyScore } from '../score/registry';
+import type { BackendChoice, BackendInfo } from '../config';
+import { PreprocessingConfig, NoveltyScore } from '../config';
 import { DecodedImage, DecodeOverrides } from '../data/decode';
-import { NamedImage, pixelsOf, scoreFileStream, verdictOf } from './verdicts';
 import { AloccError, firstLine } from '../errors';
-import { EvalReport } from '../eval/evaluate';
-import { openRun, OpenedRun, RunPreprocessing } from '../run/open';
+import type { EvalReport } from '../eval/evaluate';
 import { EpochRecord } from '../run/runfile';
-import { knnNovelty, scoreImages } from '../score/scorer';
+import { preprocessingOf, RunAtEpoch, runAtEpoch, RunPreprocessing } from '../run/select';
+import { compiledEngine } from './compiled-engine';
+import type { Engine } from './engine';
 import { decodeInput, ImageInput, inputName } from './input';
+import { pixelsOf, ScoreFailure, scoreFileStream, ScoreResult, verdictOf } from './verdicts';
 
-/** One picture's result: exactly the fields of a `score --json` line. */
-export interface ScoreResult {
-  file: string;
-  /** The run's novelty score (the verdict's) and its value: novel when it is above the threshold. */
-  score: NoveltyScore;
-  novelty: number;
-  verdict: 'novel' | 'normal';
-  threshold: number;
-  inverted: boolean;
-  /** With `details` (`score --details`, and always from `serve`): R's reconstruction loss, D(R(x)) and D(x). */
-  reconstructionLoss?: number;
-  dOfReconstruction?: number;
-  dOfInput?: number;
-}
-
-/** What to compute beyond the verdict. */
-export interface ScoreOptions {
+/** What to compute beyond the verdict, per call. */
+export interface ScoreCallOptions {
   /**
    * Add R's reconstruction loss, D(R(x)) and D(x) to each result. A knn verdict needs only R's first block, so
-   * without details R's decoder and D do not run (about 5× less arithmetic at 28×28).
+   * without details R's decoder and D do not run (about 5× less arithmetic at 28×28). A detector loaded without
+   * `details` on the compiled kernels refuses them.
    */
   details?: boolean;
-}
-
-/** A picture that could not be scored: a `score --json` error line. */
-export interface ScoreFailure {
-  file: string;
-  error: string;
 }
 
 /** A result with the network's input and R's reconstruction of it (size×size×channels, HWC, [0, 1]). */
@@ -61,6 +41,11 @@ export interface DetectorOptions {
   invert?: 'auto' | boolean;
   /** How drawings are framed; default the run's own. */
   fit?: PreprocessingConfig['fit'];
+  /**
+   * Results will carry details (R's loss, D's outputs, reconstructions): the detector runs TensorFlow.js. Without,
+   * a knn run on backend 'auto' scores on the compiled kernels where they are built (no TensorFlow.js loaded).
+   */
+  details?: boolean;
 }
 
 export interface DetectorInfo {
@@ -81,7 +66,6 @@ export interface DetectorInfo {
   };
 }
 
-export { SCORE_CHUNK } from './verdicts';
 
 function latestEval(runDir: string): Omit<EvalReport, 'examples'> | null {
   const file = path.join(runDir, 'eval', 'report.json');
@@ -99,26 +83,29 @@ export class Detector {
   private readonly overrides: DecodeOverrides;
   private readonly pre: RunPreprocessing;
   private disposed = false;
+  readonly backend: BackendInfo;
 
-  constructor(private readonly run: OpenedRun, readonly backend: BackendInfo, opts: DetectorOptions) {
-    this.pre = { ...run.preprocessing, fit: opts.fit ?? run.preprocessing.fit };
+  constructor(at: RunAtEpoch, private readonly engine: Engine, opts: DetectorOptions) {
+    const own = preprocessingOf(at.run.config);
+    this.pre = { ...own, fit: opts.fit ?? own.fit };
     this.overrides = opts.invert === undefined || opts.invert === 'auto' ? {} : { invert: opts.invert };
+    this.backend = engine.backend;
     this.info = {
-      runDir: run.dir,
+      runDir: at.dir,
       preprocessing: this.pre,
-      epoch: run.epoch,
-      bestEpoch: run.run.bestEpoch,
-      score: run.score,
-      threshold: run.threshold,
-      backend: backend.label,
-      metrics: { validation: run.record.validation, eval: latestEval(run.dir) },
+      epoch: at.epoch,
+      bestEpoch: at.run.bestEpoch,
+      score: at.run.config.train.noveltyScore,
+      threshold: at.record.threshold,
+      backend: engine.backend.label,
+      metrics: { validation: at.record.validation, eval: latestEval(at.dir) },
     };
   }
 
   /** Scores one picture, or each of an array (one forward pass for all); refusals throw one-line AloccErrors. */
-  score(input: ImageInput, opts?: ScoreOptions & { name?: string }): Promise<ScoreResult>;
-  score(inputs: ImageInput[], opts?: ScoreOptions & { names?: string[] }): Promise<ScoreResult[]>;
-  async score(input: ImageInput | ImageInput[], opts: ScoreOptions & { name?: string; names?: string[] } = {}): Promise<ScoreResult | ScoreResult[]> {
+  score(input: ImageInput, opts?: ScoreCallOptions & { name?: string }): Promise<ScoreResult>;
+  score(inputs: ImageInput[], opts?: ScoreCallOptions & { names?: string[] }): Promise<ScoreResult[]>;
+  async score(input: ImageInput | ImageInput[], opts: ScoreCallOptions & { name?: string; names?: string[] } = {}): Promise<ScoreResult | ScoreResult[]> {
     if (Array.isArray(input)) {
       const names = input.map((one, i) => inputName(one, opts.names?.[i], i));
       const images = await Promise.all(input.map((one, i) => this.decode(one, names[i])));
@@ -138,24 +125,19 @@ export class Detector {
    * Scores decoded pictures in one pass; with `images`, each result also carries its input and R's reconstruction
    * (and the details, which come with it).
    */
-  scoreDecoded(items: { name: string; image: DecodedImage }[], opts?: ScoreOptions): ScoreResult[];
-  scoreDecoded(items: { name: string; image: DecodedImage }[], opts: ScoreOptions & { images: true }): ScoreWithImages[];
-  scoreDecoded(items: { name: string; image: DecodedImage }[], opts: ScoreOptions & { images?: boolean } = {}): ScoreResult[] | ScoreWithImages[] {
+  scoreDecoded(items: { name: string; image: DecodedImage }[], opts?: ScoreCallOptions): ScoreResult[];
+  scoreDecoded(items: { name: string; image: DecodedImage }[], opts: ScoreCallOptions & { images: true }): ScoreWithImages[];
+  scoreDecoded(items: { name: string; image: DecodedImage }[], opts: ScoreCallOptions & { images?: boolean } = {}): ScoreResult[] | ScoreWithImages[] {
     this.checkOpen();
     const { size, channels } = this.pre;
     const per = size * size * channels;
-    const pixels = pixelsOf(items, per);
-    const { threshold, score } = this.run;
-    const verdict = (item: NamedImage, novelty: number) => verdictOf(item, score, novelty, threshold);
-    if (score === 'knn' && !opts.details && !opts.images) {
-      const knn = knnNovelty(this.run.memory, this.run.firstBlock(), pixels, items.length, this.pre);
-      return items.map((item, i) => verdict(item, knn[i]));
-    }
+    const { threshold, score } = this.info;
     const recon = opts.images ? new Float32Array(items.length * per) : undefined;
-    const s = scoreImages(this.run, pixels, items.length, this.pre, undefined, recon);
+    const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon });
     return items.map((item, i) => {
-      const result: ScoreResult = { ...verdict(item, s.novelty[score][i]) };
-      if (opts.details || recon) Object.assign(result, { reconstructionLoss: s.reconLoss[i], dOfReconstruction: s.dOfR[i], dOfInput: s.dOfX[i] });
+      const result: ScoreResult = verdictOf(item, score, s.novelty[i], threshold);
+      const d = s.details;
+      if ((opts.details || recon) && d) Object.assign(result, { reconstructionLoss: d.reconLoss[i], dOfReconstruction: d.dOfR[i], dOfInput: d.dOfX[i] });
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
@@ -165,7 +147,7 @@ export class Detector {
    * Scores picture files as they come, in chunks of SCORE_CHUNK (src/api/verdicts.ts): results in file order, a file
    * that cannot be read yielded at once as a failure; memory does not grow with the number of files.
    */
-  scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: ScoreOptions & { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
+  scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: ScoreCallOptions & { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
     this.checkOpen();
     return scoreFileStream(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides }, (chunk) => this.scoreDecoded(chunk, { details: opts.details }));
   }
@@ -174,16 +156,23 @@ export class Detector {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.run.dispose();
+    this.engine.dispose();
   }
 
   private checkOpen(): void {
-    if (this.disposed) throw new AloccError(`the detector of ${this.run.dir} was disposed; load it again with loadDetector`);
+    if (this.disposed) throw new AloccError(`the detector of ${this.info.runDir} was disposed; load it again with loadDetector`);
   }
 }
 
-/** Opens a run folder (verifying every file against its checksums) on a backend, ready to score. */
+/**
+ * Opens a run folder (its run file read once, every file verified against its checksums), ready to score: on the
+ * compiled knn engine where it applies (a knn verdict, backend 'auto', no details, the kernels built), else on
+ * TensorFlow.js (loaded only then).
+ */
 export async function loadDetector(runDir: string, opts: DetectorOptions = {}): Promise<Detector> {
-  const backend = await selectBackend(opts.backend ?? 'auto');
-  return new Detector(openRun(runDir, { epoch: opts.epoch }), backend, opts);
+  const at = runAtEpoch(runDir, opts.epoch);
+  const backend = opts.backend ?? 'auto';
+  const compiled = backend === 'auto' && !opts.details ? compiledEngine(at) : null;
+  const engine = compiled ?? (await (await import('./tfjs-engine')).tfjsEngine(at, backend));
+  return new Detector(at, engine, opts);
 }

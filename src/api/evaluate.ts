@@ -2,7 +2,8 @@
  * Evaluation for programs, and the work behind `alocc eval`: a run's test images scored, the report and its charts
  * written to <run>/eval/. Nothing here prints or exits; the CLI renders the events (src/commands/eval.ts).
  */
-import { BackendChoice, BackendInfo, selectBackend } from '../backend';
+import { selectBackend } from '../backend';
+import { BackendChoice, BackendInfo } from '../config';
 import { builtInTestImages, labelledFolders } from '../data/test-images';
 import { UsageError } from '../errors';
 import { evaluate as scoreTestImages, EvalReport } from '../eval/evaluate';

@@ -3,25 +3,25 @@
  * progress as events. Nothing here prints or exits; the CLI renders the events (src/commands/train.ts).
  */
 import * as path from 'path';
-import { BackendChoice, selectBackend } from '../backend';
-import { RunConfig } from '../config';
+import { selectBackend } from '../backend';
+import { BackendChoice, RunConfig } from '../config';
 import { AloccError, EXIT } from '../errors';
 import { sha256, writeFileAtomic } from '../fsutil';
 import { describeData, pickRows } from '../data/source';
 import { checkTrainingFolder, loadNormalImages } from '../data/training-images';
-import { createNets, loadTrainingState, readVerified } from '../run/checkpoint';
+import { createNets, loadTrainingState } from '../train/nets';
+import { readVerified } from '../run/verified';
+import { refusal } from '../run/advice';
 import { clearRunDir } from '../run/folder';
 import { defaultRunName, MEMORY_IMAGES_FILE, runDirFor } from '../run/paths';
-import { EpochRecord, RunFile } from '../run/runfile';
+import { BatchLosses, EpochRecord, RunFile } from '../run/runfile';
 import { readRunFileIfExists, writeRunFile } from '../run/runfile-io';
-import { checkStart, claimRunDir, dataConfigOf, newRunFile, resumeCommand, runConfigFor, RunRequest } from '../run/start';
+import { checkStart, claimRunDir, dataConfigOf, newRunFile, runConfigFor, RunRequest } from '../run/start';
 import { memoryRows } from '../score/feature-memory';
 import { splitTraining } from '../train/dataset';
 import { TrainInfo, trainInfoLine } from '../train/info';
 import { runTraining, TrainingInterrupted } from '../train/trainer';
-import { BatchLosses } from '../train/step';
 
-export type { TrainInfo } from '../train/info';
 
 /** Progress callbacks, called in this order: info (backend, folder, resuming, start), then per epoch epochStart, batch…, epoch; then info (done). Each is optional. */
 export interface TrainProgress {
@@ -136,10 +136,7 @@ async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: RunConfig, 
     });
   } catch (err) {
     if (err instanceof TrainingInterrupted) {
-      throw new AloccError(
-        `interrupted; ${err.completedEpochs} complete epoch(s) kept in ${runDir}; continue with: ` + resumeCommand(cfg, name, req.checkpointDir),
-        EXIT.sigint,
-      );
+      throw refusal(`interrupted; ${err.completedEpochs} complete epoch(s) kept in ${runDir}`, { kind: 'resume', config: cfg, name, checkpointDir: req.checkpointDir, interrupted: true }, EXIT.sigint);
     }
     throw err;
   } finally {

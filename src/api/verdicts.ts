@@ -1,11 +1,31 @@
 /**
- * A picture's verdict, and scoring a stream of picture files in chunks: shared by the library's Detector and the
- * knn verdict on the compiled kernels (src/score/knn-verdict.ts), neither of which it ties to TensorFlow.js.
+ * A picture's result and verdict, and scoring a stream of picture files in chunks: the Detector's, whichever engine
+ * scores (nothing here loads TensorFlow.js).
  */
 import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
 import type { RunPreprocessing } from '../run/select';
-import type { NoveltyScore } from '../score/registry';
-import type { ScoreFailure, ScoreResult } from './detector';
+import type { NoveltyScore } from '../config';
+
+/** One picture's result: exactly the fields of a `score --json` line. */
+export interface ScoreResult {
+  file: string;
+  /** The run's novelty score (the verdict's) and its value: novel when it is above the threshold. */
+  score: NoveltyScore;
+  novelty: number;
+  verdict: 'novel' | 'normal';
+  threshold: number;
+  inverted: boolean;
+  /** With `details` (`score --details`, and always from `serve`): R's reconstruction loss, D(R(x)) and D(x). */
+  reconstructionLoss?: number;
+  dOfReconstruction?: number;
+  dOfInput?: number;
+}
+
+/** A picture that could not be scored: a `score --json` error line. */
+export interface ScoreFailure {
+  file: string;
+  error: string;
+}
 
 /** Pictures decoded and scored together when streaming files: large enough to keep the kernels busy. */
 export const SCORE_CHUNK = 256;

@@ -1,7 +1,6 @@
 import * as path from 'path';
-import { describeBackend, selectBackend } from '../backend';
-import { DatasetName, FASHION_CLASSES } from '../config';
-import { NoveltyScore } from '../score/registry';
+import { selectBackend } from '../backend';
+import { describeBackend, DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
 import { AloccError, UsageError } from '../errors';
 import { EvalReport } from '../eval/evaluate';
 import { meanSd } from '../eval/metrics';

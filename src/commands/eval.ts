@@ -4,10 +4,10 @@
  */
 import { SingleBar } from 'cli-progress';
 import { checkEvaluateOptions, evaluate, EvaluateOptions } from '../api/evaluate';
-import { BackendInfo, describeBackend } from '../backend';
+import { BackendInfo, describeBackend } from '../config';
 import { EvalReport } from '../eval/evaluate';
 import { renderSummary, reportJson, ReportFiles } from '../eval/report';
-import { resolveRunDir, RunSelector } from '../run/open';
+import { resolveRunDir, RunSelector } from '../run/select';
 
 export interface EvalOptions extends RunSelector, Omit<EvaluateOptions, 'on' | 'onProgress'> {
   /** Print the report as JSON instead of the summary. */

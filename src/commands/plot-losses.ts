@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { writeFileAtomic } from '../fsutil';
 import { renderLossChart } from '../plot/loss-chart';
-import { readRun, resolveRunDir, RunSelector } from '../run/open';
+import { readRun, resolveRunDir, RunSelector } from '../run/select';
 
 export interface PlotLossesOptions extends RunSelector {
   /** PNG to write; default <run folder>/losses.png. */

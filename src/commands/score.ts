@@ -1,71 +1,22 @@
-import type { BackendChoice } from '../backend';
+import type { DetectorOptions } from '../api/detector';
+import type { ScoreResult } from '../api/verdicts';
+import { describeBackend } from '../config';
 import { findImages } from '../data/files';
 import { Shard, shardMember } from '../data/shard';
-import { PreprocessingConfig } from '../config';
-import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
-import type { ScoreFailure, ScoreResult } from '../api/detector';
-import { pixelsOf, scoreFileStream, verdictOf } from '../api/verdicts';
 import { resolveRunDir, RunSelector } from '../run/select';
-import { openKnnVerdict } from '../score/knn-verdict';
+import { scoreTitle } from '../score/registry';
 
-export type { ScoreResult } from '../api/detector';
 
-export interface ScoreOptions extends RunSelector {
+/** `alocc score`'s options: which run, the Detector's own options (epoch, backend, invert, fit, details), and what to score. */
+export interface ScoreCommandOptions extends RunSelector, DetectorOptions {
   /** Picture files and folders (searched recursively for every picture format alocc reads). */
   paths: string[];
-  /** Epoch to use instead of the one with the lowest validation reconstruction loss. */
-  epoch?: number;
-  /** 'auto' detects dark-on-light drawings; true/false forces. */
-  invert: 'auto' | boolean;
-  /** How a drawing is framed (MNIST-style runs); default: the run's own preprocessing. */
-  fit?: PreprocessingConfig['fit'];
   /** Score only this shard of the pictures (see src/data/shard.ts). */
   shard?: Shard;
   json: boolean;
-  /** Add R's reconstruction loss, D(R(x)) and D(x) to each result (runs all of R and D). */
-  details?: boolean;
-  backend: BackendChoice;
   out?: NodeJS.WritableStream;
   log?: NodeJS.WritableStream;
-}
-
-/** What scores the files: the line saying what runs, the stream of results, and what frees it. */
-interface Scorer {
-  label: string;
-  scoreFiles(files: AsyncIterable<string>): AsyncGenerator<ScoreResult | ScoreFailure>;
-  dispose(): void;
-}
-
-/**
- * A knn run scored without --details and with the default backend runs on the compiled kernels alone
- * (src/score/knn-verdict.ts: no TensorFlow.js to load, nothing of R but its first block); anything else, or a machine
- * without the kernels, through the library's Detector.
- */
-async function openScorer(opts: ScoreOptions): Promise<Scorer> {
-  const dir = resolveRunDir(opts);
-  const knn = !opts.details && opts.backend === 'auto' ? openKnnVerdict(dir, { epoch: opts.epoch }) : null;
-  if (knn) {
-    const pre = { ...knn.preprocessing, fit: opts.fit ?? knn.preprocessing.fit };
-    const overrides = opts.invert === 'auto' ? {} : { invert: opts.invert };
-    const per = pre.size * pre.size * pre.channels;
-    return {
-      label: `backend: ${knn.label}`,
-      scoreFiles: (files) =>
-        scoreFileStream(files, pre, { overrides }, (chunk) => {
-          const novelty = knn.novelty(pixelsOf(chunk, per), chunk.length);
-          return chunk.map((item, i) => verdictOf(item, 'knn', novelty[i], knn.threshold));
-        }),
-      dispose: () => {},
-    };
-  }
-  const [{ loadDetector }, { describeBackend }] = await Promise.all([import('../api/detector'), import('../backend')]);
-  const detector = await loadDetector(dir, { epoch: opts.epoch, backend: opts.backend, invert: opts.invert, fit: opts.fit });
-  return {
-    label: describeBackend(detector.backend),
-    scoreFiles: (files) => detector.scoreFiles(files, { details: opts.details }),
-    dispose: () => detector.dispose(),
-  };
 }
 
 function formatResult(r: ScoreResult): string {
@@ -80,15 +31,18 @@ function formatResult(r: ScoreResult): string {
 }
 
 /**
- * `alocc score`: scores every picture given (folders recursively) through the library's Detector, streaming results
+ * `alocc score`: scores every picture given (folders recursively) through the library's Detector (on the compiled
+ * kernels for a knn run without --details, else TensorFlow.js), streaming results
  * in chunks. A file that cannot be read gets one line on stderr and the others are still scored; the returned count
  * of failures sets the exit code.
  */
-export async function score(opts: ScoreOptions): Promise<{ scored: number; failed: number }> {
+export async function score(opts: ScoreCommandOptions): Promise<{ scored: number; failed: number }> {
   const out = opts.out ?? process.stdout;
   const log = opts.log ?? process.stderr;
-  const scorer = await openScorer(opts);
-  if (!opts.json) log.write(scorer.label + '\n');
+  // Loaded on demand: the compiled knn engine never loads TensorFlow.js (src/api/engines.ts).
+  const { loadDetector } = await import('../api/detector');
+  const detector = await loadDetector(resolveRunDir(opts), opts);
+  if (!opts.json) log.write(describeBackend(detector.backend) + '\n');
   let scored = 0;
   let failed = 0;
   let found = 0;
@@ -120,7 +74,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
   }
 
   try {
-    for await (const r of scorer.scoreFiles(files())) {
+    for await (const r of detector.scoreFiles(files(), { details: opts.details })) {
       if ('error' in r) {
         fail(r.file, emptyFolders.has(r.file) ? `${r.file}: a folder with no pictures in it` : r.error);
       } else {
@@ -129,7 +83,7 @@ export async function score(opts: ScoreOptions): Promise<{ scored: number; faile
       }
     }
   } finally {
-    scorer.dispose();
+    detector.dispose();
   }
   if (scored + failed === 0 && !opts.shard) throw new AloccError(`no pictures found in ${opts.paths.join(', ')}`);
   if (opts.shard && !opts.json) log.write(`shard ${opts.shard.index}/${opts.shard.count}: ${scored + failed} of ${found} picture(s)\n`);

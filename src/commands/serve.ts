@@ -1,4 +1,4 @@
-import { BackendChoice, describeBackend } from '../backend';
+import { BackendChoice, describeBackend } from '../config';
 import { loadDetector } from '../api/detector';
 import { AloccError, firstLine } from '../errors';
 import { buildServer, DEFAULT_LIMITS, ServeLimits } from '../serve/server';
@@ -21,7 +21,8 @@ export interface ServeOptions {
  */
 export async function serveCommand(opts: ServeOptions): Promise<void> {
   const log = opts.log ?? process.stderr;
-  const detector = await loadDetector(opts.model, { epoch: opts.epoch, backend: opts.backend });
+  // Every answer carries the details and R's reconstruction: TensorFlow.js, whatever the run's score.
+  const detector = await loadDetector(opts.model, { epoch: opts.epoch, backend: opts.backend, details: true });
   log.write(describeBackend(detector.backend) + '\n');
   const app = buildServer(detector, { ...DEFAULT_LIMITS, ...opts.limits }, (line) => log.write(line + '\n'));
   let address: string;

@@ -45,7 +45,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<RunFile> 
   } catch (err) {
     cli.progress?.stop();
     // The library reports a stop with Ctrl-C's exit code; a SIGTERM exits with its own.
-    if (err instanceof AloccError && err.exitCode === EXIT.sigint && stop.signal.reason === 'SIGTERM') throw new AloccError(err.message, EXIT.sigterm);
+    if (err instanceof AloccError && err.exitCode === EXIT.sigint && stop.signal.reason === 'SIGTERM') throw new AloccError(err.message, EXIT.sigterm, err.advice);
     throw err;
   } finally {
     cli.interrupts?.dispose();

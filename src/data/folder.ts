@@ -33,8 +33,24 @@ export interface ImageFolder {
   /** Files below the folder whose extension is not a picture's. */
   ignored: number;
   /** Pictures that could not be read (only with skipBad). */
-  skipped: { file: string; why: string }[];
+  skipped: SkippedFile[];
   converted: { resized: number; colourToGrey: number; greyToColour: number };
+}
+
+/** A training picture left out with --skip-bad, and why. */
+export interface SkippedFile {
+  file: string;
+  why: string;
+}
+
+/** What was done to a folder's pictures to give them the run's shape. */
+export interface FolderReport {
+  /** Files below the folder whose extension is not an image format alocc reads. */
+  ignoredFiles: number;
+  skipped: SkippedFile[];
+  resized: number;
+  colourToGrey: number;
+  greyToColour: number;
 }
 
 /** Folder pictures are photos: taken as they are, transparency on white (PHOTO_BACKGROUND). */

@@ -127,7 +127,6 @@ export function readIdxDataset(imagesFile: string, labelsFile: string): MnistRaw
 }
 
 const rawCache = new Map<MnistSplit, MnistRaw>();
-const floatCache = new Map<MnistSplit, MnistImages>();
 
 /** One split's pixels as bytes (0-255) with labels; read once per process. */
 export function loadMnistRaw(split: MnistSplit): MnistRaw {
@@ -138,19 +137,6 @@ export function loadMnistRaw(split: MnistSplit): MnistRaw {
   const raw = readIdxDataset(files.images, files.labels);
   rawCache.set(split, raw);
   return raw;
-}
-
-/** One split as floats in [0, 1]; cached per process (train: 188 MB). */
-export function loadMnist(split: MnistSplit): MnistImages {
-  checkSplit(split);
-  const cached = floatCache.get(split);
-  if (cached) return cached;
-  const raw = loadMnistRaw(split);
-  const images = new Float32Array(raw.pixels.length);
-  for (let i = 0; i < raw.pixels.length; i++) images[i] = raw.pixels[i] / 255;
-  const result = { images, labels: raw.labels, count: raw.count };
-  floatCache.set(split, result);
-  return result;
 }
 
 export function checkDigit(digit: number): void {

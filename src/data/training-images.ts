@@ -2,8 +2,7 @@
 import * as fs from 'fs';
 import { RunConfig } from '../config';
 import { UsageError } from '../errors';
-import { FolderReport } from '../run/runfile';
-import { loadImageFolder } from './folder';
+import { FolderReport, loadImageFolder } from './folder';
 import { builtInTrainingImages, ImageSet } from './source';
 
 /** Refuses a --data that is not a folder, before any run folder is made. `asGiven` is the path as the user typed it. */

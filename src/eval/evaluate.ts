@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { NoveltyScore, scoreTitle } from '../score/registry';
+import { NoveltyScore } from '../config';
+import { scoreTitle, RATED_SCORES, ScoreDefinition } from '../score/registry';
 import { describeData, floatsOf, LabelledSet } from '../data/source';
 import { AloccError } from '../errors';
 import { OpenedRun } from '../run/open';
 import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, pixelSpace } from '../score/feature-memory';
-import { RATED_SCORES, ScoreDefinition } from '../score/registry';
 import { emptyScores, ImageScores, scoreImages } from '../score/scorer';
 import { auprc, auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, recallAtFalseAlarmRate, toNoveltyScores } from './metrics';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';

@@ -1,6 +1,6 @@
 import { Canvas, createCanvas, SKRSContext2D } from '@napi-rs/canvas';
 import { chartFontFamily } from '../plot/fonts';
-import { NoveltyScore } from '../score/registry';
+import { NoveltyScore } from '../config';
 import { EvalReport, ExampleRecord } from './evaluate';
 
 const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error', knn: 'kNN distance' };

@@ -4,7 +4,8 @@ import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { leadingAxesReduction } from './reductions';
 import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
 import { resizeNearestNeighborGrad } from './resize-grad';
-import { loadNativeKernels, nativeConvBackpropFilter, nativeConvBackpropInput, nativeConvForward } from './native';
+import { nativeConvBackpropFilter, nativeConvBackpropInput, nativeConvForward } from './native';
+import { loadNativeKernels } from './addon';
 import {
   nativeChannelBinary,
   nativeFusedBatchNorm,
@@ -19,7 +20,7 @@ import { registerFastGradients } from './gradients';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
-export { loadNativeKernels, nativeStatus, setNativeIsa, setNativeKernels } from './native';
+export { loadNativeKernels, nativeStatus, setNativeIsa, setNativeKernels } from './addon';
 
 /**
  * Fast training kernels for the backends without native TensorFlow (bench/NOTES.md has the measurements). On wasm the

@@ -2,8 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { active } from './addon';
 import { into, offset, WasmHeapBackend } from './heap';
 
-export { ADDON_FILE, addonPath, loadNativeKernels, nativeStatus, setNativeIsa, setNativeKernels } from './addon';
-export type { NativeStatus } from './addon';
 
 const OP = { forward: 0, inputGrad: 1, filterGrad: 2 } as const;
 const ACTIVATION: Record<string, number> = { linear: 0, relu: 1, sigmoid: 2, leakyrelu: 3 };

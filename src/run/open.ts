@@ -1,18 +1,17 @@
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig } from '../config';
-import { NoveltyScore } from '../score/registry';
+import { RunConfig, NoveltyScore } from '../config';
 import { ImageSet } from '../data/source';
-import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, MEMORY_LRELU, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { MEMORY_LRELU } from '../score/nearest';
 import { InferenceNet, inferenceNet } from '../score/inference';
 import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
-import { loadEpochModels, readVerified, readVerifiedInto } from './checkpoint';
-import { EPOCH_MEMORY_FILE, epochDirFor, MEMORY_IMAGES_FILE } from './paths';
+import { loadEpochModels } from './checkpoint';
+import { memoryReader } from './open-knn';
+import { readVerified } from './verified';
+import { MEMORY_IMAGES_FILE } from './paths';
 import { EpochRecord, RunFile } from './runfile';
-import { preprocessingOf, RunPreprocessing, runAtEpoch } from './select';
+import { preprocessingOf, RunAtEpoch, RunPreprocessing, runAtEpoch } from './select';
 
-export { preprocessingOf, readRun } from './select';
-export type { RunPreprocessing } from './select';
 
 /** A run opened at one epoch: everything score and eval need, from the run folder alone. */
 export interface OpenedRun {
@@ -38,18 +37,18 @@ export interface OpenedRun {
   dispose(): void;
 }
 
-/** Opens the run in `dir` at `epoch` (default: its best epoch), verifying every file against the run's checksums. */
-export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
-  const { run, epoch, record } = runAtEpoch(dir, opts.epoch);
+/**
+ * Opens the run in `dir` at `epoch` (default: its best epoch), verifying every file against the run's checksums;
+ * `at`: the run file as the caller has already read it.
+ */
+export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } = {}): OpenedRun {
+  const at = opts.at ?? runAtEpoch(dir, opts.epoch);
+  const { run, epoch, record } = at;
   const nets = loadEpochModels(dir, run, epoch);
   let memory: FeatureMemory;
   try {
     const { images, features } = record.memory;
-    const describe = (bytes: number) =>
-      `${path.join(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE)} holds ${bytes} bytes, not ${images}×${features} half floats; retrain`;
-    memory = memoryFromHalfBank(rFeatureSpace(nets.r, run.config.train.cellPooling), images, features, run.config.train.neighbours, (bytes) =>
-      readVerifiedInto(epochDirFor(dir, epoch), EPOCH_MEMORY_FILE, record.checksums, bytes, describe),
-    );
+    memory = memoryFromHalfBank(rFeatureSpace(nets.r, run.config.train.cellPooling), images, features, run.config.train.neighbours, memoryReader(at));
   } catch (err) {
     nets.r.dispose();
     nets.d.dispose();
@@ -94,6 +93,3 @@ export function openRun(dir: string, opts: { epoch?: number } = {}): OpenedRun {
     },
   };
 }
-
-export { resolveRunDir } from './select';
-export type { RunSelector } from './select';

@@ -36,3 +36,11 @@ export function defaultRunName(data: DataConfig): string {
   const base = path.basename(path.resolve(data.folder!)).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.-]+/, '').slice(0, 100);
   return base || 'images';
 }
+
+/** The built-in data a default run name stands for (digit-<d>, fashion-<c>), or null for any other name. */
+export function dataOfRunName(name: string): DataConfig | null {
+  const digit = /^digit-(\d)$/.exec(name)?.[1];
+  if (digit) return { source: 'mnist', class: Number(digit), folder: null };
+  const fashion = /^fashion-(\d)$/.exec(name)?.[1];
+  return fashion ? { source: 'fashion-mnist', class: Number(fashion), folder: null } : null;
+}

@@ -1,10 +1,9 @@
 import * as fs from 'fs';
-import * as path from 'path';
 import { AloccError, firstLine } from '../errors';
 import { readFileOrExplain, writeFileAtomic } from '../fsutil';
+import { refusal, RunAdvice } from './advice';
 import { runFilePath } from './paths';
 import { RUN_FILE_VERSION, RunFile, runFileProblem } from './runfile';
-
 
 /** Reads and validates run.json; null when the run does not exist yet. */
 export function readRunFileIfExists(runDir: string): RunFile | null {
@@ -16,7 +15,7 @@ export function readRunFileIfExists(runDir: string): RunFile | null {
 /** Reads and validates run.json, with one clear line for every way it can be wrong. */
 export function readRunFile(runDir: string): RunFile {
   const file = runFilePath(runDir);
-  if (!fs.existsSync(file)) throw new AloccError(`no training run found at ${file}; ${howToTrain(runDir)}`);
+  if (!fs.existsSync(file)) throw refusal(`no training run found at ${file}`, { kind: 'create', runDir });
   const text = readFileOrExplain(file, 'run file').toString('utf8');
   let parsed: unknown;
   try {
@@ -26,14 +25,12 @@ export function readRunFile(runDir: string): RunFile {
   }
   const old = parsed as { format?: unknown; version?: unknown; config?: { train?: { digit?: unknown } } };
   if (old?.format === 'alocc-run' && old.version === 1) {
-    const digit = Number.isInteger(old.config?.train?.digit) ? String(old.config!.train!.digit) : '<d>';
-    throw new AloccError(
-      `${file} was made by alocc 0.1, whose runs need MNIST to score; retrain it with: alocc train --digit ${digit} --overwrite` +
-        (path.basename(path.dirname(path.resolve(file))) === `digit-${digit}` ? '' : ` --name ${path.basename(path.resolve(runDir))}`),
-    );
+    const digit = Number.isInteger(old.config?.train?.digit) ? (old.config!.train!.digit as number) : null;
+    throw refusal(`${file} was made by alocc 0.1, whose runs need MNIST to score`, { kind: 'retrain-0.1', runDir, digit });
   }
   if (old?.format === 'alocc-run' && old.version === 2) {
-    throw new AloccError(`${file} was made by an earlier alocc (run file version 2), whose knn memory is in features this version no longer computes; ${retrainCommand(runDir, parsed)}`);
+    const data = (parsed as { config?: { data?: Extract<RunAdvice, { kind: 'retrain' }>['data'] } }).config?.data;
+    throw refusal(`${file} was made by an earlier alocc (run file version 2), whose knn memory is in features this version no longer computes`, { kind: 'retrain', runDir, data });
   }
   upgradeOlderVersions(parsed);
   const problem = runFileProblem(parsed);
@@ -60,35 +57,4 @@ function upgradeOlderVersions(parsed: unknown): void {
 
 export function writeRunFile(runDir: string, run: RunFile): void {
   writeFileAtomic(runFilePath(runDir), JSON.stringify(run) + '\n');
-}
-
-/** ' --checkpoint-dir DIR' for the folder holding `runDir`, or nothing where that is the default. */
-function checkpointDirFlag(runDir: string): string {
-  const dir = path.dirname(runDir);
-  return path.resolve(dir) === path.resolve('checkpoints') ? '' : ` --checkpoint-dir ${dir}`;
-}
-
-/** 'retrain it with: alocc train …' for an older run, from its own config where it says what it trained on. */
-function retrainCommand(runDir: string, parsed: unknown): string {
-  const data = (parsed as { config?: { data?: { source?: unknown; class?: unknown; folder?: unknown } } }).config?.data;
-  const name = path.basename(path.resolve(runDir));
-  const where = checkpointDirFlag(runDir);
-  const cls = Number.isInteger(data?.class) ? String(data!.class) : '<c>';
-  const source =
-    data?.source === 'mnist' ? `--digit ${cls}` :
-    data?.source === 'fashion-mnist' ? `--dataset fashion-mnist --class ${cls}` :
-    `--data ${typeof data?.folder === 'string' ? data.folder : '<folder>'}`;
-  const named = data?.source === 'folder' || name !== (data?.source === 'mnist' ? `digit-${cls}` : `fashion-${cls}`);
-  return `retrain it with: alocc train ${source}${named ? ` --name ${name}` : ''}${where} --overwrite`;
-}
-
-/** "create one with: alocc train ..." for a run folder that has no run yet, guessed from its name. */
-export function howToTrain(runDir: string): string {
-  const name = path.basename(path.resolve(runDir));
-  const digit = /^digit-(\d)$/.exec(name)?.[1];
-  const fashion = /^fashion-(\d)$/.exec(name)?.[1];
-  const where = checkpointDirFlag(runDir);
-  if (digit) return `create one with: alocc train --digit ${digit}${where}`;
-  if (fashion) return `create one with: alocc train --dataset fashion-mnist --class ${fashion}${where}`;
-  return `create one with: alocc train --data <folder> --name ${name}${where}`;
 }

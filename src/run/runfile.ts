@@ -1,8 +1,21 @@
-import { CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig } from '../config';
-import { NOVELTY_SCORES, NoveltyScore } from '../score/registry';
-import { BatchLosses } from '../train/step';
+import { CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
+import type { FolderReport } from '../data/folder';
 
 /** Losses of one batch, with where it fell in training. */
+/** Plain numbers from one batch, recorded in the run file. */
+export interface BatchLosses {
+  /** BCE of D on real target images against 1. */
+  dLossReal: number;
+  /** BCE of D on R(x̃) against 0. */
+  dLossFake: number;
+  /** R's total loss, rAlpha·reconLoss + advLoss, from its last update on this batch. */
+  gLoss: number;
+  /** BCE between R(x̃) and x, mean over pixels. */
+  reconLoss: number;
+  /** BCE of D(R(x̃)) against 1: how well R fools D. */
+  advLoss: number;
+}
+
 export interface BatchRecord extends BatchLosses {
   /** 1-based epoch. */
   epoch: number;
@@ -32,22 +45,6 @@ export interface EpochRecord {
   memory: { images: number; features: number };
   /** SHA-256 (hex) of every file in the checkpoint folder, by path relative to it. */
   checksums: Record<string, string>;
-}
-
-/** A training picture left out with --skip-bad, and why. */
-export interface SkippedFile {
-  file: string;
-  why: string;
-}
-
-/** What was done to a folder's pictures to give them the run's shape. */
-export interface FolderReport {
-  /** Files below the folder whose extension is not an image format alocc reads. */
-  ignoredFiles: number;
-  skipped: SkippedFile[];
-  resized: number;
-  colourToGrey: number;
-  greyToColour: number;
 }
 
 /**
@@ -120,7 +117,7 @@ function configProblem(config: unknown): string | null {
     ['fit', pre.fit, ['none', 'mnist', 'auto']],
   ];
   for (const [k, v, allowed] of choices) if (!allowed.includes(v as string)) return `config.preprocessing.${k} ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`;
-  // Version 2 always records both; a run without them would crash score (no "before the option" defaults any more).
+  // Every version read (3 and 4 upgraded) records bce and cellPooling: a run without them would crash score.
   if (train.bce !== 'logits' && train.bce !== 'clipped') {
     return `config.train.bce ${JSON.stringify(train.bce)} is not 'logits' or 'clipped'`;
   }

@@ -7,9 +7,10 @@ import * as path from 'path';
 import { DatasetName, RunConfig } from '../config';
 import { Preprocessing } from '../data/decode';
 import { AloccError } from '../errors';
+import { refusal } from './advice';
 import { defaultRunName, runDirFor, runFilePath } from './paths';
 import { EpochRecord, RunFile } from './runfile';
-import { howToTrain, readRunFile } from './runfile-io';
+import { readRunFile } from './runfile-io';
 
 /** How pictures are prepared for a run's networks: its preprocessing at its model's size and channels. */
 export type RunPreprocessing = Preprocessing;
@@ -18,17 +19,25 @@ export function preprocessingOf(config: RunConfig): RunPreprocessing {
   return { ...config.preprocessing, size: config.model.inputSize, channels: config.model.channels as 1 | 3 };
 }
 
-/** The run file of `dir`, with one line that says how to make it when there is none. */
+/** The run file of `dir`, refused with the advice to make it when there is none. */
 export function readRun(dir: string): RunFile {
-  if (!fs.existsSync(runFilePath(dir))) throw new AloccError(`no trained run at ${dir} (it has no ${path.basename(runFilePath(dir))}); ${howToTrain(dir)}`);
+  if (!fs.existsSync(runFilePath(dir))) throw refusal(`no trained run at ${dir} (it has no ${path.basename(runFilePath(dir))})`, { kind: 'create', runDir: dir });
   return readRunFile(dir);
 }
 
+/** A run and its record at one epoch, from one reading of its run file. */
+export interface RunAtEpoch {
+  dir: string;
+  run: RunFile;
+  epoch: number;
+  record: EpochRecord;
+}
+
 /** The run in `dir` and its record at `epoch` (default: its best epoch), or one line saying why there is none. */
-export function runAtEpoch(dir: string, epoch?: number): { run: RunFile; epoch: number; record: EpochRecord } {
+export function runAtEpoch(dir: string, epoch?: number): RunAtEpoch {
   const run = readRun(dir);
   if (run.bestEpoch === null) {
-    throw new AloccError(`${dir} has no completed epoch yet; finish its training with --resume (alocc train ... --resume)`);
+    throw refusal(`${dir} has no completed epoch yet`, { kind: 'finish' });
   }
   const at = epoch ?? run.bestEpoch;
   const record = run.epochs.find((e) => e.epoch === at);
@@ -36,7 +45,7 @@ export function runAtEpoch(dir: string, epoch?: number): { run: RunFile; epoch: 
     const have = run.epochs.map((e) => e.epoch).join(', ') || 'none';
     throw new AloccError(`epoch ${at} has no checkpoint in ${dir} (completed epochs: ${have})`);
   }
-  return { run, epoch: at, record };
+  return { dir, run, epoch: at, record };
 }
 
 /** How a command names its run: a folder, a name in the checkpoint folder, or a data set and class. */
@@ -54,7 +63,7 @@ export interface RunSelector {
 export function resolveRunDir(sel: RunSelector): string {
   if (sel.model !== undefined) return sel.model;
   if (sel.name !== undefined) return runDirFor(sel.checkpointDir, sel.name);
-  if (sel.digit !== undefined) return runDirFor(sel.checkpointDir, `digit-${sel.digit}`);
+  if (sel.digit !== undefined) return runDirFor(sel.checkpointDir, defaultRunName({ source: 'mnist', class: sel.digit, folder: null }));
   if (sel.dataset !== undefined && sel.dataset !== 'folder' && sel.cls !== undefined) {
     return runDirFor(sel.checkpointDir, defaultRunName({ source: sel.dataset, class: sel.cls, folder: null }));
   }
@@ -66,6 +75,6 @@ export function resolveRunDir(sel: RunSelector): string {
   }
   const runs = names.filter((n) => fs.existsSync(runFilePath(path.join(sel.checkpointDir, n))));
   if (runs.length === 1) return path.join(sel.checkpointDir, runs[0]);
-  if (runs.length === 0) throw new AloccError(`no trained run found in ${sel.checkpointDir}; train one with: alocc train --digit 1 (or --data <folder>)`);
+  if (runs.length === 0) throw refusal(`no trained run found in ${sel.checkpointDir}`, { kind: 'first-run' });
   throw new AloccError(`${sel.checkpointDir} holds ${runs.length} runs (${runs.join(', ')}); choose one with --name NAME or --model DIR`);
 }

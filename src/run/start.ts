@@ -8,12 +8,14 @@ import {
   BUILT_IN_PREPROCESSING, configDifferences, DataConfig, DatasetName, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG,
   FOLDER_PREPROCESSING, PreprocessingConfig, RunConfig, TrainConfig,
 } from '../config';
-import { AloccError, UsageError } from '../errors';
+import { UsageError } from '../errors';
 import { describeWriteError } from '../fsutil';
 import { ImageSet } from '../data/source';
 import { lockRun, tidyRunDir } from './folder';
-import { defaultRunName, runFilePath } from './paths';
-import { FolderReport, RUN_FILE_VERSION, RunFile } from './runfile';
+import { runFilePath } from './paths';
+import type { FolderReport } from '../data/folder';
+import { refusal } from './advice';
+import { RUN_FILE_VERSION, RunFile } from './runfile';
 
 /** What a training asks of its run folder: the data, the run's shape and settings, and how to treat a run already there. */
 export interface RunRequest extends Partial<TrainConfig> {
@@ -33,67 +35,30 @@ export interface RunRequest extends Partial<TrainConfig> {
   overwrite?: boolean;
 }
 
-/** The command-line option of each setting the CLI can change. */
-const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
-  batchSize: '--batch-size',
-  rAlpha: '--r-alpha',
-  learningRate: '--lr',
-  noiseStd: '--noise-std',
-  seed: '--seed',
-  limit: '--limit',
-  noveltyScore: '--score',
-  bce: '--bce',
-  neighbours: '--neighbours',
-  cellPooling: '--cell-pooling',
-  memorySize: '--memory-size',
-  memoryCoreset: '--memory-coreset',
-};
-
-const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
-/** The options that name a run's data, as typed. */
-function dataOptions(data: DataConfig, name: string): string[] {
-  const named = name === defaultRunName(data) ? [] : ['--name', quote(name)];
-  if (data.source === 'mnist') return ['--digit', String(data.class), ...named];
-  if (data.source === 'fashion-mnist') return ['--dataset fashion-mnist --class', String(data.class), ...named];
-  return ['--data', quote(data.folder!), ...named];
-}
-
-/** The command that continues a run: it repeats every setting that is not the default, as --resume demands. */
-export function resumeCommand(cfg: RunConfig, name: string, checkpointDir: string): string {
-  const train = cfg.train;
-  const parts = ['alocc train', ...dataOptions(cfg.data, name), '--resume --epochs', String(train.epochs)];
-  for (const [key, option] of Object.entries(OPTION_OF) as [keyof TrainConfig, string][]) {
-    if (train[key] !== DEFAULT_TRAIN_CONFIG[key]) parts.push(option, String(train[key]));
-  }
-  if (path.resolve(checkpointDir) !== path.resolve('checkpoints')) {
-    parts.push('--checkpoint-dir', quote(checkpointDir));
-  }
-  return parts.join(' ');
-}
-
 /** Refuses to start when the run folder's state and the request disagree: nothing to resume, or a run in the way. */
 export function checkStart(existing: RunFile | null, req: RunRequest, cfg: RunConfig, runDir: string, name: string): void {
   if (req.resume && !existing) {
-    throw new AloccError(`nothing to resume: ${runFilePath(runDir)} does not exist; start with: alocc train ${dataOptions(cfg.data, name).join(' ')}`);
+    throw refusal(`nothing to resume: ${runFilePath(runDir)} does not exist`, { kind: 'start', data: cfg.data, name });
   }
   if (existing && !req.resume && !req.overwrite) {
     const epochs = Math.max(cfg.train.epochs, existing.epochs.length + 1);
-    throw new AloccError(
-      `${runDir} already holds a run of ${existing.epochs.length} epoch(s); continue it with: ` +
-        `${resumeCommand({ ...existing.config, train: { ...existing.config.train, epochs } }, name, req.checkpointDir)}, or start over with --overwrite`,
-    );
+    throw refusal(`${runDir} already holds a run of ${existing.epochs.length} epoch(s)`, {
+      kind: 'resume',
+      config: { ...existing.config, train: { ...existing.config.train, epochs } },
+      name,
+      checkpointDir: req.checkpointDir,
+    });
   }
   if (existing && req.resume) {
-    const diffs = configDifferences(existing.config, cfg).map((d) => {
-      const key = d.split(' ')[0] as keyof TrainConfig;
-      return OPTION_OF[key] ? OPTION_OF[key] + d.slice(key.length) : d;
-    });
-    if (diffs.length) {
-      throw new AloccError(
-        `cannot resume ${runDir}: settings differ from the run's: ${diffs.join(', ')}; continue it with: ` +
-          `${resumeCommand({ ...existing.config, train: { ...existing.config.train, epochs: cfg.train.epochs } }, name, req.checkpointDir)}, or start over with --overwrite`,
-      );
+    const differences = configDifferences(existing.config, cfg);
+    if (differences.length) {
+      throw refusal(`cannot resume ${runDir}: settings differ from the run's`, {
+        kind: 'resume',
+        config: { ...existing.config, train: { ...existing.config.train, epochs: cfg.train.epochs } },
+        name,
+        checkpointDir: req.checkpointDir,
+        differences,
+      });
     }
   }
 }

@@ -23,8 +23,7 @@ const BLOCK = 512;
 
 /**
  * The memory similarities() works in, kept between calls (a training run keeps one for all its epochs): an epoch's
- * ~125 MB (digit 1), touched fresh each time, had cost ~0.4 s in page faults on this kind of VM, as much as the
- * products themselves (bench/NOTES.md).
+ * ~125 MB (digit 1) allocated afresh costs about as much in page faults as the products themselves (bench/NOTES.md).
  */
 export class CoresetWorkspace {
   private buffer = new Float32Array(0);

@@ -6,7 +6,6 @@ import { fromFloat16, fromFloat16InPlace } from './float16';
 import { nativePooledConv } from '../kernels/native';
 import { MEMORY_BN, MEMORY_CONV, MEMORY_LRELU, meanOfLargest, poolSide, QUERY_MULTIPLE } from './nearest';
 
-export { MEMORY_CONV, MEMORY_LRELU, meanOfLargest, poolSide } from './nearest';
 
 /** Images [n, s, s, c] in [0, 1] → unit-length feature rows [n, f]. Pure in its weights; runs inside a tidy. */
 export type FeatureSpace = (x: tf.Tensor4D) => tf.Tensor2D;

@@ -2,11 +2,11 @@
  * Novelty scores computed from an image x and R's reconstruction R(x) (pixels in [0, 1], any shape, concatenated
  * channels): every one is larger for more novel images. The BCE that R trains on is dominated by how much ink an image
  * has (BCE(R(x), x) ≥ H(x), the pixels' own entropy), so a thin '1' scores "normal" under any R; KL and the
- * ink-normalised error take that floor away (BCE itself is src/train/losses.ts'
+ * ink-normalised error take that floor away (BCE itself is src/models/losses.ts'
  * reconstructionLossPerImage). Losing candidates live in bench/research/score-variants.ts.
  */
 
-/** Keras' epsilon, as in src/train/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
+/** Keras' epsilon, as in src/models/losses.ts: probabilities are clipped to [EPS, 1 - EPS] before the log. */
 const EPS = 1e-7;
 
 /** Scores one image: x and r are its pixels and their reconstruction. */

@@ -1,17 +1,5 @@
+import type { NoveltyScore } from '../config';
 import type { ImageScores } from './scorer';
-
-/**
- * The novelty scores a run can choose as its verdict (`--score`); larger is more novel for each.
- * - bce: BCE(R(x), x), mean over pixels: the loss R trains on (the seed's score). Its floor is the image's own
- *   pixel entropy, so images with little ink (a thin 1) look normal whatever R does.
- * - kl: BCE − H(x) = KL(x ‖ R(x)) per pixel: BCE without that floor.
- * - mse: mean squared error over pixels.
- * - ink: ‖R(x) − x‖² / ‖x‖², the share of the image's own energy R gets wrong.
- * - knn: mean cosine distance from x to its `neighbours` nearest training images in the features of R's first
- *   encoder block (src/score/feature-memory.ts): novelty as distance from what R was trained on, in R's own terms.
- */
-export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
-export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
 
 /** A per-image score that alocc computes, rates in eval and names in its reports, progress lines and charts. */
 export interface ScoreDefinition {

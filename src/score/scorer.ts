@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { NoveltyScore } from './registry';
+import { NoveltyScore } from '../config';
 import { inkNormalisedError, klError, mseError, PairScore } from './pair-scores';
-import { reconstructionLossPerImage } from '../train/losses';
-import { denseFirstBlockFeatures, featureDistances, FeatureMemory, firstBlockCells, FoldedFirstBlock, MEMORY_CONV, rFeatureSpace, valuesInPlace } from './feature-memory';
+import { reconstructionLossPerImage } from '../models/losses';
+import { denseFirstBlockFeatures, featureDistances, FeatureMemory, firstBlockCells, FoldedFirstBlock, rFeatureSpace, valuesInPlace } from './feature-memory';
+import { MEMORY_CONV } from './nearest';
 import { InferenceNet, inferenceNet } from './inference';
 
-/** The three per-image novelty signals alocc reports. */
+/** Every per-image score alocc computes with R and D (RATED_SCORES names them): the five novelty scores and D's two. */
 export interface ImageScores {
-  /** BCE between R(x) and x, mean over pixels: larger is more novel. The default score. */
+  /** BCE between R(x) and x, mean over pixels: larger is more novel (the 'bce' score). */
   reconLoss: Float32Array;
   /** D(R(x)): D's belief that R's reconstruction is of the target class (the paper's score). */
   dOfR: Float32Array;

@@ -2,11 +2,10 @@
  * What a training tells besides its batches and epochs, as data (for programs) and as the line `alocc train` prints
  * for each (the same words, so a program's log reads like the CLI's).
  */
-import { BackendInfo, describeBackend } from '../backend';
-import { RunConfig } from '../config';
-import { NoveltyScore, scoreTitle } from '../score/registry';
+import { BackendInfo, describeBackend, RunConfig, NoveltyScore } from '../config';
+import { scoreTitle } from '../score/registry';
 import { describeData } from '../data/source';
-import { FolderReport } from '../run/runfile';
+import { FolderReport } from '../data/folder';
 
 export type TrainInfo =
   /** The tfjs backend chosen, and why faster ones were skipped. */

@@ -1,7 +1,6 @@
 import * as cliProgress from 'cli-progress';
-import { NoveltyScore } from '../score/registry';
-import { EpochRecord } from '../run/runfile';
-import { BatchLosses } from './step';
+import { NoveltyScore } from '../config';
+import { EpochRecord, BatchLosses } from '../run/runfile';
 
 const fmt = (v: number) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : v.toFixed(4));
 

@@ -1,51 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { TrainConfig } from '../config';
 import { logitsOf } from '../models/logits';
-import { bce, bceFromLogits } from './losses';
+import { bce, bceFromLogits } from '../models/losses';
+import { BatchLosses } from '../run/runfile';
+import { AloccNets } from './nets';
 import { ClippedRmsprop } from './rmsprop';
-
-/** R, D and one optimiser each: what a training step changes. */
-export interface AloccNets {
-  r: tf.LayersModel;
-  d: tf.LayersModel;
-  rOptimizer: ClippedRmsprop;
-  dOptimizer: ClippedRmsprop;
-}
-
-/** Plain numbers from one batch, recorded in the run file. */
-export interface BatchLosses {
-  /** BCE of D on real target images against 1. */
-  dLossReal: number;
-  /** BCE of D on R(x̃) against 0. */
-  dLossFake: number;
-  /** R's total loss, rAlpha·reconLoss + advLoss, from its last update on this batch. */
-  gLoss: number;
-  /** BCE between R(x̃) and x, mean over pixels. */
-  reconLoss: number;
-  /** BCE of D(R(x̃)) against 1: how well R fools D. */
-  advLoss: number;
-}
-
-/**
- * Turns this process's gradients into the ones to apply; data-parallel training (bench/research/parallel.ts) averages
- * them over its workers here. Called inside a tidy; returns tensors with the same names.
- */
-export type GradientCombiner = (grads: tf.NamedTensorMap) => tf.NamedTensorMap;
-
-/** The RMSprop the reference uses (rho 0.9), gradients clipped to ±cfg.clipValue, for one network. */
-export function makeOptimizer(cfg: TrainConfig): ClippedRmsprop {
-  return new ClippedRmsprop(cfg.learningRate, cfg.clipValue);
-}
 
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
 }
 
 /** One update of `vars` on `loss` (the optimiser clips the gradients element-wise); returns the loss before it. */
-function update(optimizer: ClippedRmsprop, vars: tf.Variable[], loss: () => tf.Scalar, combine?: GradientCombiner): tf.Scalar {
+function update(optimizer: ClippedRmsprop, vars: tf.Variable[], loss: () => tf.Scalar): tf.Scalar {
   return tf.tidy(() => {
-    const { value, grads: own } = tf.variableGrads(loss, vars);
-    optimizer.applyGradients(combine ? combine(own) : own);
+    const { value, grads } = tf.variableGrads(loss, vars);
+    optimizer.applyGradients(grads);
     return value;
   });
 }
@@ -81,18 +50,18 @@ export function addNoise(x: tf.Tensor4D, noiseStd: number, seed: number): tf.Ten
  * noisy images labelled 0 (R in inference mode, as Keras' predict()). Each update sees a batch of one kind only, so
  * BatchNorm statistics are per kind, as in the reference.
  */
-export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
+export function discriminatorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig) {
   const vars = trainableVariables(nets.d);
-  const real = update(nets.dOptimizer, vars, () => dLoss(nets.d, x, 1, cfg), combine);
+  const real = update(nets.dOptimizer, vars, () => dLoss(nets.d, x, 1, cfg));
   const fakeLoss = tf.tidy(() => {
     const fake = nets.r.apply(xNoisy, { training: false }) as tf.Tensor4D;
-    return update(nets.dOptimizer, vars, () => dLoss(nets.d, fake, 0, cfg), combine);
+    return update(nets.dOptimizer, vars, () => dLoss(nets.d, fake, 0, cfg));
   });
   return { dLossReal: real, dLossFake: fakeLoss };
 }
 
 /** R's step with D frozen: minimises rAlpha·BCE(R(x̃), x) + BCE(D(R(x̃)), 1). */
-export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner) {
+export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig) {
   const vars = trainableVariables(nets.r);
   let recon: tf.Scalar | null = null;
   let adv: tf.Scalar | null = null;
@@ -111,7 +80,7 @@ export function reconstructorStep(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Te
       recon = tf.keep(r);
       adv = tf.keep(a);
       return tf.add(tf.mul(r, cfg.rAlpha), a) as tf.Scalar;
-    }, combine),
+    }),
   );
   return { gLoss: total, reconLoss: recon! as tf.Scalar, advLoss: adv! as tf.Scalar };
 }
@@ -129,16 +98,19 @@ export function trainBatch(nets: AloccNets, x: tf.Tensor4D, cfg: TrainConfig, no
   }
 }
 
-/** trainBatch with the noisy images given, each update's gradients passed through `combine` (if any). */
-export function trainNoisyBatch(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig, combine?: GradientCombiner): BatchLosses {
+/**
+ * trainBatch with the noisy images given: the schedule itself, for a caller that draws the noise elsewhere (a
+ * data-parallel worker gets its shard of the whole batch's noise, bench/research/parallel-worker.ts).
+ */
+export function trainNoisyBatch(nets: AloccNets, x: tf.Tensor4D, xNoisy: tf.Tensor4D, cfg: TrainConfig): BatchLosses {
   const scalars: tf.Scalar[] = [];
   try {
-    const d = discriminatorStep(nets, x, xNoisy, cfg, combine);
+    const d = discriminatorStep(nets, x, xNoisy, cfg);
     scalars.push(d.dLossReal, d.dLossFake);
-    let r = reconstructorStep(nets, x, xNoisy, cfg, combine);
+    let r = reconstructorStep(nets, x, xNoisy, cfg);
     for (let i = 1; i < cfg.rStepsPerBatch; i++) {
       tf.dispose([r.gLoss, r.reconLoss, r.advLoss]);
-      r = reconstructorStep(nets, x, xNoisy, cfg, combine);
+      r = reconstructorStep(nets, x, xNoisy, cfg);
     }
     scalars.push(r.gLoss, r.reconLoss, r.advLoss);
     const [dLossReal, dLossFake, gLoss, reconLoss, advLoss] = scalars.map((s) => s.dataSync()[0]);

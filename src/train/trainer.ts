@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig } from '../config';
-import { NOVELTY_SCORES, NoveltyScore, scoreTitle } from '../score/registry';
+import { RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
+import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
 import { coreset, CoresetWorkspace } from '../score/coreset';
@@ -8,11 +8,11 @@ import { mulberry32, shuffleInPlace } from '../data/random';
 import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
-import { saveEpochCheckpoint } from '../run/checkpoint';
+import { saveEpochCheckpoint, AloccNets } from './nets';
 import { EPOCH_MEMORY_FILE } from '../run/paths';
 import { writeRunFile } from '../run/runfile-io';
-import { BatchRecord, EpochRecord, pickBestEpoch, RunFile } from '../run/runfile';
-import { AloccNets, BatchLosses, trainBatch } from './step';
+import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
+import { trainBatch } from './step';
 
 /** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
 export interface TrainingEvents {

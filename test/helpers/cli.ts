@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadMnist } from '../../src/data/mnist';
-import { encodeGreyPng } from '../../src/data/png';
+import { loadMnist } from './mnist';
+import { encodeGreyPng } from './grey-png';
 
 /** The built CLI (`npm run build`), run as a user would. */
 export const CLI = path.join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
@@ -14,10 +14,28 @@ export interface CliResult {
   seconds: number;
 }
 
-export function alocc(...args: string[]): CliResult {
+export interface CliOptions {
+  cwd?: string;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Node's own arguments before the CLI's path, e.g. ['--require', a preload]. */
+  nodeArgs?: string[];
+}
+
+/** The built CLI with `args`, as a user would run it; the one way tests spawn it. */
+export function aloccWith(opts: CliOptions, ...args: string[]): CliResult {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    cwd: opts.cwd,
+    env: opts.env && { ...process.env, ...opts.env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - started) / 1000 };
+}
+
+export function alocc(...args: string[]): CliResult {
+  return aloccWith({}, ...args);
 }
 
 /**

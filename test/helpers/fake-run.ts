@@ -1,10 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig, TrainConfig } from '../../src/config';
-import { NOVELTY_SCORES, NoveltyScore } from '../../src/score/registry';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig, TrainConfig, NOVELTY_SCORES, NoveltyScore } from '../../src/config';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { sha256 } from '../../src/fsutil';
-import { createNets, saveEpochCheckpoint } from '../../src/run/checkpoint';
+import { createNets, saveEpochCheckpoint } from '../../src/train/nets';
 import { EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
 import { EpochRecord, RUN_FILE_VERSION, RunFile } from '../../src/run/runfile';
 import { writeRunFile } from '../../src/run/runfile-io';

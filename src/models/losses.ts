@@ -41,7 +41,7 @@ export function bceFromLogits(z: tf.Tensor, t: tf.Tensor | number): tf.Scalar {
 
 /**
  * Per-image reconstruction loss: BCE between R(x) and x averaged over the image's pixels. The quantity R is trained
- * on, and the default novelty score (larger: more novel).
+ * on, and the 'bce' novelty score (the seed presets'; larger: more novel).
  */
 export function reconstructionLossPerImage(reconstruction: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => tf.mean(bceElements(reconstruction, x), [1, 2, 3]) as tf.Tensor1D);

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { RunFile } from '../src/run/runfile';
-import { readRunFile } from '../src/run/runfile-io';
-import { tempDir } from './helpers/fixtures';
-import { alocc, aloccWithSignals, CLI, runWithSignals, STACK_TRACE, writeTestDigits } from './helpers/cli';
+import { RunFile } from '../../src/run/runfile';
+import { readRunFile } from '../../src/run/runfile-io';
+import { tempDir } from '../helpers/fixtures';
+import { alocc, aloccWithSignals, CLI, runWithSignals, STACK_TRACE, writeTestDigits } from '../helpers/cli';
 
 const work = tempDir('alocc-interrupt-');
 const SMALL = ['--digit', '1', '--limit', '120', '--batch-size', '32', '--seed', '5', '--backend', 'wasm'];
@@ -74,7 +74,7 @@ test('SIGTERM during epoch 2, then --resume: exit 143, and the same losses as an
 });
 
 test('a second Ctrl-C or SIGTERM quits at once, while the first lets the current unit of work finish', async () => {
-  const child = path.join(__dirname, 'helpers', 'signal-child.ts');
+  const child = path.join(__dirname, '..', 'helpers', 'signal-child.ts');
   for (const [first, second, code] of [['SIGINT', 'SIGINT', 130], ['SIGTERM', 'SIGINT', 130], ['SIGINT', 'SIGTERM', 143]] as const) {
     const r = await runWithSignals(process.execPath, ['--import', 'tsx', child], [
       { when: /ready/, send: [first] },

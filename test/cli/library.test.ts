@@ -7,15 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { alocc } from './helpers/cli';
-import { writeTestDigits } from './helpers/cli';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir } from './helpers/fixtures';
+import { alocc, writeTestDigits } from '../helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { tempDir } from '../helpers/fixtures';
 
 // By name, through package.json "exports" (Node resolves a package's own name from inside it): the built library.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const lib: typeof import('../src/library') = require('alocc');
-const ROOT = path.join(__dirname, '..');
+const lib: typeof import('../../src/library') = require('alocc');
+const ROOT = path.join(__dirname, '..', '..');
 
 const work = tempDir('alocc-library-');
 const ckpt = path.join(work, 'ckpt');
@@ -138,6 +137,27 @@ test('without --details a knn verdict runs on the compiled kernels without Tenso
   assert.equal(native.stdout.trim(), 'false', native.stderr);
   const fallback = probe({ ALOCC_NATIVE: '0' });
   assert.equal(fallback.stdout.trim(), 'true', fallback.stderr);
+});
+
+test('loadDetector chooses its engine: the compiled kernels for a knn verdict on backend auto without details, else TensorFlow.js; both give the same numbers', async () => {
+  const compiled = await lib.loadDetector(runDir);
+  const tfjs = await lib.loadDetector(runDir, { backend: 'wasm' });
+  const detailed = await lib.loadDetector(runDir, { details: true });
+  try {
+    assert.match(compiled.info.backend, /^compiled kernels \(.+\), no TensorFlow\.js/);
+    assert.equal(tfjs.info.backend, tfjs.backend.label);
+    assert.doesNotMatch(tfjs.info.backend, /compiled kernels \(/);
+    assert.doesNotMatch(detailed.info.backend, /no TensorFlow\.js/, 'details need R and D: TensorFlow.js');
+    const [a, b, c] = await Promise.all([compiled, tfjs, detailed].map((det) => det.score(files)));
+    a.forEach((r, i) => {
+      assertSameResult({ ...r }, { ...b[i] }, `${files[i]} compiled vs tfjs`, 2e-6);
+      assertSameResult({ ...r }, { ...c[i] }, `${files[i]} compiled vs a detector loaded for details`, 2e-6);
+    });
+    assert.ok(Number.isFinite((await detailed.score(files[0], { details: true })).dOfInput));
+    await assert.rejects(compiled.score(files[0], { details: true }), /compiled kernels, which give the knn verdict only; load it with details: true/);
+  } finally {
+    [compiled, tfjs, detailed].forEach((det) => det.dispose());
+  }
 });
 
 test('a version-4 run (cell means, five neighbours) scores as before, on the compiled kernels and on TensorFlow.js alike', async () => {

@@ -2,20 +2,15 @@
 // skipped and recorded with --skip-bad), mixed sizes and grey/colour are converted and counted, bad values exit 2.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { CLI, STACK_TRACE } from './helpers/cli';
-import { tempDir } from './helpers/fixtures';
+import { alocc, CLI, STACK_TRACE } from '../helpers/cli';
+import { tempDir } from '../helpers/fixtures';
 
 const work = tempDir('alocc-train-folder-');
 const SMALL = ['--size', '16', '--epochs', '1', '--batch-size', '8', '--backend', 'wasm'];
 
-function alocc(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** `n` small pictures in `dir`: grey gradients, or colour ones when `colour`, sizes 20-40 px, PNG and JPEG in turn. */
 async function pictures(dir: string, n: number, colour: boolean, from = 0): Promise<void> {

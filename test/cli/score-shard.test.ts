@@ -2,14 +2,13 @@
 // part of a folder, together score every picture exactly once, wherever the folder is mounted.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, STACK_TRACE } from './helpers/cli';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir } from './helpers/fixtures';
-import { encodeGreyPng } from '../src/data/png';
+import { aloccWith, CLI, STACK_TRACE } from '../helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { tempDir } from '../helpers/fixtures';
+import { encodeGreyPng } from '../helpers/grey-png';
 
 const work = tempDir('alocc-shard-');
 const run = path.join(work, 'ckpt', 'digit-1');
@@ -19,13 +18,8 @@ const SHARDS = 3;
 const pictures: string[] = [];
 
 function score(args: string[], env: NodeJS.ProcessEnv = {}, cwd = work) {
-  const r = spawnSync(process.execPath, [CLI, 'score', '--json', '--model', run, '--backend', 'cpu', ...args], {
-    encoding: 'utf8',
-    cwd,
-    env: { ...process.env, JOB_COMPLETION_INDEX: '', ...env },
-    timeout: 120_000,
-  });
-  return { code: r.status, stderr: r.stderr, rows: r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l)) : [] };
+  const r = aloccWith({ cwd, env: { JOB_COMPLETION_INDEX: '', ...env } }, 'score', '--json', '--model', run, '--backend', 'cpu', ...args);
+  return { code: r.code, stderr: r.stderr, rows: r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l)) : [] };
 }
 
 before(async () => {

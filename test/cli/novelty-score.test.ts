@@ -2,24 +2,23 @@
 // eval are computed on, and how old runs (made before the option) are read.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, PRESETS } from '../src/config';
-import { score, ScoreResult } from '../src/commands/score';
-import { inkNormalisedError, klError, mseError } from '../src/score/pair-scores';
-import { scoreImages } from '../src/score/scorer';
-import { createNets } from '../src/run/checkpoint';
-import { runDirFor } from '../src/run/paths';
-import { EpochRecord, pickBestEpoch, runFileProblem } from '../src/run/runfile';
-import { readRunFile, writeRunFile } from '../src/run/runfile-io';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir } from './helpers/fixtures';
-import { readIdx } from './helpers/mnist-idx';
-import { writeTestDigits } from './helpers/cli';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, PRESETS } from '../../src/config';
+import { score } from '../../src/commands/score';
+import { ScoreResult } from '../../src/api/verdicts';
+import { inkNormalisedError, klError, mseError } from '../../src/score/pair-scores';
+import { scoreImages } from '../../src/score/scorer';
+import { createNets } from '../../src/train/nets';
+import { runDirFor } from '../../src/run/paths';
+import { EpochRecord, pickBestEpoch, runFileProblem } from '../../src/run/runfile';
+import { readRunFile, writeRunFile } from '../../src/run/runfile-io';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { tempDir } from '../helpers/fixtures';
+import { readIdx } from '../helpers/mnist-idx';
+import { alocc, CLI, writeTestDigits } from '../helpers/cli';
 
-const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -123,20 +122,20 @@ test('an image whose score equals the threshold exactly is normal; one just belo
 
 test('--preset sets r_alpha, lr and the score; a typed option wins; bad or misplaced recipe options are one-line usage errors', { skip: !fs.existsSync(CLI) && 'npm run build first' }, () => {
   const dir = tempDir();
-  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', '--digit', '7', '--epochs', '1', '--limit', '160', '--batch-size', '64', '--backend', 'wasm', ...args], { encoding: 'utf8' });
+  const run = (...args: string[]) => alocc('train', '--digit', '7', '--epochs', '1', '--limit', '160', '--batch-size', '64', '--backend', 'wasm', ...args);
   const a = run('--preset', 'recon-weighted', '--lr', '0.001', '--checkpoint-dir', path.join(dir, 'a'));
-  assert.equal(a.status, 0, a.stderr);
+  assert.equal(a.code, 0, a.stderr);
   const cfg = readRunFile(path.join(dir, 'a', 'digit-7')).config.train;
   assert.deepEqual([cfg.rAlpha, cfg.learningRate, cfg.noveltyScore, cfg.bce], [PRESETS['recon-weighted'].rAlpha, 0.001, 'kl', 'logits']);
   assert.match(a.stdout, /best epoch 1 \(lowest validation reconstruction loss [\d.]+; novelty threshold [\d.]+ on the KL error\)/);
   const b = run('--score', 'psnr', '--checkpoint-dir', path.join(dir, 'b'));
-  assert.equal(b.status, 2);
+  assert.equal(b.code, 2);
   assert.match(b.stderr, /--score <name>' argument 'psnr' is invalid\. Allowed choices are bce, kl, mse, ink, knn/);
   const n = run('--neighbours', '0', '--checkpoint-dir', path.join(dir, 'n'));
-  assert.deepEqual([n.status, n.stderr], [2, "error: option '--neighbours <k>' argument '0' is invalid. --neighbours must be a whole number from 1 to 1000.\n"]);
-  const c = spawnSync(process.execPath, [CLI, 'eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
-  assert.equal(c.status, 2);
+  assert.deepEqual([n.code, n.stderr], [2, "error: option '--neighbours <k>' argument '0' is invalid. --neighbours must be a whole number from 1 to 1000.\n"]);
+  const c = alocc('eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a'));
+  assert.equal(c.code, 2);
   assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score, --bce, --neighbours and --cell-pooling choose how --all-digits\/--all-classes trains/);
-  const d = spawnSync(process.execPath, [CLI, 'train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a')], { encoding: 'utf8' });
-  assert.deepEqual([d.status, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
+  const d = alocc('train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a'));
+  assert.deepEqual([d.code, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
 });

@@ -5,31 +5,13 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { loadMnist } from '../src/data/mnist';
-import { encodeGreyPng } from '../src/data/png';
-import { tempDir } from './helpers/fixtures';
+import { alocc, CLI, writeTestDigits } from '../helpers/cli';
+import { tempDir } from '../helpers/fixtures';
 
-const CLI = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
 const work = tempDir('alocc-e2e-');
 const ckpt = path.join(work, 'ckpt');
 
-function alocc(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** Writes the first `n` MNIST test images of `digit` as PNGs; returns their paths. */
-function writeTestDigits(digit: number, n: number): string[] {
-  const { images, labels, count } = loadMnist('test');
-  const files: string[] = [];
-  for (let i = 0; i < count && files.length < n; i++) {
-    if (labels[i] !== digit) continue;
-    const file = path.join(work, `test-${digit}-${files.length}.png`);
-    fs.writeFileSync(file, encodeGreyPng(images.subarray(i * 784, (i + 1) * 784), 28, 28));
-    files.push(file);
-  }
-  return files;
-}
 
 before(() => {
   assert.ok(fs.existsSync(CLI), `${CLI} is missing: run npm run build first`);
@@ -54,8 +36,8 @@ test('train, score, plot-losses end to end through the built CLI', () => {
     assert.equal(fs.statSync(path.join(ckpt, 'digit-1', `epoch-${e.epoch}`, 'memory.bin')).size, 100 * 2 * 1568 * 2);
   }
 
-  const ones = writeTestDigits(1, 10);
-  const sevens = writeTestDigits(7, 10);
+  const ones = writeTestDigits(work, 1, 10);
+  const sevens = writeTestDigits(work, 7, 10);
   const s = alocc('score', '--json', '--details', '--checkpoint-dir', ckpt, '--backend', 'wasm', ...ones, ...sevens);
   assert.equal(s.code, 0, s.stderr);
   const rows = s.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -111,7 +93,7 @@ test('usage errors exit 2 with one line and no stack trace', () => {
 });
 
 test('scoring without a checkpoint says where it looked and how to make one; exit 1', () => {
-  const png = writeTestDigits(3, 1)[0];
+  const png = writeTestDigits(work, 3, 1)[0];
   const r = alocc('score', png, '--digit', '4', '--checkpoint-dir', path.join(work, 'empty'), '--backend', 'wasm');
   assert.equal(r.code, 1);
   assert.match(r.stderr, /alocc train --digit 4/);
@@ -120,7 +102,7 @@ test('scoring without a checkpoint says where it looked and how to make one; exi
 });
 
 test('an unreadable file gets one line naming it, the others are still scored, exit 1', () => {
-  const good = writeTestDigits(1, 1)[0];
+  const good = writeTestDigits(work, 1, 1)[0];
   const bad = path.join(work, 'not-a.png');
   fs.writeFileSync(bad, 'hello');
   const r = alocc('score', '--checkpoint-dir', ckpt, '--backend', 'wasm', bad, good, path.join(work, 'missing.png'));

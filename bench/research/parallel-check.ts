@@ -1,12 +1,14 @@
+// A check of the data-parallel probe (parallel.ts), not part of `npm test`: `npx tsx bench/research/parallel-check.ts`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, TrainConfig } from '../../src/config';
-import { buildDiscriminator } from '../../src/models/discriminator';
-import { buildReconstructor } from '../../src/models/reconstructor';
 import { createParallelTrainer, readModelWeights, writeModelWeights } from './parallel';
-import { AloccNets, BatchLosses, makeOptimizer, trainBatch } from '../../src/train/step';
+import { trainBatch } from '../../src/train/step';
+import { buildReconstructor } from '../../src/models/reconstructor';
+import { createNets } from '../../src/train/nets';
+import { BatchLosses } from '../../src/run/runfile';
 
 const MODEL: ModelConfig = { ...DEFAULT_MODEL_CONFIG, dfDim: 4, gfDim: 4 };
 // Without noise and with both halves of the batch alike, each worker's BatchNorm statistics are the full batch's,
@@ -26,12 +28,7 @@ function close(a: number, b: number, what: string) {
 test('2 workers on a batch whose halves agree reproduce single-process training', { timeout: 60_000 }, async () => {
   await selectBackend('wasm');
   const x = twinBatch();
-  const nets: AloccNets = {
-    r: buildReconstructor(MODEL, SEED),
-    d: buildDiscriminator(MODEL, SEED),
-    rOptimizer: makeOptimizer(CFG),
-    dOptimizer: makeOptimizer(CFG),
-  };
+  const nets = createNets(MODEL, { ...CFG, seed: SEED });
   const single: BatchLosses[] = [0, 1].map((i) => trainBatch(nets, x, CFG, i));
 
   const trainer = await createParallelTrainer(CFG, MODEL, SEED, 2, 'wasm');

@@ -4,17 +4,18 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../src/config';
-import { AloccError } from '../src/errors';
-import { writeDirAtomic } from '../src/fsutil';
-import { createNets, loadEpochModels } from '../src/run/checkpoint';
-import { RunFile } from '../src/run/runfile';
-import { readRunFile } from '../src/run/runfile-io';
-import { AloccNets } from '../src/train/step';
-import { runTraining, TrainingEvents } from '../src/train/trainer';
-import { alocc, CLI, STACK_TRACE } from './helpers/cli';
-import { SMALL_MODEL } from './helpers/fake-run';
-import { strokeImages, tempDir, useTestBackend } from './helpers/fixtures';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, RunConfig } from '../../src/config';
+import { AloccError } from '../../src/errors';
+import { writeDirAtomic } from '../../src/fsutil';
+import { loadEpochModels } from '../../src/run/checkpoint';
+import { createNets, AloccNets } from '../../src/train/nets';
+import { RunFile } from '../../src/run/runfile';
+import { readRunFile } from '../../src/run/runfile-io';
+import { runTraining, TrainingEvents } from '../../src/train/trainer';
+import { alocc, CLI, STACK_TRACE } from '../helpers/cli';
+import { SMALL_MODEL } from '../helpers/fake-run';
+import { strokeImages, tempDir, useTestBackend } from '../helpers/fixtures';
+import { runFileFixture } from '../helpers/run-file';
 
 const work = tempDir('alocc-faults-');
 let runs = 0;
@@ -29,10 +30,7 @@ const config: RunConfig = {
 
 function emptyRun(): RunFile {
   const now = new Date().toISOString();
-  return {
-    format: 'alocc-run', version: 5, config, backend: 'test', createdAt: now, updatedAt: now,
-    trainImages: 24, validationImages: 8, memoryImages: { count: 24, sha256: 'a'.repeat(64) }, folder: null, epochs: [], batches: [], bestEpoch: null,
-  };
+  return runFileFixture(config.train, { config, backend: 'test', createdAt: now, updatedAt: now, trainImages: 24, validationImages: 8, memoryImages: { count: 24, sha256: 'a'.repeat(64) } });
 }
 
 /** Images as the data sources give them: bytes, 28×28 grey. */

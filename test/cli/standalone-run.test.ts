@@ -3,20 +3,17 @@
 // on a folder of colour JPEG, PNG and WebP pictures of mixed sizes.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { CLI } from './helpers/cli';
-import { tempDir } from './helpers/fixtures';
+import { aloccWith, CLI } from '../helpers/cli';
+import { tempDir } from '../helpers/fixtures';
 
 const work = tempDir('alocc-standalone-');
-const BLOCK = path.join(__dirname, 'helpers', 'block-datasets.js');
+const BLOCK = path.join(__dirname, '..', 'helpers', 'block-datasets.js');
 
 function alocc(args: string[], opts: { cwd?: string; block?: boolean } = {}) {
-  const pre = opts.block ? ['--require', BLOCK] : [];
-  const r = spawnSync(process.execPath, [...pre, CLI, ...args], { encoding: 'utf8', timeout: 300_000, cwd: opts.cwd ?? work });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return aloccWith({ cwd: opts.cwd ?? work, nodeArgs: opts.block ? ['--require', BLOCK] : [] }, ...args);
 }
 
 /**

@@ -4,17 +4,18 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_TRAIN_CONFIG } from '../src/config';
-import { AloccError } from '../src/errors';
-import { sha256 } from '../src/fsutil';
-import { createNets, loadEpochModels, loadTrainingState, saveEpochCheckpoint } from '../src/run/checkpoint';
-import { EPOCH_MEMORY_FILE, epochDirFor, runDirFor } from '../src/run/paths';
-import { trainBatch } from '../src/train/step';
-import { RunFile } from '../src/run/runfile';
-import { readRunFile, writeRunFile } from '../src/run/runfile-io';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { strokeImages, tempDir, useTestBackend } from './helpers/fixtures';
-import { alocc, CLI, STACK_TRACE, writeTestDigits } from './helpers/cli';
+import { DEFAULT_TRAIN_CONFIG } from '../../src/config';
+import { AloccError } from '../../src/errors';
+import { sha256 } from '../../src/fsutil';
+import { loadEpochModels } from '../../src/run/checkpoint';
+import { createNets, loadTrainingState, saveEpochCheckpoint } from '../../src/train/nets';
+import { EPOCH_MEMORY_FILE, epochDirFor, runDirFor } from '../../src/run/paths';
+import { trainBatch } from '../../src/train/step';
+import { RunFile } from '../../src/run/runfile';
+import { readRunFile, writeRunFile } from '../../src/run/runfile-io';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { strokeImages, tempDir, useTestBackend } from '../helpers/fixtures';
+import { alocc, CLI, STACK_TRACE, writeTestDigits } from '../helpers/cli';
 
 const work = tempDir('alocc-integrity-');
 const base = path.join(work, 'base');
@@ -224,7 +225,7 @@ test('through the CLI: a damaged checkpoint is one line naming the file, exit 1,
 });
 
 test('a damaged knn memory (an epoch\'s memory.bin or the run\'s memory-images.bin) is refused by name', async () => {
-  const { openRun } = await import('../src/run/open');
+  const { openRun } = await import('../../src/run/open');
   let c = copyRun();
   const bank = path.join(c.runDir, 'epoch-2', 'memory.bin');
   const bytes = fs.readFileSync(bank);

@@ -1,6 +1,6 @@
-/** Writing PNGs (reports, test fixtures): pngjs encodes; reading any picture is decode.ts's job. */
+/** Grey PNGs for tests and benchmarks: pngjs encodes (alocc itself only reads pictures: src/data/decode.ts). */
 import { PNG } from 'pngjs';
-import { AloccError } from '../errors';
+import { AloccError } from '../../src/errors';
 
 /** An 8-bit grey PNG; float pixels are taken as [0, 1], bytes as 0-255. */
 export function encodeGreyPng(pixels: Float32Array | Uint8Array, width: number, height: number): Buffer {

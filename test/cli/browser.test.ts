@@ -6,11 +6,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FastifyInstance } from 'fastify';
 import { chromium, BrowserContext } from 'playwright-core';
-import { Detector, loadDetector } from '../src/api/detector';
-import { buildServer, DEFAULT_LIMITS } from '../src/serve/server';
-import { alocc, writeTestDigits } from './helpers/cli';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir } from './helpers/fixtures';
+import { Detector, loadDetector } from '../../src/api/detector';
+import { buildServer, DEFAULT_LIMITS } from '../../src/serve/server';
+import { alocc, writeTestDigits } from '../helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { tempDir } from '../helpers/fixtures';
 
 // Code run inside the page sees the browser's globals, which Node's types do not declare.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CLI, writeTestDigits } from './helpers/cli';
-import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
-import { tempDir } from './helpers/fixtures';
+import { CLI, writeTestDigits } from '../helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
+import { tempDir } from '../helpers/fixtures';
 
 const work = tempDir('alocc-serve-signal-');
 after(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -1,0 +1,24 @@
+/**
+ * What a Detector scores with: TensorFlow.js with all of R and D (tfjs-engine.ts, loaded only when chosen), or, for a
+ * knn verdict without details on the default backend, the compiled kernels with R's first block alone
+ * (compiled-engine.ts, which loads no TensorFlow.js: a cold knn score never does).
+ */
+import type { BackendInfo } from '../config';
+
+/** An engine's numbers for a batch of pictures. */
+export interface EngineScores {
+  /** The run's verdict score of each picture. */
+  novelty: Float32Array;
+  /** With details: R's reconstruction loss, D(R(x)) and D(x). */
+  details?: { reconLoss: Float32Array; dOfR: Float32Array; dOfX: Float32Array };
+}
+
+export interface Engine {
+  backend: BackendInfo;
+  /**
+   * Scores `count` pictures (HWC, [0, 1], the run's shape, concatenated); with `details` also R's loss and D's
+   * outputs, and R's reconstructions into `reconstructions` when given.
+   */
+  score(pixels: Float32Array, count: number, want: { details?: boolean; reconstructions?: Float32Array }): EngineScores;
+  dispose(): void;
+}

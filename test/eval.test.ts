@@ -70,7 +70,7 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
   // Orientation: the report's AUROCs are those of the error scores as they are and of D's outputs negated.
   const raw = scoreImages(opened, floatsOf(testSet), 300, { size: 28, channels: 1 });
   const byName = Object.fromEntries(report.scores.map((s) => [s.name, s]));
-  assert.deepEqual(Object.keys(byName), ['knn', 'bce', 'kl', 'mse', 'ink', 'dOfR', 'dOfX', 'pixelKnn']);
+  assert.deepEqual(Object.keys(byName), ['knn', 'bce', 'kl', 'mse', 'ink', 'dOfR', 'dOfX', 'untrainedKnn', 'pixelKnn']);
   assert.ok(raw.novelty.knn.every(Number.isFinite));
   for (const name of ['knn', 'bce', 'kl', 'mse', 'ink'] as const) assert.ok(Math.abs(byName[name].auroc - auroc(raw.novelty[name], isNovel)) < 1e-9, name);
   assert.ok(Math.abs(byName.dOfR.auroc - auroc(raw.dOfR.map((v) => -v), isNovel)) < 1e-9);

@@ -76,7 +76,9 @@ def pooled(h, cells):
     return torch.cat([F.normalize(m, dim=1), F.normalize(M, dim=1)], 1)
 
 def features(r, d, x, which):
-    """which: net:block:cells[:tta]"""
+    """which: net:block:cells[:tta], or several joined by '+' (unit parts, concatenated)"""
+    if '+' in which:
+        return F.normalize(torch.cat([features(r, d, x, w) for w in which.split('+')], 1), dim=1)
     net, b, cells, *rest = which.split(':'); b = int(b); cells = int(cells)
     tta = rest and rest[0] == 'tta'
     xs = rotations(x) if tta else [x]

@@ -7,6 +7,7 @@ import { OpenedRun } from '../run/open';
 import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, pixelSpace } from '../score/feature-memory';
 import { emptyScores, ImageScores, scoreImages } from '../score/scorer';
 import { auprc, auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, recallAtFalseAlarmRate, toNoveltyScores } from './metrics';
+import { UntrainedControl, untrainedControl } from './untrained-control';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';
 
 export interface EvaluateOptions {
@@ -138,9 +139,11 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
   // Small batches run faster on wasm (cache-sized activations): 64 measured ~2.3 ms/image vs ~3.9 at 256.
   const batchSize = opts.batchSize ?? 64;
   const raw = emptyScores(test.count);
-  const pixelKnn = new Float32Array(test.count);
+  const controls = { pixelKnn: new Float32Array(test.count), untrainedKnn: new Float32Array(test.count) };
   const pixelMemory = buildFeatureMemory(pixelSpace, opened.memoryImages(), opened.config.train.neighbours);
+  let untrained: UntrainedControl | undefined;
   try {
+    untrained = untrainedControl(opened);
     const chunk = batchSize * 8;
     for (let start = 0; start < test.count; start += chunk) {
       const n = Math.min(chunk, test.count - start);
@@ -152,8 +155,9 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
       raw.dOfX.set(part.dOfX, start);
       for (const name of ['kl', 'mse', 'ink', 'knn'] as const) raw.novelty[name].set(part.novelty[name], start);
       const d = tf.tidy(() => memoryDistances(pixelMemory, tf.tensor4d(x, [n, size, size, channels])));
-      pixelKnn.set(d.dataSync(), start);
+      controls.pixelKnn.set(d.dataSync(), start);
       d.dispose();
+      controls.untrainedKnn.set(untrained.distances(x, n), start);
       exampleIdx.forEach((img, k) => {
         if (img < start || img >= start + n) return;
         inputs.set(x.subarray((img - start) * per, (img - start + 1) * per), k * per);
@@ -163,18 +167,19 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
     }
   } finally {
     disposeFeatureMemory(pixelMemory);
+    untrained?.dispose();
   }
-  return report(opened, test, raw, pixelKnn, exampleIdx, { inputs, reconstructions, size, channels }, opts, startedAt);
+  return report(opened, test, raw, controls, exampleIdx, { inputs, reconstructions, size, channels }, opts, startedAt);
 }
 
 function report(
-  opened: OpenedRun, test: LabelledSet, raw: ImageScores, pixelKnn: Float32Array, exampleIdx: number[],
+  opened: OpenedRun, test: LabelledSet, raw: ImageScores, controls: Record<string, Float32Array>, exampleIdx: number[],
   examplePixels: EvaluateResult['examplePixels'], opts: EvaluateOptions, startedAt: Date,
 ): EvaluateResult {
   const { isNovel, count } = test;
   const values: Record<string, Float64Array> = {};
   const scores: ScoreSummary[] = RATED_SCORES.map(({ values: of, ...def }) => {
-    const rawValues = of ? of(raw) : pixelKnn;
+    const rawValues = of ? of(raw) : controls[def.name];
     const v = (values[def.name] = toNoveltyScores(rawValues, def.novelWhen));
     const normal: number[] = [], novel: number[] = [];
     for (let i = 0; i < count; i++) (isNovel[i] ? novel : normal).push(rawValues[i]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RunConfig, NoveltyScore } from '../config';
 import { ImageSet } from '../data/source';
-import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, memoryFromHalfBank, rFeatureSpace } from '../score/feature-memory';
+import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, memoryFromHalfBank, featureSpaceOf } from '../score/feature-memory';
 import { MEMORY_LRELU } from '../score/nearest';
 import { InferenceNet, inferenceNet } from '../score/inference';
 import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
@@ -48,7 +48,7 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
   let memory: FeatureMemory;
   try {
     const { images, features } = record.memory;
-    memory = memoryFromHalfBank(rFeatureSpace(nets.r, run.config.train.cellPooling), images, features, run.config.train.neighbours, memoryReader(at));
+    memory = memoryFromHalfBank(featureSpaceOf(nets, run.config.train), images, features, run.config.train.neighbours, memoryReader(at));
   } catch (err) {
     nets.r.dispose();
     nets.d.dispose();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { CellPooling } from '../config';
+import { CellPooling, TrainConfig } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { deriveSeed, mulberry32 } from '../data/random';
 import { fromFloat16, fromFloat16InPlace } from './float16';
@@ -90,6 +90,14 @@ export function rFeatureSpace(r: tf.LayersModel, cells: CellPooling): FeatureSpa
     spaceCells.set(space, cells);
   }
   return space;
+}
+
+/**
+ * The knn verdict's feature space for a run's networks: one home, so that training, scoring and eval's untrained
+ * control embed pictures alike.
+ */
+export function featureSpaceOf(nets: { r: tf.LayersModel }, train: Pick<TrainConfig, 'cellPooling'>): FeatureSpace {
+  return rFeatureSpace(nets.r, train.cellPooling);
 }
 
 /** The cells of an R feature space made by rFeatureSpace, or undefined for any other space (pixels, a probe's). */

@@ -5,7 +5,7 @@ import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
 import { coreset, CoresetWorkspace } from '../score/coreset';
 import { mulberry32, shuffleInPlace } from '../data/random';
-import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, rFeatureSpace } from '../score/feature-memory';
+import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint, AloccNets } from './nets';
@@ -158,7 +158,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
     // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
-    const space = rFeatureSpace(job.nets.r, config.train.cellPooling);
+    const space = featureSpaceOf(job.nets, config.train);
     const { features, dims, images } = memoryAtEpoch(job, space, workspace);
     const stored = toFloat16(features);
     const memory = memoryFromBank(space, fromFloat16(stored), images, config.train.neighbours);

@@ -1,8 +1,10 @@
+import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig, TrainConfig, NOVELTY_SCORES, NoveltyScore } from '../../src/config';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { sha256 } from '../../src/fsutil';
+import { setBatchNormStatistics } from '../../src/models/batchnorm-statistics';
 import { createNets, saveEpochCheckpoint } from '../../src/train/nets';
 import { EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
 import { EpochRecord, RUN_FILE_VERSION, RunFile } from '../../src/run/runfile';
@@ -21,12 +23,13 @@ export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 /**
  * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the run's split of its first
  * FAKE_RUN_IMAGES training images of the digit, the knn memory its training images, the threshold the 95th percentile
- * of the run's novelty score over its validation images, so verdicts are not all one way.
+ * of the run's novelty score over its validation images, so verdicts are not all one way. `batchNormFromTraining`: the
+ * networks' BatchNorm statistics are those of the training images (as eval's untrained control takes them).
  */
 export async function makeFakeRun(
   checkpointDir: string,
   digit: number,
-  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore, settings = {} }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig> } = {},
+  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore, settings = {}, batchNormFromTraining = false }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig>; batchNormFromTraining?: boolean } = {},
 ): Promise<RunFile> {
   const config: RunConfig = {
     data: { source: 'mnist', class: digit, folder: null },
@@ -36,6 +39,12 @@ export async function makeFakeRun(
   };
   const nets = createNets(config.model, config.train);
   const { train, validation: held } = splitTraining(builtInTrainingImages(config.data), config.train);
+  if (batchNormFromTraining) {
+    // What eval's untrained control does to its networks: BatchNorm's statistics exactly those of the training images.
+    const batches = () => [tf.tensor4d(floatsOf(train), [train.count, train.size, train.size, train.channels])];
+    setBatchNormStatistics(nets.r, batches);
+    setBatchNormStatistics(nets.d, batches);
+  }
   const built = buildFeatureMemory(rFeatureSpace(nets.r, config.train.cellPooling), train, config.train.neighbours);
   const bank = toFloat16(bankRows(built)); // stored in half precision, as training stores it
   const dims = built.dims;

@@ -58,7 +58,7 @@ function trainCommandOf(program: Command): void {
       .option('--memory-size <n>', 'training images stored with the run (a seeded sample beyond it; 0: all): the pixel baseline\'s memory', intIn('--memory-size', 0, 1e7), D.memorySize)
       .option('--memory-coreset <n>', 'training images the knn memory keeps at each epoch, a greedy k-centre coreset in R\'s features (0: the stored sample)', intIn('--memory-coreset', 0, 1e6), D.memoryCoreset)
       .option('-e, --epochs <n>', 'epochs to train', intIn('--epochs', 1, 10000), D.epochs)
-      .option('--batch-size <n>', 'images per step', intIn('--batch-size', 2, 4096), D.batchSize),
+      .option('--batch-size <n>', 'most images per step (a folder too small for four steps an epoch takes smaller batches)', intIn('--batch-size', 2, 4096), D.batchSize),
   )
     .option('--noise-std <x>', 'std of the Gaussian noise added to R\'s input (pixels in [0, 1])', numberIn('--noise-std', 0, 10), D.noiseStd)
     .option('--seed <n>', 'seed for weights, split, shuffling and noise', intIn('--seed', 0, 2 ** 31 - 1), D.seed)

@@ -90,7 +90,10 @@ export const DEFAULT_FOLDER_SIZE = 64;
 export interface TrainConfig {
   /** Passes over the training images. */
   epochs: number;
-  /** Target images per step. */
+  /**
+   * Most target images per step. A folder too small for four steps an epoch at this size trains with the largest power
+   * of two that gives four (stepBatchSize): 166 pictures take batches of 32, not a refusal.
+   */
   batchSize: number;
   /** Weight of the reconstruction BCE in R's loss (the reference's r_alpha); the adversarial BCE has weight 1. */
   rAlpha: number;
@@ -204,6 +207,21 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 42,
   limit: 0,
 };
+
+/** Fewest steps an epoch takes when the training set is small (stepBatchSize). */
+export const MIN_STEPS_PER_EPOCH = 4;
+/** Fewest images per step: a folder needs two steps of them to train at all. */
+export const MIN_STEP_BATCH = 4;
+
+/**
+ * Images per step for `trainImages` training images: batchSize, or for a set too small to give MIN_STEPS_PER_EPOCH
+ * steps at that size, the largest power of two that does (at least MIN_STEP_BATCH). Decided by the training set's size alone, so a
+ * resumed run takes the same batches. MNIST's and Fashion-MNIST's 5,400 images a class keep 128.
+ */
+export function stepBatchSize(trainImages: number, batchSize: number): number {
+  if (trainImages >= MIN_STEPS_PER_EPOCH * batchSize) return batchSize;
+  return Math.max(MIN_STEP_BATCH, 2 ** Math.floor(Math.log2(Math.max(1, trainImages / MIN_STEPS_PER_EPOCH))));
+}
 
 /** Fields a resumed run may change: only how long it trains. */
 export const RESUMABLE_CHANGES: (keyof TrainConfig)[] = ['epochs'];

@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { selectBackend } from '../backend';
-import { BackendChoice, RunConfig } from '../config';
+import { BackendChoice, RunConfig, stepBatchSize } from '../config';
 import { AloccError, EXIT } from '../errors';
 import { sha256, writeFileAtomic } from '../fsutil';
 import { describeData, pickRows } from '../data/source';
@@ -88,10 +88,11 @@ async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: RunConfig, 
   if (folder) tell({ kind: 'folder', folder: cfg.data.folder!, pictures: all.count, size: all.size, channels, report: folder });
   if (all.count === 0) throw new AloccError(`${describeData(cfg.data)}: no pictures to train on; ${cfg.data.source === 'folder' ? 'put the normal pictures in it' : 'reinstall with npm install'}`);
   const { train: trainSet, validation } = splitTraining(all, cfg.train);
-  if (trainSet.count < 2 * cfg.train.batchSize) {
+  const batch = stepBatchSize(trainSet.count, cfg.train.batchSize);
+  if (trainSet.count < 2 * batch) {
     throw new AloccError(
       `${describeData(cfg.data)}: ${trainSet.count} training picture(s) (after ${validation.count} held out for validation) make fewer than ` +
-        `two batches of ${cfg.train.batchSize}; add pictures or lower --batch-size`,
+        `two batches of ${batch}; add pictures`,
     );
   }
   const memoryImages = pickRows(trainSet, memoryRows(trainSet.count, cfg.train.memorySize, cfg.train.seed));

@@ -1,4 +1,5 @@
 import { Chart, ChartConfiguration, Plugin } from 'chart.js';
+import { stepBatchSize } from '../config';
 import { describeData } from '../data/source';
 import { RunFile } from '../run/runfile';
 import { checkSide, drawBackedLabel, drawDashedVertical, renderChartPng, whiteBackground } from './chart-canvas';
@@ -71,7 +72,7 @@ function subtitle(run: RunFile): string {
   const t = run.config.train;
   const epochs = run.epochs.length;
   return (
-    `${run.trainImages} training images, batch ${t.batchSize}, rAlpha ${t.rAlpha}, ` +
+    `${run.trainImages} training images, batch ${stepBatchSize(run.trainImages, t.batchSize)}, rAlpha ${t.rAlpha}, ` +
     `${epochs} epoch${epochs === 1 ? '' : 's'} completed, ${run.batches.length} batches`
   );
 }

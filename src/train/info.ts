@@ -2,7 +2,7 @@
  * What a training tells besides its batches and epochs, as data (for programs) and as the line `alocc train` prints
  * for each (the same words, so a program's log reads like the CLI's).
  */
-import { BackendInfo, describeBackend, RunConfig, NoveltyScore } from '../config';
+import { BackendInfo, describeBackend, RunConfig, NoveltyScore, stepBatchSize } from '../config';
 import { scoreTitle } from '../score/registry';
 import { describeData } from '../data/source';
 import { FolderReport } from '../data/folder';
@@ -50,7 +50,7 @@ export function trainInfoLine(info: TrainInfo): string {
       const t = info.config.train;
       return (
         `training on ${describeData(info.config.data)}: ${info.trainImages} images (${info.validationImages} held out, ${info.memoryImages} in the knn memory) for ` +
-        `${t.epochs} epoch(s), batch ${t.batchSize}; checkpoints in ${info.runDir}`
+        `${t.epochs} epoch(s), batch ${stepBatchSize(info.trainImages, t.batchSize)}; checkpoints in ${info.runDir}`
       );
     }
     case 'done':

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
+import { RunConfig, NOVELTY_SCORES, NoveltyScore, stepBatchSize } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { floatsOf, ImageSet } from '../data/source';
@@ -102,7 +102,8 @@ function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: Coreset
 
 async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; images: number }> {
   const { config, nets, train, events } = job;
-  const { batchSize, seed } = config.train;
+  const { seed } = config.train;
+  const batchSize = stepBatchSize(train.count, config.train.batchSize);
   const { size, channels } = train;
   const per = size * size * channels;
   const n = batchesPerEpoch(train.count, batchSize);

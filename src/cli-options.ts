@@ -3,7 +3,7 @@
  * InvalidArgumentError (exit 2, one line). src/cli.ts wires them to the commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
+import { BACKEND_CHOICES, BATCHNORM_STATISTICS, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
 
 export function intIn(name: string, min: number, max: number) {
   return (value: string) => {
@@ -86,6 +86,11 @@ export function addRecipeOptions(cmd: Command): Command {
       new Option('--cell-pooling <kind>', 'what the knn features keep of each cell of R\'s first block: its mean, or mean and maximum')
         .choices(CELL_POOLINGS)
         .default(D.cellPooling),
+    )
+    .addOption(
+      new Option('--batchnorm-statistics <from>', "R's BatchNorm inference statistics: training's moving averages, or those of the clean training pictures")
+        .choices(BATCHNORM_STATISTICS)
+        .default(D.batchNormStatistics),
     );
 }
 
@@ -106,6 +111,7 @@ export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boo
     learningRate: pick('learningRate', 'lr'),
     noveltyScore: pick('noveltyScore', 'score'),
     bce: pick('bce', 'bce'),
+    batchNormStatistics: pick('batchNormStatistics', 'batchnormStatistics'),
     neighbours: typed<number>('neighbours'),
     cellPooling: typed<TrainConfig['cellPooling']>('cellPooling'),
   };

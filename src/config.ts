@@ -56,6 +56,10 @@ export type CellPooling = (typeof CELL_POOLINGS)[number];
 export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
 export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
 
+/** Where the networks' BatchNorm inference statistics come from (TrainConfig.batchNormStatistics). */
+export const BATCHNORM_STATISTICS = ['moving', 'pictures'] as const;
+export type BatchNormStatistics = (typeof BATCHNORM_STATISTICS)[number];
+
 /** Fashion-MNIST's class names, by class number. */
 export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 
@@ -134,6 +138,16 @@ export interface TrainConfig {
    */
   cellPooling: CellPooling;
   /**
+   * Where R's BatchNorm statistics for inference come from: 'moving', the moving averages training kept (as Keras
+   * does), or 'pictures', set at the end of every epoch to the exact statistics of the clean stored training pictures
+   * (models/batchnorm-statistics.ts). R trains on noisy pictures, so its moving averages describe inputs that scoring
+   * never sees; on colour pictures the kNN verdict lost most of its ranking to that mismatch. D keeps its moving
+   * averages of real and fake batches either way: they are what D(x) and D(R(x)) were trained to read (docs/research.md, "BatchNorm statistics of the clean pictures"). Training itself is the
+   * same either way: in training mode BatchNorm normalises with each batch's own statistics. Runs of run-file
+   * version 5 and earlier: 'moving'.
+   */
+  batchNormStatistics: BatchNormStatistics;
+  /**
    * Training images the knn memory keeps at most (a seeded sample of the training images when there are more), so
    * that scoring time and disk per run stay bounded whatever the folder's size. Runs made before the option: 0, all.
    */
@@ -169,13 +183,13 @@ export interface RunConfig {
  *   (src/score/feature-memory.ts), which on the same checkpoints ranks far better than any reconstruction error.
  */
 export const PRESETS = {
-  seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'clipped' },
-  'seed-logits': { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'logits' },
-  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'kl', bce: 'logits' },
-  'recon-knn': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'knn', bce: 'logits' },
+  seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'clipped', batchNormStatistics: 'moving' },
+  'seed-logits': { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'logits', batchNormStatistics: 'moving' },
+  'recon-weighted': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'kl', bce: 'logits', batchNormStatistics: 'moving' },
+  'recon-knn': { rAlpha: 10, learningRate: 0.0005, noveltyScore: 'knn', bce: 'logits', batchNormStatistics: 'pictures' },
 } as const satisfies Record<string, RecipeSettings>;
 /** The settings a preset names. */
-export type RecipeSettings = Pick<TrainConfig, 'rAlpha' | 'learningRate' | 'noveltyScore' | 'bce'>;
+export type RecipeSettings = Pick<TrainConfig, 'rAlpha' | 'learningRate' | 'noveltyScore' | 'bce' | 'batchNormStatistics'>;
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 /** The recipe a run gets when no --preset is given. */
@@ -202,6 +216,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   noveltyScore: PRESETS[DEFAULT_PRESET].noveltyScore,
   neighbours: 10,
   cellPooling: 'mean-max',
+  batchNormStatistics: PRESETS[DEFAULT_PRESET].batchNormStatistics,
   memorySize: 4096,
   memoryCoreset: 1000,
   seed: 42,

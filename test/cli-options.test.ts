@@ -86,19 +86,22 @@ function recipeOf(args: string[], resume = false) {
 }
 
 test('recipeFrom: typed beats preset beats default; on --resume an untyped setting is left to the run', () => {
-  const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown) =>
-    ({ rAlpha, learningRate, noveltyScore, bce, neighbours, cellPooling });
-  assert.deepEqual(recipeOf([]), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max'));
-  assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max'));
-  assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 10, 'mean-max'));
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9', '--cell-pooling', 'mean']), all(3, 0.01, 'knn', 'logits', 9, 'mean'));
+  const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown, batchNormStatistics: unknown) =>
+    ({ rAlpha, learningRate, noveltyScore, bce, batchNormStatistics, neighbours, cellPooling });
+  assert.deepEqual(recipeOf([]), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max', 'pictures'));
+  assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving'));
+  assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 10, 'mean-max', 'moving'));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9', '--cell-pooling', 'mean', '--batchnorm-statistics', 'pictures']), all(3, 0.01, 'knn', 'logits', 9, 'mean', 'pictures'));
   // Typed values equal to the defaults still count as typed (a preset does not override them).
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--r-alpha', '10']), all(10, 0.002, 'bce', 'clipped', 10, 'mean-max'));
-  assert.deepEqual(recipeOf([], true), all(undefined, undefined, undefined, undefined, undefined, undefined));
-  assert.deepEqual(recipeOf(['--preset', 'seed-logits'], true), all(0.2, 0.002, 'bce', 'logits', undefined, undefined));
-  assert.deepEqual(recipeOf(['--score', 'mse', '--neighbours', '7'], true), all(undefined, undefined, 'mse', undefined, 7, undefined));
-  assert.deepEqual(recipeOf(['--cell-pooling', 'mean'], true), all(undefined, undefined, undefined, undefined, undefined, 'mean'));
-  assert.deepEqual(recipeOf(['--r-alpha', '2', '--lr', '0.1', '--bce', 'clipped'], true), all(2, 0.1, undefined, 'clipped', undefined, undefined));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--r-alpha', '10']), all(10, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving'));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--batchnorm-statistics', 'pictures']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'pictures'));
+  assert.deepEqual(recipeOf([], true), all(undefined, undefined, undefined, undefined, undefined, undefined, undefined));
+  assert.deepEqual(recipeOf(['--preset', 'seed-logits'], true), all(0.2, 0.002, 'bce', 'logits', undefined, undefined, 'moving'));
+  assert.deepEqual(recipeOf(['--score', 'mse', '--neighbours', '7'], true), all(undefined, undefined, 'mse', undefined, 7, undefined, undefined));
+  assert.deepEqual(recipeOf(['--cell-pooling', 'mean'], true), all(undefined, undefined, undefined, undefined, undefined, 'mean', undefined));
+  assert.deepEqual(recipeOf(['--batchnorm-statistics', 'moving'], true), all(undefined, undefined, undefined, undefined, undefined, undefined, 'moving'));
+  assert.deepEqual(recipeOf(['--r-alpha', '2', '--lr', '0.1', '--bce', 'clipped'], true), all(2, 0.1, undefined, 'clipped', undefined, undefined, undefined));
+  assert.throws(() => recipeOf(['--batchnorm-statistics', 'batch']), /Allowed choices are moving, pictures\./);
   assert.throws(() => recipeOf(['--preset', 'fast']), /argument 'fast' is invalid\. Allowed choices are seed, seed-logits, recon-weighted, recon-knn\./);
   assert.throws(() => recipeOf(['--score', 'psnr']), /Allowed choices are bce, kl, mse, ink, knn\./);
   assert.throws(() => recipeOf(['--bce', 'sigmoid']), /Allowed choices are logits, clipped\./);
@@ -129,6 +132,7 @@ test('the shared options: flags, choices and defaults as the README gives them, 
     ['--bce', 'logits', ['logits', 'clipped']],
     ['--neighbours', 10, undefined],
     ['--cell-pooling', 'mean-max', ['mean', 'mean-max']],
+    ['--batchnorm-statistics', 'pictures', ['moving', 'pictures']],
   ]);
   for (const o of [...options, ...recipe]) assert.ok(o.description.length > 10, `${o.long} has a description`);
   assert.match(recipe[0].description, /default: recon-knn/);

@@ -10,7 +10,7 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
     epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
-    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', memorySize: 4096, memoryCoreset: 1000, seed: 42, limit: 0,
+    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, seed: 42, limit: 0,
   });
   // README, "alocc train": --size 16-256, 64 for folders; --resize fill for folders; built-in sets framed like MNIST.
   assert.deepEqual([MIN_INPUT_SIZE, MAX_INPUT_SIZE, DEFAULT_FOLDER_SIZE], [16, 256, 64]);
@@ -18,10 +18,15 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(BUILT_IN_PREPROCESSING, { resize: 'contain', invert: 'auto', fit: 'auto' });
   assert.equal(DEFAULT_PRESET, 'recon-knn');
   assert.deepEqual(PRESET_NAMES, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn']);
-  // README, "Presets": r-alpha, lr, bce, score.
-  const table = { seed: [0.2, 0.002, 'clipped', 'bce'], 'seed-logits': [0.2, 0.002, 'logits', 'bce'], 'recon-weighted': [10, 0.0005, 'logits', 'kl'], 'recon-knn': [10, 0.0005, 'logits', 'knn'] };
-  for (const [name, [rAlpha, learningRate, bce, noveltyScore]] of Object.entries(table)) {
-    assert.deepEqual(PRESETS[name as keyof typeof PRESETS], { rAlpha, learningRate, noveltyScore, bce }, name);
+  // README, "Presets": r-alpha, lr, bce, score, BatchNorm statistics.
+  const table = {
+    seed: [0.2, 0.002, 'clipped', 'bce', 'moving'],
+    'seed-logits': [0.2, 0.002, 'logits', 'bce', 'moving'],
+    'recon-weighted': [10, 0.0005, 'logits', 'kl', 'moving'],
+    'recon-knn': [10, 0.0005, 'logits', 'knn', 'pictures'],
+  };
+  for (const [name, [rAlpha, learningRate, bce, noveltyScore, batchNormStatistics]] of Object.entries(table)) {
+    assert.deepEqual(PRESETS[name as keyof typeof PRESETS], { rAlpha, learningRate, noveltyScore, bce, batchNormStatistics }, name);
   }
   assert.deepEqual(NOVELTY_SCORES, ['bce', 'kl', 'mse', 'ink', 'knn']);
   assert.deepEqual(Object.fromEntries(RATED_SCORES.filter((d) => (NOVELTY_SCORES as readonly string[]).includes(d.name)).map((d) => [d.name, d.title])), {

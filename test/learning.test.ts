@@ -21,8 +21,12 @@ import { tempDir } from './helpers/fixtures';
 
 const work = tempDir('alocc-learning-');
 const ckpt = path.join(work, 'ckpt');
-/** About 4 s of training on one core: 270 training images, 30 held out, 8 batches of 32 per epoch. */
-const SETTINGS = { data: { source: 'mnist' as const, class: 1 }, epochs: 2, limit: 300, batchSize: 32, seed: 42 };
+/**
+ * About 4 s of training on one core: 270 training images, 30 held out, 8 batches of 32 per epoch. R keeps training's
+ * moving BatchNorm averages here: D(R(x)) reads R's reconstructions as D was trained against them (with the clean
+ * pictures' statistics, the default, R reconstructs differently at inference and D(R(x)) fell to 0.68 here).
+ */
+const SETTINGS = { data: { source: 'mnist' as const, class: 1 }, epochs: 2, limit: 300, batchSize: 32, seed: 42, batchNormStatistics: 'moving' as const };
 const TEST_IMAGES = 100;
 const quiet = () => new Writable({ write: (_c, _e, done) => done() }) as unknown as NodeJS.WriteStream;
 let run: RunFile;
@@ -121,5 +125,30 @@ test("each epoch's recorded thresholds are the 95th percentile of its validation
     close(v.bce.mean, bce.reduce((a, b) => a + b) / n, `epoch ${record.epoch} bce mean`);
     // The verdict's threshold is the run's own score's.
     assert.equal(record.threshold, v[run.config.train.noveltyScore].threshold);
+  }
+});
+
+test("the default run's BatchNorm statistics are those of its clean stored training pictures, set after each epoch", async () => {
+  // R's first BatchNorm normalises its conv's output: its saved moving mean and variance must be that output's
+  // per-channel moments over the run's stored training pictures (memory-images.bin), computed here in plain loops. With
+  // training's moving averages (the 'moving' setting) they would describe R's noisy inputs instead.
+  const dir = path.join(work, 'pictures');
+  const { run: made } = await train({ ...SETTINGS, batchNormStatistics: undefined, epochs: 1, limit: 200, checkpointDir: dir, backend: 'wasm' });
+  assert.equal(made.config.train.batchNormStatistics, 'pictures');
+  const opened = openRun(runDirFor(dir, 'digit-1'), { epoch: 1 });
+  try {
+    const pictures = opened.memoryImages();
+    const conv = opened.r.getLayer('g_encoder_h0_conv');
+    const [, , movingMean, movingVar] = opened.r.getLayer('g_encoder_h0_conv_bn').getWeights().map((w) => Array.from(w.dataSync()));
+    const y = tf.tidy(() => (conv.apply(tf.tensor4d(floatsOf(pictures), [pictures.count, 28, 28, 1])) as tf.Tensor4D).reshape([-1, movingMean.length]).arraySync() as number[][]);
+    for (let c = 0; c < movingMean.length; c++) {
+      const v = y.map((row) => row[c]);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+      assert.ok(Math.abs(movingMean[c] - mean) < 1e-4 + 1e-4 * Math.abs(mean), `channel ${c}: mean ${movingMean[c]} vs ${mean}`);
+      assert.ok(Math.abs(movingVar[c] - variance) < 1e-4 + 1e-3 * variance, `channel ${c}: variance ${movingVar[c]} vs ${variance}`);
+    }
+  } finally {
+    opened.dispose();
   }
 });

@@ -172,26 +172,41 @@ test('a run folder from an earlier alocc (run file version 2) gets one line sayi
   }
 });
 
-test('version-3 and version-4 run folders open as version 5 with the settings they were made with', () => {
-  // Version 3: before --memory-coreset (its memory is the stored sample) and --cell-pooling (cell means).
-  const { memoryCoreset: _dropped, cellPooling: _none, ...train3 } = validRun().config.train;
+test('version-3, 4 and 5 run folders open as version 6 with the settings they were made with', () => {
+  // Version 3: before --memory-coreset (its memory is the stored sample), --cell-pooling (cell means) and
+  // --batchnorm-statistics (moving averages).
+  const { memoryCoreset: _dropped, cellPooling: _none, batchNormStatistics: _moving, ...train3 } = validRun().config.train;
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: train3 } }));
   let run = readRunFile(runDir);
-  assert.equal(run.version, 5);
+  assert.equal(run.version, 6);
   assert.equal(run.config.train.memoryCoreset, 0);
   assert.equal(run.config.train.cellPooling, 'mean');
+  assert.equal(run.config.train.batchNormStatistics, 'moving');
   // Version 4: a coreset memory, in cell means.
-  const { cellPooling: _absent, ...train4 } = { ...validRun().config.train, memoryCoreset: 1000 };
+  const { cellPooling: _absent, batchNormStatistics: _moving4, ...train4 } = { ...validRun().config.train, memoryCoreset: 1000 };
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4, config: { ...validRun().config, train: train4 } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 5);
+  assert.equal(run.version, 6);
   assert.equal(run.config.train.memoryCoreset, 1000);
   assert.equal(run.config.train.cellPooling, 'mean');
+  assert.equal(run.config.train.batchNormStatistics, 'moving');
+  // Version 5: cell maxima, moving averages.
+  const { batchNormStatistics: _moving5, ...train5 } = { ...validRun().config.train, cellPooling: 'mean-max' };
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 5, config: { ...validRun().config, train: train5 } }));
+  run = readRunFile(runDir);
+  assert.equal(run.version, 6);
+  assert.equal(run.config.train.cellPooling, 'mean-max');
+  assert.equal(run.config.train.batchNormStatistics, 'moving');
   // A file that already names a field its version lacked is not one alocc wrote: refused like any other bad version.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: { ...train3, memoryCoreset: 5 } } }));
-  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 5\)/);
+  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 6\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4 }));
-  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 5\)/);
+  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 6\)/);
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 5 }));
+  assert.throws(() => readRunFile(runDir), /version 5 is not supported \(expected 6\)/);
+  // An unknown source of BatchNorm statistics is named.
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), config: { ...validRun().config, train: { ...validRun().config.train, batchNormStatistics: 'batch' } } }));
+  assert.throws(() => readRunFile(runDir), /config\.train\.batchNormStatistics "batch" is not one of moving, pictures/);
   // An unknown cell pooling is named.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), config: { ...validRun().config, train: { ...validRun().config.train, cellPooling: 'max' } } }));
   assert.throws(() => readRunFile(runDir), /config\.train\.cellPooling "max" is not one of mean, mean-max/);

@@ -28,7 +28,8 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
 }
 
-const cli = path.join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
+/** The built CLI; ALOCC_CLI names another build (a frozen copy, so a long sweep is not changed by a rebuild). */
+const cli = process.env.ALOCC_CLI ?? path.join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 
 function alocc(args: string[]): string {
   return execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });

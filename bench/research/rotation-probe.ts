@@ -18,6 +18,7 @@ import { folderPreprocessing } from '../../src/data/folder';
 import { auroc } from '../../src/eval/metrics';
 import { setBatchNormStatistics } from '../../src/models/batchnorm-statistics';
 import { seededInit } from '../../src/models/layers';
+import { logitsOf } from '../../src/models/logits';
 import { buildFeatureMemory, FeatureSpace, memoryDistances, pixelSpace, rFeatureSpace } from '../../src/score/feature-memory';
 import { createNets, AloccNets } from '../../src/train/nets';
 import { trainBatch } from '../../src/train/step';
@@ -83,6 +84,7 @@ async function main() {
   const dTrunk = trunk(nets.d, [D_BLOCKS[3]]);
   const rotOpt: tf.Optimizer = arg('opt', 'rmsprop') === 'adam' ? tf.train.adam(Number(arg('lr', '0.001'))) : new ClippedRmsprop(cfg.learningRate, cfg.clipValue);
   const vars = [...nets.d.trainableWeights, ...head.trainableWeights].map((w) => (w as unknown as { val: tf.Variable }).val);
+  const dVars = nets.d.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const per = size * size * 3;
   const started = Date.now();
   let step = 0;
@@ -93,7 +95,18 @@ async function main() {
       for (let k = 0; k < batch; k++) buf.set(floatsOf(train, order[b + k], 1), k * per);
       const x = tf.tensor4d(buf, [batch, size, size, 3]);
       trainBatch(nets, x, cfg, 1 + step++);
-      if (rotWeight > 0) {
+      if (rotWeight > 0 && arg('mode', 'rot') === 'pseudo') {
+        // Pseudo-anomalies from the normal batch itself: each picture rotated by a random quarter turn (1-3) with its
+        // colour channels cycled, labelled 0 beside the real pictures labelled 1, through D's own output.
+        tf.tidy(() => {
+          const k = 1 + (step % 3);
+          const fake = tf.reverse(rot90(x, k), 3) as tf.Tensor4D;
+          const xs = tf.concat([x, fake]);
+          const labels = tf.concat([tf.ones([batch, 1]), tf.zeros([batch, 1])]);
+          const { grads } = tf.variableGrads(() => tf.mul(tf.losses.sigmoidCrossEntropy(labels, logitsOf(nets.d, xs, true)), rotWeight) as tf.Scalar, dVars);
+          rotOpt.applyGradients(grads);
+        });
+      } else if (rotWeight > 0) {
         tf.tidy(() => {
           const xs = tf.concat([0, 1, 2, 3].map((k) => rot90(x, k)));
           const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 3].flatMap((k) => Array(batch).fill(k)), 'int32'), 4);
@@ -122,7 +135,7 @@ async function main() {
     d23tta: (n) => dSpace(n.d, [2, 3], true),
     'rCells+d23': (n) => joined(rFeatureSpace(n.r, 'mean-max'), dSpace(n.d, [2, 3])),
   };
-  const row: Record<string, unknown> = { task: trainDir.split('/').slice(-2, -1)[0], opt: arg('opt', 'rmsprop'), epochs, batch, rotWeight, seed, trainSeconds };
+  const row: Record<string, unknown> = { task: trainDir.split('/').slice(-2, -1)[0], mode: arg('mode', 'rot'), opt: arg('opt', 'rmsprop'), epochs, batch, rotWeight, seed, trainSeconds };
   const x = tf.tensor4d(floatsOf(test), [test.count, size, size, 3]);
   const score = (space: FeatureSpace) => {
     const m = buildFeatureMemory(space, train, 10);
@@ -133,7 +146,14 @@ async function main() {
     return Math.round(a * 10000) / 10000;
   };
   row.pixels = score(pixelSpace);
-  for (const [name, make] of Object.entries(spaces)) row[name] = [score(make(nets)), score(make(untrained))];
+  const dx = tf.tidy(() => tf.neg(nets.d.predict(x) as tf.Tensor).dataSync());
+  row.dOfX = Math.round(auroc(dx, test.isNovel) * 10000) / 10000;
+  const trainedScores = Object.fromEntries(Object.entries(spaces).map(([name, make]) => [name, score(make(nets))]));
+  // The trained networks again, their BatchNorm statistics taken exactly on the clean training pictures (R's moving
+  // statistics were gathered on noisy inputs, D's on real and fake batches): is the gap the weights', or the statistics'?
+  setBatchNormStatistics(nets.r, batches);
+  setBatchNormStatistics(nets.d, batches);
+  for (const [name, make] of Object.entries(spaces)) row[name] = [trainedScores[name], score(make(untrained)), score(make(nets))];
   console.log(JSON.stringify(row));
 }
 

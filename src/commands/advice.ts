@@ -20,6 +20,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   bce: '--bce',
   neighbours: '--neighbours',
   cellPooling: '--cell-pooling',
+  batchNormStatistics: '--batchnorm-statistics',
   memorySize: '--memory-size',
   memoryCoreset: '--memory-coreset',
 };

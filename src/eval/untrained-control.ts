@@ -7,10 +7,9 @@
  * what training earned.
  */
 import * as tf from '@tensorflow/tfjs';
-import { floatsOf, ImageSet } from '../data/source';
 import { setBatchNormStatistics } from '../models/batchnorm-statistics';
 import { coreset } from '../score/coreset';
-import { disposeFeatureMemory, featureSpaceOf, FeatureMemory, memoryDistances, memoryFromBank } from '../score/feature-memory';
+import { batchesOf, disposeFeatureMemory, featureSpaceOf, FeatureMemory, memoryDistances, memoryFromBank } from '../score/feature-memory';
 import { OpenedRun } from '../run/open';
 import { createNets, disposeNets } from '../train/nets';
 
@@ -18,13 +17,6 @@ import { createNets, disposeNets } from '../train/nets';
 export interface UntrainedControl {
   distances(pixels: Float32Array, count: number): Float32Array;
   dispose(): void;
-}
-
-function* batchesOf(set: ImageSet, size = 128): Generator<tf.Tensor4D> {
-  for (let start = 0; start < set.count; start += size) {
-    const n = Math.min(size, set.count - start);
-    yield tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
-  }
 }
 
 export function untrainedControl(opened: OpenedRun): UntrainedControl {

@@ -39,19 +39,21 @@ export function readRunFile(runDir: string): RunFile {
 }
 
 /**
- * Versions 3 and 4 are read as 5, with the values their settings had before they existed: version 3 lacks
- * config.train.memoryCoreset (its knn memory is the stored sample, which memoryCoreset 0 means), and both lack
- * config.train.cellPooling (their knn features are the cells' means). Their memory files are in those features, so
- * they score exactly as before.
+ * Versions 3 to 5 are read as 6, with the values their settings had before they existed: version 3 lacks
+ * config.train.memoryCoreset (its knn memory is the stored sample, which memoryCoreset 0 means), versions 3 and 4 lack
+ * config.train.cellPooling (their knn features are the cells' means), and all three lack
+ * config.train.batchNormStatistics (their networks keep training's moving averages). Their checkpoints and memory
+ * files are what those settings made, so they score exactly as before.
  */
 function upgradeOlderVersions(parsed: unknown): void {
   const run = parsed as { format?: unknown; version?: unknown; config?: { train?: Record<string, unknown> } };
   const train = run?.config?.train;
-  if (run?.format !== 'alocc-run' || (run.version !== 3 && run.version !== 4) || typeof train !== 'object' || train === null) return;
+  if (run?.format !== 'alocc-run' || (run.version !== 3 && run.version !== 4 && run.version !== 5) || typeof train !== 'object' || train === null) return;
   // A file that already names a field its version lacked is not one alocc wrote: left to be refused by its version.
-  if ('cellPooling' in train || (run.version === 3 && 'memoryCoreset' in train)) return;
+  if ('batchNormStatistics' in train || (run.version !== 5 && 'cellPooling' in train) || (run.version === 3 && 'memoryCoreset' in train)) return;
   if (run.version === 3) train.memoryCoreset = 0;
-  train.cellPooling = 'mean';
+  if (run.version !== 5) train.cellPooling = 'mean';
+  train.batchNormStatistics = 'moving';
   run.version = RUN_FILE_VERSION;
 }
 

@@ -1,4 +1,4 @@
-import { CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
+import { BATCHNORM_STATISTICS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
 import type { FolderReport } from '../data/folder';
 
 /** Losses of one batch, with where it fell in training. */
@@ -49,10 +49,10 @@ export interface EpochRecord {
 
 /**
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
- * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 and 4 are read as 5
+ * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 5 are read as 6
  * (runfile-io.ts): they lack settings whose values then were fixed.
  */
-export const RUN_FILE_VERSION = 5;
+export const RUN_FILE_VERSION = 6;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -123,6 +123,9 @@ function configProblem(config: unknown): string | null {
   }
   if (!(CELL_POOLINGS as readonly unknown[]).includes(train.cellPooling)) {
     return `config.train.cellPooling ${JSON.stringify(train.cellPooling)} is not one of ${CELL_POOLINGS.join(', ')}`;
+  }
+  if (!(BATCHNORM_STATISTICS as readonly unknown[]).includes(train.batchNormStatistics)) {
+    return `config.train.batchNormStatistics ${JSON.stringify(train.batchNormStatistics)} is not one of ${BATCHNORM_STATISTICS.join(', ')}`;
   }
   if (!(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
     return `config.train.noveltyScore ${JSON.stringify(train.noveltyScore)} is not one of ${NOVELTY_SCORES.join(', ')}`;

@@ -135,6 +135,14 @@ export function memoryRows(count: number, max: number, seed: number): Uint32Arra
   return order.slice(0, max).sort();
 }
 
+/** The pictures of `set` as tensors [b, s, s, c] in [0, 1], `size` at a time (the caller disposes each). */
+export function* batchesOf(set: ImageSet, size = 128): Generator<tf.Tensor4D> {
+  for (let start = 0; start < set.count; start += size) {
+    const n = Math.min(size, set.count - start);
+    yield tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
+  }
+}
+
 /** Embeds every image of `set` in `space`; the bank lives on the backend. */
 export function buildFeatureMemory(space: FeatureSpace, set: ImageSet, k: number, batchSize = 256): FeatureMemory {
   if (!Number.isInteger(k) || k < 1) throw new Error(`buildFeatureMemory: k must be a positive integer, got ${k}`);

@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { RunConfig, NOVELTY_SCORES, NoveltyScore, stepBatchSize } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
+import { setBatchNormStatistics } from '../models/batchnorm-statistics';
 import { floatsOf, ImageSet } from '../data/source';
 import { coreset, CoresetWorkspace } from '../score/coreset';
 import { mulberry32, shuffleInPlace } from '../data/random';
-import { bankRows, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
+import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint, AloccNets } from './nets';
@@ -158,6 +159,11 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const epochStarted = performance.now();
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
+    if (config.train.batchNormStatistics === 'pictures') {
+      // Before anything is scored or saved: the knn memory, the thresholds and the checkpoint all see these statistics.
+      // R's only: D's moving averages of real and fake batches are what D(R(x)) and D(x) were trained to read.
+      setBatchNormStatistics(job.nets.r, () => batchesOf(job.memoryImages));
+    }
     // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
     const space = featureSpaceOf(job.nets, config.train);
     const { features, dims, images } = memoryAtEpoch(job, space, workspace);

@@ -30,7 +30,7 @@ function averagedBlockAuroc(blocks: FoldedFirstBlock[], train: ReturnType<typeof
   const core = coreset(space, train, m, seed);
   const memory = memoryFromBank(space, core.features, core.images.count, k);
   try {
-    return auroc(knnNovelty(memory, block, pixels, test.count, test), test.isNovel);
+    return auroc(knnNovelty(memory, pixels, test.count, test, block), test.isNovel);
   } finally {
     memory.bank.dispose();
     block.filter.dispose();
@@ -46,7 +46,7 @@ runProbe('epoch-ensemble-probe', (runDir, run) => {
   for (const record of run.epochs) {
     const opened = openRun(runDir, { epoch: record.epoch });
     try {
-      const scores = knnNovelty(opened.memory, opened.firstBlock(), pixels, test.count, test);
+      const scores = knnNovelty(opened.memory, pixels, test.count, test, opened.firstBlock());
       const scale = 1 / record.validation.knn.mean;
       perEpoch.push(scores.map((v) => v * scale));
       const b = opened.firstBlock();

@@ -66,13 +66,13 @@ runProbe('shift-probe', (runDir, run) => {
     const core = coreset(space, withShiftedCopies(train, run.config.train.seed), run.config.train.memoryCoreset, run.config.train.seed);
     const memory = memoryFromBank(space, core.features, core.images.count, run.config.train.neighbours);
     try {
-      augmentedMemory = auroc(knnNovelty(memory, block, pixels, test.count, test), test.isNovel);
+      augmentedMemory = auroc(knnNovelty(memory, pixels, test.count, test, block), test.isNovel);
     } finally {
       memory.bank.dispose();
     }
     for (const [dy, dx] of SQUARE) {
       const moved = dy === 0 && dx === 0 ? pixels : shifted(pixels, test.count, test.size, test.channels, dy, dx);
-      scores.set(`${dy},${dx}`, knnNovelty(opened.memory, opened.firstBlock(), moved, test.count, test));
+      scores.set(`${dy},${dx}`, knnNovelty(opened.memory, moved, test.count, test, opened.firstBlock()));
     }
   } finally {
     opened.dispose();

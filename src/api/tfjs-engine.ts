@@ -13,7 +13,7 @@ export async function tfjsEngine(at: RunAtEpoch, choice: BackendChoice): Promise
     backend,
     score(pixels, count, want) {
       // A knn verdict without details needs R's first block only: about 5× less arithmetic at 28×28.
-      if (run.score === 'knn' && !want.details && !want.reconstructions) return { novelty: knnNovelty(run.memory, run.firstBlock(), pixels, count, run.preprocessing) };
+      if (run.score === 'knn' && !want.details && !want.reconstructions) return { novelty: knnNovelty(run.memory, pixels, count, run.preprocessing, run.firstBlock()) };
       const s = scoreImages(run, pixels, count, run.preprocessing, undefined, want.reconstructions);
       return { novelty: s.novelty[run.score], details: { reconLoss: s.reconLoss, dOfR: s.dOfR, dOfX: s.dOfX } };
     },

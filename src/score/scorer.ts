@@ -99,20 +99,20 @@ export function scoreImages(
   try {
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
-      const [loss, d, rec, q] = tf.tidy(() => {
-        const x = tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]);
+      const batch = pixels.subarray(start * per, (start + n) * per);
+      out.novelty.knn.set(memory ? knnNovelty(memory, batch, n, shape, sharedFeatures ? firstBlock(inference.r) : undefined) : new Float32Array(n).fill(NaN), start);
+      const [loss, d, rec] = tf.tidy(() => {
+        const x = tf.tensor4d(batch, [n, size, size, channels]);
         const { output: y } = inference.r.run(x);
         // D is per image in inference mode, so one pass over [x; R(x)] gives D(x) and D(R(x)).
         const dBoth = inference.d.run(tf.concat([x, y])).output.reshape([2 * n]);
-        const features = memory ? (sharedFeatures ? denseFirstBlockFeatures(x, firstBlock(inference.r), cells!) : memory.features(x)) : tf.zeros([0, 0]);
-        return [reconstructionLossPerImage(y as tf.Tensor4D, x), dBoth, y, features as tf.Tensor2D];
+        return [reconstructionLossPerImage(y as tf.Tensor4D, x), dBoth, y];
       });
       try {
         out.reconLoss.set(loss.dataSync(), start);
         const dv = d.dataSync();
         out.dOfX.set(dv.subarray(0, n), start);
         out.dOfR.set(dv.subarray(n), start);
-        out.novelty.knn.set(memory ? featureDistances(memory, q) : new Float32Array(n).fill(NaN), start);
         // Read last, where it lies: nothing is allocated on the backend until it is used.
         const r = valuesInPlace(rec);
         if (reconstructions) reconstructions.set(r.subarray(0, n * per), start * per);
@@ -122,7 +122,7 @@ export function scoreImages(
           for (const [name, f] of Object.entries(PAIR_SCORES) as [keyof typeof PAIR_SCORES, PairScore][]) out.novelty[name][start + i] = f(xi, ri);
         }
       } finally {
-        tf.dispose([loss, d, rec, q]);
+        tf.dispose([loss, d, rec]);
       }
     }
   } finally {
@@ -132,19 +132,21 @@ export function scoreImages(
 }
 
 /**
- * The knn score alone, for `count` images of `shape`: R's folded first block and the memory (in R's feature space),
- * nothing else of R or D (a fifth of scoreImages' arithmetic at 28×28). What a knn verdict needs when the caller wants
- * no diagnostics.
+ * The knn score of `count` images of `shape`: their mean distance to the k nearest memory images, the one knn path of
+ * TensorFlow.js scoring (scoreImages takes it too). With `block`, R's folded first block (the memory must be in R's
+ * feature space): the features without the rest of R or D, a fifth of scoreImages' arithmetic at 28×28; without it,
+ * the memory's own feature space.
  */
-export function knnNovelty(memory: FeatureMemory, block: FoldedFirstBlock, pixels: Float32Array, count: number, shape: ImageShape, batchSize = 256): Float32Array {
+export function knnNovelty(memory: FeatureMemory, pixels: Float32Array, count: number, shape: ImageShape, block?: FoldedFirstBlock, batchSize = 256): Float32Array {
   const cells = firstBlockCells(memory.features);
-  if (!cells) throw new Error('knnNovelty: the memory is not in R\'s feature space');
+  if (block && !cells) throw new Error('knnNovelty: the memory is not in R\'s feature space');
+  const features = (x: tf.Tensor4D) => (block ? denseFirstBlockFeatures(x, block, cells!) : memory.features(x));
   const { size, channels } = shape;
   const per = size * size * channels;
   const out = new Float32Array(count);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const q = tf.tidy(() => denseFirstBlockFeatures(tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels]), block, cells));
+    const q = tf.tidy(() => features(tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, size, size, channels])));
     try {
       out.set(featureDistances(memory, q), start);
     } finally {

@@ -162,12 +162,13 @@ test('loadDetector chooses its engine: the compiled kernels for a knn verdict on
 
 test('a version-4 run (cell means, five neighbours) scores as before, on the compiled kernels and on TensorFlow.js alike', async () => {
   const oldCkpt = path.join(work, 'v4');
-  await makeFakeRun(oldCkpt, 1, { model: SMALL_MODEL, settings: { cellPooling: 'mean', neighbours: 5 } });
+  await makeFakeRun(oldCkpt, 1, { model: SMALL_MODEL, settings: { cellPooling: 'mean', neighbours: 5, batchNormStatistics: 'moving' } });
   const oldDir = path.join(oldCkpt, 'digit-1');
-  // As alocc before --cell-pooling wrote it: version 4, no cellPooling.
+  // As alocc before --cell-pooling wrote it: version 4, no cellPooling nor batchNormStatistics.
   const file = path.join(oldDir, 'run.json');
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
   delete json.config.train.cellPooling;
+  delete json.config.train.batchNormStatistics;
   fs.writeFileSync(file, JSON.stringify({ ...json, version: 4 }));
   const record = json.epochs.find((e: { epoch: number }) => e.epoch === json.bestEpoch);
   assert.equal(record.memory.features, 7 * 7 * 4, 'the memory holds cell means only (R\'s narrow first block: 4 filters)');

@@ -73,7 +73,7 @@ export const backendOption = () =>
 export function addRecipeOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--preset <name>', `a named recipe of --r-alpha, --lr, --score and --bce (default: ${DEFAULT_PRESET}; see README)`).choices(PRESET_NAMES),
+      new Option('--preset <name>', `a named recipe of --r-alpha, --lr, --score, --bce and --batchnorm-statistics (default: ${DEFAULT_PRESET}; see README)`).choices(PRESET_NAMES),
     )
     .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
     .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)

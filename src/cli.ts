@@ -207,9 +207,9 @@ function evalCommandOf(program: Command): void {
     .addOption(backendOption())
     .action(async (o, cmd: Command) => {
       const all = Boolean(o.allDigits || o.allClasses);
-      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score', 'bce', 'neighbours', 'cellPooling'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      const recipeTyped = ['preset', 'rAlpha', 'lr', 'score', 'bce', 'neighbours', 'cellPooling', 'batchnormStatistics'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
       if (!all && recipeTyped.length) {
-        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score, --bce, --neighbours and --cell-pooling choose how --all-digits/--all-classes trains; eval of one run uses its own.');
+        throw new InvalidArgumentError('--preset, --r-alpha, --lr, --score, --bce, --neighbours, --cell-pooling and --batchnorm-statistics choose how --all-digits/--all-classes trains; eval of one run uses its own.');
       }
       if (o.seeds && !all) throw new InvalidArgumentError('--seeds goes with --all-digits or --all-classes: it repeats the whole sweep per training seed.');
       if (o.allClasses && o.dataset === undefined) throw new InvalidArgumentError('--all-classes needs --dataset mnist or fashion-mnist.');

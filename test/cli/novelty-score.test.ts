@@ -135,7 +135,7 @@ test('--preset sets r_alpha, lr and the score; a typed option wins; bad or mispl
   assert.deepEqual([n.code, n.stderr], [2, "error: option '--neighbours <k>' argument '0' is invalid. --neighbours must be a whole number from 1 to 1000.\n"]);
   const c = alocc('eval', '--digit', '7', '--preset', 'seed', '--checkpoint-dir', path.join(dir, 'a'));
   assert.equal(c.code, 2);
-  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score, --bce, --neighbours and --cell-pooling choose how --all-digits\/--all-classes trains/);
+  assert.match(c.stderr, /^alocc: --preset, --r-alpha, --lr, --score, --bce, --neighbours, --cell-pooling and --batchnorm-statistics choose how --all-digits\/--all-classes trains/);
   const d = alocc('train', '--resume', '--overwrite', '--checkpoint-dir', path.join(dir, 'a'));
   assert.deepEqual([d.code, d.stderr], [2, 'alocc: --resume and --overwrite exclude each other.\n']);
 });

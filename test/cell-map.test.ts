@@ -141,3 +141,13 @@ test('anomalyMaps: a patch pasted into one cell of a memory picture raises that 
   assert.ok(map.map[27 * 28 + 0] < 1e-4, 'a far corner stays at 0');
   tf.dispose([x, memory.bank, b.filter, b.bias]);
 });
+
+test('localScore: the largest cell distance, or the mean of the k largest', async () => {
+  const { localScore } = await import('../src/score/cell-map');
+  // Cells 0.1, 0.7, 0.3, 0.5: max 0.7; top 2 (0.7 + 0.5) / 2 = 0.6; all four 1.6 / 4 = 0.4.
+  const cells = [0.1, 0.7, 0.3, 0.5];
+  assert.equal(localScore(cells), 0.7);
+  assert.ok(Math.abs(localScore(cells, 2) - 0.6) < 1e-12);
+  assert.ok(Math.abs(localScore(cells, 4) - 0.4) < 1e-12);
+  assert.throws(() => localScore(cells, 5), /k must be 1\.\.4/);
+});

@@ -146,3 +146,16 @@ test('proAuc and pixelAuroc agree with brute-force references on random blobby m
     assert.ok(Math.abs(got - want) < 1e-12, `trial ${trial}: pixel AUROC ${got}, brute force ${want}`);
   }
 });
+
+test('localisationReport: intact pictures count as all normal, a defective picture without a mask only in the image AUROC', async () => {
+  const { localisationReport } = await import('../src/eval/localisation');
+  // Intact 1×2 [0.1 0.6] score 0.6; defective [0.9 0.2] mask [1 0] score 0.9; defective, mask refused, score 0.5.
+  // Image AUROC: defective {0.9, 0.5} vs intact {0.6}: 1 of 2 pairs = 0.5.
+  // Pixels: defect {0.9} vs normal {0.1, 0.6, 0.2}: 1. PRO: the one region is flagged at FPR 0 → 1.
+  const report = localisationReport([
+    { width: 2, height: 1, map: [0.1, 0.6], score: 0.6, defective: false },
+    { width: 2, height: 1, map: [0.9, 0.2], score: 0.9, defective: true, mask: [1, 0] },
+    { width: 2, height: 1, map: [0.95, 0.95], score: 0.5, defective: true },
+  ]);
+  assert.deepEqual(report, { imageAuroc: 0.5, pixelAuroc: 1, pro: 1, pixelPictures: 2 });
+});

@@ -137,3 +137,42 @@ export function proAuc(pictures: readonly LocalisedPicture[], limit = PRO_FPR_LI
   }
   return area / limit;
 }
+
+/** A scored picture for localisationReport: its map, its image score, and its mask (absent: intact, all normal). */
+export interface ScoredPicture {
+  map: ArrayLike<number>;
+  width: number;
+  height: number;
+  score: number;
+  defective: boolean;
+  mask?: ArrayLike<number>;
+}
+
+export interface LocalisationReport {
+  /** Defective vs intact pictures by their image score. */
+  imageAuroc: number;
+  pixelAuroc: number;
+  /** PRO to FPR PRO_FPR_LIMIT, normalised. */
+  pro: number;
+  /** Pictures counted in the pixel numbers: intact ones, and defective ones with a mask. */
+  pixelPictures: number;
+}
+
+/**
+ * The three numbers `eval --masks` reports. An intact picture's truth is all normal (its pixels count towards
+ * PRO's false positives, as MVTec AD's good test pictures do); a defective picture without a mask (one whose mask was
+ * refused) counts in the image AUROC only.
+ */
+export function localisationReport(pictures: readonly ScoredPicture[]): LocalisationReport {
+  const located: LocalisedPicture[] = [];
+  for (const p of pictures) {
+    if (p.defective && !p.mask) continue;
+    located.push({ map: p.map, mask: p.mask ?? new Uint8Array(p.width * p.height), width: p.width, height: p.height });
+  }
+  return {
+    imageAuroc: auroc(pictures.map((p) => p.score), pictures.map((p) => p.defective)),
+    pixelAuroc: pixelAuroc(located),
+    pro: proAuc(located),
+    pixelPictures: located.length,
+  };
+}

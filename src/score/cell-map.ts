@@ -181,3 +181,13 @@ export function anomalyMaps(memory: CellMemory, x: tf.Tensor4D, neighbourhood: C
 export function disposeCellMemory(memory: CellMemory | undefined): void {
   memory?.bank.dispose();
 }
+
+/**
+ * The local score beside the global one: the mean of a picture's `k` largest cell distances (k = 1: the largest). A
+ * small defect moves one or two cells and barely the global mean over all features; this reads those cells alone.
+ */
+export function localScore(cells: ArrayLike<number>, k = 1): number {
+  if (!Number.isInteger(k) || k < 1 || k > cells.length) throw new RangeError(`localScore: k must be 1..${cells.length}, got ${k}`);
+  const top = Float64Array.from(cells).sort().subarray(cells.length - k);
+  return top.reduce((s, v) => s + v, 0) / k;
+}

@@ -3,7 +3,10 @@
  * (defective vs intact) of the global knn verdict and of local scores, pixel AUROC and PRO (to FPR 0.3), for cell
  * distances to the nearest memory cell at any position (PatchCore) and at the same position (PaDiM-like).
  *
- *   npx tsx bench/localisation/measure.ts --run RUN_DIR --bench .bench/localisation/mnist-3 [--limit 200]
+ *   npx tsx bench/localisation/measure.ts --run RUN_DIR --bench .bench/localisation/mnist-3 [--limit 200] [--overlays DIR]
+ *
+ * --overlays writes the first 8 defective pictures' overlays (src/plot/overlay.ts) for each neighbourhood. Their colour
+ * scale here comes from the intact pictures' cells, a stand-in for the validation cells a run would store.
  *
  * The memory's cells are recomputed from the run's stored memory images (their count is printed with the time it took).
  */
@@ -17,6 +20,7 @@ import { localisationReport, ScoredPicture } from '../../src/eval/localisation';
 import { openRun } from '../../src/run/open';
 import { anomalyMaps, buildCellMemory, CellNeighbourhood, disposeCellMemory, localScore } from '../../src/score/cell-map';
 import { memoryDistances } from '../../src/score/feature-memory';
+import { mapScaleFrom, renderOverlayPng } from '../../src/plot/overlay';
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,6 +64,16 @@ async function main(): Promise<void> {
       ['max cell', (i, side) => localScore((side === 'n' ? mapsN : mapsD)[i].cells, 1)],
       ['top-3 cells', (i, side) => localScore((side === 'n' ? mapsN : mapsD)[i].cells, 3)],
     ];
+    const overlays = arg('overlays');
+    if (overlays) {
+      fs.mkdirSync(overlays, { recursive: true });
+      const scale = mapScaleFrom(mapsN.flatMap((m) => [...m.cells]));
+      mapsD.slice(0, 8).forEach((m, i) => {
+        const score = localScore(m.cells, 1);
+        const png = renderOverlayPng({ pixels: defective[i].pixels, size: pre.size, channels: pre.channels }, m, scale, { score, threshold: scale.cellThreshold, novel: score >= scale.cellThreshold });
+        fs.writeFileSync(path.join(overlays, `${neighbourhood}-${names[i]}`), png);
+      });
+    }
     for (const [label, score] of variants) {
       const pictures: ScoredPicture[] = [
         ...mapsN.map((m, i) => ({ map: m.map, width: m.size, height: m.size, score: score(i, 'n'), defective: false })),

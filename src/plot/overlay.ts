@@ -104,10 +104,10 @@ export function renderOverlayPng(picture: OverlayPicture, anomaly: AnomalyMap, s
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, side, side, CAPTION_HEIGHT);
   ctx.fillStyle = caption.novel ? '#b00020' : '#1b5e20';
-  ctx.font = `13px "${chartFontFamily()}"`;
+  ctx.font = `${side < 200 ? 9 : 11}px "${chartFontFamily()}"`;
   ctx.textBaseline = 'middle';
   const verdict = caption.novel ? 'novel' : 'normal';
-  ctx.fillText(`${verdict}: score ${caption.score.toFixed(4)} (threshold ${caption.threshold.toFixed(4)})`, 6, side + CAPTION_HEIGHT / 2);
+  ctx.fillText(`${verdict} ${caption.score.toFixed(4)} (threshold ${caption.threshold.toFixed(4)})`, 4, side + CAPTION_HEIGHT / 2, side - 8);
   return canvas.toBuffer('image/png');
 }
 

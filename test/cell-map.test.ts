@@ -151,3 +151,35 @@ test('localScore: the largest cell distance, or the mean of the k largest', asyn
   assert.ok(Math.abs(localScore(cells, 4) - 0.4) < 1e-12);
   assert.throws(() => localScore(cells, 5), /k must be 1\.\.4/);
 });
+
+test('cellFeatures: the compiled one-pass kernel on wasm gives the cells tfjs gives on cpu', async () => {
+  await import('@tensorflow/tfjs-backend-wasm');
+  const { loadNativeKernels, registerFastConvGradients } = await import('../src/kernels');
+  const { cellFeatures } = await import('../src/score/cell-map');
+  const { nativePooledConv } = await import('../src/kernels/native');
+  loadNativeKernels();
+  const set = pictures(3, 28, 9);
+  const run = (cells: CellPooling) => {
+    const b = block();
+    const out = tf.tidy(() => cellFeatures(tf.tensor4d(Float32Array.from(set.pixels, (v) => v / 255), [3, 28, 28, 1]), b, cells).dataSync() as Float32Array);
+    tf.dispose([b.filter, b.bias]);
+    return out;
+  };
+  const cpu = { meanMax: run('mean-max'), mean: run('mean') };
+  try {
+    await tf.setBackend('wasm');
+    registerFastConvGradients('wasm');
+    const probe = tf.zeros([1, 8, 8, 1]) as tf.Tensor4D;
+    const native = nativePooledConv(probe, tf.zeros([5, 5, 1, 2]), tf.zeros([2]), 0.2, 4);
+    tf.dispose([probe, native ?? []]);
+    if (!native) return; // no compiled kernels on this machine: the cpu path above is the one that runs
+    for (const [cells, want] of [['mean-max', cpu.meanMax], ['mean', cpu.mean]] as const) {
+      const got = run(cells);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      assert.ok(worst < 1e-4, `${cells}: wasm differs from cpu by ${worst}`);
+    }
+  } finally {
+    await tf.setBackend('cpu');
+  }
+});

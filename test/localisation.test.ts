@@ -85,7 +85,7 @@ function bruteRegions(p: LocalisedPicture): number[] {
 /** PRO by its definition: per distinct threshold, FPR and the mean over regions of the share flagged, then trapezoids. */
 function bruteProAuc(pictures: LocalisedPicture[], limit: number): number {
   const roots = pictures.map(bruteRegions);
-  const thresholds = [...new Set(pictures.flatMap((p) => [...p.map]))].sort((a, b) => b - a);
+  const thresholds = [...new Set(pictures.flatMap((p) => Array.from(p.map)))].sort((a, b) => b - a);
   const points: [number, number][] = [[0, 0]];
   for (const t of thresholds) {
     let fp = 0, normals = 0;
@@ -129,7 +129,7 @@ function bruteAuroc(pictures: LocalisedPicture[]): number {
 test('proAuc and pixelAuroc agree with brute-force references on random blobby masks with ties', () => {
   const rand = mulberry32(23);
   for (let trial = 0; trial < 40; trial++) {
-    const pictures: LocalisedPicture[] = [];
+    const pictures: (LocalisedPicture & { map: number[]; mask: number[] })[] = [];
     for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) {
       const width = 3 + Math.floor(rand() * 6), height = 3 + Math.floor(rand() * 6);
       // Scores on a coarse grid so ties occur; the mask sparse enough to form several regions, some diagonal.

@@ -55,7 +55,7 @@ export function resizeMask(mask: Uint8Array, width: number, height: number, size
 /** One mask file's pixels as 0/1 at its own size, or the problem with it. */
 export async function readMask(file: string, target: MaskTarget): Promise<Uint8Array> {
   if (!fs.existsSync(file)) {
-    throw new AloccError(`${file}: no mask for ${target.file}; save a black-and-white PNG of that name (255 = defect, 0 = normal), or ${LEFT_OUT}`);
+    throw new AloccError(`${file}: no mask for ${target.file}; save a black-and-white PNG of that name (255 = defect, 0 = normal); until then ${LEFT_OUT}`);
   }
   let raw;
   try {

@@ -195,6 +195,7 @@ function evalCommandOf(program: Command): void {
     .addOption(dirOption())
     .option('--normal <dir>', 'a folder of your own normal test pictures (with --novel)')
     .option('--novel <dir>', 'a folder of your own novel test pictures (with --normal)')
+    .option('--masks <dir>', 'defect masks of the --novel pictures (a black-and-white PNG each, named as the picture): adds pixel AUROC and PRO')
     .option('--epoch <n>', 'evaluate this epoch instead of the best one (lowest validation reconstruction loss)', intIn('--epoch', 1, 1e6))
     .option('--draws <n>', 'random draws per novel share in the paper\'s protocol', intIn('--draws', 1, 1000), 10)
     .option('--seed <n>', 'seed of those draws', intIn('--seed', 0, 2 ** 31 - 1), 42)
@@ -213,7 +214,7 @@ function evalCommandOf(program: Command): void {
       }
       if (o.seeds && !all) throw new InvalidArgumentError('--seeds goes with --all-digits or --all-classes: it repeats the whole sweep per training seed.');
       if (o.allClasses && o.dataset === undefined) throw new InvalidArgumentError('--all-classes needs --dataset mnist or fashion-mnist.');
-      if (all && ['model', 'name', 'digit', 'class', 'epoch', 'normal', 'novel'].some((k) => o[k] !== undefined)) {
+      if (all && ['model', 'name', 'digit', 'class', 'epoch', 'normal', 'novel', 'masks'].some((k) => o[k] !== undefined)) {
         throw new InvalidArgumentError('--all-digits/--all-classes evaluate every class at its best epoch; drop --model, --name, --digit, --class, --epoch, --normal and --novel.');
       }
       const common = { checkpointDir: o.checkpointDir, json: Boolean(o.json), draws: o.draws, seed: o.seed, limit: o.limit, backend: o.backend };
@@ -224,7 +225,7 @@ function evalCommandOf(program: Command): void {
         return;
       }
       const { evalCommand } = await import('./commands/eval');
-      await evalCommand({ ...common, ...runSelector(o), epoch: o.epoch, normal: o.normal, novel: o.novel });
+      await evalCommand({ ...common, ...runSelector(o), epoch: o.epoch, normal: o.normal, novel: o.novel, masks: o.masks });
     });
 }
 

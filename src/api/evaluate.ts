@@ -2,11 +2,13 @@
  * Evaluation for programs, and the work behind `alocc eval`: a run's test images scored, the report and its charts
  * written to <run>/eval/. Nothing here prints or exits; the CLI renders the events (src/commands/eval.ts).
  */
+import * as fs from 'node:fs';
 import { selectBackend } from '../backend';
 import { BackendChoice, BackendInfo } from '../config';
 import { builtInTestImages, labelledFolders } from '../data/test-images';
 import { UsageError } from '../errors';
 import { evaluate as scoreTestImages, EvalReport } from '../eval/evaluate';
+import { localiseTestImages } from '../eval/localise';
 import { ReportFiles, writeEvalReport } from '../eval/report';
 import { openRun } from '../run/open';
 
@@ -16,6 +18,8 @@ export interface EvaluateProgress {
   backend?(info: BackendInfo): void;
   /** `done` of `total` test images scored. */
   progress?(done: number, total: number): void;
+  /** One line about input left out (a refused mask), the rest going on. */
+  warning?(line: string): void;
 }
 
 export interface EvaluateOptions {
@@ -24,6 +28,9 @@ export interface EvaluateOptions {
   /** Folders of your own labelled pictures (both or neither); default the built-in test set of the run's data. */
   normal?: string;
   novel?: string;
+  /** A folder of defect masks for the --novel pictures (one PNG each, named as the picture): adds image AUROC of
+   * the largest cell distance, pixel AUROC and PRO. */
+  masks?: string;
   /** First N test images of a built-in set (0: all). */
   limit?: number;
   /** Random draws per novel share in the paper's protocol (default 10) and their seed (42). */
@@ -48,6 +55,11 @@ export function checkEvaluateOptions(opts: EvaluateOptions): void {
   if (opts.epoch !== undefined && (!isInt(opts.epoch) || opts.epoch < 1)) throw new UsageError(`--epoch must be a whole number ≥ 1, not ${opts.epoch}`);
   if (opts.limit !== undefined && (!isInt(opts.limit) || opts.limit < 0)) throw new UsageError(`--limit must be a whole number ≥ 0, not ${opts.limit}`);
   if ((opts.normal === undefined) !== (opts.novel === undefined)) throw new UsageError('--normal and --novel go together: give a folder of each');
+  if (opts.masks !== undefined && opts.novel === undefined) throw new UsageError('--masks grades your own defective pictures: give --normal DIR --novel DIR with it');
+  // Checked before any scoring, which can take minutes.
+  if (opts.masks !== undefined && !fs.statSync(opts.masks, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${opts.masks}: no such folder of masks; give --masks a folder holding one PNG per test picture`);
+  }
 }
 
 /**
@@ -75,6 +87,11 @@ export async function evaluate(runDir: string, opts: EvaluateOptions = {}): Prom
       testSource: test.source,
       onProgress: (done, total) => (opts.on?.progress?.(done, total), opts.onProgress?.(done, total)),
     });
+    if (opts.masks !== undefined) {
+      const localisation = await localiseTestImages(opened, test.test, opts.masks);
+      for (const line of localisation.problems) opts.on?.warning?.(line);
+      result.report.localisation = localisation;
+    }
     return { report: result.report, files: writeEvalReport(runDir, result) };
   } finally {
     opened.dispose();

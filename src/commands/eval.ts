@@ -53,8 +53,9 @@ export async function evaluateWithBar(
 ): Promise<{ report: EvalReport; files: ReportFiles }> {
   const bar = progressBar(progressStream, `scoring with ${runDir}`);
   try {
-    const { epoch, normal, novel, limit, draws, seed, backend } = opts;
-    return await evaluate(runDir, { epoch, normal, novel, limit, draws, seed, backend, on: { backend: onBackend, progress: bar.update } });
+    const { epoch, normal, novel, masks, limit, draws, seed, backend } = opts;
+    const warning = (line: string) => (bar.stop(), progressStream.write(`warning: ${line}\n`));
+    return await evaluate(runDir, { epoch, normal, novel, masks, limit, draws, seed, backend, on: { backend: onBackend, progress: bar.update, warning } });
   } finally {
     bar.stop();
   }

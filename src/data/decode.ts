@@ -157,6 +157,17 @@ export async function decodeImage(input: Buffer, name: string, pre: Preprocessin
   return { pixels: fitLikeMnist(grey, side, pre.size), width, height, colour, inverted };
 }
 
+/**
+ * A picture file's own 8-bit pixels (RGB or RGBA, oriented), without alocc's preprocessing: for files whose values
+ * are data rather than a photo (defect masks, src/data/masks.ts). Refusals as decodeImage's.
+ */
+export async function decodeRawPixels(input: Buffer, name: string): Promise<RawPixels> {
+  if (input.length === 0) throw new AloccError(`${name}: file is empty (0 bytes); not an image`);
+  const format = sniffImageFormat(input);
+  if (!format) throw unsupportedImage(name, input);
+  return decodeFull(input, name, format);
+}
+
 /** Reads and decodes one picture file; see decodeImage. */
 export async function readImage(file: string, pre: Preprocessing, overrides: DecodeOverrides = {}): Promise<DecodedImage> {
   return decodeImage(readImageFile(file), file, pre, overrides);

@@ -1,3 +1,4 @@
+import type { LocalisationResult } from './localise';
 import * as tf from '@tensorflow/tfjs';
 import { NoveltyScore } from '../config';
 import { scoreTitle, RATED_SCORES, ScoreDefinition } from '../score/registry';
@@ -77,6 +78,8 @@ export interface EvalReport {
   scores: ScoreSummary[];
   shares: ShareResult[];
   examples: ExampleRecord[];
+  /** With --masks: the anomaly maps graded against the masks (src/eval/localise.ts). */
+  localisation?: LocalisationResult;
 }
 
 export interface EvaluateResult {

@@ -140,6 +140,11 @@ export function renderSummary(report: EvalReport, files?: ReportFiles): string {
     ...report.shares.map((s) => `  ${pct(s.capped ? s.actualShare : s.targetShare).padStart(6)}  F1 ${fmtMeanSd(s.threshold.f1)}  AUROC ` +
       report.scores.map((sc) => `${sc.label} ${fmtMeanSd(s.auroc[sc.name])}`).join(', ')),
   ];
+  const loc = report.localisation;
+  if (loc) {
+    lines.push(`localisation (${loc.masks} masks, cells by ${loc.neighbourhood}): image AUROC of the largest cell distance ${fmt(loc.imageAuroc, 4)}, pixel AUROC ${fmt(loc.pixelAuroc, 4)}, PRO to 30 % FPR ${fmt(loc.pro, 4)}` +
+      (loc.problems.length ? `; ${loc.problems.length} masks left out (see above)` : ''));
+  }
   if (files) lines.push(`report: ${files.markdown} (also report.json, examples.png, roc.png, scores.png)`);
   return lines.join('\n');
 }

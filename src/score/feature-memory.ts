@@ -44,15 +44,27 @@ export interface FoldedFirstBlock {
  * strength instead of being averaged away (docs/research.md, "Cell maxima and ten neighbours").
  */
 export function denseFirstBlockFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling): tf.Tensor2D {
-  const p = 2 * poolSide(Math.ceil(x.shape[1] / 2));
   const n = x.shape[0];
   const withMax = cells === 'mean-max';
-  // The compiled kernel does conv, LeakyReLU and pooling in one pass (bench/NOTES.md); tfjs's ops elsewhere.
-  const pooled = nativePooledConv(x, block.filter, block.bias, block.alpha, p, withMax) ?? tfjsPooledConv(x, block, p, withMax);
+  const pooled = pooledFirstBlock(x, block, cellSide(x.shape[1]), withMax);
   if (!withMax) return unit(pooled.reshape([n, -1]) as tf.Tensor2D);
   const halves = pooled.reshape([n, 2, -1]);
   const norms = tf.add(tf.mul(tf.norm(halves, 2, 2, true), Math.SQRT2), 1e-12);
   return tf.div(halves, norms).reshape([n, -1]) as tf.Tensor2D;
+}
+
+/** The side in pixels of the knn features' cells for pictures of side `imageSide` (28: 4, 64: 8). */
+export function cellSide(imageSide: number): number {
+  return 2 * poolSide(Math.ceil(imageSide / 2));
+}
+
+/**
+ * The first block (folded) at every pixel, pooled over p×p cells: [n, h/p, w/p, co], or with the maxima
+ * [n, 2, h/p, w/p, co]. The compiled kernel does conv, LeakyReLU and pooling in one pass (bench/NOTES.md); tfjs's
+ * ops elsewhere.
+ */
+export function pooledFirstBlock(x: tf.Tensor4D, block: FoldedFirstBlock, p: number, withMax: boolean): tf.Tensor {
+  return nativePooledConv(x, block.filter, block.bias, block.alpha, p, withMax) ?? tfjsPooledConv(x, block, p, withMax);
 }
 
 /** nativePooledConv's result with tfjs's ops: [n, h/p, w/p, co], or with the maxima [n, 2, h/p, w/p, co]. */

@@ -1,0 +1,196 @@
+/**
+ * Where a picture is novel: the knn verdict's own features kept per cell instead of flattened, each cell's distance
+ * to the nearest cells of the normal memory, upsampled to the picture and lightly smoothed (issue 23).
+ *
+ * Cell features: the verdict's dense first block pooled over its cells (feature-memory.ts, cellSide), per cell the
+ * mean and, with 'mean-max', the maximum over the cell, each part scaled to length 1/√2 within the cell (the mean
+ * alone to length 1). The verdict scales each part over the whole grid instead; per cell, a faint cell weighs as
+ * much as a bright one, so that a stroke missing from a cell counts where it is missing. Distance: cosine, 1 − cos,
+ * 0 for a cell equal to a memory cell, up to 2.
+ *
+ * Two neighbourhoods: 'pooled' (PatchCore): the nearest cell at any position of any memory image; 'position'
+ * (PaDiM-like, without its Gaussian): the nearest cell at the same position. Cost of 'pooled': a memory of m images
+ * with G cells each holds m·G cell rows (4,096 images × 49 cells × 64 features = 51 MB of float32 at 28×28), and a
+ * picture costs G·m·G·f multiply-adds (0.63 G at 28×28); 'position' costs G times less. Measured on 2 vCPUs (wasm):
+ * 257 ms a picture against 1,800 memory images pooled, 7.5 ms by position, and 5.6 s to build their cells
+ * (bench/NOTES.md). Where the side is not a multiple of the cell side, the grid covers the cells' pixels only and
+ * the map stretches it over the whole picture (28 and 64 are multiples).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { CellPooling } from '../config';
+import { floatsOf, ImageSet } from '../data/source';
+import { cellSide, FoldedFirstBlock, pooledFirstBlock } from './feature-memory';
+
+export type CellNeighbourhood = 'pooled' | 'position';
+
+/** Cells of pictures [n, s, s, c] → features [n, rows, cols, f], unit length per cell as the module comment says. */
+export function cellFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling): tf.Tensor4D {
+  return tf.tidy(() => {
+    const withMax = cells === 'mean-max';
+    const pooled = pooledFirstBlock(x, block, cellSide(x.shape[1]), withMax);
+    const unit = (t: tf.Tensor) => tf.div(t, tf.add(tf.norm(t, 2, -1, true), 1e-12));
+    if (!withMax) return unit(pooled) as tf.Tensor4D;
+    // [n, 2, rows, cols, co] → [n, rows, cols, 2·co]: each half unit, then both scaled by 1/√2.
+    const parts = tf.unstack(pooled, 1).map((part) => tf.mul(unit(part), Math.SQRT1_2));
+    return tf.concat(parts, -1) as tf.Tensor4D;
+  });
+}
+
+/** The memory images' cells, to be searched: [images·rows·cols, f] rows, image by image, row-major cells. */
+export interface CellMemory {
+  bank: tf.Tensor2D;
+  images: number;
+  rows: number;
+  cols: number;
+  dims: number;
+  block: FoldedFirstBlock;
+  cells: CellPooling;
+}
+
+/** Embeds every image of `set` per cell (the run's memory images: opened.memoryImages()). */
+export function buildCellMemory(block: FoldedFirstBlock, cells: CellPooling, set: ImageSet, batchSize = 256): CellMemory {
+  if (set.count < 1) throw new Error('buildCellMemory: no images');
+  const parts: tf.Tensor4D[] = [];
+  try {
+    for (let start = 0; start < set.count; start += batchSize) {
+      const n = Math.min(batchSize, set.count - start);
+      parts.push(cellFeatures(tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]), block, cells));
+    }
+    const [, rows, cols, dims] = parts[0].shape;
+    const bank = tf.tidy(() => tf.concat(parts).reshape([-1, dims]) as tf.Tensor2D);
+    return { bank, images: set.count, rows, cols, dims, block, cells };
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
+/** Most products held at once while searching (64 M floats = 256 MB). */
+const MAX_PRODUCTS = 1 << 26;
+
+/**
+ * Each cell's distance to its nearest memory cell, for pictures x [n, s, s, c]: [n·rows·cols], picture by picture,
+ * row-major cells.
+ */
+export function cellDistances(memory: CellMemory, x: tf.Tensor4D, neighbourhood: CellNeighbourhood = 'pooled'): Float32Array {
+  const { rows, cols, dims, images } = memory;
+  const grid = rows * cols;
+  const q = cellFeatures(x, memory.block, memory.cells);
+  try {
+    if (q.shape[1] !== rows || q.shape[2] !== cols || q.shape[3] !== dims) {
+      throw new Error(`cellDistances: pictures give ${q.shape.slice(1).join('x')} cells, the memory ${rows}x${cols}x${dims}`);
+    }
+    const n = x.shape[0];
+    if (neighbourhood === 'position') {
+      return tf.tidy(() => {
+        const byPosition = q.reshape([n, grid, dims]).transpose([1, 0, 2]); // [G, n, f]
+        const bank = memory.bank.reshape([images, grid, dims]).transpose([1, 2, 0]); // [G, f, m]
+        const best = tf.max(tf.matMul(byPosition, bank), 2); // [G, n]
+        return tf.sub(1, best).transpose().dataSync() as Float32Array;
+      });
+    }
+    const flat = q.reshape([n * grid, dims]) as tf.Tensor2D;
+    const out = new Float32Array(n * grid);
+    const step = Math.max(1, Math.floor(MAX_PRODUCTS / (images * grid)));
+    try {
+      for (let start = 0; start < n * grid; start += step) {
+        const size = Math.min(step, n * grid - start);
+        const best = tf.tidy(() => tf.sub(1, tf.max(tf.matMul(flat.slice([start, 0], [size, dims]), memory.bank, false, true), 1)));
+        out.set(best.dataSync(), start);
+        best.dispose();
+      }
+    } finally {
+      flat.dispose();
+    }
+    return out;
+  } finally {
+    q.dispose();
+  }
+}
+
+/**
+ * A rows×cols grid to a height×width map, bilinear between cell centres (half-pixel centres, edges clamped: the
+ * border half-cells take the border cells' values).
+ */
+export function upsampleGrid(grid: ArrayLike<number>, rows: number, cols: number, height: number, width: number): Float32Array {
+  const out = new Float32Array(height * width);
+  const coord = (i: number, from: number, to: number) => {
+    const c = Math.min(Math.max(((i + 0.5) * from) / to - 0.5, 0), from - 1);
+    const i0 = Math.floor(c);
+    return [i0, Math.min(i0 + 1, from - 1), c - i0] as const;
+  };
+  for (let y = 0; y < height; y++) {
+    const [r0, r1, fy] = coord(y, rows, height);
+    for (let x = 0; x < width; x++) {
+      const [c0, c1, fx] = coord(x, cols, width);
+      const top = grid[r0 * cols + c0] * (1 - fx) + grid[r0 * cols + c1] * fx;
+      const bottom = grid[r1 * cols + c0] * (1 - fx) + grid[r1 * cols + c1] * fx;
+      out[y * width + x] = top * (1 - fy) + bottom * fy;
+    }
+  }
+  return out;
+}
+
+/**
+ * A Gaussian blur of standard deviation `sigma` pixels (separable, kernel to ±3σ), renormalised at the edges so
+ * that a flat map stays flat; sigma 0 returns a copy.
+ */
+export function gaussianSmooth(map: ArrayLike<number>, height: number, width: number, sigma: number): Float32Array {
+  if (!(sigma > 0)) return Float32Array.from(map);
+  const radius = Math.ceil(3 * sigma);
+  const kernel = Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
+  const pass = (src: ArrayLike<number>, along: 'x' | 'y') => {
+    const dst = new Float32Array(height * width);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0, weight = 0;
+        for (let k = -radius; k <= radius; k++) {
+          const [xx, yy] = along === 'x' ? [x + k, y] : [x, y + k];
+          if (xx < 0 || xx >= width || yy < 0 || yy >= height) continue;
+          sum += kernel[k + radius] * src[yy * width + xx];
+          weight += kernel[k + radius];
+        }
+        dst[y * width + x] = sum / weight;
+      }
+    }
+    return dst;
+  };
+  return pass(pass(map, 'x'), 'y');
+}
+
+/** One picture's anomaly map: its cell distances and the map at the picture's size. */
+export interface AnomalyMap {
+  /** rows·cols cell distances, row-major. */
+  cells: Float32Array;
+  rows: number;
+  cols: number;
+  /** size·size, row-major: the cells upsampled and smoothed with σ = half a cell. */
+  map: Float32Array;
+  size: number;
+}
+
+/** The anomaly maps of pictures x [n, s, s, c] against the memory's cells. */
+export function anomalyMaps(memory: CellMemory, x: tf.Tensor4D, neighbourhood: CellNeighbourhood = 'pooled'): AnomalyMap[] {
+  const { rows, cols } = memory;
+  const size = x.shape[1];
+  const distances = cellDistances(memory, x, neighbourhood);
+  const sigma = cellSide(size) / 2;
+  return Array.from({ length: x.shape[0] }, (_, i) => {
+    const cells = distances.slice(i * rows * cols, (i + 1) * rows * cols);
+    const map = gaussianSmooth(upsampleGrid(cells, rows, cols, size, size), size, size, sigma);
+    return { cells, rows, cols, map, size };
+  });
+}
+
+export function disposeCellMemory(memory: CellMemory | undefined): void {
+  memory?.bank.dispose();
+}
+
+/**
+ * The local score beside the global one: the mean of a picture's `k` largest cell distances (k = 1: the largest). A
+ * small defect moves one or two cells and barely the global mean over all features; this reads those cells alone.
+ */
+export function localScore(cells: ArrayLike<number>, k = 1): number {
+  if (!Number.isInteger(k) || k < 1 || k > cells.length) throw new RangeError(`localScore: k must be 1..${cells.length}, got ${k}`);
+  const top = Float64Array.from(cells).sort().subarray(cells.length - k);
+  return top.reduce((s, v) => s + v, 0) / k;
+}

@@ -4,7 +4,7 @@ import { floatsOf, ImageSet } from '../data/source';
 import { deriveSeed, mulberry32 } from '../data/random';
 import { fromFloat16, fromFloat16InPlace } from './float16';
 import { nativePooledConv } from '../kernels/native';
-import { MEMORY_BN, MEMORY_CONV, MEMORY_LRELU, meanOfLargest, poolSide, QUERY_MULTIPLE } from './nearest';
+import { MEMORY_BN, MEMORY_CONV, MEMORY_LRELU, meanOfLargest, poolSide, QUERY_MULTIPLE, unitFeatureRows } from './nearest';
 
 
 /** Images [n, s, s, c] in [0, 1] → unit-length feature rows [n, f]. Pure in its weights; runs inside a tidy. */
@@ -47,10 +47,11 @@ export function denseFirstBlockFeatures(x: tf.Tensor4D, block: FoldedFirstBlock,
   const n = x.shape[0];
   const withMax = cells === 'mean-max';
   const pooled = pooledFirstBlock(x, block, cellSide(x.shape[1]), withMax);
-  if (!withMax) return unit(pooled.reshape([n, -1]) as tf.Tensor2D);
-  const halves = pooled.reshape([n, 2, -1]);
-  const norms = tf.add(tf.mul(tf.norm(halves, 2, 2, true), Math.SQRT2), 1e-12);
-  return tf.div(halves, norms).reshape([n, -1]) as tf.Tensor2D;
+  // The one normalisation both engines use (nearest.ts): the compiled engine runs it over its own buffer.
+  const rows = pooled.dataSync().slice() as Float32Array;
+  const f = rows.length / n;
+  unitFeatureRows(rows, n, f, withMax ? 2 : 1);
+  return tf.tensor2d(rows, [n, f]);
 }
 
 /** The side in pixels of the knn features' cells for pictures of side `imageSide` (28: 4, 64: 8). */

@@ -9,7 +9,7 @@ import { CellPooling } from '../config';
 import { AloccError } from '../errors';
 import { NativeKernels, rowProducts } from '../kernels/addon';
 import { fromFloat16InPlace } from './float16';
-import { meanOfLargest, poolSide, QUERY_MULTIPLE } from './nearest';
+import { meanOfLargest, poolSide, QUERY_MULTIPLE, unitFeatureRows } from './nearest';
 
 /** What the compiled verdict needs of a run at an epoch. */
 export interface CompiledKnnRun {
@@ -93,20 +93,11 @@ function makeChunkScorer(
     const o = at(q);
     heap.set(pixels, o.x);
     native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, pad, padW, pool, o.x, m * f, m * f + block.filter.length, o.y, withMax ? 1 : 0]), block.alpha);
-    // Unit rows, written transposed as the products' filter: qt[j][i] = y[i][j] / |y[i]|, or with the maxima each half
-    // (means, maxima) over √2 times its own length, as denseFirstBlockFeatures; columns past n stay 0.
+    // Unit rows (the normalisation the TensorFlow.js engine uses too), written transposed as the products' filter:
+    // qt[j][i] = y[i][j]; columns past n stay 0.
+    unitFeatureRows(heap.subarray(o.y, o.y + n * f), n, f, withMax ? 2 : 1);
     heap.fill(0, o.qt, o.out);
-    const parts = withMax ? 2 : 1;
-    const len = f / parts;
-    for (let i = 0; i < n; i++) {
-      for (let h = 0; h < parts; h++) {
-        const row = o.y + i * f + h * len;
-        let sum = 0;
-        for (let j = 0; j < len; j++) sum += heap[row + j] * heap[row + j];
-        const norm = Math.fround(Math.fround(Math.sqrt(sum)) * Math.sqrt(parts)) + 1e-12;
-        for (let j = 0; j < len; j++) heap[o.qt + (h * len + j) * q + i] = heap[row + j] / norm;
-      }
-    }
+    for (let i = 0; i < n; i++) for (let j = 0; j < f; j++) heap[o.qt + j * q + i] = heap[o.y + i * f + j];
     // Products of every memory row with every picture.
     rowProducts(native, heap, 0, m, f, o.qt, q, o.out);
     return meanOfLargest(heap.subarray(o.out, o.out + m * q), m, q, n, k).map((mean) => 1 - mean);

@@ -30,6 +30,24 @@ export function poolSide(firstBlockSide: number): number {
   return Math.max(2, Math.ceil(firstBlockSide / 8));
 }
 
+/**
+ * The knn features' normalisation, for both engines: each of the `n` rows of `values` (f features in `parts` equal
+ * parts, the cells' means then their maxima) scaled in place so that each part has length 1/√parts, the whole row
+ * length 1. Each part on its own scale, so that the maxima (larger than the means) do not drown them out.
+ */
+export function unitFeatureRows(values: Float32Array, n: number, f: number, parts: number): void {
+  const len = f / parts;
+  for (let i = 0; i < n; i++) {
+    for (let h = 0; h < parts; h++) {
+      const row = i * f + h * len;
+      let sum = 0;
+      for (let j = 0; j < len; j++) sum += values[row + j] * values[row + j];
+      const norm = Math.fround(Math.fround(Math.sqrt(sum)) * Math.sqrt(parts)) + 1e-12;
+      for (let j = 0; j < len; j++) values[row + j] /= norm;
+    }
+  }
+}
+
 /** For each of the first `n` columns of a [rows, stride] matrix, the mean of its k largest values. */
 export function meanOfLargest(m: Float32Array, rows: number, stride: number, n: number, k: number): Float32Array {
   // best[j·k .. j·k + k) holds column j's k largest so far, ascending: best[j·k] is the one to beat.

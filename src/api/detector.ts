@@ -49,7 +49,10 @@ export interface DetectorOptions {
 }
 
 export interface DetectorInfo {
+  /** The run folder, for the library's caller; `alocc serve` shows clients `run` only. */
   runDir: string;
+  /** The run's name (its folder's base name). */
+  run: string;
   /** How pictures are prepared for the networks. */
   preprocessing: RunPreprocessing;
   epoch: number;
@@ -92,6 +95,7 @@ export class Detector {
     this.backend = engine.backend;
     this.info = {
       runDir: at.dir,
+      run: path.basename(path.resolve(at.dir)),
       preprocessing: this.pre,
       epoch: at.epoch,
       bestEpoch: at.run.bestEpoch,

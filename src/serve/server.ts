@@ -14,7 +14,7 @@ import { DecodedImage, ImageTooLargeError } from '../data/decode';
 import { sniffImageFormat, unsupportedImage } from '../data/image-format';
 import { AloccError, firstLine } from '../errors';
 import { MicroBatcher, Semaphore } from './batcher';
-import { PAGE_HTML } from './page';
+import { pageHtml } from './page';
 
 export interface ServeLimits {
   /** Largest request body (an image body, or each file of a multipart request). */
@@ -158,8 +158,11 @@ export function buildServer(detector: Detector, limits: ServeLimits = DEFAULT_LI
     return reply.send(await present(await scoreBytes(body, name), withImages));
   });
 
-  app.get('/model', async () => detector.info);
+  // The run by its name: the absolute folder would tell every client the server's file layout.
+  const { runDir: _runDir, ...model } = detector.info;
+  const page = pageHtml(model.run);
+  app.get('/model', async () => model);
   app.get('/healthz', async () => ({ status: 'ok', pending, batches: batcher.stats }));
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE_HTML));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
   return app;
 }

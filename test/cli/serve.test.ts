@@ -79,6 +79,19 @@ test('GET /healthz, GET /model (from the run file) and GET / (a page that needs 
   assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="(https?:)?\/\//, 'no external resources');
 });
 
+test('the page and GET /model name the run by its name, never by the server\'s folder', async () => {
+  const modelText = await (await fetch(`${base}/model`)).text();
+  const html = await (await fetch(`${base}/`)).text();
+  const absolute = path.resolve(runDir);
+  for (const [what, text] of [['GET /model', modelText], ['the page', html]]) {
+    assert.ok(!text.includes(absolute), `${what} shows the folder ${absolute}`);
+    assert.ok(!text.includes(work), `${what} shows the work folder ${work}`);
+  }
+  assert.equal(JSON.parse(modelText).run, 'digit-1');
+  assert.match(html, /<div id="model">digit-1: /);
+  assert.equal(detector.info.runDir, runDir, 'the library still has the folder');
+});
+
 test('POST /score: an image body gets the fields of score --json, with the CLI\'s numbers; any image Content-Type works', async () => {
   for (const [i, type] of ['image/png', 'application/octet-stream', 'image/jpeg'].entries()) {
     const res = await post(fs.readFileSync(files[i]), type);

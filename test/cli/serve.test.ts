@@ -117,6 +117,24 @@ test('?reconstruction=1 adds the network\'s input and R\'s reconstruction as PNG
   assert.ok(worst <= 2, `reconstruction differs from R(x) by ${worst} levels`); // the input PNG itself is rounded
 });
 
+test('?map=1 adds map { cells, cellThreshold, overlay } equal to the library\'s, in one body or multipart; without it no map', async () => {
+  const want = await detector.score(files[5], { map: true });
+  const check = (got: Record<string, any>, what: string) => {
+    const { map, ...fields } = got;
+    assertLikeCli({ ...fields, file: cli[5].file }, cli[5], what);
+    assert.equal(map.cellThreshold, want.map!.cellThreshold, `${what}: cell threshold`);
+    assert.deepEqual(map.cells, want.map!.cells, `${what}: cells`);
+    const png = Buffer.from(map.overlay.replace(/^data:image\/png;base64,/, ''), 'base64');
+    assert.ok(png.equals(Buffer.from(want.map!.overlayPng)), `${what}: overlay`);
+  };
+  check(await jsonOf(await post(fs.readFileSync(files[5]), 'image/png', '?map=1')), 'image body');
+  const form = new FormData();
+  form.append('a', new Blob([fs.readFileSync(files[5])], { type: 'image/png' }), 'five.png');
+  const { results } = await jsonOf(await fetch(`${base}/score?map=1`, { method: 'POST', body: form }));
+  check(results[0], 'multipart');
+  assert.equal((await jsonOf(await post(fs.readFileSync(files[5]), 'image/png'))).map, undefined);
+});
+
 test('multipart with several files: a results array in order, a bad file reported in its place', async () => {
   const form = new FormData();
   form.append('a', new Blob([fs.readFileSync(files[5])], { type: 'image/png' }), 'five.png');

@@ -23,7 +23,10 @@ export interface ScoreResult {
   map?: ScoreMap;
 }
 
-/** With `map` (`score --maps`, `POST /score?map=1`): where the picture is novel (src/api/maps.ts). */
+/**
+ * With `map`: where the picture is novel (src/api/maps.ts). `score --json` lines and `POST /score?map=1` carry
+ * `overlay` (the PNG's path, or a data URL) in place of the bytes.
+ */
 export interface ScoreMap {
   /** Each cell's distance to the nearest memory cell at its position (rows × columns, 0 to 2). */
   cells: number[][];

@@ -56,9 +56,11 @@ test('--maps DIR --json: an overlay per picture at its path + .map.png, the cell
   assert.equal(JSON.parse(plain.stdout).map, undefined);
 });
 
-test('--maps DIR without --json: each line names its overlay', () => {
-  const r = inWork('score', '--maps', 'text-out', '--model', run, '--backend', 'wasm', pictures[2]);
+test('--maps DIR without --json (default backend): TensorFlow.js, not the compiled kernels; each line names its overlay', () => {
+  const r = inWork('score', '--maps', 'text-out', '--model', run, pictures[2]);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^backend: /);
+  assert.doesNotMatch(r.stderr, /compiled kernels/, 'maps need TensorFlow.js');
   assert.ok(r.stdout.endsWith(`; map ${path.join('text-out', pictures[2])}.map.png\n`), r.stdout);
   assert.ok(fs.existsSync(path.join(work, 'text-out', `${pictures[2]}.map.png`)));
 });

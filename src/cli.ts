@@ -113,6 +113,7 @@ function scoreCommandOf(program: Command): void {
     )
     .option('--json', 'one JSON object per line')
     .option('--details', 'add R\'s reconstruction loss, D(R(x)) and D(x) (runs all of R and D; a knn verdict alone needs only R\'s first block)')
+    .option('--maps <dir>', 'write each picture\'s anomaly-map overlay into DIR (its path + .map.png); with --json, each line\'s map: cells and cellThreshold')
     .option('--shard <i/n>', 'score only shard i of n (0-based) of the pictures, split by a hash of each path below the folder named')
     .option('--shard-count <n>', 'split into n shards, this one numbered by $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)')
     .addOption(backendOption())
@@ -131,6 +132,7 @@ function scoreCommandOf(program: Command): void {
         shard: o.shard !== undefined ? parseShard(o.shard) : o.shardCount !== undefined ? shardFromEnv(o.shardCount) : undefined,
         json: Boolean(o.json),
         details: Boolean(o.details),
+        mapsDir: o.maps,
         backend: o.backend,
       });
       if (failed > 0) process.exitCode = EXIT.failure;

@@ -13,6 +13,7 @@ import { EpochRecord } from '../run/runfile';
 import { preprocessingOf, RunAtEpoch, runAtEpoch, RunPreprocessing } from '../run/select';
 import { compiledEngine } from './compiled-engine';
 import type { Engine } from './engine';
+import type { RunMaps } from './maps';
 import { decodeInput, ImageInput, inputName } from './input';
 import { pixelsOf, ScoreFailure, scoreFileStream, ScoreResult, verdictOf } from './verdicts';
 
@@ -24,6 +25,12 @@ export interface ScoreCallOptions {
    * `details` on the compiled kernels refuses them.
    */
   details?: boolean;
+  /**
+   * Add each picture's anomaly map (`map`: its cells, the run's cell threshold and an overlay PNG). The first call
+   * builds the memory's cells and the run's scale (src/api/maps.ts). Needs TensorFlow.js: a detector loaded without
+   * `maps` (or `details`) on the compiled kernels refuses it.
+   */
+  map?: boolean;
 }
 
 /** A result with the network's input and R's reconstruction of it (size×size×channels, HWC, [0, 1]). */
@@ -46,10 +53,15 @@ export interface DetectorOptions {
    * a knn run on backend 'auto' scores on the compiled kernels where they are built (no TensorFlow.js loaded).
    */
   details?: boolean;
+  /** Results may carry anomaly maps (`score(x, { map: true })`): the detector runs TensorFlow.js, as for details. */
+  maps?: boolean;
 }
 
 export interface DetectorInfo {
+  /** The run folder, for the library's caller; `alocc serve` shows clients `run` only. */
   runDir: string;
+  /** The run's name (its folder's base name). */
+  run: string;
   /** How pictures are prepared for the networks. */
   preprocessing: RunPreprocessing;
   epoch: number;
@@ -92,6 +104,7 @@ export class Detector {
     this.backend = engine.backend;
     this.info = {
       runDir: at.dir,
+      run: path.basename(path.resolve(at.dir)),
       preprocessing: this.pre,
       epoch: at.epoch,
       bestEpoch: at.run.bestEpoch,
@@ -109,10 +122,10 @@ export class Detector {
     if (Array.isArray(input)) {
       const names = input.map((one, i) => inputName(one, opts.names?.[i], i));
       const images = await Promise.all(input.map((one, i) => this.decode(one, names[i])));
-      return this.scoreDecoded(images.map((image, i) => ({ name: names[i], image })), { details: opts.details });
+      return this.scoreDecoded(images.map((image, i) => ({ name: names[i], image })), { details: opts.details, map: opts.map });
     }
     const name = inputName(input, opts.name, undefined);
-    return this.scoreDecoded([{ name, image: await this.decode(input, name) }], { details: opts.details })[0];
+    return this.scoreDecoded([{ name, image: await this.decode(input, name) }], { details: opts.details, map: opts.map })[0];
   }
 
   /** Decodes a picture as this run prepares them (for callers that batch decoded pictures themselves). */
@@ -133,14 +146,24 @@ export class Detector {
     const per = size * size * channels;
     const { threshold, score } = this.info;
     const recon = opts.images ? new Float32Array(items.length * per) : undefined;
+    const maps = opts.map ? this.runMaps() : undefined; // refused before any scoring
     const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon });
-    return items.map((item, i) => {
+    const results = items.map((item, i) => {
       const result: ScoreResult = verdictOf(item, score, s.novelty[i], threshold);
       const d = s.details;
       if ((opts.details || recon) && d) Object.assign(result, { reconstructionLoss: d.reconLoss[i], dOfReconstruction: d.dOfR[i], dOfInput: d.dOfX[i] });
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
+    if (maps) maps.maps(items, results).forEach((map, i) => (results[i].map = map));
+    return results;
+  }
+
+  private runMaps(): RunMaps {
+    if (!this.engine.maps) {
+      throw new AloccError(`${this.info.run}: this detector scores on the compiled kernels, which make no anomaly maps; load it with maps: true (alocc score --maps does)`);
+    }
+    return this.engine.maps();
   }
 
   /**
@@ -149,7 +172,7 @@ export class Detector {
    */
   scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: ScoreCallOptions & { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
     this.checkOpen();
-    return scoreFileStream(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides }, (chunk) => this.scoreDecoded(chunk, { details: opts.details }));
+    return scoreFileStream(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides }, (chunk) => this.scoreDecoded(chunk, { details: opts.details, map: opts.map }));
   }
 
   /** Frees the networks and the knn memory; the detector cannot score afterwards. */
@@ -166,13 +189,13 @@ export class Detector {
 
 /**
  * Opens a run folder (its run file read once, every file verified against its checksums), ready to score: on the
- * compiled knn engine where it applies (a knn verdict, backend 'auto', no details, the kernels built), else on
+ * compiled knn engine where it applies (a knn verdict, backend 'auto', no details or maps, the kernels built), else on
  * TensorFlow.js (loaded only then).
  */
 export async function loadDetector(runDir: string, opts: DetectorOptions = {}): Promise<Detector> {
   const at = runAtEpoch(runDir, opts.epoch);
   const backend = opts.backend ?? 'auto';
-  const compiled = backend === 'auto' && !opts.details ? compiledEngine(at) : null;
+  const compiled = backend === 'auto' && !opts.details && !opts.maps ? compiledEngine(at) : null;
   const engine = compiled ?? (await (await import('./tfjs-engine')).tfjsEngine(at, backend));
   return new Detector(at, engine, opts);
 }

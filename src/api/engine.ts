@@ -4,6 +4,7 @@
  * (compiled-engine.ts, which loads no TensorFlow.js: a cold knn score never does).
  */
 import type { BackendInfo } from '../config';
+import type { RunMaps } from './maps';
 
 /** An engine's numbers for a batch of pictures. */
 export interface EngineScores {
@@ -20,5 +21,7 @@ export interface Engine {
    * outputs, and R's reconstructions into `reconstructions` when given.
    */
   score(pixels: Float32Array, count: number, want: { details?: boolean; reconstructions?: Float32Array }): EngineScores;
+  /** The run's anomaly maps, built on first use; absent where the engine cannot make them (the compiled kernels). */
+  maps?(): RunMaps;
   dispose(): void;
 }

@@ -5,10 +5,12 @@ import { openRun } from '../run/open';
 import { RunAtEpoch } from '../run/select';
 import { knnNovelty, scoreImages } from '../score/scorer';
 import type { Engine } from './engine';
+import { RunMaps, runMaps } from './maps';
 
 export async function tfjsEngine(at: RunAtEpoch, choice: BackendChoice): Promise<Engine> {
   const backend = await selectBackend(choice);
   const run = openRun(at.dir, { at });
+  let maps: RunMaps | undefined; // only when asked: scoring without maps builds no cell memory
   return {
     backend,
     score(pixels, count, want) {
@@ -17,6 +19,10 @@ export async function tfjsEngine(at: RunAtEpoch, choice: BackendChoice): Promise
       const s = scoreImages(run, pixels, count, run.preprocessing, undefined, want.reconstructions);
       return { novelty: s.novelty[run.score], details: { reconLoss: s.reconLoss, dOfR: s.dOfR, dOfX: s.dOfX } };
     },
-    dispose: () => run.dispose(),
+    maps: () => (maps ??= runMaps(run)),
+    dispose: () => {
+      maps?.dispose();
+      run.dispose();
+    },
   };
 }

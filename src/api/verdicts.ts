@@ -19,6 +19,21 @@ export interface ScoreResult {
   reconstructionLoss?: number;
   dOfReconstruction?: number;
   dOfInput?: number;
+  /** With `map`: the picture's anomaly map. */
+  map?: ScoreMap;
+}
+
+/**
+ * With `map`: where the picture is novel (src/api/maps.ts). `score --json` lines and `POST /score?map=1` carry
+ * `overlay` (the PNG's path, or a data URL) in place of the bytes.
+ */
+export interface ScoreMap {
+  /** Each cell's distance to the nearest memory cell at its position (rows × columns, 0 to 2). */
+  cells: number[][];
+  /** The run's cell threshold: a cell at or above it is outlined in the overlay. */
+  cellThreshold: number;
+  /** The picture with its map laid over it in the run's fixed colour scale, as PNG bytes. */
+  overlayPng: Uint8Array;
 }
 
 /** A picture that could not be scored: a `score --json` error line. */

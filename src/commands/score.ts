@@ -1,9 +1,12 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import type { DetectorOptions } from '../api/detector';
 import type { ScoreResult } from '../api/verdicts';
 import { describeBackend } from '../config';
 import { findImages } from '../data/files';
 import { Shard, shardMember } from '../data/shard';
-import { AloccError } from '../errors';
+import { AloccError, firstLine, UsageError } from '../errors';
+import { writeFileAtomic } from '../fsutil';
 import { resolveRunDir, RunSelector } from '../run/select';
 import { scoreTitle } from '../score/registry';
 
@@ -15,6 +18,8 @@ export interface ScoreCommandOptions extends RunSelector, DetectorOptions {
   /** Score only this shard of the pictures (see src/data/shard.ts). */
   shard?: Shard;
   json: boolean;
+  /** Write each picture's anomaly-map overlay into this folder (`--maps DIR`), created if missing. */
+  mapsDir?: string;
   out?: NodeJS.WritableStream;
   log?: NodeJS.WritableStream;
 }
@@ -31,6 +36,37 @@ function formatResult(r: ScoreResult): string {
 }
 
 /**
+ * Makes sure `--maps DIR` can take the overlays before anything is scored: a folder (created if missing) where a
+ * file can be written. A refusal is a usage error naming the folder and what to do.
+ */
+function prepareMapsDir(dir: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new UsageError(`--maps ${dir}: a file, not a folder; name a folder for the overlays (created if missing)`);
+  }
+  const probe = path.join(dir, `.alocc-write-probe-${process.pid}`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent of it is a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'not writable' : firstLine(err);
+    throw new UsageError(`--maps ${dir}: cannot write overlays there (${why}); choose another folder or fix its permissions`);
+  }
+}
+
+/**
+ * Where a picture's overlay goes in `dir`: its path below the working folder (else its absolute path without the
+ * root), + '.map.png', so same-named pictures in different folders do not overwrite each other.
+ */
+export function overlayPathFor(dir: string, file: string): string {
+  const absolute = path.resolve(file);
+  const below = path.relative(process.cwd(), absolute);
+  const rel = below.startsWith('..') || path.isAbsolute(below) ? absolute.slice(path.parse(absolute).root.length) : below;
+  return path.join(dir, `${rel}.map.png`);
+}
+
+/**
  * `alocc score`: scores every picture given (folders recursively) through the library's Detector (on the compiled
  * kernels for a knn run without --details, else TensorFlow.js), streaming results
  * in chunks. A file that cannot be read gets one line on stderr and the others are still scored; the returned count
@@ -41,7 +77,9 @@ export async function score(opts: ScoreCommandOptions): Promise<{ scored: number
   const log = opts.log ?? process.stderr;
   // Loaded on demand: the compiled knn engine never loads TensorFlow.js (src/api/engines.ts).
   const { loadDetector } = await import('../api/detector');
-  const detector = await loadDetector(resolveRunDir(opts), opts);
+  const mapsDir = opts.mapsDir;
+  if (mapsDir !== undefined) prepareMapsDir(mapsDir); // before the run is loaded: a bad folder costs nothing
+  const detector = await loadDetector(resolveRunDir(opts), { ...opts, maps: mapsDir !== undefined });
   if (!opts.json) log.write(describeBackend(detector.backend) + '\n');
   let scored = 0;
   let failed = 0;
@@ -74,13 +112,28 @@ export async function score(opts: ScoreCommandOptions): Promise<{ scored: number
   }
 
   try {
-    for await (const r of detector.scoreFiles(files(), { details: opts.details })) {
+    for await (const r of detector.scoreFiles(files(), { details: opts.details, map: mapsDir !== undefined })) {
       if ('error' in r) {
         fail(r.file, emptyFolders.has(r.file) ? `${r.file}: a folder with no pictures in it` : r.error);
-      } else {
-        scored++;
-        out.write((opts.json ? JSON.stringify(r) : formatResult(r)) + '\n');
+        continue;
       }
+      const { map, ...result } = r;
+      let overlay: string | undefined;
+      if (map && mapsDir !== undefined) {
+        overlay = overlayPathFor(mapsDir, r.file);
+        try {
+          writeFileAtomic(overlay, map.overlayPng);
+        } catch (err) {
+          fail(r.file, firstLine(err));
+          continue;
+        }
+      }
+      // The JSON line carries the map's numbers and the overlay's path, not its bytes.
+      const line = opts.json
+        ? JSON.stringify(map ? { ...result, map: { cells: map.cells, cellThreshold: map.cellThreshold, overlay } } : result)
+        : formatResult(r) + (overlay ? `; map ${overlay}` : '');
+      scored++;
+      out.write(line + '\n');
     }
   } finally {
     detector.dispose();

@@ -181,6 +181,45 @@ export function anomalyMaps(memory: CellMemory, x: tf.Tensor4D, neighbourhood: C
   });
 }
 
+/** Memory images whose cells fix a run's map scale (leaveOneOutCellDistances): enough for a 99th percentile of cells. */
+export const SCALE_PROBES = 128;
+
+/**
+ * Same-position cell distances of up to `probes` of the memory's own images, each against the memory without itself
+ * (leave-one-out: against itself every distance is 0). The probes are evenly spaced over the memory, so the answer
+ * depends on the memory alone: [probes·rows·cols], probe by probe, row-major cells.
+ */
+export function leaveOneOutCellDistances(memory: CellMemory, probes = SCALE_PROBES, chunk = 32): Float32Array {
+  const { rows, cols, dims, images } = memory;
+  if (images < 2) throw new Error('leaveOneOutCellDistances: a memory of one image has no other image to compare it with');
+  const grid = rows * cols;
+  const p = Math.min(probes, images);
+  const picked = Array.from({ length: p }, (_, j) => Math.floor((j * images) / p));
+  const out = new Float32Array(p * grid);
+  const bank = tf.tidy(() => memory.bank.reshape([images, grid, dims]));
+  try {
+    const byPosition = tf.tidy(() => bank.transpose([1, 2, 0])); // [G, f, m]
+    try {
+      for (let start = 0; start < p; start += chunk) {
+        const ids = picked.slice(start, start + chunk);
+        const best = tf.tidy(() => {
+          const q = tf.gather(bank, tf.tensor1d(ids, 'int32')).transpose([1, 0, 2]); // [G, k, f]
+          // Cosine similarity is at most 1: −4 on each probe's own column keeps it out of the max.
+          const self = tf.mul(tf.oneHot(tf.tensor1d(ids, 'int32'), images), -4); // [k, m]
+          return tf.sub(1, tf.max(tf.add(tf.matMul(q, byPosition), self), 2)).transpose(); // [k, G]
+        });
+        out.set(best.dataSync(), start * grid);
+        best.dispose();
+      }
+    } finally {
+      byPosition.dispose();
+    }
+  } finally {
+    bank.dispose();
+  }
+  return out;
+}
+
 export function disposeCellMemory(memory: CellMemory | undefined): void {
   memory?.bank.dispose();
 }

@@ -3,7 +3,11 @@
  * threshold, and the picture as the network sees it beside R's reconstruction. Self-contained (no CDN, no build
  * step): it works on a machine with no internet, as the service does.
  */
-export const PAGE_HTML = `<!doctype html>
+/** HTML-escapes text put into the page (a run name is checked by checkRunName, but the page need not rely on it). */
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page for the run named `run` (its name only: the server's folders are no business of its clients). */
+export const pageHtml = (run: string): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -31,7 +35,7 @@ export const PAGE_HTML = `<!doctype html>
 </head>
 <body>
 <h1>Is this picture novel?</h1>
-<div id="model">loading the model…</div>
+<div id="model">${escapeHtml(run)}: loading the model…</div>
 <div class="row">
   <div>
     <label id="drop" for="file">Drop a picture here, or click to choose one</label>
@@ -57,7 +61,7 @@ export const PAGE_HTML = `<!doctype html>
 (() => {
   const $ = (id) => document.getElementById(id);
   fetch('/model').then((r) => r.json()).then((m) => {
-    $('model').textContent = m.runDir + ', epoch ' + m.epoch + ': ' + m.preprocessing.size + '×' + m.preprocessing.size +
+    $('model').textContent = m.run + ', epoch ' + m.epoch + ': ' + m.preprocessing.size + '×' + m.preprocessing.size +
       (m.preprocessing.channels === 3 ? ' colour' : ' grey') + ', score ' + m.score + ', threshold ' + m.threshold.toPrecision(4);
   }, () => { $('model').textContent = 'the model could not be read'; });
 

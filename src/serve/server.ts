@@ -14,7 +14,7 @@ import { DecodedImage, ImageTooLargeError } from '../data/decode';
 import { sniffImageFormat, unsupportedImage } from '../data/image-format';
 import { AloccError, firstLine } from '../errors';
 import { MicroBatcher, Semaphore } from './batcher';
-import { PAGE_HTML } from './page';
+import { pageHtml } from './page';
 
 export interface ServeLimits {
   /** Largest request body (an image body, or each file of a multipart request). */
@@ -58,6 +58,9 @@ async function pngDataUrl(pixels: Float32Array, size: number, channels: number):
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
+/** A result as the service sends it. */
+type Presented = Omit<ScoreResult, 'map'> & { input?: string; reconstruction?: string; map?: { cells: number[][]; cellThreshold: number; overlay: string } };
+
 /** The status a refusal of a picture gets: 413 for size, 415 for a format alocc does not read, else 400. */
 function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.statusCode;
@@ -70,10 +73,10 @@ function statusOf(err: unknown): number {
 export function buildServer(detector: Detector, limits: ServeLimits = DEFAULT_LIMITS, log: (line: string) => void = () => {}): FastifyInstance {
   const { size, channels } = detector.info.preprocessing;
   const maxFiles = limits.maxFiles ?? 64;
-  const batcher = new MicroBatcher<Job, ScoreWithImages>((jobs) => detector.scoreDecoded(jobs, { images: true }), {
-    maxBatch: limits.maxBatch,
-    maxWaitMs: limits.batchWaitMs ?? 2,
-  });
+  const batchOptions = { maxBatch: limits.maxBatch, maxWaitMs: limits.batchWaitMs ?? 2 };
+  const batcher = new MicroBatcher<Job, ScoreWithImages>((jobs) => detector.scoreDecoded(jobs, { images: true }), batchOptions);
+  // ?map=1 requests batch apart: a map costs the cells' search, which the other requests need not wait for.
+  const mapBatcher = new MicroBatcher<Job, ScoreWithImages>((jobs) => detector.scoreDecoded(jobs, { images: true, map: true }), batchOptions);
   const decodes = new Semaphore(limits.maxDecodes ?? 8);
   let pending = 0;
 
@@ -115,29 +118,33 @@ export function buildServer(detector: Detector, limits: ServeLimits = DEFAULT_LI
   });
 
   /** Decodes (limited), then waits for its place in a batch. */
-  const scoreBytes = async (bytes: Buffer, name: string): Promise<ScoreWithImages> => {
+  const scoreBytes = async (bytes: Buffer, name: string, withMap: boolean): Promise<ScoreWithImages> => {
     if (bytes.length === 0) throw new HttpError(400, `${name}: empty body; send the picture's bytes`);
     if (!sniffImageFormat(bytes)) throw new HttpError(415, unsupportedImage(name, bytes).message);
     const image = await decodes.use(() => detector.decode(bytes, name));
-    return batcher.submit({ name, image });
+    return (withMap ? mapBatcher : batcher).submit({ name, image });
   };
 
-  const present = async (r: ScoreWithImages, withImages: boolean): Promise<ScoreResult & { input?: string; reconstruction?: string }> => {
-    const { input, reconstruction, ...fields } = r;
-    if (!withImages) return fields;
-    return { ...fields, input: await pngDataUrl(input, size, channels), reconstruction: await pngDataUrl(reconstruction, size, channels) };
+  /** The result as JSON: images as PNG data URLs, the map's overlay too. */
+  const present = async (r: ScoreWithImages, withImages: boolean): Promise<Presented> => {
+    const { input, reconstruction, map, ...fields } = r;
+    const out: Presented = map ? { ...fields, map: { cells: map.cells, cellThreshold: map.cellThreshold, overlay: `data:image/png;base64,${Buffer.from(map.overlayPng).toString('base64')}` } } : fields;
+    if (!withImages) return out;
+    return { ...out, input: await pngDataUrl(input, size, channels), reconstruction: await pngDataUrl(reconstruction, size, channels) };
   };
 
-  app.post('/score', async (req: FastifyRequest<{ Querystring: { reconstruction?: string } }>, reply: FastifyReply) => {
-    const withImages = req.query.reconstruction === '1' || req.query.reconstruction === 'true';
+  app.post('/score', async (req: FastifyRequest<{ Querystring: { reconstruction?: string; map?: string } }>, reply: FastifyReply) => {
+    const flag = (v: string | undefined) => v === '1' || v === 'true';
+    const withImages = flag(req.query.reconstruction);
+    const withMap = flag(req.query.map);
     if (req.isMultipart()) {
-      const work: Promise<ScoreResult | ScoreFailure>[] = [];
+      const work: Promise<Presented | ScoreFailure>[] = [];
       for await (const part of req.parts()) {
         if (part.type !== 'file') continue;
         const name = part.filename || part.fieldname;
         const bytes = await part.toBuffer(); // throws 413 past fileSize, before the rest is read
         work.push(
-          scoreBytes(bytes, name).then(
+          scoreBytes(bytes, name, withMap).then(
             (r) => present(r, withImages),
             (err: unknown) => {
               if (statusOf(err) >= 500) throw err;
@@ -155,11 +162,14 @@ export function buildServer(detector: Detector, limits: ServeLimits = DEFAULT_LI
       throw new HttpError(400, 'empty body; send the picture\'s bytes');
     }
     const name = typeof req.headers['x-filename'] === 'string' ? req.headers['x-filename'] : 'body';
-    return reply.send(await present(await scoreBytes(body, name), withImages));
+    return reply.send(await present(await scoreBytes(body, name, withMap), withImages));
   });
 
-  app.get('/model', async () => detector.info);
+  // The run by its name: the absolute folder would tell every client the server's file layout.
+  const { runDir: _runDir, ...model } = detector.info;
+  const page = pageHtml(model.run);
+  app.get('/model', async () => model);
   app.get('/healthz', async () => ({ status: 'ok', pending, batches: batcher.stats }));
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE_HTML));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
   return app;
 }

@@ -79,6 +79,19 @@ test('GET /healthz, GET /model (from the run file) and GET / (a page that needs 
   assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="(https?:)?\/\//, 'no external resources');
 });
 
+test('the page and GET /model name the run by its name, never by the server\'s folder', async () => {
+  const modelText = await (await fetch(`${base}/model`)).text();
+  const html = await (await fetch(`${base}/`)).text();
+  const absolute = path.resolve(runDir);
+  for (const [what, text] of [['GET /model', modelText], ['the page', html]]) {
+    assert.ok(!text.includes(absolute), `${what} shows the folder ${absolute}`);
+    assert.ok(!text.includes(work), `${what} shows the work folder ${work}`);
+  }
+  assert.equal(JSON.parse(modelText).run, 'digit-1');
+  assert.match(html, /<div id="model">digit-1: /);
+  assert.equal(detector.info.runDir, runDir, 'the library still has the folder');
+});
+
 test('POST /score: an image body gets the fields of score --json, with the CLI\'s numbers; any image Content-Type works', async () => {
   for (const [i, type] of ['image/png', 'application/octet-stream', 'image/jpeg'].entries()) {
     const res = await post(fs.readFileSync(files[i]), type);
@@ -102,6 +115,24 @@ test('?reconstruction=1 adds the network\'s input and R\'s reconstruction as PNG
   let worst = 0;
   for (let p = 0; p < 784; p++) worst = Math.max(worst, Math.abs(recon.data[4 * p] - Math.round(y[p] * 255)));
   assert.ok(worst <= 2, `reconstruction differs from R(x) by ${worst} levels`); // the input PNG itself is rounded
+});
+
+test('?map=1 adds map { cells, cellThreshold, overlay } equal to the library\'s, in one body or multipart; without it no map', async () => {
+  const want = await detector.score(files[5], { map: true });
+  const check = (got: Record<string, any>, what: string) => {
+    const { map, ...fields } = got;
+    assertLikeCli({ ...fields, file: cli[5].file }, cli[5], what);
+    assert.equal(map.cellThreshold, want.map!.cellThreshold, `${what}: cell threshold`);
+    assert.deepEqual(map.cells, want.map!.cells, `${what}: cells`);
+    const png = Buffer.from(map.overlay.replace(/^data:image\/png;base64,/, ''), 'base64');
+    assert.ok(png.equals(Buffer.from(want.map!.overlayPng)), `${what}: overlay`);
+  };
+  check(await jsonOf(await post(fs.readFileSync(files[5]), 'image/png', '?map=1')), 'image body');
+  const form = new FormData();
+  form.append('a', new Blob([fs.readFileSync(files[5])], { type: 'image/png' }), 'five.png');
+  const { results } = await jsonOf(await fetch(`${base}/score?map=1`, { method: 'POST', body: form }));
+  check(results[0], 'multipart');
+  assert.equal((await jsonOf(await post(fs.readFileSync(files[5]), 'image/png'))).map, undefined);
 });
 
 test('multipart with several files: a results array in order, a bad file reported in its place', async () => {

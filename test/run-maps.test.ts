@@ -1,0 +1,118 @@
+// The Detector's anomaly maps (src/api/maps.ts): the run's scale from leave-one-out memory cells, checked against
+// plain loops; equal on every load; the same picture's map and overlay whatever it is scored with; maps only when asked.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadDetector } from '../src/api/detector';
+import { runMapScale } from '../src/api/maps';
+import { active, loadNativeKernels } from '../src/kernels/addon';
+import { mapScaleFrom, renderOverlayPng } from '../src/plot/overlay';
+import { openRun, OpenedRun } from '../src/run/open';
+import { anomalyMaps, buildCellMemory, CellMemory, disposeCellMemory, leaveOneOutCellDistances, SCALE_PROBES } from '../src/score/cell-map';
+import * as tf from '@tensorflow/tfjs';
+import { writeTestDigits } from './helpers/cli';
+import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
+import { tempDir } from './helpers/fixtures';
+
+const work = tempDir('alocc-run-maps-');
+const runDir = path.join(work, 'ckpt', 'digit-2');
+let files: string[] = [];
+let opened: OpenedRun;
+let memory: CellMemory;
+
+before(async () => {
+  await makeFakeRun(path.join(work, 'ckpt'), 2, { model: SMALL_MODEL });
+  files = [...writeTestDigits(path.join(work, 'img'), 2, 2), ...writeTestDigits(path.join(work, 'img'), 7, 2)];
+  await tf.setBackend('cpu');
+  opened = openRun(runDir);
+  memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages());
+});
+after(() => {
+  disposeCellMemory(memory);
+  opened?.dispose();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** Leave-one-out same-position distances by plain loops over the bank: probe j is image ⌊j·m/p⌋. */
+function referenceLeaveOneOut(m: CellMemory, probes: number): number[] {
+  const bank = m.bank.dataSync();
+  const grid = m.rows * m.cols;
+  const p = Math.min(probes, m.images);
+  const out: number[] = [];
+  for (let j = 0; j < p; j++) {
+    const own = Math.floor((j * m.images) / p);
+    for (let g = 0; g < grid; g++) {
+      let best = Infinity;
+      for (let i = 0; i < m.images; i++) {
+        if (i === own) continue;
+        let dot = 0;
+        for (let f = 0; f < m.dims; f++) dot += bank[(own * grid + g) * m.dims + f] * bank[(i * grid + g) * m.dims + f];
+        best = Math.min(best, 1 - dot);
+      }
+      out.push(best);
+    }
+  }
+  return out;
+}
+
+test('leaveOneOutCellDistances: each probe against the other memory images at the same position, by plain loops', () => {
+  const got = leaveOneOutCellDistances(memory, SCALE_PROBES, 7); // an odd chunk: probes across chunk edges
+  const want = referenceLeaveOneOut(memory, SCALE_PROBES);
+  assert.equal(got.length, want.length);
+  for (let k = 0; k < want.length; k++) assert.ok(Math.abs(got[k] - want[k]) < 1e-4, `distance ${k}: ${got[k]} vs ${want[k]}`);
+  assert.ok(want.some((v) => v > 1e-3), 'not all zero: a probe is not compared with itself');
+});
+
+test('the run\'s map scale: equal on two loads, the cell threshold mid-ramp, from the leave-one-out distances', async () => {
+  const reference = mapScaleFrom(referenceLeaveOneOut(memory, SCALE_PROBES));
+  const scale = runMapScale(memory);
+  for (const k of ['low', 'high', 'cellThreshold'] as const) assert.ok(Math.abs(scale[k] - reference[k]) < 1e-4, `${k}: ${scale[k]} vs ${reference[k]}`);
+  const thresholds: number[] = [];
+  for (let load = 0; load < 2; load++) {
+    const det = await loadDetector(runDir, { backend: 'cpu', maps: true });
+    thresholds.push((await det.score(files[0], { map: true })).map!.cellThreshold);
+    det.dispose();
+  }
+  assert.equal(thresholds[0], thresholds[1]);
+  assert.ok(Math.abs(thresholds[0] - reference.cellThreshold) < 1e-4);
+});
+
+test('score(x, { map: true }): cells by position, the run\'s cell threshold, and the overlay in the run\'s scale, whatever the batch', async () => {
+  const det = await loadDetector(runDir, { backend: 'cpu', maps: true });
+  const together = await det.score(files, { map: true });
+  const alone = await det.score(files[3], { map: true });
+  const scale = mapScaleFrom(referenceLeaveOneOut(memory, SCALE_PROBES));
+  for (const [i, r] of together.entries()) {
+    const image = await det.decode(files[i], files[i]);
+    const x = tf.tensor4d(image.pixels, [1, 28, 28, 1]);
+    const [m] = anomalyMaps(memory, x, 'position');
+    x.dispose();
+    assert.equal(r.map!.cells.length, m.rows);
+    assert.deepEqual(r.map!.cells.flat().map((v) => v.toFixed(4)), [...m.cells].map((v) => v.toFixed(4)), `${files[i]}: cells`);
+    // Every picture in one colour scale, the run's: a per-picture or per-batch ramp would paint other bytes.
+    // The reference ramp's width around the detector's threshold (equal to the reference's within 1e-4, above).
+    const at = r.map!.cellThreshold;
+    assert.equal(at, together[0].map!.cellThreshold, 'one cell threshold for every picture');
+    const runScale = { low: at - (scale.cellThreshold - scale.low), high: at + (scale.high - scale.cellThreshold), cellThreshold: at };
+    const want = renderOverlayPng({ pixels: image.pixels, size: 28, channels: 1 }, m, runScale, { score: r.novelty, threshold: r.threshold, novel: r.verdict === 'novel' });
+    assert.ok(Buffer.from(r.map!.overlayPng).equals(want), `${files[i]}: overlay`);
+  }
+  assert.ok(Buffer.from(alone.map!.overlayPng).equals(Buffer.from(together[3].map!.overlayPng)), 'alone as in a batch');
+  // Without map: the same result, no map, the same fields as before.
+  const plain = await det.score(files[3]);
+  assert.equal(plain.map, undefined);
+  const { map: _map, ...rest } = alone;
+  assert.deepEqual(plain, rest);
+  det.dispose();
+});
+
+test('a detector on the compiled kernels refuses maps in one line that says how to load it', async (t) => {
+  loadNativeKernels();
+  if (!active()) return t.skip('compiled kernels not built here');
+  const det = await loadDetector(runDir);
+  assert.equal(det.backend.name, 'compiled');
+  await assert.rejects(det.score(files[0], { map: true }), /digit-2: this detector scores on the compiled kernels, which make no anomaly maps; load it with maps: true/);
+  assert.equal((await det.score(files[0])).map, undefined);
+  det.dispose();
+});

@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { tempDir, useCpuBackend } from './helpers/fixtures';
 import { PNG } from 'pngjs';
 import { evalCommand } from '../src/commands/eval';
 import { evalAllClasses } from '../src/commands/eval-all';
@@ -25,9 +25,8 @@ let run: RunFile;
 let testSet: LabelledSet;
 
 before(async () => {
-  await tf.setBackend('cpu');
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-eval-'));
+  await useCpuBackend();
+  dir = tempDir('alocc-eval-');
   const all = builtInTestSet({ source: 'mnist', class: DIGIT, folder: null });
   testSet = { ...all, pixels: all.pixels.subarray(0, 300 * 784), count: 300, isNovel: all.isNovel.subarray(0, 300), labels: all.labels!.subarray(0, 300) };
   run = await makeFakeRun(dir, DIGIT, { epochs: 2, model: SMALL_MODEL });

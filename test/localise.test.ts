@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import { tempDir, useCpuBackend } from './helpers/fixtures';
 import { mnistSource, writeBench } from '../bench/localisation/build';
 import { evalCommand } from '../src/commands/eval';
 import { renderSummary } from '../src/eval/report';
@@ -15,9 +14,8 @@ let dir: string;
 let bench: string;
 
 before(async () => {
-  await tf.setBackend('cpu');
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-localise-'));
+  await useCpuBackend();
+  dir = tempDir('alocc-localise-');
   await makeFakeRun(dir, 3, { epochs: 1, model: SMALL_MODEL });
   bench = path.join(dir, 'bench');
   writeBench(mnistSource(3), bench, 12, 0);

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { tempDir, useCpuBackend } from './helpers/fixtures';
 import { builtInTestSet, LabelledSet } from '../src/data/source';
 import { evaluate } from '../src/eval/evaluate';
 import { setBatchNormStatistics } from '../src/models/batchnorm-statistics';
@@ -15,9 +15,8 @@ let dir: string;
 let testSet: LabelledSet;
 
 before(async () => {
-  await tf.setBackend('cpu');
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-untrained-'));
+  await useCpuBackend();
+  dir = tempDir('alocc-untrained-');
   const all = builtInTestSet({ source: 'mnist', class: 4, folder: null });
   testSet = { ...all, pixels: all.pixels.subarray(0, 200 * 784), count: 200, isNovel: all.isNovel.subarray(0, 200), labels: all.labels!.subarray(0, 200) };
 });

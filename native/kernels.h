@@ -130,4 +130,6 @@ void rmsprop(const float *const in[4], float *const out[3], long n, const float 
 /* Nearest-neighbour upsampling of x [n][h][w][c] by whole factors fh × fw into y [n][h·fh][w·fw][c] (grad 0), or its
  * gradient (grad 1): in = dy [n][h·fh][w·fw][c], out = dx [n][h][w][c], each pixel the sum of its block. */
 void upsample(int grad, const float *in, float *out, long n, int h, int w, int c, int fh, int fw);
+/* values[0, n) ← the n IEEE half floats stored in the upper half of those floats' bytes, exactly (half.c). */
+void widen_halves_in_place(float *values, long n);
 #endif

@@ -3,6 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromFloat16, fromFloat16InPlace, halfBits, halfValue, toFloat16 } from '../src/score/float16';
+import { loadNativeKernels, setNativeKernels } from '../src/kernels/addon';
+
+/** The in-place widening's two paths: the compiled kernels' (F16C where the CPU has it) and JavaScript's table. */
+const WIDENING_PATHS: [string, boolean][] = [['compiled', true], ['JavaScript', false]];
+const nativeLoaded = loadNativeKernels().loaded;
 
 test('known values encode to their binary16 bits and back', () => {
   const known: [number, number][] = [
@@ -70,7 +75,8 @@ test('the edges: subnormal ties, a carry into the exponent, overflow by rounding
   assert.deepEqual(Array.from(fromFloat16(Uint16Array.of(0xfc00, 0x7c00, 0x3c00, 0x0001))), [-Infinity, Infinity, 1, 2 ** -24]);
 });
 
-test('fromFloat16InPlace widens halves stored in the upper half of its own array, every value intact', () => {
+for (const [path, on] of WIDENING_PATHS) test(`fromFloat16InPlace (${path}) widens halves stored in the upper half of its own array, every value intact`, { skip: on && !nativeLoaded && 'addon not built' }, () => {
+  setNativeKernels(on);
   // Hand-decoded binary16 values: 1, −2, 65504 (largest), 2^-24 (smallest subnormal), 0x3555 = 1365/4096, −0, ∞.
   const bits = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x3555, 0x8000, 0x7c00];
   const expected = [1, -2, 65504, 2 ** -24, 1365 / 4096, -0, Infinity];
@@ -83,6 +89,24 @@ test('fromFloat16InPlace widens halves stored in the upper half of its own array
   fromFloat16InPlace(out);
   for (let i = 0; i < count; i++) assert.ok(Object.is(out[i], expected[i % bits.length]), `value ${i}: ${out[i]}`);
   assert.deepEqual(Array.from(new Uint8Array(buffer, 0, 8)), [0, 0, 0, 0, 0, 0, 0, 0], 'nothing written before the view');
+  setNativeKernels(true);
+});
+
+for (const [path, on] of WIDENING_PATHS) test(`fromFloat16InPlace (${path}) gives every one of the 65,536 halves the value fromFloat16's definition gives, at any length`, { skip: on && !nativeLoaded && 'addon not built' }, () => {
+  setNativeKernels(on);
+  try {
+    // Lengths around the compiled path's eight-at-a-time step, and all 65,536 halves (odd length, so a tail remains).
+    for (const count of [1, 7, 8, 9, 17, 65537]) {
+      const out = new Float32Array(count);
+      const halves = new Uint16Array(out.buffer, 2 * count, count);
+      for (let i = 0; i < count; i++) halves[i] = (i * 40503) & 0xffff; // a permutation of 0..65535 over 65,536 steps
+      const want = fromFloat16(halves.slice());
+      fromFloat16InPlace(out);
+      for (let i = 0; i < count; i++) assert.ok(Object.is(out[i], want[i]), `length ${count}, value ${i} (0x${((i * 40503) & 0xffff).toString(16)}): ${out[i]} vs ${want[i]}`);
+    }
+  } finally {
+    setNativeKernels(true);
+  }
 });
 
 test('every one of the 65,536 half floats decodes to the value its sign, exponent and mantissa give', () => {

@@ -21,6 +21,7 @@ interface Addon {
   upsample(heap: Float32Array, p: Int32Array): void;
   channelOp(op: number, heap: Float32Array, p: Int32Array): void;
   columnProductSums(heap: Float32Array, p: Int32Array): void;
+  widenHalves(heap: Float32Array, p: Int32Array): void;
   pooledConv(heap: Float32Array, p: Int32Array, alpha: number): boolean;
   isas(): string[];
   setIsa(name: string): string;
@@ -66,6 +67,11 @@ const ENTRY_POINTS: EntryPoint[] = [
     operands: ['a', 'b', 'out'].map((name, at) => ({ name, size: 37, at })),
     call: (heap: Float32Array, o: number[]) => addon!.map(op, heap, Int32Array.from([37, o[0], o[1], o[2]]), 0.3),
   })),
+  {
+    name: 'widenHalves',
+    operands: [{ name: 'values', size: 23, at: 0 }],
+    call: (heap, o) => addon!.widenHalves(heap, Int32Array.from([23, o[0]])),
+  },
   {
     name: 'channelAffine',
     operands: [{ name: 'x', size: 6 * 7, at: 0 }, { name: 'coefficients', size: 3 * 7, at: 1 }, { name: 'out', size: 6 * 7, at: 2 }],

@@ -74,9 +74,15 @@ def main():
     ap.add_argument('--transforms', type=int, default=8); ap.add_argument('--at', default='0,5,10,20')
     ap.add_argument('--threads', type=int, default=2); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--lr', type=float, default=1e-3); ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--val-frac', type=float, default=0); ap.add_argument('--dump', default='')
     ap.add_argument('--objective', default='rot'); ap.add_argument('--tau', type=float, default=0.2)
     a = ap.parse_args(); torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
     tr = load(os.path.join(a.task, 'train'), a.size)
+    # A held-out part of the training pictures (seeded), as a product's validation split would be: the scores'
+    # scale for a label-free combination comes from it.
+    nval = int(round(a.val_frac * len(tr))); order = torch.randperm(len(tr), generator=torch.Generator().manual_seed(a.seed))
+    va, tr = tr[order[:nval]], tr[order[nval:]]
+    names = {k: sorted(os.listdir(os.path.join(a.task, k))) for k in ('normal', 'novel')}
     nm, nv = load(os.path.join(a.task, 'normal'), a.size), load(os.path.join(a.task, 'novel'), a.size)
     te = torch.cat([nm, nv]); pos = np.r_[np.zeros(len(nm)), np.ones(len(nv))].astype(bool)
     net = Net(a.arch, a.transforms); opt = torch.optim.Adam(net.parameters(), a.lr)
@@ -97,6 +103,20 @@ def main():
             ts = transforms(te, a.transforms)
             lp = torch.stack([F.log_softmax(net(t), 1)[:, k] for k, t in enumerate(ts)], 1)
             row['rot'] = round(auroc((-lp.mean(1)).numpy(), pos), 4)
+            # Held-out normal pictures' transform accuracy: what a label-free rule could read from a validation split.
+            hits = torch.stack([net(t).argmax(1) == k for k, t in enumerate(ts)], 1).float()
+            row['acc_normal'] = round(float(hits[~torch.tensor(pos)].mean()), 4)
+            tr_hits = torch.stack([net(t).argmax(1) == k for k, t in enumerate(transforms(tr, a.transforms))], 1).float()
+            row['acc_train'] = round(float(tr_hits.mean()), 4)
+            if a.dump and ep == max(at):
+                def scores(x):
+                    lpx = torch.stack([F.log_softmax(net(t), 1)[:, k] for k, t in enumerate(transforms(x, a.transforms))], 1)
+                    f = pooled(net.blocks(x)[-1]); d = 1 - f @ pooled(btr[-1]).T
+                    return (-lpx.mean(1)).tolist(), d.sort(1).values[:, :10].mean(1).tolist()
+                out = {'val': dict(zip(('rot', 'knn'), scores(va))) if nval else None,
+                       'test': dict(zip(('rot', 'knn'), scores(te))), 'names': names['normal'] + names['novel'], 'novel': pos.tolist(),
+                       'val_acc': float(torch.stack([net(t).argmax(1) == k for k, t in enumerate(transforms(va, a.transforms))], 1).float().mean()) if nval else None}
+                json.dump(out, open(a.dump, 'w'))
         print(json.dumps(row), flush=True)
     for ep in range(max(at) + 1):
         if ep in at: report(ep)

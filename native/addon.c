@@ -240,6 +240,7 @@ NAPI_MODULE_INIT() {
   pthread_mutex_unlock(&op_lock);
   EXPORT("conv", js_conv)
   export_op_entries(env, exports);
+  export_memory_entries(env, exports);
   EXPORT("pooledConv", js_pooled_conv)
   EXPORT("setThreads", js_set_threads)
   EXPORT("vectorWidth", js_vector_width)

@@ -52,4 +52,6 @@ int read_heap_call(napi_env env, napi_callback_info info, size_t first, size_t c
 
 /* Adds the entry points of addon-ops.c to the module's exports. */
 void export_op_entries(napi_env env, napi_value exports);
+/* Adds addon-memory.c's (hugeFloats). */
+void export_memory_entries(napi_env env, napi_value exports);
 #endif

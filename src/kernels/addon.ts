@@ -21,6 +21,8 @@ export interface NativeKernels {
   columnProductSums(heap: Float32Array, params: Int32Array): void;
   /** heap[values, values + n) ← the n IEEE half floats in the upper half of those floats' bytes (params [n, values]). */
   widenHalves(heap: Float32Array, params: Int32Array): void;
+  /** A zeroed Float32Array of n floats on transparent huge pages (Linux; plain memory elsewhere). */
+  hugeFloats(n: number): Float32Array<ArrayBuffer>;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */
@@ -134,6 +136,18 @@ export function active(): NativeKernels | null {
  * filter. How the knn search and the coreset's similarity matrix multiply on the addon; `cols` should be a multiple of
  * the SIMD width (the conv's fast path).
  */
+/** Below this a buffer fits in a few 4 KB pages and huge pages buy nothing. */
+const HUGE_FLOATS_MIN = (2 << 20) / 4;
+
+/**
+ * n zeroed floats for a large working buffer: on huge pages where the addon is loaded, since first touching a fresh
+ * 16 MB Float32Array costs 60-70 ms of page faults in the 2-vCPU VM and 1.2 ms on 2 MB pages (native/addon-memory.c);
+ * a plain Float32Array otherwise.
+ */
+export function largeFloats(n: number): Float32Array<ArrayBuffer> {
+  return addon && n >= HUGE_FLOATS_MIN ? addon.hugeFloats(n) : new Float32Array(n);
+}
+
 export function rowProducts(native: NativeKernels, heap: Float32Array, at: number, rows: number, dims: number, filter: number, cols: number, out: number): void {
   native.conv(0, heap, Int32Array.from([1, rows, 1, dims, 1, 1, cols, rows, 1, 1, 1, 0, 0, at, filter, out, -1, 0]), 0);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ImageSet, pickRows } from '../data/source';
-import { active, rowProducts } from '../kernels/addon';
+import { active, largeFloats, rowProducts } from '../kernels/addon';
 import { buildFeatureMemory, disposeFeatureMemory, FeatureSpace, memoryRows, valuesInPlace } from './feature-memory';
 
 /**
@@ -32,7 +32,7 @@ export class CoresetWorkspace {
   floats(n: number): Float32Array {
     if (this.buffer.length < n) {
       this.buffer = new Float32Array(0); // let the old one go before the new one is touched
-      this.buffer = new Float32Array(n);
+      this.buffer = largeFloats(n); // on huge pages: ~125 MB for digit 1, first touched every run
     }
     return this.buffer.subarray(0, n);
   }

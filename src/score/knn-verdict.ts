@@ -7,7 +7,7 @@
  */
 import { CellPooling } from '../config';
 import { AloccError } from '../errors';
-import { NativeKernels, rowProducts } from '../kernels/addon';
+import { largeFloats, NativeKernels, rowProducts } from '../kernels/addon';
 import { fromFloat16InPlace } from './float16';
 import { meanOfLargest, poolSide, QUERY_MULTIPLE, unitFeatureRows } from './nearest';
 
@@ -74,7 +74,7 @@ function makeChunkScorer(
   const at = (n: number) => ({ x: fixed, y: fixed + n * per, qt: fixed + n * per + n * f, out: fixed + n * per + 2 * n * f });
   const grow = (n: number) => {
     const size = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
-    const next = new Float32Array(at(size).out + m * size);
+    const next = largeFloats(at(size).out + m * size);
     if (q === 0) {
       readBank(next);
       next.set(block.filter, m * f);

@@ -19,6 +19,8 @@ export interface NativeKernels {
   upsample(heap: Float32Array, params: Int32Array): void;
   channelOp(op: number, heap: Float32Array, params: Int32Array): void;
   columnProductSums(heap: Float32Array, params: Int32Array): void;
+  /** [rows, cols, stride, x, out]: out[c] = max over rows of x[r·stride + c]. Absent from addons built before it. */
+  columnMax?(heap: Float32Array, params: Int32Array): void;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */

@@ -5,6 +5,7 @@ import { openKnnRun } from '../run/open-knn';
 import { RunAtEpoch } from '../run/select';
 import { compiledKnnScorer } from '../score/knn-verdict';
 import type { Engine } from './engine';
+import { compiledRunMaps, RunMaps } from './maps';
 
 /** The compiled knn engine for `at`, or null where it does not apply: not a knn verdict, or no compiled kernels. */
 export function compiledEngine(at: RunAtEpoch): Engine | null {
@@ -13,6 +14,7 @@ export function compiledEngine(at: RunAtEpoch): Engine | null {
   const native = active();
   if (!native) return null;
   const novelty = compiledKnnScorer(native, openKnnRun(at));
+  let maps: RunMaps | null | undefined;
   const label = `compiled kernels (${native.isa()}), no TensorFlow.js: the knn verdict needs R's first block only`;
   return {
     backend: { requested: 'auto', name: 'compiled', label, skipped: [] },
@@ -20,6 +22,8 @@ export function compiledEngine(at: RunAtEpoch): Engine | null {
       if (want.details || want.reconstructions) throw new AloccError(`${at.dir}: this detector scores on the compiled kernels, which give the knn verdict only; load it with details: true`);
       return { novelty: novelty(pixels, count) };
     },
-    dispose() {},
+    // Built on first use; null where the compiled search is not available (then the Detector refuses maps).
+    maps: () => (maps ??= compiledRunMaps(at)),
+    dispose: () => maps?.dispose(),
   };
 }

@@ -21,7 +21,7 @@ export interface Engine {
    * outputs, and R's reconstructions into `reconstructions` when given.
    */
   score(pixels: Float32Array, count: number, want: { details?: boolean; reconstructions?: Float32Array }): EngineScores;
-  /** The run's anomaly maps, built on first use; absent where the engine cannot make them (the compiled kernels). */
-  maps?(): RunMaps;
+  /** The run's anomaly maps, built on first use; null where the engine cannot make them. */
+  maps(): RunMaps | null;
   dispose(): void;
 }

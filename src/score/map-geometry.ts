@@ -91,12 +91,53 @@ export interface AnomalyMap {
   size: number;
 }
 
+/**
+ * Upsampling and blur along one axis as one matrix, [to][from]: both are linear and act on each axis apart, so a map
+ * is A_y · cells · A_xᵀ, equal to gaussianSmooth(upsampleGrid(…)) but for float rounding. At 64×64 from 8×8 cells
+ * this is 37 K multiply-adds a map instead of 200 K for the blur alone (docs/performance.md).
+ */
+function axisMatrix(from: number, to: number, sigma: number): Float64Array {
+  const out = new Float64Array(to * from);
+  for (let r = 0; r < from; r++) {
+    const unit = new Float32Array(from);
+    unit[r] = 1;
+    // Column r: the response to cell r alone, upsampled and blurred along this axis (a 1-pixel-wide map).
+    const column = gaussianSmooth(upsampleGrid(unit, from, 1, to, 1), to, 1, sigma);
+    for (let y = 0; y < to; y++) out[y * from + r] = column[y];
+  }
+  return out;
+}
+
+const matrices = new Map<string, Float64Array>();
+function axisMatrixCached(from: number, to: number, sigma: number): Float64Array {
+  const key = `${from}/${to}/${sigma}`;
+  let m = matrices.get(key);
+  if (!m) matrices.set(key, (m = axisMatrix(from, to, sigma)));
+  return m;
+}
+
 /** The maps of n pictures from their cell distances ([n·rows·cols], picture by picture, row-major cells). */
 export function anomalyMapsFrom(distances: Float32Array, n: number, rows: number, cols: number, size: number): AnomalyMap[] {
   const sigma = mapCellSide(size) / 2;
+  const [ay, ax] = [axisMatrixCached(rows, size, sigma), axisMatrixCached(cols, size, sigma)];
+  const across = new Float64Array(rows * size); // cells × A_xᵀ: [rows][size]
   return Array.from({ length: n }, (_, i) => {
     const cells = distances.slice(i * rows * cols, (i + 1) * rows * cols);
-    const map = gaussianSmooth(upsampleGrid(cells, rows, cols, size, size), size, size, sigma);
+    for (let r = 0; r < rows; r++) {
+      for (let x = 0; x < size; x++) {
+        let sum = 0;
+        for (let c = 0; c < cols; c++) sum += cells[r * cols + c] * ax[x * cols + c];
+        across[r * size + x] = sum;
+      }
+    }
+    const map = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        let sum = 0;
+        for (let r = 0; r < rows; r++) sum += ay[y * rows + r] * across[r * size + x];
+        map[y * size + x] = sum;
+      }
+    }
     return { cells, rows, cols, map, size };
   });
 }

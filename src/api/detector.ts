@@ -150,7 +150,7 @@ export class Detector {
     const { threshold, score } = this.info;
     const recon = opts.images ? new Float32Array(items.length * per) : undefined;
     const maps = opts.map ? this.runMaps() : undefined; // refused before any scoring
-    const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon });
+    const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon, pooled: Boolean(maps) });
     const results = items.map((item, i) => {
       const result: ScoreResult = verdictOf(item, score, s.novelty[i], threshold);
       const d = s.details;
@@ -158,7 +158,7 @@ export class Detector {
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
-    if (maps) maps.maps(items, results).forEach((map, i) => (results[i].map = map));
+    if (maps) maps.maps(items, results, s.pooled).forEach((map, i) => (results[i].map = map));
     return results;
   }
 

@@ -25,8 +25,11 @@ import type { NamedImage, ScoreMap, ScoreResult } from './verdicts';
 
 export interface RunMaps {
   scale: MapScale;
-  /** The maps of decoded pictures with their results (for the overlay's caption), in order. */
-  maps(items: NamedImage[], results: ScoreResult[]): ScoreMap[];
+  /**
+   * The maps of decoded pictures with their results (for the overlay's caption), in order; `pooled`: their pooled
+   * first block from the compiled verdict, where it ran, so that the conv does not run twice.
+   */
+  maps(items: NamedImage[], results: ScoreResult[], pooled?: Float32Array): ScoreMap[];
   dispose(): void;
 }
 
@@ -35,6 +38,7 @@ export interface Search {
   rows: number;
   cols: number;
   distances(pixels: Float32Array, count: number): Float32Array;
+  distancesFromPooled?(pooled: Float32Array, count: number): Float32Array;
   /** The run's scale as the module comment says: deterministic, from the run's memory images alone. */
   scale(): MapScale;
   dispose(): void;
@@ -67,14 +71,17 @@ export function mapsOver(search: Search, size: number, channels: number): RunMap
     search.dispose();
     throw err;
   }
+  const pixelsOf = (items: NamedImage[]) => {
+    const per = size * size * channels;
+    const pixels = new Float32Array(items.length * per);
+    items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
+    return pixels;
+  };
   return {
     scale,
-    maps(items, results) {
+    maps(items, results, pooled) {
       if (items.length === 0) return [];
-      const per = size * size * channels;
-      const pixels = new Float32Array(items.length * per);
-      items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
-      const distances = search.distances(pixels, items.length);
+      const distances = pooled && search.distancesFromPooled ? search.distancesFromPooled(pooled, items.length) : search.distances(pixelsOf(items), items.length);
       return anomalyMapsFrom(distances, items.length, search.rows, search.cols, size).map((m, i) => ({
         cells: Array.from({ length: m.rows }, (_, r) => Array.from(m.cells.subarray(r * m.cols, (r + 1) * m.cols))),
         cellThreshold: scale.cellThreshold,

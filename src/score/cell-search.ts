@@ -37,6 +37,11 @@ export interface CellSearch {
   /** Each cell's distance (1 − cosine) to the nearest memory cell at its position: [n·rows·cols], as cellDistances. */
   distances(pixels: Float32Array, count: number): Float32Array;
   /**
+   * The same from the pictures' pooled first block as the knn verdict's kernel wrote it (KnnScorer's `pooled`: the
+   * same kernel on the same block, so the same numbers), without running the conv again.
+   */
+  distancesFromPooled(pooled: Float32Array, count: number): Float32Array;
+  /**
    * Same-position distances of up to `probes` evenly spaced memory images against the memory without themselves,
    * as leaveOneOutCellDistances: [probes·rows·cols].
    */
@@ -73,14 +78,16 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
   const pooled = (pixels: Float32Array, n: number): boolean => {
     heap.set(pixels.subarray(0, n * per), xAt);
     const ok = native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2), pool, xAt, 0, block.filter.length, yAt, parts - 1]), block.alpha);
-    if (!ok) return false;
+    if (ok) unitCells(n);
+    return ok;
+  };
+  const unitCells = (n: number) => {
     for (let v = yAt, end = yAt + n * f; v < end; v += co) {
       let sum = 0;
       for (let j = 0; j < co; j++) sum += heap[v + j] * heap[v + j];
       const k = scale / (Math.sqrt(sum) + 1e-12);
       for (let j = 0; j < co; j++) heap[v + j] *= k;
     }
-    return true;
   };
   // The kernel writes a picture's means [cells][co], then its maxima: cell g's part h is at h·grid·co + g·co.
   const cellAt = (i: number, g: number, h: number) => yAt + i * f + h * grid * co + g * co;
@@ -130,6 +137,17 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
       for (let start = 0; start < count; start += CHUNK) {
         const n = Math.min(CHUNK, count - start);
         if (!pooled(pixels.subarray(start * per, (start + n) * per), n)) throw new Error('cell search: the compiled kernels declined the first block');
+        search(n, out, start * grid);
+      }
+      return out;
+    },
+    distancesFromPooled(features, count) {
+      if (features.length !== count * f) throw new RangeError(`distancesFromPooled: ${features.length} values for ${count} pictures of ${f}`);
+      const out = new Float32Array(count * grid);
+      for (let start = 0; start < count; start += CHUNK) {
+        const n = Math.min(CHUNK, count - start);
+        heap.set(features.subarray(start * f, (start + n) * f), yAt);
+        unitCells(n);
         search(n, out, start * grid);
       }
       return out;

@@ -133,7 +133,7 @@ export async function score(opts: ScoreCommandOptions): Promise<{ scored: number
           writeFileReplacing(overlay, map.overlayPng);
         } catch (err) {
           // The picture keeps its result and its cells; only the overlay is missing, said in one line, exit 1.
-          unwritten = `${r.file}: cannot write its overlay ${overlay} (${writeFailure(err)}); the other overlays are written`;
+          unwritten = `${r.file}: cannot write its overlay ${overlay} (${writeFailure(err)}); its score and cells are still reported`;
           failed++;
           log.write(`alocc: ${unwritten}\n`);
           overlay = undefined;

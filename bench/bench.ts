@@ -4,7 +4,7 @@
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
  *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
- *                      cpu-stock, torch, torch-64, train-epoch, score, score-folder, isa
+ *                      cpu-stock, torch, torch-64, train-epoch, score, score-folder, score-maps, isa
  *   --time-command C   also time C (a shell command) 5 times
  *   --rounds N         alternating rounds of the PyTorch comparison (default 3, 1 with --quick)
  *
@@ -12,6 +12,10 @@
  * wasm-fast and wasm-parallel turn them off: what a machine without a C compiler gets. score-folder runs the built
  * CLI (`npm run build` first) over a folder of 10,000 PNGs and times a cold `alocc score one.png`, for a 28×28×1 and a
  * 64×64×3 run, with their CPU time beside the wall time.
+ *
+ * score-maps runs the built CLI over a folder of 2,000 PNGs (1,000 with --quick) with and without --maps (every
+ * overlay written) at 28×28×1 and 64×64×3, alternating, 3 runs each with their spread, and a cold --maps start-up
+ * (bench/score-maps.ts).
  *
  * train-epoch runs the built CLI's `alocc train --digit 1` for three epochs and reports the whole-epoch images/s
  * that run.json records, beside the step figure (the median of the PyTorch rounds' steps when torch ran, else the
@@ -46,6 +50,7 @@ import { trainBatch } from '../src/train/step';
 import { AloccNets, createNets, disposeNets } from '../src/train/nets';
 import { parallelRow } from './parallel-row';
 import { scoreFolderRows } from './score-folder';
+import { scoreMapsRows } from './score-maps';
 import { trainEpochRow } from './train-epoch';
 import { trainingRow, Row } from './rows';
 
@@ -274,6 +279,9 @@ async function main() {
   }
   if (want('score-folder')) {
     for (const shape of ['28x28x1', '64x64x3'] as const) for (const row of await scoreFolderRows(quick ? 2000 : 10000, {}, '', shape)) add(row);
+  }
+  if (want('score-maps')) {
+    for (const shape of ['28x28x1', '64x64x3'] as const) for (const row of await scoreMapsRows(quick ? 1000 : 2000, shape)) add(row);
   }
   // Every instruction-set path: only when asked by name (--only isa), as each path trains and scores a run of its own.
   if (only?.includes('isa') && native.loaded) {

@@ -23,7 +23,7 @@ const TIME = '/usr/bin/time';
 
 export type ScoreShape = '28x28x1' | '64x64x3';
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
@@ -34,7 +34,7 @@ function subFolder(dir: string, i: number): string {
   return sub;
 }
 
-function writeMnistPngs(dir: string, count: number): string[] {
+export function writeMnistPngs(dir: string, count: number): string[] {
   const { images, count: available } = loadMnist('test');
   const files: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -47,7 +47,7 @@ function writeMnistPngs(dir: string, count: number): string[] {
 }
 
 /** `count` 64×64 RGB PNGs: a warm ellipse on a noisy green ground, seeded. */
-async function writeColourPngs(dir: string, count: number, seed: number): Promise<string[]> {
+export async function writeColourPngs(dir: string, count: number, seed: number): Promise<string[]> {
   let s = seed >>> 0;
   const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const side = 64;
@@ -70,7 +70,7 @@ async function writeColourPngs(dir: string, count: number, seed: number): Promis
   return files;
 }
 
-interface Timed {
+export interface Timed {
   seconds: number;
   cpuSeconds: number | null;
   rssMb: number | null;
@@ -78,7 +78,7 @@ interface Timed {
 }
 
 /** One CLI run: wall time, and CPU time and peak RSS from /usr/bin/time when it is there. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Timed {
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Timed {
   const timed = fs.existsSync(TIME);
   const [cmd, argv] = timed ? [TIME, ['-f', 'BENCH %U %S %M', process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
   const t0 = performance.now();
@@ -91,22 +91,25 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Timed {
 
 const cpuNote = (cpu: number | null, count: number) => (cpu === null ? '' : `; CPU ${cpu.toFixed(2)} s (${(count / cpu).toFixed(0)} images per CPU-second)`);
 
+/** The run a shape's rows score with (trained in `work`, as the module comment says) and `count` PNGs to score. */
+export async function benchRun(work: string, count: number, shape: ScoreShape, env: NodeJS.ProcessEnv = {}): Promise<{ ckpt: string; dir: string; files: string[] }> {
+  const ckpt = path.join(work, 'ckpt');
+  const dir = path.join(work, 'pngs');
+  if (shape === '28x28x1') {
+    cli(['train', '--digit', '1', '--epochs', '1', '--checkpoint-dir', ckpt], env);
+    return { ckpt, dir, files: writeMnistPngs(dir, count) };
+  }
+  const train = path.join(work, 'train');
+  await writeColourPngs(train, 4600, 1);
+  cli(['train', '--data', train, '--size', '64', '--channels', '3', '--epochs', '1', '--checkpoint-dir', ckpt], env);
+  return { ckpt, dir, files: await writeColourPngs(dir, count, 2) };
+}
+
 export async function scoreFolderRows(count: number, env: NodeJS.ProcessEnv = {}, label = '', shape: ScoreShape = '28x28x1'): Promise<Row[]> {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} missing: npm run build first`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-bench-score-'));
   try {
-    const ckpt = path.join(work, 'ckpt');
-    const dir = path.join(work, 'pngs');
-    let files: string[];
-    if (shape === '28x28x1') {
-      cli(['train', '--digit', '1', '--epochs', '1', '--checkpoint-dir', ckpt], env);
-      files = writeMnistPngs(dir, count);
-    } else {
-      const train = path.join(work, 'train');
-      await writeColourPngs(train, 4600, 1);
-      cli(['train', '--data', train, '--size', '64', '--channels', '3', '--epochs', '1', '--checkpoint-dir', ckpt], env);
-      files = await writeColourPngs(dir, count, 2);
-    }
+    const { ckpt, dir, files } = await benchRun(work, count, shape, env);
     cli(['score', '--json', '--checkpoint-dir', ckpt, dir], env); // warm the page cache
     const runs = [0, 1, 2].map(() => cli(['score', '--json', '--checkpoint-dir', ckpt, dir], env));
     const lines = runs[0].stdout.trim().split('\n').length;

@@ -23,6 +23,20 @@ static napi_value js_column_sums(napi_env env, napi_callback_info info) {
   return kernel_result(env, result, "columnSums");
 }
 
+/* columnMax(heap, p: Int32Array [rows, cols, stride, x, out]): out[c] = max_r x[r·stride + c], c < cols ≤ stride. */
+static napi_value js_column_max(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 5, "columnMax(heap, Int32Array [rows, cols, stride, x, out])");
+  if (p[0] <= 0 || p[1] <= 0 || p[2] < p[1]) return throw_error(env, "columnMax: rows and columns must be positive, the stride at least the columns");
+  size_t n = (size_t)p[0] * p[2];
+  if (n > MAX_ELEMENTS) return throw_error(env, "columnMax: tensor too large");
+  static const char *const names[2] = {"x", "out"};
+  if (!operands_in_heap(env, "columnMax", names, p + 3, (size_t[]){n, (size_t)p[1]}, 2, heap_len)) return NULL;
+  pthread_mutex_lock(&op_lock);
+  column_max(heap + p[3], p[0], p[1], p[2], heap + p[4]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
 static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
   HEAP_CALL(0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])");
@@ -152,6 +166,7 @@ void export_op_entries(napi_env env, napi_value exports) {
   napi_value f;
   EXPORT("widenHalves", js_widen_halves)
   EXPORT("columnSums", js_column_sums)
+  EXPORT("columnMax", js_column_max)
   EXPORT("columnProductSums", js_column_product_sums)
   EXPORT("channelAffine", js_channel_affine)
   EXPORT("channelOp", js_channel_op)

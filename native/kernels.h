@@ -105,6 +105,8 @@ static inline int next_block(long *counter, long count, long *taken) {
 float *thread_scratch(int tid, int which, size_t floats);
 int reserve_scratch(int which, size_t floats);
 
+/* out[c] = max_r x[r·stride + c] for c < cols: each anomaly-map cell's nearest memory cell (src/score/cell-search.ts) */
+void column_max(const float *x, long rows, int cols, long stride, float *out);
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
 /* out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]), each term rounded as tfjs rounds it: the BatchNorm gradient's second sum. */

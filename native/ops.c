@@ -46,6 +46,16 @@ static void sum_block(void *p, int tid) {
 
 static int sums(sum_job j, float scale, float *out);
 
+/* Row by row, so that the inner loop reads in order and the compiler vectorises it (a plain max, any order). One
+ * thread: the products before it cost ten times more. */
+void column_max(const float *x, long rows, int cols, long stride, float *out) {
+  for (int c = 0; c < cols; c++) out[c] = -INFINITY;
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * stride;
+    for (int c = 0; c < cols; c++) out[c] = row[c] > out[c] ? row[c] : out[c];
+  }
+}
+
 int column_sums(const float *x, long rows, int cols, float scale, float *out) {
   return sums((sum_job){.x = x, .rows = rows, .cols = cols}, scale, out);
 }

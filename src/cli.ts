@@ -227,7 +227,9 @@ function evalCommandOf(program: Command): void {
         return;
       }
       const { evalCommand } = await import('./commands/eval');
-      await evalCommand({ ...common, ...runSelector(o), epoch: o.epoch, normal: o.normal, novel: o.novel, masks: o.masks });
+      const report = await evalCommand({ ...common, ...runSelector(o), epoch: o.epoch, normal: o.normal, novel: o.novel, masks: o.masks });
+      // A mask left out is a warning line each and the numbers without it; the exit code says something was missing.
+      if (report.localisation?.problems.length) process.exitCode = EXIT.failure;
     });
 }
 

@@ -17,9 +17,35 @@ function rgbaPng(pixels: number[][], width: number, height: number): Buffer {
   return PNG.sync.write(png);
 }
 
-test('maskFileFor: the picture\'s name with .png, in the masks folder', () => {
+test('maskFileFor: the picture\'s path below the novel folder with .png, in the masks folder; without the folder its name', () => {
   assert.equal(maskFileFor('/m', '/test/a/cat 1.jpg'), path.join('/m', 'cat 1.png'));
   assert.equal(maskFileFor('/m', 'x.png'), path.join('/m', 'x.png'));
+  assert.equal(maskFileFor('/m', '/test/a/cat 1.jpg', '/test'), path.join('/m', 'a', 'cat 1.png'));
+  assert.equal(maskFileFor('/m', path.join('novel', 'b', 'c', 'x.tar.jpg'), 'novel'), path.join('/m', 'b', 'c', 'x.tar.png'));
+});
+
+test('readMasks: pictures in subfolders get the mask at their own path; a flat mask only where its name is unambiguous', async () => {
+  const dir = tempDir();
+  try {
+    const mask = (bit: number) => {
+      const m = new Uint8Array(4);
+      m[bit] = 255;
+      return encodeGreyPng(m, 2, 2);
+    };
+    fs.mkdirSync(path.join(dir, 'a'));
+    fs.writeFileSync(path.join(dir, 'a', 'x.png'), mask(0)); // a/x's own
+    fs.writeFileSync(path.join(dir, 'x.png'), mask(1)); // flat x: two pictures are named x, so neither takes it
+    fs.writeFileSync(path.join(dir, 'y.png'), mask(2)); // flat y: one picture named y takes it
+    const targets = ['a/x.jpg', 'b/x.png', 'c/y.png', 'd/z.png'].map((f) => ({ file: path.join('/novel', f), width: 2, height: 2 }));
+    const out = await readMasks(dir, targets, 2, 'fill', '/novel');
+    assert.deepEqual([...out[0].mask!], [1, 0, 0, 0]);
+    assert.equal(out[1].problem?.message,
+      `${path.join(dir, 'b', 'x.png')}: no mask for /novel/b/x.png; save a black-and-white PNG of that name (255 = defect, 0 = normal) (${path.join(dir, 'x.png')} is not used: 2 pictures are named x); until then the picture is left out of pixel AUROC and PRO`);
+    assert.deepEqual([...out[2].mask!], [0, 0, 1, 0]);
+    assert.match(out[3].problem!.message, new RegExp(`^${path.join(dir, 'd', 'z.png')}: no mask for /novel/d/z\\.png; save`));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('resizeMask: nearest neighbour, as fill, cover and contain place the picture', () => {

@@ -27,8 +27,8 @@ export interface ScoreCallOptions {
   details?: boolean;
   /**
    * Add each picture's anomaly map (`map`: its cells, the run's cell threshold and an overlay PNG). The first call
-   * builds the memory's cells and the run's scale (src/api/maps.ts). Needs TensorFlow.js: a detector loaded without
-   * `maps` (or `details`) on the compiled kernels refuses it.
+   * builds the memory's cells and the run's scale (src/api/maps.ts), on the compiled kernels where they are built
+   * (whichever engine scores), else with TensorFlow.js.
    */
   map?: boolean;
 }
@@ -53,7 +53,10 @@ export interface DetectorOptions {
    * a knn run on backend 'auto' scores on the compiled kernels where they are built (no TensorFlow.js loaded).
    */
   details?: boolean;
-  /** Results may carry anomaly maps (`score(x, { map: true })`): the detector runs TensorFlow.js, as for details. */
+  /**
+   * Results will carry anomaly maps (`score(x, { map: true })`). Kept for callers that said so: maps no longer need
+   * TensorFlow.js, and every detector makes them.
+   */
   maps?: boolean;
 }
 
@@ -147,7 +150,7 @@ export class Detector {
     const { threshold, score } = this.info;
     const recon = opts.images ? new Float32Array(items.length * per) : undefined;
     const maps = opts.map ? this.runMaps() : undefined; // refused before any scoring
-    const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon });
+    const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon, pooled: Boolean(maps) });
     const results = items.map((item, i) => {
       const result: ScoreResult = verdictOf(item, score, s.novelty[i], threshold);
       const d = s.details;
@@ -155,15 +158,16 @@ export class Detector {
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
-    if (maps) maps.maps(items, results).forEach((map, i) => (results[i].map = map));
+    if (maps) maps.maps(items, results, s.pooled).forEach((map, i) => (results[i].map = map));
     return results;
   }
 
   private runMaps(): RunMaps {
-    if (!this.engine.maps) {
-      throw new AloccError(`${this.info.run}: this detector scores on the compiled kernels, which make no anomaly maps; load it with maps: true (alocc score --maps does)`);
+    const maps = this.engine.maps();
+    if (!maps) {
+      throw new AloccError(`${this.info.run}: the compiled kernels declined this run's first block, so they make no anomaly maps; load it with backend: 'wasm' (alocc score --backend wasm)`);
     }
-    return this.engine.maps();
+    return maps;
   }
 
   /**
@@ -195,7 +199,7 @@ export class Detector {
 export async function loadDetector(runDir: string, opts: DetectorOptions = {}): Promise<Detector> {
   const at = runAtEpoch(runDir, opts.epoch);
   const backend = opts.backend ?? 'auto';
-  const compiled = backend === 'auto' && !opts.details && !opts.maps ? compiledEngine(at) : null;
+  const compiled = backend === 'auto' && !opts.details ? compiledEngine(at) : null;
   const engine = compiled ?? (await (await import('./tfjs-engine')).tfjsEngine(at, backend));
   return new Detector(at, engine, opts);
 }

@@ -12,6 +12,8 @@ export interface EngineScores {
   novelty: Float32Array;
   /** With details: R's reconstruction loss, D(R(x)) and D(x). */
   details?: { reconLoss: Float32Array; dOfR: Float32Array; dOfX: Float32Array };
+  /** With `pooled` asked, where the engine has them: the pictures' pooled first block, for the maps to reuse. */
+  pooled?: Float32Array;
 }
 
 export interface Engine {
@@ -20,8 +22,8 @@ export interface Engine {
    * Scores `count` pictures (HWC, [0, 1], the run's shape, concatenated); with `details` also R's loss and D's
    * outputs, and R's reconstructions into `reconstructions` when given.
    */
-  score(pixels: Float32Array, count: number, want: { details?: boolean; reconstructions?: Float32Array }): EngineScores;
-  /** The run's anomaly maps, built on first use; absent where the engine cannot make them (the compiled kernels). */
-  maps?(): RunMaps;
+  score(pixels: Float32Array, count: number, want: { details?: boolean; reconstructions?: Float32Array; pooled?: boolean }): EngineScores;
+  /** The run's anomaly maps, built on first use; null where the engine cannot make them. */
+  maps(): RunMaps | null;
   dispose(): void;
 }

@@ -88,7 +88,7 @@ export async function evaluate(runDir: string, opts: EvaluateOptions = {}): Prom
       onProgress: (done, total) => (opts.on?.progress?.(done, total), opts.onProgress?.(done, total)),
     });
     if (opts.masks !== undefined) {
-      const localisation = await localiseTestImages(opened, test.test, opts.masks);
+      const localisation = await localiseTestImages(opened, test.test, opts.masks, opts.novel);
       for (const line of localisation.problems) opts.on?.warning?.(line);
       result.report.localisation = localisation;
     }

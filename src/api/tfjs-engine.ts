@@ -5,7 +5,8 @@ import { openRun } from '../run/open';
 import { RunAtEpoch } from '../run/select';
 import { knnNovelty, scoreImages } from '../score/scorer';
 import type { Engine } from './engine';
-import { RunMaps, runMaps } from './maps';
+import type { RunMaps } from './maps';
+import { runMaps } from './maps-tfjs';
 
 export async function tfjsEngine(at: RunAtEpoch, choice: BackendChoice): Promise<Engine> {
   const backend = await selectBackend(choice);
@@ -19,7 +20,7 @@ export async function tfjsEngine(at: RunAtEpoch, choice: BackendChoice): Promise
       const s = scoreImages(run, pixels, count, run.preprocessing, undefined, want.reconstructions);
       return { novelty: s.novelty[run.score], details: { reconLoss: s.reconLoss, dOfR: s.dOfR, dOfX: s.dOfX } };
     },
-    maps: () => (maps ??= runMaps(run)),
+    maps: () => (maps ??= runMaps(run, at)),
     dispose: () => {
       maps?.dispose();
       run.dispose();

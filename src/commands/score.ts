@@ -6,7 +6,7 @@ import { describeBackend } from '../config';
 import { findImages } from '../data/files';
 import { Shard, shardMember } from '../data/shard';
 import { AloccError, firstLine, UsageError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { writeFileReplacing } from '../fsutil';
 import { resolveRunDir, RunSelector } from '../run/select';
 import { scoreTitle } from '../score/registry';
 
@@ -35,6 +35,15 @@ function formatResult(r: ScoreResult): string {
   );
 }
 
+/** Why a folder or file cannot be written, in words, from the system's error. */
+function writeFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent of it is a file, not a folder'
+    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'not writable'
+    : code === 'ENOSPC' ? 'the disk is full'
+    : firstLine(err);
+}
+
 /**
  * Makes sure `--maps DIR` can take the overlays before anything is scored: a folder (created if missing) where a
  * file can be written. A refusal is a usage error naming the folder and what to do.
@@ -49,9 +58,7 @@ function prepareMapsDir(dir: string): void {
     fs.writeFileSync(probe, '');
     fs.rmSync(probe);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent of it is a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'not writable' : firstLine(err);
-    throw new UsageError(`--maps ${dir}: cannot write overlays there (${why}); choose another folder or fix its permissions`);
+    throw new UsageError(`--maps ${dir}: cannot write overlays there (${writeFailure(err)}); choose another folder or fix its permissions`);
   }
 }
 
@@ -119,19 +126,24 @@ export async function score(opts: ScoreCommandOptions): Promise<{ scored: number
       }
       const { map, ...result } = r;
       let overlay: string | undefined;
+      let unwritten: string | undefined;
       if (map && mapsDir !== undefined) {
         overlay = overlayPathFor(mapsDir, r.file);
         try {
-          writeFileAtomic(overlay, map.overlayPng);
+          writeFileReplacing(overlay, map.overlayPng);
         } catch (err) {
-          fail(r.file, firstLine(err));
-          continue;
+          // The picture keeps its result and its cells; only the overlay is missing, said in one line, exit 1.
+          unwritten = `${r.file}: cannot write its overlay ${overlay} (${writeFailure(err)}); its score and cells are still reported`;
+          failed++;
+          log.write(`alocc: ${unwritten}\n`);
+          overlay = undefined;
         }
       }
       // The JSON line carries the map's numbers and the overlay's path, not its bytes.
+      const mapLine = map && { cells: map.cells, cellThreshold: map.cellThreshold, ...(unwritten ? { error: unwritten } : { overlay }) };
       const line = opts.json
-        ? JSON.stringify(map ? { ...result, map: { cells: map.cells, cellThreshold: map.cellThreshold, overlay } } : result)
-        : formatResult(r) + (overlay ? `; map ${overlay}` : '');
+        ? JSON.stringify(map ? { ...result, map: mapLine } : result)
+        : formatResult(r) + (overlay ? `; map ${overlay}` : unwritten ? '; map not written' : '');
       scored++;
       out.write(line + '\n');
     }

@@ -1,6 +1,8 @@
 /**
  * Ground-truth defect masks for eval's localisation numbers (--masks DIR): one black-and-white PNG per test picture,
- * named as the picture with .png, at the picture's own size; 255 marks defect pixels, 0 normal ones. Each mask is
+ * at the path the picture has below the --novel folder with the extension .png (novel/scratch/a.jpg → DIR/scratch/a.png),
+ * or, where that is missing, at DIR/a.png if no other picture is named a (a flat folder of masks for pictures in
+ * subfolders); at the picture's own size; 255 marks defect pixels, 0 normal ones. Each mask is
  * brought to the run's input size the way its picture was (fill, cover or contain), nearest-neighbour so it stays
  * binary. A mask that is missing, mis-sized or not binary is one problem line naming the file and what to do; that
  * picture only drops out of pixel AUROC and PRO, everything else is scored as usual.
@@ -23,11 +25,35 @@ export type MaskOutcome = { file: string; mask: Uint8Array; problem?: undefined 
 
 const LEFT_OUT = 'the picture is left out of pixel AUROC and PRO';
 
-/** Where the mask of `pictureFile` is looked for: its file name with the extension .png, in `dir`. */
-export function maskFileFor(dir: string, pictureFile: string): string {
-  const base = path.basename(pictureFile);
-  const stem = base.includes('.') ? base.slice(0, base.lastIndexOf('.')) : base;
-  return path.join(dir, `${stem}.png`);
+const withPng = (file: string) => {
+  const base = path.basename(file);
+  return path.join(path.dirname(file), `${base.includes('.') ? base.slice(0, base.lastIndexOf('.')) : base}.png`);
+};
+
+/**
+ * Where the mask of `pictureFile` is looked for: its path below `root` (the --novel folder) with the extension .png,
+ * in `dir`; without `root`, its file name alone.
+ */
+export function maskFileFor(dir: string, pictureFile: string, root?: string): string {
+  const rel = root === undefined ? path.basename(pictureFile) : path.relative(root, pictureFile);
+  return path.join(dir, withPng(rel));
+}
+
+/**
+ * The mask file of each target: maskFileFor's, else (for a picture in a subfolder) its file name alone in `dir` where
+ * no other target has that name. A missing one keeps maskFileFor's path, and a note when a flat mask was ambiguous.
+ */
+function maskFiles(dir: string, targets: readonly MaskTarget[], root?: string): { file: string; note?: string }[] {
+  const stems = new Map<string, number>();
+  for (const t of targets) stems.set(withPng(path.basename(t.file)), (stems.get(withPng(path.basename(t.file))) ?? 0) + 1);
+  return targets.map((t) => {
+    const own = maskFileFor(dir, t.file, root);
+    if (fs.existsSync(own)) return { file: own };
+    const flat = path.join(dir, withPng(path.basename(t.file)));
+    if (flat === own || !fs.existsSync(flat)) return { file: own };
+    const named = stems.get(path.basename(flat)) ?? 0;
+    return named === 1 ? { file: flat } : { file: own, note: `${flat} is not used: ${named} pictures are named ${path.basename(flat, '.png')}` };
+  });
 }
 
 /**
@@ -53,9 +79,9 @@ export function resizeMask(mask: Uint8Array, width: number, height: number, size
 }
 
 /** One mask file's pixels as 0/1 at its own size, or the problem with it. */
-export async function readMask(file: string, target: MaskTarget): Promise<Uint8Array> {
+export async function readMask(file: string, target: MaskTarget, note?: string): Promise<Uint8Array> {
   if (!fs.existsSync(file)) {
-    throw new AloccError(`${file}: no mask for ${target.file}; save a black-and-white PNG of that name (255 = defect, 0 = normal); until then ${LEFT_OUT}`);
+    throw new AloccError(`${file}: no mask for ${target.file}; save a black-and-white PNG of that name (255 = defect, 0 = normal)${note ? ` (${note})` : ''}; until then ${LEFT_OUT}`);
   }
   let raw;
   try {
@@ -92,15 +118,19 @@ export async function readMask(file: string, target: MaskTarget): Promise<Uint8A
   return mask;
 }
 
-/** The masks of `targets` from `dir`, at size×size, one outcome per target in order; problems never stop the rest. */
-export async function readMasks(dir: string, targets: readonly MaskTarget[], size: number, resize: Preprocessing['resize']): Promise<MaskOutcome[]> {
+/**
+ * The masks of `targets` (pictures found under `root`, the --novel folder) from `dir`, at size×size, one outcome per
+ * target in order; problems never stop the rest.
+ */
+export async function readMasks(dir: string, targets: readonly MaskTarget[], size: number, resize: Preprocessing['resize'], root?: string): Promise<MaskOutcome[]> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new AloccError(`${dir}: no such folder of masks; give --masks a folder holding one PNG per test picture`);
   }
   const out: MaskOutcome[] = [];
-  for (const target of targets) {
+  const files = maskFiles(dir, targets, root);
+  for (const [i, target] of targets.entries()) {
     try {
-      const mask = await readMask(maskFileFor(dir, target.file), target);
+      const mask = await readMask(files[i].file, target, files[i].note);
       out.push({ file: target.file, mask: resizeMask(mask, target.width, target.height, size, resize) });
     } catch (err) {
       out.push({ file: target.file, problem: err instanceof AloccError ? err : new AloccError(`${target.file}: ${firstLine(err)}`) });

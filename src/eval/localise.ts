@@ -1,7 +1,8 @@
 /**
  * `alocc eval --masks DIR`: where the run finds its test pictures novel, graded against the user's defect masks.
  * Every test picture gets its anomaly map (src/score/cell-map.ts) and its local score (the largest cell distance);
- * the novel side's pictures are matched to masks by name (src/data/masks.ts), the normal side's are intact.
+ * the novel side's pictures are matched to masks by their path below the --novel folder (src/data/masks.ts), the
+ * normal side's are intact.
  */
 import { floatsOf, LabelledSet } from '../data/source';
 import { decodeRawPixels } from '../data/decode';
@@ -27,7 +28,7 @@ export interface LocalisationResult extends LocalisationReport {
  * cheaper than all positions, and better on centred pictures (bench/NOTES.md, anomaly maps).
  */
 export async function localiseTestImages(
-  opened: OpenedRun, test: LabelledSet, masksDir: string, neighbourhood: CellNeighbourhood = 'position', batchSize = 64,
+  opened: OpenedRun, test: LabelledSet, masksDir: string, novelDir?: string, neighbourhood: CellNeighbourhood = 'position', batchSize = 64,
 ): Promise<LocalisationResult> {
   if (!test.files) throw new UsageError('--masks grades your own defective pictures: give --normal DIR --novel DIR with it');
   const files = test.files;
@@ -37,7 +38,7 @@ export async function localiseTestImages(
     const raw = await decodeRawPixels(readImageFile(files[i]), files[i]);
     targets.push({ file: files[i], width: raw.width, height: raw.height });
   }
-  const outcomes = await readMasks(masksDir, targets, test.size, opened.preprocessing.resize);
+  const outcomes = await readMasks(masksDir, targets, test.size, opened.preprocessing.resize, novelDir);
   const maskOf = new Map(novel.map((i, k) => [i, outcomes[k].mask]));
   const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages());
   const pictures: ScoredPicture[] = [];

@@ -23,6 +23,8 @@ export interface NativeKernels {
   widenHalves(heap: Float32Array, params: Int32Array): void;
   /** A zeroed Float32Array of n floats on transparent huge pages (Linux; plain memory elsewhere). */
   hugeFloats(n: number): Float32Array<ArrayBuffer>;
+  /** [rows, cols, stride, x, out]: out[c] = max over rows of x[r·stride + c]. Absent from addons built before it. */
+  columnMax?(heap: Float32Array, params: Int32Array): void;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */

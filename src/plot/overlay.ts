@@ -6,10 +6,10 @@
  * normal picture as hot as a defect. MapScale comes from the training side (validation cells' distances) with the
  * cell threshold at mid-ramp, so equal distances get equal colours in every picture of the run.
  */
-import { createCanvas } from '@napi-rs/canvas';
 import { AloccError } from '../errors';
-import { AnomalyMap } from '../score/cell-map';
-import { chartFontFamily } from './fonts';
+import type { AnomalyMap } from '../score/map-geometry';
+import { drawText } from './caption-text';
+import { encodeRgbPng } from './png-encode';
 
 /** The distances at the ramp's two ends and the cell threshold between them. */
 export interface MapScale {
@@ -49,10 +49,18 @@ export function mapScaleFrom(validationCells: ArrayLike<number>, cellThreshold?:
 
 /** The ramp's colour for a distance: clamped at both ends, linear between the stops. */
 export function rampColour(value: number, scale: MapScale): [number, number, number] {
+  const out = new Uint8Array(3);
+  rampInto(value, scale, out, 0);
+  return [out[0], out[1], out[2]];
+}
+
+/** rampColour written into out[at..at+3), without an array per pixel. */
+function rampInto(value: number, scale: MapScale, out: Uint8Array, at: number): void {
   const t = Math.min(1, Math.max(0, (value - scale.low) / (scale.high - scale.low))) * (RAMP.length - 1);
   const i = Math.min(Math.floor(t), RAMP.length - 2);
   const f = t - i;
-  return [0, 1, 2].map((c) => Math.round(RAMP[i][c] + (RAMP[i + 1][c] - RAMP[i][c]) * f)) as [number, number, number];
+  const [from, to] = [RAMP[i], RAMP[i + 1]];
+  for (let c = 0; c < 3; c++) out[at + c] = Math.round(from[c] + (to[c] - from[c]) * f);
 }
 
 /** What the caption says. */
@@ -76,7 +84,15 @@ export function overlayZoom(size: number): number {
   return Math.max(1, Math.round(256 / size));
 }
 
-/** The overlay as PNG bytes: (size·zoom) wide, the caption below the picture. */
+/** The outline's colour and width in pixels. */
+const OUTLINE: readonly [number, number, number] = [255, 45, 45];
+const CAPTION_COLOUR = { novel: [176, 0, 32], normal: [27, 94, 32] } as const;
+
+/**
+ * The overlay as PNG bytes: (size·zoom) wide, the caption below the picture. Drawn straight into RGB bytes and
+ * encoded by png-encode.ts: one is written per scored picture, and through Skia it cost 12 ms at 28×28
+ * (docs/performance.md).
+ */
 export function renderOverlayPng(picture: OverlayPicture, anomaly: AnomalyMap, scale: MapScale, caption: OverlayCaption): Buffer {
   const { size, channels, pixels } = picture;
   if (anomaly.size !== size || pixels.length !== size * size * channels) {
@@ -84,50 +100,63 @@ export function renderOverlayPng(picture: OverlayPicture, anomaly: AnomalyMap, s
   }
   const zoom = overlayZoom(size);
   const side = size * zoom;
-  const canvas = createCanvas(side, side + CAPTION_HEIGHT);
-  const ctx = canvas.getContext('2d');
-  const image = ctx.createImageData(side, side);
-  for (let y = 0; y < side; y++) {
-    for (let x = 0; x < side; x++) {
-      const p = Math.floor(y / zoom) * size + Math.floor(x / zoom);
-      const colour = rampColour(anomaly.map[p], scale);
-      const at = 4 * (y * side + x);
-      for (let c = 0; c < 3; c++) {
-        const base = 255 * pixels[p * channels + (channels === 3 ? c : 0)];
-        image.data[at + c] = Math.round((1 - MAP_OPACITY) * base + MAP_OPACITY * colour[c]);
-      }
-      image.data[at + 3] = 255;
+  const image = new Uint8Array(side * (side + CAPTION_HEIGHT) * 3);
+  // Each picture pixel once: the ramp's colour at half opacity over the picture (grey pictures in all three).
+  const blended = new Uint8Array(size * size * 3);
+  for (let p = 0; p < size * size; p++) {
+    rampInto(anomaly.map[p], scale, blended, 3 * p);
+    for (let c = 0; c < 3; c++) {
+      const base = 255 * pixels[p * channels + (channels === 3 ? c : 0)];
+      blended[3 * p + c] = Math.round((1 - MAP_OPACITY) * base + MAP_OPACITY * blended[3 * p + c]);
     }
   }
-  ctx.putImageData(image, 0, 0);
-  drawCellOutline(ctx, anomaly, scale.cellThreshold, side);
-  ctx.fillStyle = '#ffffff';
-  ctx.fillRect(0, side, side, CAPTION_HEIGHT);
-  ctx.fillStyle = caption.novel ? '#b00020' : '#1b5e20';
-  ctx.font = `${side < 200 ? 9 : 11}px "${chartFontFamily()}"`;
-  ctx.textBaseline = 'middle';
+  // Zoomed: each source row spread over one output row, which the next zoom − 1 rows copy.
+  for (let y = 0; y < size; y++) {
+    const first = 3 * y * zoom * side;
+    for (let x = 0; x < size; x++) {
+      const from = 3 * (y * size + x);
+      for (let k = 0, at = first + 3 * x * zoom; k < zoom; k++, at += 3) {
+        image[at] = blended[from];
+        image[at + 1] = blended[from + 1];
+        image[at + 2] = blended[from + 2];
+      }
+    }
+    for (let k = 1; k < zoom; k++) image.copyWithin(first + 3 * k * side, first, first + 3 * side);
+  }
+  drawCellOutline(image, anomaly, scale.cellThreshold, side);
+  image.fill(255, 3 * side * side);
   const verdict = caption.novel ? 'novel' : 'normal';
-  ctx.fillText(`${verdict} ${caption.score.toFixed(4)} (threshold ${caption.threshold.toFixed(4)})`, 4, side + CAPTION_HEIGHT / 2, side - 8);
-  return canvas.toBuffer('image/png');
+  const text = `${verdict} ${caption.score.toFixed(4)} (threshold ${caption.threshold.toFixed(4)})`;
+  drawText(image, side, side, CAPTION_HEIGHT, 4, side - 4, text, side < 200 ? 9 : 11, CAPTION_COLOUR[verdict]);
+  return encodeRgbPng(image, side, side + CAPTION_HEIGHT);
 }
 
-/** The cells at or above the threshold, outlined: a line on every cell edge between a passing and a passing-not cell. */
-function drawCellOutline(ctx: ReturnType<ReturnType<typeof createCanvas>['getContext']>, anomaly: AnomalyMap, threshold: number, side: number): void {
+/**
+ * The cells at or above the threshold, outlined: a line two pixels wide on every cell edge between a passing and a
+ * not passing cell, centred on the edge (as a 2-pixel canvas stroke), clipped at the picture's border.
+ */
+function drawCellOutline(image: Uint8Array, anomaly: AnomalyMap, threshold: number, side: number): void {
   const { rows, cols, cells } = anomaly;
   const hot = (r: number, c: number) => r >= 0 && r < rows && c >= 0 && c < cols && cells[r * cols + c] >= threshold;
-  const [ch, cw] = [side / rows, side / cols];
-  ctx.strokeStyle = '#ff2d2d';
-  ctx.lineWidth = 2;
-  ctx.beginPath();
+  const edgeY = (r: number) => Math.round((r * side) / rows);
+  const edgeX = (c: number) => Math.round((c * side) / cols);
+  const paint = (x0: number, x1: number, y0: number, y1: number) => {
+    for (let y = Math.max(0, y0); y < Math.min(side, y1); y++) {
+      for (let x = Math.max(0, x0), at = 3 * (y * side + x); x < Math.min(side, x1); x++, at += 3) {
+        image[at] = OUTLINE[0];
+        image[at + 1] = OUTLINE[1];
+        image[at + 2] = OUTLINE[2];
+      }
+    }
+  };
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       if (!hot(r, c)) continue;
-      const [x0, y0, x1, y1] = [c * cw, r * ch, (c + 1) * cw, (r + 1) * ch];
-      if (!hot(r - 1, c)) { ctx.moveTo(x0, y0); ctx.lineTo(x1, y0); }
-      if (!hot(r + 1, c)) { ctx.moveTo(x0, y1); ctx.lineTo(x1, y1); }
-      if (!hot(r, c - 1)) { ctx.moveTo(x0, y0); ctx.lineTo(x0, y1); }
-      if (!hot(r, c + 1)) { ctx.moveTo(x1, y0); ctx.lineTo(x1, y1); }
+      const [x0, y0, x1, y1] = [edgeX(c), edgeY(r), edgeX(c + 1), edgeY(r + 1)];
+      if (!hot(r - 1, c)) paint(x0, x1, y0 - 1, y0 + 1);
+      if (!hot(r + 1, c)) paint(x0, x1, y1 - 1, y1 + 1);
+      if (!hot(r, c - 1)) paint(x0 - 1, x0 + 1, y0, y1);
+      if (!hot(r, c + 1)) paint(x1 - 1, x1 + 1, y0, y1);
     }
   }
-  ctx.stroke();
 }

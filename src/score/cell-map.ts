@@ -20,6 +20,12 @@ import * as tf from '@tensorflow/tfjs';
 import { CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { cellSide, FoldedFirstBlock, pooledFirstBlock } from './feature-memory';
+import { anomalyMapsFrom, SCALE_PROBES } from './map-geometry';
+import type { AnomalyMap } from './map-geometry';
+
+// The maps' geometry lives where the compiled engine can use it without tfjs; its callers still find it here.
+export { anomalyMapsFrom, gaussianSmooth, SCALE_PROBES, upsampleGrid } from './map-geometry';
+export type { AnomalyMap } from './map-geometry';
 
 export type CellNeighbourhood = 'pooled' | 'position';
 
@@ -107,82 +113,10 @@ export function cellDistances(memory: CellMemory, x: tf.Tensor4D, neighbourhood:
   }
 }
 
-/**
- * A rows×cols grid to a height×width map, bilinear between cell centres (half-pixel centres, edges clamped: the
- * border half-cells take the border cells' values).
- */
-export function upsampleGrid(grid: ArrayLike<number>, rows: number, cols: number, height: number, width: number): Float32Array {
-  const out = new Float32Array(height * width);
-  const coord = (i: number, from: number, to: number) => {
-    const c = Math.min(Math.max(((i + 0.5) * from) / to - 0.5, 0), from - 1);
-    const i0 = Math.floor(c);
-    return [i0, Math.min(i0 + 1, from - 1), c - i0] as const;
-  };
-  for (let y = 0; y < height; y++) {
-    const [r0, r1, fy] = coord(y, rows, height);
-    for (let x = 0; x < width; x++) {
-      const [c0, c1, fx] = coord(x, cols, width);
-      const top = grid[r0 * cols + c0] * (1 - fx) + grid[r0 * cols + c1] * fx;
-      const bottom = grid[r1 * cols + c0] * (1 - fx) + grid[r1 * cols + c1] * fx;
-      out[y * width + x] = top * (1 - fy) + bottom * fy;
-    }
-  }
-  return out;
-}
-
-/**
- * A Gaussian blur of standard deviation `sigma` pixels (separable, kernel to ±3σ), renormalised at the edges so
- * that a flat map stays flat; sigma 0 returns a copy.
- */
-export function gaussianSmooth(map: ArrayLike<number>, height: number, width: number, sigma: number): Float32Array {
-  if (!(sigma > 0)) return Float32Array.from(map);
-  const radius = Math.ceil(3 * sigma);
-  const kernel = Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
-  const pass = (src: ArrayLike<number>, along: 'x' | 'y') => {
-    const dst = new Float32Array(height * width);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let sum = 0, weight = 0;
-        for (let k = -radius; k <= radius; k++) {
-          const [xx, yy] = along === 'x' ? [x + k, y] : [x, y + k];
-          if (xx < 0 || xx >= width || yy < 0 || yy >= height) continue;
-          sum += kernel[k + radius] * src[yy * width + xx];
-          weight += kernel[k + radius];
-        }
-        dst[y * width + x] = sum / weight;
-      }
-    }
-    return dst;
-  };
-  return pass(pass(map, 'x'), 'y');
-}
-
-/** One picture's anomaly map: its cell distances and the map at the picture's size. */
-export interface AnomalyMap {
-  /** rows·cols cell distances, row-major. */
-  cells: Float32Array;
-  rows: number;
-  cols: number;
-  /** size·size, row-major: the cells upsampled and smoothed with σ = half a cell. */
-  map: Float32Array;
-  size: number;
-}
-
 /** The anomaly maps of pictures x [n, s, s, c] against the memory's cells. */
 export function anomalyMaps(memory: CellMemory, x: tf.Tensor4D, neighbourhood: CellNeighbourhood = 'pooled'): AnomalyMap[] {
-  const { rows, cols } = memory;
-  const size = x.shape[1];
-  const distances = cellDistances(memory, x, neighbourhood);
-  const sigma = cellSide(size) / 2;
-  return Array.from({ length: x.shape[0] }, (_, i) => {
-    const cells = distances.slice(i * rows * cols, (i + 1) * rows * cols);
-    const map = gaussianSmooth(upsampleGrid(cells, rows, cols, size, size), size, size, sigma);
-    return { cells, rows, cols, map, size };
-  });
+  return anomalyMapsFrom(cellDistances(memory, x, neighbourhood), x.shape[0], memory.rows, memory.cols, x.shape[1]);
 }
-
-/** Memory images whose cells fix a run's map scale (leaveOneOutCellDistances): enough for a 99th percentile of cells. */
-export const SCALE_PROBES = 128;
 
 /**
  * Same-position cell distances of up to `probes` of the memory's own images, each against the memory without itself

@@ -23,8 +23,12 @@ export interface CompiledKnnRun {
   neighbours: number;
 }
 
-/** The knn distance of each of `count` pictures (HWC, [0, 1], the run's size and channels, concatenated). */
-export type KnnScorer = (pixels: Float32Array, count: number) => Float32Array;
+/**
+ * The knn distance of each of `count` pictures (HWC, [0, 1], the run's size and channels, concatenated); with
+ * `pooled`, each picture's pooled first block as the kernel wrote it (count × features, before the rows' scaling),
+ * which the anomaly maps reuse (src/score/cell-search.ts) instead of running the conv again.
+ */
+export type KnnScorer = (pixels: Float32Array, count: number, pooled?: Float32Array) => Float32Array;
 
 /** The compiled knn verdict of `run`; the memory is read on the first call's first pass. */
 export function compiledKnnScorer(native: NativeKernels, run: CompiledKnnRun): KnnScorer {
@@ -42,11 +46,11 @@ export function compiledKnnScorer(native: NativeKernels, run: CompiledKnnRun): K
   };
   const chunk = makeChunkScorer(native, readBank, { m, f, block, pool, withMax, side, k: Math.min(run.neighbours, m) });
   const per = side * side * block.ci;
-  return (pixels, count) => {
+  return (pixels, count, pooled) => {
     const out = new Float32Array(count);
     for (let start = 0; start < count; start += CHUNK) {
       const n = Math.min(CHUNK, count - start);
-      out.set(chunk(pixels.subarray(start * per, (start + n) * per), n), start);
+      out.set(chunk(pixels.subarray(start * per, (start + n) * per), n, pooled?.subarray(start * f, (start + n) * f)), start);
     }
     return out;
   };
@@ -88,13 +92,14 @@ function makeChunkScorer(
   const pad = Math.floor((kh - 1) / 2); // 'same' at stride 1, as tfjs pads: the extra row and column go below and right
   const padW = Math.floor((kw - 1) / 2);
   grow(1);
-  return (pixels: Float32Array, n: number): Float32Array => {
+  return (pixels: Float32Array, n: number, pooled?: Float32Array): Float32Array => {
     if (n > q) grow(n);
     const o = at(q);
     heap.set(pixels, o.x);
     native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, pad, padW, pool, o.x, m * f, m * f + block.filter.length, o.y, withMax ? 1 : 0]), block.alpha);
     // Unit rows (the normalisation the TensorFlow.js engine uses too), written transposed as the products' filter:
     // qt[j][i] = y[i][j]; columns past n stay 0.
+    pooled?.set(heap.subarray(o.y, o.y + n * f));
     unitFeatureRows(heap.subarray(o.y, o.y + n * f), n, f, withMax ? 2 : 1);
     heap.fill(0, o.qt, o.out);
     for (let i = 0; i < n; i++) for (let j = 0; j < f; j++) heap[o.qt + j * q + i] = heap[o.y + i * f + j];

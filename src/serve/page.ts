@@ -1,6 +1,7 @@
 /**
  * The page `alocc serve` shows at /: drop, choose or draw a picture and see the verdict, the score against the
- * threshold, and the picture as the network sees it beside R's reconstruction. Self-contained (no CDN, no build
+ * threshold, the picture as the network sees it beside R's reconstruction, and its anomaly map (where it is novel:
+ * the overlay POST /score?map=1 returns, in the run's fixed colour scale, with how many cells pass the cell threshold). Self-contained (no CDN, no build
  * step): it works on a machine with no internet, as the service does.
  */
 /** HTML-escapes text put into the page (a run name is checked by checkRunName, but the page need not rely on it). */
@@ -24,6 +25,9 @@ export const pageHtml = (run: string): string => `<!doctype html>
   canvas { border: 1px solid #888; border-radius: 4px; touch-action: none; cursor: crosshair; }
   figure { margin: 0; text-align: center; }
   figure img { width: 8rem; height: 8rem; image-rendering: pixelated; border: 1px solid #ccc; background: #fafafa; object-fit: contain; }
+  /* The overlay carries its own caption (verdict and score) below the picture: drawn at its size, not squeezed. */
+  #overlay { width: auto; height: auto; max-width: 16rem; image-rendering: auto; }
+  #map-figure figcaption { max-width: 16rem; }
   #verdict { font-size: 1.6rem; font-weight: bold; }
   #verdict.novel { color: #b00; } #verdict.normal { color: #070; }
   #bar { position: relative; height: .8rem; width: 100%; max-width: 26rem; background: #eee; border-radius: 4px; margin: .4rem 0; }
@@ -54,6 +58,7 @@ export const pageHtml = (run: string): string => `<!doctype html>
     <figure><img id="original" alt="your picture"><figcaption>your picture</figcaption></figure>
     <figure><img id="input" alt="as the network sees it"><figcaption>as the network sees it</figcaption></figure>
     <figure><img id="reconstruction" alt="R's reconstruction"><figcaption>R's reconstruction</figcaption></figure>
+    <figure id="map-figure" hidden><img id="overlay" alt="where it is novel: the anomaly map over your picture"><figcaption id="map-caption"></figcaption></figure>
   </div>
 </section>
 <p id="error"></p>
@@ -68,7 +73,7 @@ export const pageHtml = (run: string): string => `<!doctype html>
   async function score(blob, name) {
     $('error').textContent = '';
     $('original').src = URL.createObjectURL(blob);
-    const res = await fetch('/score?reconstruction=1', {
+    const res = await fetch('/score?reconstruction=1&map=1', {
       method: 'POST', body: blob,
       headers: { 'content-type': blob.type || 'application/octet-stream', 'x-filename': encodeURIComponent(name) },
     });
@@ -85,6 +90,16 @@ export const pageHtml = (run: string): string => `<!doctype html>
     $('mark').style.left = (100 * body.threshold / top) + '%';
     $('input').src = body.input;
     $('reconstruction').src = body.reconstruction;
+    // The map: the overlay, and in words how many cells pass the run's cell threshold (the outlined ones).
+    const map = body.map;
+    $('map-figure').hidden = !map;
+    if (map) {
+      const cells = map.cells.flat();
+      const hot = cells.filter((v) => v >= map.cellThreshold).length;
+      $('overlay').src = map.overlay;
+      $('map-caption').textContent = 'where it is novel: ' + hot + ' of ' + cells.length + ' cells at or above the cell threshold ' +
+        map.cellThreshold.toPrecision(4) + (hot ? ' (outlined)' : '') + '; one colour scale for every picture';
+    }
     $('result').hidden = false;
   }
   const take = (file) => { if (file) score(file, file.name).catch((e) => { $('error').textContent = String(e); }); };

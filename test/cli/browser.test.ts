@@ -1,5 +1,6 @@
 // The page at / in a real browser (Debian's headless Chromium driven by playwright-core): a person drops a picture,
-// or draws one, and sees the verdict, the score against the threshold and R's reconstruction.
+// or draws one, and sees the verdict, the score against the threshold, R's reconstruction and the anomaly map's
+// overlay (the very PNG `alocc score --maps` writes) with its caption; the run named by its name, not its folder.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -31,7 +32,7 @@ before(async () => {
   if (NO_BROWSER) return;
   await makeFakeRun(path.join(work, 'ckpt'), 1, { model: SMALL_MODEL });
   [picture] = writeTestDigits(path.join(work, 'img'), 7, 1);
-  const r = alocc('score', '--json', '--model', path.join(work, 'ckpt', 'digit-1'), '--backend', 'wasm', picture);
+  const r = alocc('score', '--json', '--maps', path.join(work, 'maps'), '--model', path.join(work, 'ckpt', 'digit-1'), '--backend', 'wasm', picture);
   assert.equal(r.code, 0, r.stderr);
   expected = JSON.parse(r.stdout);
   detector = await loadDetector(path.join(work, 'ckpt', 'digit-1'), { backend: 'wasm' });
@@ -82,6 +83,21 @@ test('dropping a picture on the page shows its verdict, its score against the th
   assert.equal(Number(await page.textContent('#threshold')), Number(expected.threshold.toPrecision(4)));
   assert.deepEqual(await rendered(page, 'reconstruction'), { complete: true, width: 28, height: 28, src: 'data:image/png;base64,' });
   assert.deepEqual(await rendered(page, 'input'), { complete: true, width: 28, height: 28, src: 'data:image/png;base64,' });
+  // The overlay beside the reconstruction: the CLI's overlay file byte for byte (28 pixels zoomed 9 times, a
+  // 28-pixel caption below), and a caption counting the cells at or above the cell threshold in the CLI's cells.
+  await page.waitForFunction(() => document.getElementById('overlay').naturalWidth > 0);
+  assert.deepEqual(await rendered(page, 'overlay'), { complete: true, width: 252, height: 280, src: 'data:image/png;base64,' });
+  const shown = await page.$eval('#overlay', (img) => (img as unknown as { src: string }).src);
+  assert.ok(Buffer.from(shown.split(',')[1], 'base64').equals(fs.readFileSync(expected.map.overlay)), 'the page shows the overlay alocc score --maps writes');
+  const cells: number[] = expected.map.cells.flat();
+  const hot = cells.filter((v) => v >= expected.map.cellThreshold).length;
+  const caption = (await page.textContent('#map-caption')) ?? '';
+  assert.ok(caption.startsWith(`where it is novel: ${hot} of 49 cells at or above the cell threshold ${Number(expected.map.cellThreshold.toPrecision(4))}`), caption);
+  assert.equal(await page.isVisible('#map-figure'), true);
+  // The run by its name: the server's folders are nobody's business.
+  const header = (await page.textContent('#model')) ?? '';
+  assert.match(header, /^digit-1, epoch \d+: 28×28 grey/);
+  assert.ok(!header.includes(work) && !(await page.content()).includes(work), `the page shows the folder ${work}`);
   assert.deepEqual(errors, []);
   await page.close();
 });

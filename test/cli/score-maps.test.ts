@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { loadDetector } from '../../src/api/detector';
-import { aloccWith, STACK_TRACE, writeTestDigits } from '../helpers/cli';
+import { spawnSync } from 'node:child_process';
+import { aloccWith, CLI, STACK_TRACE, writeTestDigits } from '../helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
 import { tempDir } from '../helpers/fixtures';
 
@@ -56,13 +57,68 @@ test('--maps DIR --json: an overlay per picture at its path + .map.png, the cell
   assert.equal(JSON.parse(plain.stdout).map, undefined);
 });
 
-test('--maps DIR without --json (default backend): TensorFlow.js, not the compiled kernels; each line names its overlay', () => {
+test('--maps DIR without --json (default backend): the compiled kernels, no TensorFlow.js; each line names its overlay', () => {
   const r = inWork('score', '--maps', 'text-out', '--model', run, pictures[2]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /^backend: /);
-  assert.doesNotMatch(r.stderr, /compiled kernels/, 'maps need TensorFlow.js');
+  assert.match(r.stderr, /^backend: compiled kernels/);
   assert.ok(r.stdout.endsWith(`; map ${path.join('text-out', pictures[2])}.map.png\n`), r.stdout);
   assert.ok(fs.existsSync(path.join(work, 'text-out', `${pictures[2]}.map.png`)));
+});
+
+test('an overlay that cannot be written: one line naming it, exit 1, that picture still scored with its cells, the others mapped', () => {
+  // Where img/b's overlays would go is a file: only that folder's overlay fails.
+  fs.mkdirSync(path.join(work, 'blocked', 'img'), { recursive: true });
+  fs.writeFileSync(path.join(work, 'blocked', 'img', 'b'), 'in the way');
+  const r = inWork('score', '--json', '--maps', 'blocked', '--model', run, '--backend', 'wasm', 'img');
+  assert.equal(r.code, 1, r.stderr);
+  const problem = r.stderr.trim().split('\n');
+  assert.equal(problem.length, 1, r.stderr);
+  assert.match(problem[0], /^alocc: img\/b\/test-1-0\.png: cannot write its overlay blocked\/img\/b\/test-1-0\.png\.map\.png \(a parent of it is a file, not a folder\); its score and cells are still reported$/);
+  assert.doesNotMatch(r.stderr, STACK_TRACE);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.file).sort(), [...pictures].sort(), 'every picture scored');
+  for (const line of lines) {
+    assert.equal(line.map.cells.length, 7, `${line.file}: its cells`);
+    if (line.file === pictures[2]) {
+      assert.equal(line.map.overlay, undefined);
+      assert.match(line.map.error, /cannot write its overlay/);
+    } else {
+      assert.ok(fs.existsSync(path.join(work, line.map.overlay)), `${line.file}: overlay written`);
+    }
+  }
+});
+
+/**
+ * How to run the CLI where it may not write to a folder it does not own: as this user when it is not root (chmod
+ * then stops writes), as nobody through setpriv when it is root (root writes whatever the mode), else a reason to skip.
+ */
+function unprivileged(): { run: (...args: string[]) => ReturnType<typeof inWork> } | string {
+  if (process.platform === 'win32') return 'folder modes do not stop writes on Windows';
+  if (process.getuid?.() !== 0) return { run: inWork };
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+  if (!setpriv) return 'running as root without setpriv (util-linux): no way to be refused a write';
+  const as = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+  const spawn = (...args: string[]) => {
+    const started = Date.now();
+    const r = spawnSync(setpriv, [...as, process.execPath, CLI, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - started) / 1000 };
+  };
+  const probe = spawn('--version');
+  return probe.code === 0 ? { run: spawn } : `nobody cannot run the built CLI here (${probe.stderr.trim().split('\n')[0]})`;
+}
+
+test('--maps a folder it may not write to: one line naming it and what to do, exit 2, nothing scored', (t) => {
+  fs.chmodSync(work, 0o755); // nobody (below) must reach the working folder; the run and pictures it never reads
+  const locked = path.join(work, 'locked');
+  fs.mkdirSync(locked);
+  fs.chmodSync(locked, 0o555);
+  const how = unprivileged();
+  if (typeof how === 'string') return t.skip(how);
+  const r = how.run('score', '--json', '--maps', 'locked', '--model', run, pictures[0]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, 'alocc: --maps locked: cannot write overlays there (not writable); choose another folder or fix its permissions\n');
+  assert.equal(r.stdout, '');
+  assert.deepEqual(fs.readdirSync(locked), [], 'no probe left behind');
 });
 
 test('--maps naming a file, or a folder below a file: one line naming it and what to do, exit 2, the file untouched', () => {

@@ -1,0 +1,173 @@
+/**
+ * The anomaly maps' same-position cell distances on the compiled kernels, without TensorFlow.js: what cell-map.ts's
+ * cellFeatures, buildCellMemory, cellDistances(…, 'position') and leaveOneOutCellDistances compute with tfjs ops, to
+ * float rounding. The tfjs ops spent 50 ms a 28×28 picture against 4,096 memory images on 2 vCPUs (a batched matMul
+ * of [cells, n, f] by [cells, f, m] that wasm runs one slow product at a time), and 25 s building the memory and the
+ * scale before the first map; this runs each position's products as one 1×1 conv of the compiled kernels
+ * (native/conv.c) and the cells' features through the pooled conv the knn verdict uses (native/pooled.c).
+ *
+ * One Float32Array the kernels address by offset: [filter | bias | the memory by position, [cells][m][f] | pictures |
+ * their pooled features | one position's queries transposed | products | their columns' maxima]. The memory is laid out by position once, so
+ * each position's rows are contiguous for the products.
+ */
+import { CellPooling } from '../config';
+import { floatsOf, ImageSet } from '../data/source';
+import { NativeKernels, rowProducts } from '../kernels/addon';
+import type { CompiledKnnRun } from './knn-verdict';
+import { poolSide, QUERY_MULTIPLE } from './nearest';
+
+/** Pictures per pass: the products of a pass hold m × CHUNK floats (16 MB at 4,096 memory images). */
+const CHUNK = 256;
+
+/** best[i] = the largest of column i's `rows` values in the [rows][stride] matrix at `at` (addons without columnMax). */
+function columnMax(heap: Float32Array, at: number, rows: number, stride: number, n: number, best: Float64Array): void {
+  best.fill(-Infinity);
+  for (let r = 0; r < rows; r++) {
+    const row = at + r * stride;
+    for (let i = 0; i < n; i++) if (heap[row + i] > best[i]) best[i] = heap[row + i];
+  }
+}
+
+export interface CellSearch {
+  rows: number;
+  cols: number;
+  /** Features per cell: the first block's channels, twice that with the cells' maxima. */
+  dims: number;
+  images: number;
+  /** Each cell's distance (1 − cosine) to the nearest memory cell at its position: [n·rows·cols], as cellDistances. */
+  distances(pixels: Float32Array, count: number): Float32Array;
+  /**
+   * The same from the pictures' pooled first block as the knn verdict's kernel wrote it (KnnScorer's `pooled`: the
+   * same kernel on the same block, so the same numbers), without running the conv again.
+   */
+  distancesFromPooled(pooled: Float32Array, count: number): Float32Array;
+  /**
+   * Same-position distances of up to `probes` evenly spaced memory images against the memory without themselves,
+   * as leaveOneOutCellDistances: [probes·rows·cols].
+   */
+  leaveOneOut(probes: number): Float32Array;
+}
+
+/**
+ * The memory images' cells, laid out by position, and the search over them; null where the kernels decline the
+ * block (more output channels than they take).
+ */
+export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, set: ImageSet): CellSearch | null {
+  const { kh, kw, ci, co } = block;
+  const pool = 2 * poolSide(Math.ceil(side / 2)); // cell-map.ts's cellSide
+  const [rows, cols] = [Math.floor(side / pool), Math.floor(side / pool)];
+  const grid = rows * cols;
+  const parts = cells === 'mean-max' ? 2 : 1;
+  const dims = co * parts;
+  const m = set.count;
+  const per = side * side * ci;
+  const f = grid * dims; // one picture's pooled features
+  const bankAt = block.filter.length + co;
+  const xAt = bankAt + grid * m * dims;
+  const yAt = xAt + CHUNK * per;
+  const qtAt = yAt + CHUNK * f;
+  const q = Math.ceil(CHUNK / QUERY_MULTIPLE) * QUERY_MULTIPLE;
+  const outAt = qtAt + dims * q;
+  const bestAt = outAt + m * q;
+  const heap = new Float32Array(bestAt + q);
+  heap.set(block.filter, 0);
+  heap.set(block.bias, block.filter.length);
+  const scale = parts === 2 ? Math.SQRT1_2 : 1;
+
+  /** Pooled features of n ≤ CHUNK pictures at yAt, each cell's parts scaled to unit length (× 1/√2 with maxima). */
+  const pooled = (pixels: Float32Array, n: number): boolean => {
+    heap.set(pixels.subarray(0, n * per), xAt);
+    const ok = native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2), pool, xAt, 0, block.filter.length, yAt, parts - 1]), block.alpha);
+    if (ok) unitCells(n);
+    return ok;
+  };
+  const unitCells = (n: number) => {
+    for (let v = yAt, end = yAt + n * f; v < end; v += co) {
+      let sum = 0;
+      for (let j = 0; j < co; j++) sum += heap[v + j] * heap[v + j];
+      const k = scale / (Math.sqrt(sum) + 1e-12);
+      for (let j = 0; j < co; j++) heap[v + j] *= k;
+    }
+  };
+  // The kernel writes a picture's means [cells][co], then its maxima: cell g's part h is at h·grid·co + g·co.
+  const cellAt = (i: number, g: number, h: number) => yAt + i * f + h * grid * co + g * co;
+
+  for (let start = 0; start < m; start += CHUNK) {
+    const n = Math.min(CHUNK, m - start);
+    if (!pooled(floatsOf(set, start, n), n)) return null;
+    for (let i = 0; i < n; i++) {
+      for (let g = 0; g < grid; g++) {
+        for (let h = 0; h < parts; h++) {
+          const from = cellAt(i, g, h), to = bankAt + (g * m + start + i) * dims + h * co;
+          for (let j = 0; j < co; j++) heap[to + j] = heap[from + j];
+        }
+      }
+    }
+  }
+
+  /**
+   * Distances of the n pictures whose features are at yAt (from `pooled`, or copied there); `skip[i]`, where ≥ 0,
+   * is a memory image picture i is not compared with.
+   */
+  const search = (n: number, out: Float32Array, at: number, skip?: Int32Array) => {
+    const best = new Float64Array(n);
+    for (let g = 0; g < grid; g++) {
+      for (let i = 0; i < n; i++) {
+        for (let h = 0; h < parts; h++) {
+          const from = cellAt(i, g, h);
+          for (let j = 0; j < co; j++) heap[qtAt + (h * co + j) * q + i] = heap[from + j];
+        }
+      }
+      rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, q, outAt);
+      if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * q + i] = -Infinity;
+      if (native.columnMax) {
+        native.columnMax(heap, Int32Array.from([m, n, q, outAt, bestAt]));
+        for (let i = 0; i < n; i++) best[i] = heap[bestAt + i];
+      } else {
+        columnMax(heap, outAt, m, q, n, best);
+      }
+      for (let i = 0; i < n; i++) out[at + i * grid + g] = 1 - best[i];
+    }
+  };
+
+  return {
+    rows, cols, dims, images: m,
+    distances(pixels, count) {
+      const out = new Float32Array(count * grid);
+      for (let start = 0; start < count; start += CHUNK) {
+        const n = Math.min(CHUNK, count - start);
+        if (!pooled(pixels.subarray(start * per, (start + n) * per), n)) throw new Error('cell search: the compiled kernels declined the first block');
+        search(n, out, start * grid);
+      }
+      return out;
+    },
+    distancesFromPooled(features, count) {
+      if (features.length !== count * f) throw new RangeError(`distancesFromPooled: ${features.length} values for ${count} pictures of ${f}`);
+      const out = new Float32Array(count * grid);
+      for (let start = 0; start < count; start += CHUNK) {
+        const n = Math.min(CHUNK, count - start);
+        heap.set(features.subarray(start * f, (start + n) * f), yAt);
+        unitCells(n);
+        search(n, out, start * grid);
+      }
+      return out;
+    },
+    leaveOneOut(probes) {
+      if (m < 2) throw new Error('leaveOneOut: a memory of one image has no other image to compare it with');
+      const p = Math.min(probes, m);
+      const picked = Int32Array.from({ length: p }, (_, j) => Math.floor((j * m) / p));
+      const out = new Float32Array(p * grid);
+      for (let start = 0; start < p; start += CHUNK) {
+        const ids = picked.subarray(start, Math.min(p, start + CHUNK));
+        // The probes' cells back from the bank into the features' place, then searched without themselves.
+        ids.forEach((id, i) => {
+          for (let g = 0; g < grid; g++) {
+            for (let h = 0; h < parts; h++) heap.copyWithin(cellAt(i, g, h), bankAt + (g * m + id) * dims + h * co, bankAt + (g * m + id) * dims + (h + 1) * co);
+          }
+        });
+        search(ids.length, out, start * grid, ids);
+      }
+      return out;
+    },
+  };
+}

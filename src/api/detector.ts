@@ -26,7 +26,8 @@ export interface ScoreCallOptions {
    */
   details?: boolean;
   /**
-   * Add each picture's anomaly map (`map`: its cells, the run's cell threshold and an overlay PNG). The first call
+   * Add each picture's anomaly map (`map`: its cells, the run's cell threshold and an overlay PNG) and its local score
+   * (`local`: the mean of its largest cell distances, its threshold and verdict). The first call
    * builds the memory's cells and the run's scale (src/api/maps.ts). Needs TensorFlow.js: a detector loaded without
    * `maps` (or `details`) on the compiled kernels refuses it.
    */
@@ -155,7 +156,7 @@ export class Detector {
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
-    if (maps) maps.maps(items, results).forEach((map, i) => (results[i].map = map));
+    if (maps) maps.maps(items, results).forEach(({ map, local }, i) => Object.assign(results[i], { local, map }));
     return results;
   }
 

@@ -17,11 +17,11 @@
  * the map stretches it over the whole picture (28 and 64 are multiples).
  */
 import * as tf from '@tensorflow/tfjs';
-import { CellPooling } from '../config';
+import { CellNeighbourhood, CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { cellSide, FoldedFirstBlock, pooledFirstBlock } from './feature-memory';
 
-export type CellNeighbourhood = 'pooled' | 'position';
+export type { CellNeighbourhood };
 
 /** Cells of pictures [n, s, s, c] → features [n, rows, cols, f], unit length per cell as the module comment says. */
 export function cellFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling): tf.Tensor4D {
@@ -170,11 +170,13 @@ export interface AnomalyMap {
 
 /** The anomaly maps of pictures x [n, s, s, c] against the memory's cells. */
 export function anomalyMaps(memory: CellMemory, x: tf.Tensor4D, neighbourhood: CellNeighbourhood = 'pooled'): AnomalyMap[] {
-  const { rows, cols } = memory;
-  const size = x.shape[1];
-  const distances = cellDistances(memory, x, neighbourhood);
+  return mapsFromCells(cellDistances(memory, x, neighbourhood), x.shape[0], memory.rows, memory.cols, x.shape[1]);
+}
+
+/** Maps of `n` pictures of side `size` from their cell distances ([n·rows·cols], picture by picture, row-major). */
+export function mapsFromCells(distances: Float32Array, n: number, rows: number, cols: number, size: number): AnomalyMap[] {
   const sigma = cellSide(size) / 2;
-  return Array.from({ length: x.shape[0] }, (_, i) => {
+  return Array.from({ length: n }, (_, i) => {
     const cells = distances.slice(i * rows * cols, (i + 1) * rows * cols);
     const map = gaussianSmooth(upsampleGrid(cells, rows, cols, size, size), size, size, sigma);
     return { cells, rows, cols, map, size };

@@ -9,10 +9,10 @@
 import { createCanvas } from '@napi-rs/canvas';
 import { AloccError } from '../errors';
 import { AnomalyMap } from '../score/cell-map';
-import { MapScale, mapScaleFrom } from '../score/cell-calibration';
+import { MapScale, mapScaleFrom } from '../score/cell-scale';
 import { chartFontFamily } from './fonts';
 
-/** The scale is computed where training can reach it (src/score/cell-calibration.ts); drawing it is here. */
+/** The scale is computed where training can reach it (src/score/cell-scale.ts); drawing it is here. */
 export type { MapScale };
 export { mapScaleFrom };
 

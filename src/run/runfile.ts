@@ -1,6 +1,6 @@
 import { BATCHNORM_STATISTICS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
 import type { FolderReport } from '../data/folder';
-import { CellCalibration, cellCalibrationProblem } from '../score/cell-calibration';
+import { CellCalibration, cellCalibrationProblem } from '../score/cell-scale';
 import { EPOCH_CELLS_FILE } from './paths';
 
 /** Losses of one batch, with where it fell in training. */

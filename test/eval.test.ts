@@ -31,7 +31,7 @@ before(async () => {
   dir = tempDir('alocc-eval-');
   const all = builtInTestSet({ source: 'mnist', class: DIGIT, folder: null });
   testSet = { ...all, pixels: all.pixels.subarray(0, 300 * 784), count: 300, isNovel: all.isNovel.subarray(0, 300), labels: all.labels!.subarray(0, 300) };
-  run = await makeFakeRun(dir, DIGIT, { epochs: 2, model: SMALL_MODEL });
+  run = await makeFakeRun(dir, DIGIT, { epochs: 2, model: SMALL_MODEL, batchNormFromTraining: true });
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -91,6 +91,7 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
     return [...m.cells].sort((a, b) => b - a).slice(0, 3).reduce((a, b) => a + b, 0) / 3;
   });
   disposeCellMemory(cellMemory);
+  assert.ok(new Set(local).size > 100, 'the local scores differ from picture to picture (not every cell at distance 1)');
   assert.ok(Math.abs(byName.local.auroc - auroc(local, isNovel)) < 1e-6, `${byName.local.auroc} vs ${auroc(local, isNovel)}`);
   const lt = report.localThreshold;
   assert.deepEqual([lt.topK, lt.neighbourhood], [3, 'position']);

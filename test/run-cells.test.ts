@@ -27,7 +27,9 @@ let stored: CellCalibration;
 
 before(async () => {
   await tf.setBackend('cpu');
-  await makeFakeRun(path.join(work, 'ckpt'), 4, { model: SMALL_MODEL, cells: true, settings: { localTopK: 2 } });
+  // BatchNorm statistics of the training pictures, as training sets them: untrained defaults map every empty cell to a zero
+  // feature, at distance 1 from everything, and every threshold would be 1.
+  await makeFakeRun(path.join(work, 'ckpt'), 4, { model: SMALL_MODEL, cells: true, settings: { localTopK: 2 }, batchNormFromTraining: true });
   files = [...writeTestDigits(path.join(work, 'img'), 4, 2), ...writeTestDigits(path.join(work, 'img'), 9, 2)];
   stored = readRunFile(runDir).epochs[0].cells!;
 });
@@ -37,6 +39,7 @@ test('the stored calibration is that of the validation pictures against the cell
   assert.deepEqual(JSON.parse(fs.readFileSync(cellsFile, 'utf8')), stored);
   assert.equal(stored.source, 'validation');
   assert.equal(stored.topK, 2);
+  assert.ok(stored.local.threshold < 0.9 && stored.scale.cellThreshold < 0.9 && stored.local.threshold !== stored.scale.cellThreshold, JSON.stringify(stored));
   const opened = openRun(runDir);
   const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages());
   try {

@@ -54,7 +54,13 @@ export function buildCellMemory(block: FoldedFirstBlock, cells: CellPooling, set
   try {
     for (let start = 0; start < set.count; start += batchSize) {
       const n = Math.min(batchSize, set.count - start);
-      parts.push(cellFeatures(tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]), block, cells));
+      // The pictures' tensor is freed here: training builds this memory every epoch (a leak per batch otherwise).
+      const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
+      try {
+        parts.push(cellFeatures(x, block, cells));
+      } finally {
+        x.dispose();
+      }
     }
     const [, rows, cols, dims] = parts[0].shape;
     const bank = tf.tidy(() => tf.concat(parts).reshape([-1, dims]) as tf.Tensor2D);

@@ -56,6 +56,13 @@ export type CellPooling = (typeof CELL_POOLINGS)[number];
 export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
 export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
 
+/**
+ * Which memory cells an anomaly map compares a picture's cell with (TrainConfig.cellNeighbourhood): those at the same
+ * position ('position', PaDiM-like) or at any position ('pooled', PatchCore). src/score/cell-map.ts.
+ */
+export const CELL_NEIGHBOURHOODS = ['position', 'pooled'] as const;
+export type CellNeighbourhood = (typeof CELL_NEIGHBOURHOODS)[number];
+
 /** Where the networks' BatchNorm inference statistics come from (TrainConfig.batchNormStatistics). */
 export const BATCHNORM_STATISTICS = ['moving', 'pictures'] as const;
 export type BatchNormStatistics = (typeof BATCHNORM_STATISTICS)[number];
@@ -158,6 +165,17 @@ export interface TrainConfig {
    * "A coreset memory"). 0: the stored sample of memorySize images itself, as runs of run-file version 3 did.
    */
   memoryCoreset: number;
+  /**
+   * The anomaly maps' neighbourhood: 'position' is 35 times cheaper than 'pooled' and located defects better on
+   * MNIST and Fashion-MNIST (bench/NOTES.md, anomaly maps). Runs of run-file version 6 and earlier: 'position'.
+   */
+  cellNeighbourhood: CellNeighbourhood;
+  /**
+   * The local score (`local`): the mean of a picture's localTopK largest cell distances. Its threshold, and the maps'
+   * colour scale, are calibrated on the validation pictures at every epoch (src/score/cell-calibration.ts).
+   * docs/research.md, "A local score". Runs of run-file version 6 and earlier: 3.
+   */
+  localTopK: number;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
   seed: number;
   /** Train on at most this many target images (0: all); for quick runs and tests. */
@@ -219,6 +237,8 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   batchNormStatistics: PRESETS[DEFAULT_PRESET].batchNormStatistics,
   memorySize: 4096,
   memoryCoreset: 1000,
+  cellNeighbourhood: 'position',
+  localTopK: 3,
   seed: 42,
   limit: 0,
 };

@@ -5,7 +5,7 @@
 export { loadDetector, Detector } from './api/detector';
 export { SCORE_CHUNK } from './api/verdicts';
 export type { DetectorInfo, DetectorOptions, ScoreCallOptions, ScoreWithImages } from './api/detector';
-export type { ScoreFailure, ScoreMap, ScoreResult } from './api/verdicts';
+export type { LocalVerdict, ScoreFailure, ScoreMap, ScoreResult } from './api/verdicts';
 export type { ImageInput, RawImage } from './api/input';
 export { train } from './api/train';
 export type { TrainOptions, TrainProgress } from './api/train';

@@ -10,7 +10,8 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
     epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
-    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, seed: 42, limit: 0,
+    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, cellNeighbourhood: 'position', localTopK: 3,
+    seed: 42, limit: 0,
   });
   // README, "alocc train": --size 16-256, 64 for folders; --resize fill for folders; built-in sets framed like MNIST.
   assert.deepEqual([MIN_INPUT_SIZE, MAX_INPUT_SIZE, DEFAULT_FOLDER_SIZE], [16, 256, 64]);

@@ -13,6 +13,8 @@ import { builtInTestSet, floatsOf, LabelledSet } from '../src/data/source';
 import { evaluate } from '../src/eval/evaluate';
 import { auroc } from '../src/eval/metrics';
 import { scoreImages } from '../src/score/scorer';
+import { anomalyMaps, buildCellMemory, disposeCellMemory } from '../src/score/cell-map';
+import * as tf from '@tensorflow/tfjs';
 import { openRun } from '../src/run/open';
 import { runDirFor } from '../src/run/paths';
 import { RunFile } from '../src/run/runfile';
@@ -29,7 +31,7 @@ before(async () => {
   dir = tempDir('alocc-eval-');
   const all = builtInTestSet({ source: 'mnist', class: DIGIT, folder: null });
   testSet = { ...all, pixels: all.pixels.subarray(0, 300 * 784), count: 300, isNovel: all.isNovel.subarray(0, 300), labels: all.labels!.subarray(0, 300) };
-  run = await makeFakeRun(dir, DIGIT, { epochs: 2, model: SMALL_MODEL });
+  run = await makeFakeRun(dir, DIGIT, { epochs: 2, model: SMALL_MODEL, batchNormFromTraining: true });
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -69,7 +71,7 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
   // Orientation: the report's AUROCs are those of the error scores as they are and of D's outputs negated.
   const raw = scoreImages(opened, floatsOf(testSet), 300, { size: 28, channels: 1 });
   const byName = Object.fromEntries(report.scores.map((s) => [s.name, s]));
-  assert.deepEqual(Object.keys(byName), ['knn', 'bce', 'kl', 'mse', 'ink', 'dOfR', 'dOfX', 'untrainedKnn', 'pixelKnn']);
+  assert.deepEqual(Object.keys(byName), ['knn', 'bce', 'kl', 'mse', 'ink', 'dOfR', 'dOfX', 'local', 'untrainedKnn', 'pixelKnn']);
   assert.ok(raw.novelty.knn.every(Number.isFinite));
   for (const name of ['knn', 'bce', 'kl', 'mse', 'ink'] as const) assert.ok(Math.abs(byName[name].auroc - auroc(raw.novelty[name], isNovel)) < 1e-9, name);
   assert.ok(Math.abs(byName.dOfR.auroc - auroc(raw.dOfR.map((v) => -v), isNovel)) < 1e-9);
@@ -80,6 +82,22 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
   const brute = Array.from({ length: 300 }, (_, i) => pixelKnnBruteForce(memory.pixels, memory.count, testSet.pixels.subarray(i * 784, (i + 1) * 784), k));
   assert.ok(Math.abs(byName.pixelKnn.auroc - auroc(brute, isNovel)) < 1e-3, `${byName.pixelKnn.auroc} vs ${auroc(brute, isNovel)}`);
   assert.ok(Math.abs(byName.pixelKnn.normal.mean - brute.filter((_, i) => !isNovel[i]).reduce((a, b) => a + b, 0) / normal) < 1e-4);
+  // The local score: each picture's map made alone, its 3 largest cells averaged by hand; its own threshold's verdicts.
+  const cellMemory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, memory);
+  const local = Array.from({ length: 300 }, (_, i) => {
+    const x = tf.tensor4d(floatsOf(testSet, i, 1), [1, 28, 28, 1]);
+    const [m] = anomalyMaps(cellMemory, x, 'position');
+    x.dispose();
+    return [...m.cells].sort((a, b) => b - a).slice(0, 3).reduce((a, b) => a + b, 0) / 3;
+  });
+  disposeCellMemory(cellMemory);
+  assert.ok(new Set(local).size > 100, 'the local scores differ from picture to picture (not every cell at distance 1)');
+  assert.ok(Math.abs(byName.local.auroc - auroc(local, isNovel)) < 1e-6, `${byName.local.auroc} vs ${auroc(local, isNovel)}`);
+  const lt = report.localThreshold;
+  assert.deepEqual([lt.topK, lt.neighbourhood], [3, 'position']);
+  assert.equal(lt.tp + lt.fp, local.filter((v) => v > lt.value).length);
+  assert.equal(lt.tp + lt.fn, 300 - normal);
+  assert.match(lt.source, /stores no cell calibration/);
   for (const s of report.scores) {
     assert.ok(s.auroc >= 0 && s.auroc <= 1, `${s.name} AUROC ${s.auroc}`);
     assert.ok(s.auprc > 0 && s.auprc <= 1, `${s.name} AUPRC ${s.auprc}`);

@@ -81,3 +81,23 @@ test('examples grid refuses pixels that do not match the examples and channels',
   assert.throws(() => drawExamples(grid([rgb, rgb], [rgb, rgb])), /2 examples of 8×8×1 need 128 values/);
   assert.throws(() => drawExamples(grid([rgb, rgb], [rgb, rgb], 2)), /2 channels/);
 });
+
+test('with maps, a third row: each input under its map at half opacity, in the run\'s scale, not the picture\'s', () => {
+  const black = new Float32Array(SIZE * SIZE);
+  const input = grid([black, black], [black, black]);
+  // One scale for the grid: 0 → the ramp's dark end, 2 → its yellow end. The novel example's map is hot on its
+  // left half only; the normal one's is flat at 0, which a per-picture min-max would have stretched over the ramp.
+  const scale = { low: 0, high: 2, cellThreshold: 1 };
+  const hot = Float32Array.from({ length: SIZE * SIZE }, (_, i) => (i % SIZE < SIZE / 2 ? 2 : 0));
+  const map = (values: Float32Array) => ({ cells: new Float32Array(4), rows: 2, cols: 2, map: values, size: SIZE });
+  const png = drawExamples({ ...input, examplePixels: { ...input.examplePixels, maps: [map(new Float32Array(SIZE * SIZE)), map(hot)], mapScale: scale } });
+  // Black under viridis at half opacity, by hand: dark end (68, 1, 84) → (34, 1, 42); yellow end (253, 231, 37) → (127, 116, 19).
+  const dark = pixels(png, (r, g, b) => r === 34 && g === 1 && b === 42).length;
+  const yellow = pixels(png, (r, g, b) => r === 127 && g === 116 && b === 19).length;
+  assert.equal(yellow, (CELL * CELL) / 2, 'the hot half of the novel example');
+  assert.equal(dark, CELL * CELL * 1.5, 'the whole normal map and the cold half of the novel one');
+  // Taller by one row of images.
+  const without = PNG.sync.read(drawExamples(input));
+  assert.equal(PNG.sync.read(png).height - without.height, 2 * (CELL + 3));
+  assert.throws(() => drawExamples({ ...input, examplePixels: { ...input.examplePixels, maps: [map(hot)], mapScale: scale } }), /1 maps for 2 examples/);
+});

@@ -51,7 +51,14 @@ test('eval --masks: image AUROC, pixel AUROC and PRO; a missing, mis-sized or no
   assert.equal(loc.pixelPictures, 12 + 9);
   for (const v of [loc.imageAuroc, loc.pixelAuroc, loc.pro]) assert.ok(v >= 0 && v <= 1, `${v}`);
   // (The test run's untrained two-channel networks find little: bench/NOTES.md has trained runs' numbers.)
-  assert.match(renderSummary(report), /localisation \(9 masks, cells by position\): image AUROC of the largest cell distance 0\.\d{4}, pixel AUROC 0\.\d{4}, PRO to 30 % FPR 0\.\d{4}; 3 masks left out/);
+  assert.match(renderSummary(report), /localisation \(9 masks, cells by position\): image AUROC of the 3 largest cell distances 0\.\d{4}, pixel AUROC 0\.\d{4}, PRO to 30 % FPR 0\.\d{4}; 3 masks left out/);
+  // The same search on raw pixel cells beside it, over the same pictures.
+  assert.equal(loc.topK, 3);
+  assert.equal(loc.baseline.pixelPictures, 12 + 9);
+  for (const v of [loc.baseline.imageAuroc, loc.baseline.pixelAuroc, loc.baseline.pro]) assert.ok(v >= 0 && v <= 1, `${v}`);
+  assert.match(renderSummary(report), /\n  raw-pixel cells \(baseline\): image AUROC 0\.\d{4}, pixel AUROC 0\.\d{4}, PRO 0\.\d{4}/);
+  const markdown = fs.readFileSync(path.join(runDirFor(dir, 'digit-3'), 'eval', 'report.md'), 'utf8');
+  assert.match(markdown, /## Where it is novel: the maps against the masks[\s\S]*\| R's first block \| 0\.\d{4} \| 0\.\d{4} \| 0\.\d{4} \|\n\| raw pixels \(baseline\) \| 0\.\d{4} \| 0\.\d{4} \| 0\.\d{4} \|/);
   const saved = JSON.parse(fs.readFileSync(path.join(runDirFor(dir, 'digit-3'), 'eval', 'report.json'), 'utf8'));
   assert.equal(saved.localisation.masks, 9);
 });

@@ -1,15 +1,16 @@
-// The Detector's anomaly maps (src/api/maps.ts): the run's scale from leave-one-out memory cells, checked against
-// plain loops; equal on every load; the same picture's map and overlay whatever it is scored with; maps only when asked.
+// The Detector's anomaly maps (src/api/maps.ts): a run without a stored calibration (run-file version 6) falls back to
+// the scale from leave-one-out memory cells, checked against plain loops; equal on every load; the same picture's map
+// and overlay whatever it is scored with; maps only when asked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDetector } from '../src/api/detector';
-import { runMapScale } from '../src/api/maps-tfjs';
 import { active, loadNativeKernels } from '../src/kernels/addon';
 import { mapScaleFrom, renderOverlayPng } from '../src/plot/overlay';
 import { openRun, OpenedRun } from '../src/run/open';
 import { anomalyMaps, anomalyMapsFrom, buildCellMemory, CellMemory, disposeCellMemory, leaveOneOutCellDistances, SCALE_PROBES } from '../src/score/cell-map';
+import { runCellCalibration } from '../src/run/open-cells';
 import * as tf from '@tensorflow/tfjs';
 import { writeTestDigits } from './helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -66,7 +67,9 @@ test('leaveOneOutCellDistances: each probe against the other memory images at th
 
 test('the run\'s map scale: equal on two loads, the cell threshold mid-ramp, from the leave-one-out distances', async () => {
   const reference = mapScaleFrom(referenceLeaveOneOut(memory, SCALE_PROBES));
-  const scale = runMapScale(memory);
+  const olderEpoch = { dir: '/nonexistent', epoch: 1, record: { checksums: {} } } as unknown as Parameters<typeof runCellCalibration>[0];
+  const search = { rows: memory.rows, cols: memory.cols, leaveOneOut: (probes: number) => leaveOneOutCellDistances(memory, probes) };
+  const scale = runCellCalibration(olderEpoch, { localTopK: 3, thresholdPercentile: 95 }, search).scale;
   for (const k of ['low', 'high', 'cellThreshold'] as const) assert.ok(Math.abs(scale[k] - reference[k]) < 1e-4, `${k}: ${scale[k]} vs ${reference[k]}`);
   const thresholds: number[] = [];
   for (let load = 0; load < 2; load++) {
@@ -102,10 +105,21 @@ test('score(x, { map: true }): cells by position, the run\'s cell threshold, and
     assert.ok(Buffer.from(r.map!.overlayPng).equals(want), `${files[i]}: overlay`);
   }
   assert.ok(Buffer.from(alone.map!.overlayPng).equals(Buffer.from(together[3].map!.overlayPng)), 'alone as in a batch');
+  // The local score: the mean of the 3 largest cells against the interim threshold, the 95th percentile of the
+  // leave-one-out probes' own local scores.
+  const probes = referenceLeaveOneOut(memory, SCALE_PROBES);
+  const top3 = (cells: number[]) => [...cells].sort((a, b) => b - a).slice(0, 3).reduce((s, v) => s + v, 0) / 3;
+  const probeScores = Array.from({ length: probes.length / 49 }, (_, j) => top3(probes.slice(j * 49, (j + 1) * 49))).sort((a, b) => a - b);
+  const at = 0.95 * (probeScores.length - 1);
+  const want = probeScores[Math.floor(at)] + (probeScores[Math.ceil(at)] - probeScores[Math.floor(at)]) * (at - Math.floor(at));
+  for (const r of together) {
+    assert.ok(Math.abs(r.local!.score - top3(r.map!.cells.flat())) < 1e-6);
+    assert.ok(Math.abs(r.local!.threshold - want) < 1e-4, `${r.local!.threshold} vs ${want}`);
+  }
   // Without map: the same result, no map, the same fields as before.
   const plain = await det.score(files[3]);
   assert.equal(plain.map, undefined);
-  const { map: _map, ...rest } = alone;
+  const { map: _map, local: _local, ...rest } = alone;
   assert.deepEqual(plain, rest);
   det.dispose();
 });

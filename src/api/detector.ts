@@ -26,8 +26,9 @@ export interface ScoreCallOptions {
    */
   details?: boolean;
   /**
-   * Add each picture's anomaly map (`map`: its cells, the run's cell threshold and an overlay PNG). The first call
-   * builds the memory's cells and the run's scale (src/api/maps.ts), on the compiled kernels where they are built
+   * Add each picture's anomaly map (`map`: its cells, the run's cell threshold and an overlay PNG) and its local score
+   * (`local`: the mean of its largest cell distances, its threshold and verdict). The first call builds the memory's
+   * cells and reads the epoch's cell calibration (src/api/maps.ts), on the compiled kernels where they are built
    * (whichever engine scores), else with TensorFlow.js.
    */
   map?: boolean;
@@ -158,7 +159,7 @@ export class Detector {
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
-    if (maps) maps.maps(items, results, s.pooled).forEach((map, i) => (results[i].map = map));
+    if (maps) maps.maps(items, results, s.pooled).forEach(({ map, local }, i) => Object.assign(results[i], { local, map }));
     return results;
   }
 

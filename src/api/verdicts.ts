@@ -19,8 +19,20 @@ export interface ScoreResult {
   reconstructionLoss?: number;
   dOfReconstruction?: number;
   dOfInput?: number;
+  /** With `map`: the local score beside the verdict's (src/score/cell-calibration.ts). */
+  local?: LocalVerdict;
   /** With `map`: the picture's anomaly map. */
   map?: ScoreMap;
+}
+
+/**
+ * The local score: the mean of the picture's largest cell distances (the run's localTopK of them), against its own
+ * threshold calibrated on the validation pictures. It reads a small defect that barely moves the global score.
+ */
+export interface LocalVerdict {
+  score: number;
+  threshold: number;
+  verdict: 'novel' | 'normal';
 }
 
 /**

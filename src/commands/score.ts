@@ -28,6 +28,8 @@ function formatResult(r: ScoreResult): string {
   const details: string[] = [];
   if (r.reconstructionLoss !== undefined && r.score !== 'bce') details.push(`reconstruction loss ${r.reconstructionLoss.toFixed(5)}`);
   if (r.dOfReconstruction !== undefined && r.dOfInput !== undefined) details.push(`D(R(x)) ${r.dOfReconstruction.toFixed(4)}, D(x) ${r.dOfInput.toFixed(4)}`);
+  // The local score has its own threshold and verdict; the line's verdict stays the run's.
+  if (r.local) details.push(`local score ${r.local.score.toFixed(5)} ${r.local.verdict === 'novel' ? '>' : '<='} ${r.local.threshold.toFixed(5)} (${r.local.verdict})`);
   return (
     `${r.file}: ${r.verdict} (${scoreTitle(r.score).replace(' (BCE)', '')} ${r.novelty.toFixed(5)} ` +
     `${r.verdict === 'novel' ? '>' : '<='} threshold ${r.threshold.toFixed(5)}` +

@@ -9,6 +9,9 @@ import { buildFeatureMemory, disposeFeatureMemory, memoryDistances, pixelSpace }
 import { emptyScores, ImageScores, scoreImages } from '../score/scorer';
 import { auprc, auroc, Confusion, flagAbove, meanSd, MeanSd, precisionRecallF1, recallAtFalseAlarmRate, toNoveltyScores } from './metrics';
 import { UntrainedControl, untrainedControl } from './untrained-control';
+import { CellScorer, cellScorer } from './cell-scores';
+import type { AnomalyMap } from '../score/cell-map';
+import type { MapScale } from '../score/cell-calibration';
 import { PAPER_NOVEL_SHARES, runSharesProtocol, ShareResult } from './protocol';
 
 export interface EvaluateOptions {
@@ -75,6 +78,8 @@ export interface EvalReport {
   testImages: { scored: number; normal: number; novel: number; perClass: Record<string, number> | null };
   /** The verdict "score > threshold → novel" on the test images; the threshold comes from the run file. */
   threshold: { value: number; score: NoveltyScore; percentile: number; source: string } & Confusion;
+  /** The local score's own calibrated threshold (from the run, as the verdict's) on the test images. */
+  localThreshold: { value: number; topK: number; neighbourhood: string; source: string } & Confusion;
   scores: ScoreSummary[];
   shares: ShareResult[];
   examples: ExampleRecord[];
@@ -87,8 +92,11 @@ export interface EvaluateResult {
   /** Novelty-oriented values (larger = more novel) of every rated score, and the truth: for the charts. */
   values: Record<string, Float64Array>;
   isNovel: Uint8Array;
-  /** The example images and R's reconstructions of them, in `report.examples` order, HWC in [0, 1]. */
-  examplePixels: { inputs: Float32Array; reconstructions: Float32Array; size: number; channels: number };
+  /**
+   * The example images, R's reconstructions of them and their anomaly maps (size×size each) in the run's colour
+   * scale, in `report.examples` order, HWC in [0, 1].
+   */
+  examplePixels: { inputs: Float32Array; reconstructions: Float32Array; size: number; channels: number; maps: AnomalyMap[]; mapScale: MapScale };
 }
 
 /** Evenly spaced normal images, and novel ones taking each class (or evenly spaced when unlabelled) in turn. */
@@ -142,11 +150,14 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
   // Small batches run faster on wasm (cache-sized activations): 64 measured ~2.3 ms/image vs ~3.9 at 256.
   const batchSize = opts.batchSize ?? 64;
   const raw = emptyScores(test.count);
-  const controls = { pixelKnn: new Float32Array(test.count), untrainedKnn: new Float32Array(test.count) };
+  const controls = { pixelKnn: new Float32Array(test.count), untrainedKnn: new Float32Array(test.count), local: new Float32Array(test.count) };
   const pixelMemory = buildFeatureMemory(pixelSpace, opened.memoryImages(), opened.config.train.neighbours);
   let untrained: UntrainedControl | undefined;
+  let cells: CellScorer | undefined;
+  let maps: AnomalyMap[];
   try {
     untrained = untrainedControl(opened);
+    cells = cellScorer(opened);
     const chunk = batchSize * 8;
     for (let start = 0; start < test.count; start += chunk) {
       const n = Math.min(chunk, test.count - start);
@@ -161,6 +172,7 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
       controls.pixelKnn.set(d.dataSync(), start);
       d.dispose();
       controls.untrainedKnn.set(untrained.distances(x, n), start);
+      controls.local.set(cells.localScores(x, n), start);
       exampleIdx.forEach((img, k) => {
         if (img < start || img >= start + n) return;
         inputs.set(x.subarray((img - start) * per, (img - start + 1) * per), k * per);
@@ -168,16 +180,29 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
       });
       opts.onProgress?.(start + n, test.count);
     }
+    maps = cells.maps(inputs, exampleIdx.length);
   } finally {
     disposeFeatureMemory(pixelMemory);
     untrained?.dispose();
+    cells?.dispose();
   }
-  return report(opened, test, raw, controls, exampleIdx, { inputs, reconstructions, size, channels }, opts, startedAt);
+  const { calibration } = cells;
+  const localThreshold = {
+    value: calibration.local.threshold,
+    topK: calibration.topK,
+    neighbourhood: calibration.neighbourhood,
+    source: calibration.source === 'validation'
+      ? `run file, epoch ${opened.epoch}: percentile ${opened.config.train.thresholdPercentile} of ${calibration.pictures} validation images' local score`
+      : `this run stores no cell calibration (trained by an older alocc): percentile ${opened.config.train.thresholdPercentile} of ${calibration.pictures} memory images' local score, each against the others`,
+    ...precisionRecallF1(flagAbove(controls.local, calibration.local.threshold), test.isNovel),
+  };
+  const pixels = { inputs, reconstructions, size, channels, maps, mapScale: calibration.scale };
+  return report(opened, test, raw, controls, exampleIdx, pixels, localThreshold, opts, startedAt);
 }
 
 function report(
   opened: OpenedRun, test: LabelledSet, raw: ImageScores, controls: Record<string, Float32Array>, exampleIdx: number[],
-  examplePixels: EvaluateResult['examplePixels'], opts: EvaluateOptions, startedAt: Date,
+  examplePixels: EvaluateResult['examplePixels'], localThreshold: EvalReport['localThreshold'], opts: EvaluateOptions, startedAt: Date,
 ): EvaluateResult {
   const { isNovel, count } = test;
   const values: Record<string, Float64Array> = {};
@@ -233,6 +258,7 @@ function report(
       draws: opts.draws,
       testImages: { scored: count, normal: count - novelCount, novel: novelCount, perClass },
       threshold,
+      localThreshold,
       scores,
       shares,
       examples: exampleIdx.map((img) => ({

@@ -64,6 +64,8 @@ export function renderMarkdown(report: EvalReport): string {
       [[fmt(th.precision), fmt(th.recall), fmt(th.f1), `${th.tp}`, `${th.fp}`, `${th.tn}`, `${th.fn}`]],
     ),
     '',
+    ...localThresholdLines(report),
+    ...localisationLines(report),
     "## The paper's protocol: novel shares",
     '',
     `Every normal test image plus novel ones drawn at random (seed ${report.seed}) to make the given share; mean ± sd over ${report.draws} draws. F1, precision and recall take the normal class as positive, as the paper does.`,
@@ -84,6 +86,37 @@ export function renderMarkdown(report: EvalReport): string {
   ];
   lines.push('![ROC curve](roc.png)', '', '![score histograms](scores.png)', '', '![examples](examples.png)', '');
   return lines.join('\n');
+}
+
+/** The local score's own calibrated threshold on the test set (the verdict stays the run's score). */
+function localThresholdLines(report: EvalReport): string[] {
+  const l = report.localThreshold;
+  if (!l) return []; // reports written before the local score
+  return [
+    `## Local score: mean of the ${l.topK} largest cell distances > ${fmt(l.value, 5)} → novel`,
+    '',
+    `Its own threshold, from the ${l.source}; cells compared by ${l.neighbourhood}. Not the verdict: on the whole test set, novel as the positive class:`,
+    '',
+    ...table(['precision', 'recall', 'F1', 'TP', 'FP', 'TN', 'FN'], [[fmt(l.precision), fmt(l.recall), fmt(l.f1), `${l.tp}`, `${l.fp}`, `${l.tn}`, `${l.fn}`]]),
+    '',
+  ];
+}
+
+/** With --masks: the maps graded against the masks, beside the same cell search on raw pixels. */
+function localisationLines(report: EvalReport): string[] {
+  const loc = report.localisation;
+  if (!loc) return [];
+  const row = (what: string, r: { imageAuroc: number; pixelAuroc: number; pro: number }) => [what, fmt(r.imageAuroc, 4), fmt(r.pixelAuroc, 4), fmt(r.pro, 4)];
+  return [
+    '## Where it is novel: the maps against the masks',
+    '',
+    `${loc.masks} defective pictures with a mask and the intact ones (${loc.pixelPictures} pictures in the pixel numbers); cells compared by ${loc.neighbourhood}. ` +
+      `Image AUROC ranks defective against intact pictures by the mean of their ${loc.topK} largest cell distances; PRO integrates per-region overlap to 30 % false-positive rate. ` +
+      'The baseline row is the same cell search on raw pixel cells: no network at all.' + (loc.problems.length ? ` ${loc.problems.length} masks were left out: ${loc.problems.join('; ')}` : ''),
+    '',
+    ...table(['cells of', 'image AUROC', 'pixel AUROC', 'PRO @30 % FPR'], [row("R's first block", loc), ...(loc.baseline ? [row('raw pixels (baseline)', loc.baseline)] : [])]),
+    '',
+  ];
 }
 
 export interface ReportFiles {
@@ -142,8 +175,9 @@ export function renderSummary(report: EvalReport, files?: ReportFiles): string {
   ];
   const loc = report.localisation;
   if (loc) {
-    lines.push(`localisation (${loc.masks} masks, cells by ${loc.neighbourhood}): image AUROC of the largest cell distance ${fmt(loc.imageAuroc, 4)}, pixel AUROC ${fmt(loc.pixelAuroc, 4)}, PRO to 30 % FPR ${fmt(loc.pro, 4)}` +
+    lines.push(`localisation (${loc.masks} masks, cells by ${loc.neighbourhood}): image AUROC of the ${loc.topK} largest cell distances ${fmt(loc.imageAuroc, 4)}, pixel AUROC ${fmt(loc.pixelAuroc, 4)}, PRO to 30 % FPR ${fmt(loc.pro, 4)}` +
       (loc.problems.length ? `; ${loc.problems.length} masks left out (see above)` : ''));
+    if (loc.baseline) lines.push(`  raw-pixel cells (baseline): image AUROC ${fmt(loc.baseline.imageAuroc, 4)}, pixel AUROC ${fmt(loc.baseline.pixelAuroc, 4)}, PRO ${fmt(loc.baseline.pro, 4)}`);
   }
   if (files) lines.push(`report: ${files.markdown} (also report.json, examples.png, roc.png, scores.png)`);
   return lines.join('\n');

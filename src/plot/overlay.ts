@@ -8,15 +8,13 @@
  */
 import { AloccError } from '../errors';
 import type { AnomalyMap } from '../score/map-geometry';
+import { MapScale, mapScaleFrom } from '../score/cell-scale';
 import { drawText } from './caption-text';
 import { encodeRgbPng } from './png-encode';
 
-/** The distances at the ramp's two ends and the cell threshold between them. */
-export interface MapScale {
-  low: number;
-  high: number;
-  cellThreshold: number;
-}
+/** The scale is computed where training can reach it (src/score/cell-scale.ts); drawing it is here. */
+export type { MapScale };
+export { mapScaleFrom };
 
 /** Viridis at five stops, dark (normal) to yellow (far from every memory cell); readable in grey and by most colour-blind readers. */
 const RAMP: readonly (readonly [number, number, number])[] = [
@@ -25,27 +23,6 @@ const RAMP: readonly (readonly [number, number, number])[] = [
 
 /** Overlay opacity: the picture stays readable under the map. */
 export const MAP_OPACITY = 0.5;
-
-/** The q-quantile (0..1) of values, linear between order statistics. */
-function quantile(sorted: Float64Array, q: number): number {
-  const at = q * (sorted.length - 1);
-  const i = Math.floor(at);
-  return i + 1 < sorted.length ? sorted[i] + (sorted[i + 1] - sorted[i]) * (at - i) : sorted[i];
-}
-
-/**
- * The scale from the validation pictures' cell distances: the ramp starts at their median (a typical normal cell
- * reads as background) and ends as far above the cell threshold as the median is below it, so the threshold sits
- * mid-ramp. The cell threshold defaults to their 99th percentile.
- */
-export function mapScaleFrom(validationCells: ArrayLike<number>, cellThreshold?: number): MapScale {
-  const sorted = Float64Array.from(validationCells).filter((v) => !Number.isNaN(v)).sort();
-  if (sorted.length === 0) throw new AloccError('map scale: no validation cell distances to fix the colour ramp from');
-  const threshold = cellThreshold ?? quantile(sorted, 0.99);
-  const low = Math.min(quantile(sorted, 0.5), threshold);
-  const spread = Math.max(threshold - low, 1e-6);
-  return { low: threshold - spread, high: threshold + spread, cellThreshold: threshold };
-}
 
 /** The ramp's colour for a distance: clamped at both ends, linear between the stops. */
 export function rampColour(value: number, scale: MapScale): [number, number, number] {

@@ -6,6 +6,8 @@ import { UsageError } from '../errors';
 export const RUN_FILE_NAME = 'run.json';
 export const MEMORY_IMAGES_FILE = 'memory-images.bin';
 export const EPOCH_MEMORY_FILE = 'memory.bin';
+/** An epoch's cell calibration (src/score/cell-calibration.ts), as JSON. */
+export const EPOCH_CELLS_FILE = 'cells.json';
 
 /** <checkpoint-dir>/<name>. */
 export function runDirFor(checkpointDir: string, name: string): string {

@@ -1,5 +1,7 @@
-import { BATCHNORM_STATISTICS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
+import { BATCHNORM_STATISTICS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
 import type { FolderReport } from '../data/folder';
+import { CellCalibration, cellCalibrationProblem } from '../score/cell-scale';
+import { EPOCH_CELLS_FILE } from './paths';
 
 /** Losses of one batch, with where it fell in training. */
 /** Plain numbers from one batch, recorded in the run file. */
@@ -41,6 +43,12 @@ export interface EpochRecord {
   wallSeconds: number;
   /** Training images per second over the whole epoch (wallSeconds). */
   imagesPerSecond: number;
+  /**
+   * The local score's validation mean and threshold and the anomaly maps' colour scale (src/score/cell-calibration.ts),
+   * also in the epoch's checksummed cells.json, which is what score and eval read. Absent in epochs of run-file
+   * version 6 and earlier, whose maps fall back to a calibration on the memory images.
+   */
+  cells?: CellCalibration;
   /** The knn memory saved with this epoch (memory.bin: `images` rows of `features` floats, R's features then). */
   memory: { images: number; features: number };
   /** SHA-256 (hex) of every file in the checkpoint folder, by path relative to it. */
@@ -49,10 +57,10 @@ export interface EpochRecord {
 
 /**
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
- * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 5 are read as 6
- * (runfile-io.ts): they lack settings whose values then were fixed.
+ * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 6 are read as 7
+ * (runfile-io.ts): they lack settings whose values then were fixed, and 6 lacks the epochs' cell calibration.
  */
-export const RUN_FILE_VERSION = 6;
+export const RUN_FILE_VERSION = 7;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -127,6 +135,9 @@ function configProblem(config: unknown): string | null {
   if (!(BATCHNORM_STATISTICS as readonly unknown[]).includes(train.batchNormStatistics)) {
     return `config.train.batchNormStatistics ${JSON.stringify(train.batchNormStatistics)} is not one of ${BATCHNORM_STATISTICS.join(', ')}`;
   }
+  if (!(CELL_NEIGHBOURHOODS as readonly unknown[]).includes(train.cellNeighbourhood)) {
+    return `config.train.cellNeighbourhood ${JSON.stringify(train.cellNeighbourhood)} is not one of ${CELL_NEIGHBOURHOODS.join(', ')}`;
+  }
   if (!(NOVELTY_SCORES as readonly unknown[]).includes(train.noveltyScore)) {
     return `config.train.noveltyScore ${JSON.stringify(train.noveltyScore)} is not one of ${NOVELTY_SCORES.join(', ')}`;
   }
@@ -144,7 +155,7 @@ function configProblem(config: unknown): string | null {
   if (!isCount(model.inputSize, MIN_INPUT_SIZE, MAX_INPUT_SIZE)) return `config.model.inputSize is not a side from ${MIN_INPUT_SIZE} to ${MAX_INPUT_SIZE}`;
   if (model.channels !== 1 && model.channels !== 3) return 'config.model.channels is not 1 or 3';
   for (const k of ['dfDim', 'gfDim']) if (!isCount(model[k], 1, MAX_FILTERS)) return `config.model.${k} is not a width from 1 to ${MAX_FILTERS}`;
-  for (const k of ['epochs', 'batchSize', 'rStepsPerBatch']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
+  for (const k of ['epochs', 'batchSize', 'rStepsPerBatch', 'localTopK']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
   for (const k of ['seed', 'limit', 'memorySize', 'memoryCoreset']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
   if (!isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
     return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;
@@ -180,6 +191,11 @@ export function runFileProblem(value: unknown): string | null {
     const ok = isObject(v) && NOVELTY_SCORES.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
     if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${NOVELTY_SCORES.join(', ')}`;
     if (!isObject(e.memory) || !isCount(e.memory.images, 1) || !isCount(e.memory.features, 1)) return `epoch ${i + 1} lacks its memory's size`;
+    if (e.cells !== undefined) {
+      const cells = cellCalibrationProblem(e.cells);
+      if (cells) return `epoch ${i + 1}'s cell calibration ${cells}`;
+      if (!isObject(e.checksums) || !(EPOCH_CELLS_FILE in e.checksums)) return `epoch ${i + 1} has a cell calibration but no checksum of ${EPOCH_CELLS_FILE}`;
+    }
     const mean = lossesProblem(e.mean, `the mean losses of epoch ${i + 1}`);
     if (mean) return mean;
     const sums = e.checksums;

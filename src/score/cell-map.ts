@@ -17,7 +17,7 @@
  * the map stretches it over the whole picture (28 and 64 are multiples).
  */
 import * as tf from '@tensorflow/tfjs';
-import { CellPooling } from '../config';
+import { CellNeighbourhood, CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { cellSide, FoldedFirstBlock, pooledFirstBlock } from './feature-memory';
 import { anomalyMapsFrom, SCALE_PROBES } from './map-geometry';
@@ -26,8 +26,9 @@ import type { AnomalyMap } from './map-geometry';
 // The maps' geometry lives where the compiled engine can use it without tfjs; its callers still find it here.
 export { anomalyMapsFrom, gaussianSmooth, SCALE_PROBES, upsampleGrid } from './map-geometry';
 export type { AnomalyMap } from './map-geometry';
+export { localScore } from './cell-scale';
 
-export type CellNeighbourhood = 'pooled' | 'position';
+export type { CellNeighbourhood };
 
 /** Cells of pictures [n, s, s, c] → features [n, rows, cols, f], unit length per cell as the module comment says. */
 export function cellFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling): tf.Tensor4D {
@@ -60,7 +61,13 @@ export function buildCellMemory(block: FoldedFirstBlock, cells: CellPooling, set
   try {
     for (let start = 0; start < set.count; start += batchSize) {
       const n = Math.min(batchSize, set.count - start);
-      parts.push(cellFeatures(tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]), block, cells));
+      // The pictures' tensor is freed here: training builds this memory every epoch (a leak per batch otherwise).
+      const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
+      try {
+        parts.push(cellFeatures(x, block, cells));
+      } finally {
+        x.dispose();
+      }
     }
     const [, rows, cols, dims] = parts[0].shape;
     const bank = tf.tidy(() => tf.concat(parts).reshape([-1, dims]) as tf.Tensor2D);
@@ -158,12 +165,3 @@ export function disposeCellMemory(memory: CellMemory | undefined): void {
   memory?.bank.dispose();
 }
 
-/**
- * The local score beside the global one: the mean of a picture's `k` largest cell distances (k = 1: the largest). A
- * small defect moves one or two cells and barely the global mean over all features; this reads those cells alone.
- */
-export function localScore(cells: ArrayLike<number>, k = 1): number {
-  if (!Number.isInteger(k) || k < 1 || k > cells.length) throw new RangeError(`localScore: k must be 1..${cells.length}, got ${k}`);
-  const top = Float64Array.from(cells).sort().subarray(cells.length - k);
-  return top.reduce((s, v) => s + v, 0) / k;
-}

@@ -10,7 +10,8 @@ import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureM
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint, AloccNets } from './nets';
-import { EPOCH_MEMORY_FILE } from '../run/paths';
+import { EPOCH_CELLS_FILE, EPOCH_MEMORY_FILE } from '../run/paths';
+import { calibrateRun } from '../score/cell-calibration';
 import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
@@ -184,7 +185,15 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
           'Try a lower --lr',
       );
     }
-    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength) });
+    // The local score's threshold and the maps' colour scale, from the validation pictures (src/score/cell-calibration.ts).
+    const cells = calibrateRun(job.nets.r, config.train, job.memoryImages, job.validation);
+    if (!Number.isFinite(cells.local.threshold) || !Number.isFinite(cells.scale.cellThreshold)) {
+      throw new AloccError(`training diverged: the validation pictures' cell distances are not finite after epoch ${epoch}; ${lastGood(epoch)}. Try a lower --lr`);
+    }
+    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets, {
+      [EPOCH_MEMORY_FILE]: new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength),
+      [EPOCH_CELLS_FILE]: new TextEncoder().encode(JSON.stringify(cells) + '\n'),
+    });
     // The whole epoch, so the figure a user reads includes what the knn memory, validation and checkpoint cost.
     const epochSeconds = (performance.now() - epochStarted) / 1000;
     const record: EpochRecord = {
@@ -195,6 +204,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
       validation,
       wallSeconds: epochSeconds,
       imagesPerSecond: result.images / epochSeconds,
+      cells,
       memory: { images, features: dims },
       checksums,
     };

@@ -7,6 +7,12 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import { alocc, CLI, writeTestDigits } from '../helpers/cli';
 import { tempDir } from '../helpers/fixtures';
+import * as tf from '@tensorflow/tfjs';
+import { builtInTrainingImages } from '../../src/data/source';
+import { openRun } from '../../src/run/open';
+import { calibrateCells, CellCalibration } from '../../src/score/cell-calibration';
+import { buildCellMemory, disposeCellMemory } from '../../src/score/cell-map';
+import { splitTraining } from '../../src/train/dataset';
 
 const work = tempDir('alocc-e2e-');
 const ckpt = path.join(work, 'ckpt');
@@ -17,7 +23,7 @@ before(() => {
   assert.ok(fs.existsSync(CLI), `${CLI} is missing: run npm run build first`);
 });
 
-test('train, score, plot-losses end to end through the built CLI', () => {
+test('train, score, plot-losses end to end through the built CLI', async () => {
   const t = alocc('train', '--digit', '1', '--epochs', '2', '--limit', '400', '--batch-size', '64', '--memory-coreset', '100', '--checkpoint-dir', ckpt, '--backend', 'wasm');
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stderr, /backend: wasm/);
@@ -64,6 +70,26 @@ test('train, score, plot-losses end to end through the built CLI', () => {
   const head = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" score --json --checkpoint-dir "${ckpt}" ${many.map((f) => `"${f}"`).join(' ')} | head -c 10; echo " status \${PIPESTATUS[0]}"`], { encoding: 'utf8' });
   assert.doesNotMatch(head.stderr, /EPIPE|\n\s+at /, head.stderr);
   assert.match(head.stdout, /status 0/);
+
+  // Each epoch's cell calibration, as the trainer stored it, is that of the run's validation pictures against the
+  // cells the maps search at load: recomputed here (tfjs on cpu) from the run folder and the run's own split.
+  const runDir = path.join(ckpt, 'digit-1');
+  const { validation } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
+  await tf.setBackend('cpu');
+  for (const e of run.epochs) {
+    const stored: CellCalibration = e.cells;
+    assert.ok('cells.json' in e.checksums);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(runDir, `epoch-${e.epoch}`, 'cells.json'), 'utf8')), stored);
+    assert.deepEqual([stored.source, stored.pictures, stored.topK, stored.neighbourhood], ['validation', run.validationImages, 3, 'position']);
+    const opened = openRun(runDir, { epoch: e.epoch });
+    const memory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, opened.memoryImages());
+    const again = calibrateCells(memory, validation, { neighbourhood: 'position', topK: 3, percentile: 95 });
+    disposeCellMemory(memory);
+    opened.dispose();
+    for (const [what, a, b] of [['local threshold', again.local.threshold, stored.local.threshold], ['cell threshold', again.scale.cellThreshold, stored.scale.cellThreshold], ['low', again.scale.low, stored.scale.low]] as const) {
+      assert.ok(Math.abs(a - b) < 1e-4, `epoch ${e.epoch} ${what}: ${a} at load vs ${b} stored`);
+    }
+  }
 
   const out = path.join(work, 'chart.png');
   const p = alocc('plot-losses', '--checkpoint-dir', ckpt, '--out', out);

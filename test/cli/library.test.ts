@@ -164,11 +164,13 @@ test('a version-4 run (cell means, five neighbours) scores as before, on the com
   const oldCkpt = path.join(work, 'v4');
   await makeFakeRun(oldCkpt, 1, { model: SMALL_MODEL, settings: { cellPooling: 'mean', neighbours: 5, batchNormStatistics: 'moving' } });
   const oldDir = path.join(oldCkpt, 'digit-1');
-  // As alocc before --cell-pooling wrote it: version 4, no cellPooling nor batchNormStatistics.
+  // As alocc before --cell-pooling wrote it: version 4, no cellPooling, batchNormStatistics nor the maps' settings.
   const file = path.join(oldDir, 'run.json');
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
   delete json.config.train.cellPooling;
   delete json.config.train.batchNormStatistics;
+  delete json.config.train.cellNeighbourhood;
+  delete json.config.train.localTopK;
   fs.writeFileSync(file, JSON.stringify({ ...json, version: 4 }));
   const record = json.epochs.find((e: { epoch: number }) => e.epoch === json.bestEpoch);
   assert.equal(record.memory.features, 7 * 7 * 4, 'the memory holds cell means only (R\'s narrow first block: 4 filters)');

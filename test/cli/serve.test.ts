@@ -117,11 +117,12 @@ test('?reconstruction=1 adds the network\'s input and R\'s reconstruction as PNG
   assert.ok(worst <= 2, `reconstruction differs from R(x) by ${worst} levels`); // the input PNG itself is rounded
 });
 
-test('?map=1 adds map { cells, cellThreshold, overlay } equal to the library\'s, in one body or multipart; without it no map', async () => {
+test('?map=1 adds map { cells, cellThreshold, overlay } and the local score equal to the library\'s, in one body or multipart; without it no map', async () => {
   const want = await detector.score(files[5], { map: true });
   const check = (got: Record<string, any>, what: string) => {
-    const { map, ...fields } = got;
+    const { map, local, ...fields } = got;
     assertLikeCli({ ...fields, file: cli[5].file }, cli[5], what);
+    assert.deepEqual(local, want.local, `${what}: the local score, as the library's`);
     assert.equal(map.cellThreshold, want.map!.cellThreshold, `${what}: cell threshold`);
     assert.deepEqual(map.cells, want.map!.cells, `${what}: cells`);
     const png = Buffer.from(map.overlay.replace(/^data:image\/png;base64,/, ''), 'base64');

@@ -6,7 +6,8 @@ import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { sha256 } from '../../src/fsutil';
 import { setBatchNormStatistics } from '../../src/models/batchnorm-statistics';
 import { createNets, saveEpochCheckpoint } from '../../src/train/nets';
-import { EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
+import { EPOCH_CELLS_FILE, EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
+import { calibrateRun } from '../../src/score/cell-calibration';
 import { EpochRecord, RUN_FILE_VERSION, RunFile } from '../../src/run/runfile';
 import { writeRunFile } from '../../src/run/runfile-io';
 import { bankRows, buildFeatureMemory, disposeFeatureMemory, memoryFromBank, rFeatureSpace } from '../../src/score/feature-memory';
@@ -24,12 +25,14 @@ export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
  * An untrained run of `digit` with `epochs` checkpoints, as the trainer would leave it: the run's split of its first
  * FAKE_RUN_IMAGES training images of the digit, the knn memory its training images, the threshold the 95th percentile
  * of the run's novelty score over its validation images, so verdicts are not all one way. `batchNormFromTraining`: the
- * R's BatchNorm statistics are those of the training images (as eval's untrained control takes them).
+ * R's BatchNorm statistics are those of the training images (as eval's untrained control takes them). `cells`: each
+ * epoch carries its cell calibration as training stores it (cells.json and run.json's copy); without, the run is
+ * like one of run-file version 6, whose maps fall back to the interim calibration.
  */
 export async function makeFakeRun(
   checkpointDir: string,
   digit: number,
-  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore, settings = {}, batchNormFromTraining = false }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig>; batchNormFromTraining?: boolean } = {},
+  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore, settings = {}, batchNormFromTraining = false, cells = false }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig>; batchNormFromTraining?: boolean; cells?: boolean } = {},
 ): Promise<RunFile> {
   const config: RunConfig = {
     data: { source: 'mnist', class: digit, folder: null },
@@ -54,6 +57,8 @@ export async function makeFakeRun(
   const runDir = runDirFor(checkpointDir, `digit-${digit}`);
   fs.mkdirSync(runDir, { recursive: true });
   fs.writeFileSync(path.join(runDir, MEMORY_IMAGES_FILE), train.pixels);
+  const calibration = cells ? calibrateRun(nets.r, config.train, train, held) : undefined;
+  const cellsFile: Record<string, Uint8Array> = calibration ? { [EPOCH_CELLS_FILE]: new TextEncoder().encode(JSON.stringify(calibration) + '\n') } : {};
   const records: EpochRecord[] = [];
   const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / held.count;
   for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -69,8 +74,9 @@ export async function makeFakeRun(
       validation,
       wallSeconds: 1,
       imagesPerSecond: 100,
+      ...(calibration ? { cells: calibration } : {}),
       memory: { images: train.count, features: dims },
-      checksums: await saveEpochCheckpoint(runDir, epoch, nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(bank.buffer) }),
+      checksums: await saveEpochCheckpoint(runDir, epoch, nets, { [EPOCH_MEMORY_FILE]: new Uint8Array(bank.buffer), ...cellsFile }),
     });
   }
   nets.r.dispose();

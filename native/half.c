@@ -25,7 +25,8 @@ static float half_value(uint16_t h) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx,f16c"))) static void widen_f16c(const uint16_t *in, float *out, long n, long *done) {
+/* Named as the per-ISA kernels are (test/native-build.test.ts): AVX code, run only where the CPU has F16C and AVX. */
+__attribute__((target("avx,f16c"))) static void widen_halves_avx2(const uint16_t *in, float *out, long n, long *done) {
   long i = 0;
   /* Eight at a time, each eight loaded before its floats are stored: in place, the stores reach only halves
    * already loaded (see widen_halves_in_place). */
@@ -41,7 +42,7 @@ void widen_halves_in_place(float *values, long n) {
   const uint16_t *halves = (const uint16_t *)(values) + n;
   long i = 0;
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) widen_f16c(halves, values, n, &i);
+  if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) widen_halves_avx2(halves, values, n, &i);
 #endif
   for (; i < n; i++) values[i] = half_value(halves[i]);
 }

@@ -14,7 +14,9 @@ import { preprocessingOf, RunAtEpoch } from '../run/select';
 import type { CellCalibration } from '../score/cell-scale';
 import { localScore } from '../score/cell-scale';
 import { anomalyMapsFrom } from '../score/map-geometry';
-import type { LocalVerdict, NamedImage, ScoreMap, ScoreResult } from './verdicts';
+import { pixelsOf } from './verdicts';
+import type { LocalVerdict, ScoreMap } from './verdicts';
+import type { NamedImage, ScoreResult } from './verdicts';
 
 export interface RunMaps {
   calibration: CellCalibration;
@@ -38,17 +40,11 @@ export function mapsOver(search: RunCellSearch, at: RunAtEpoch): RunMaps {
   const { size, channels } = preprocessingOf(at.run.config);
   const { scale, topK } = calibration;
   const threshold = calibration.local.threshold;
-  const pixelsOf = (items: NamedImage[]) => {
-    const per = size * size * channels;
-    const pixels = new Float32Array(items.length * per);
-    items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
-    return pixels;
-  };
   return {
     calibration,
     maps(items, results, pooled) {
       if (items.length === 0) return [];
-      const distances = pooled && search.distancesFromPooled ? search.distancesFromPooled(pooled, items.length) : search.distances(pixelsOf(items), items.length);
+      const distances = pooled && search.distancesFromPooled ? search.distancesFromPooled(pooled, items.length) : search.distances(pixelsOf(items, size * size * channels), items.length);
       return anomalyMapsFrom(distances, items.length, search.rows, search.cols, size).map((m, i) => {
         const local = localScore(m.cells, topK);
         const map: ScoreMap = {

@@ -3,6 +3,7 @@
  * scores (nothing here loads TensorFlow.js).
  */
 import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
+import { largeFloats } from '../kernels/addon';
 import type { RunPreprocessing } from '../run/select';
 import type { NoveltyScore } from '../config';
 
@@ -63,9 +64,13 @@ export interface NamedImage {
   image: DecodedImage;
 }
 
-/** The pictures' pixels side by side, as the networks and kernels take a batch ([n, size, size, channels], HWC). */
+/**
+ * The pictures' pixels side by side, as the networks and kernels take a batch ([n, size, size, channels], HWC). A
+ * chunk of 256 pictures at 64×64×3 is 12.6 MB: on huge pages (largeFloats), since its first touch in 4 KB pages cost
+ * more than a tenth of scoring a folder (docs/performance.md).
+ */
 export function pixelsOf(items: NamedImage[], per: number): Float32Array {
-  const pixels = new Float32Array(items.length * per);
+  const pixels = largeFloats(items.length * per);
   items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
   return pixels;
 }

@@ -7,7 +7,7 @@ import { mnistSource, writeBench } from '../bench/localisation/build';
 import { evalCommand } from '../src/commands/eval';
 import { renderSummary } from '../src/eval/report';
 import { runDirFor } from '../src/run/paths';
-import { encodeGreyPng } from './helpers/grey-png';
+import { spoilThreeMasks } from './helpers/masks';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
 
 let dir: string;
@@ -25,12 +25,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('eval --masks: image AUROC, pixel AUROC and PRO; a missing, mis-sized or non-binary mask is one warning line each, the rest scored', async () => {
   const masks = path.join(bench, 'masks');
-  const names = fs.readdirSync(masks).sort();
-  fs.rmSync(path.join(masks, names[0]));
-  fs.writeFileSync(path.join(masks, names[1]), encodeGreyPng(new Uint8Array(30 * 30), 30, 30));
-  const soft = new Uint8Array(784);
-  soft[400] = 128;
-  fs.writeFileSync(path.join(masks, names[2]), encodeGreyPng(soft, 28, 28));
+  const names = spoilThreeMasks(masks, 400, 128);
   const written: string[] = [];
   const stream = { isTTY: false, write: (t: string) => (written.push(t), true) } as unknown as NodeJS.WriteStream;
   const report = await evalCommand(

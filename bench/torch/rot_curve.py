@@ -8,21 +8,7 @@ Usage: rot_curve.py TASKDIR [--size 32] [--arch rot|r] [--transforms 4|8] [--at 
 """
 import argparse, json, os, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from PIL import Image
-
-def load(d, size):
-    out = []
-    for f in sorted(os.listdir(d)):
-        im = Image.open(os.path.join(d, f)).convert('RGBA')
-        base = Image.new('RGBA', im.size, (255,) * 4)
-        im = Image.alpha_composite(base, im).convert('RGB').resize((size, size), Image.BILINEAR)
-        out.append(np.asarray(im, dtype=np.float32) / 255)
-    return torch.tensor(np.stack(out)).permute(0, 3, 1, 2).contiguous()
-
-def auroc(score, pos):
-    order = np.argsort(score, kind='mergesort'); ranks = np.empty(len(score)); ranks[order] = np.arange(1, len(score) + 1)
-    npos = pos.sum(); nneg = len(pos) - npos
-    return float((ranks[pos].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+from ss_probe import auroc, load  # the same loading (alpha over white) and AUROC as the other probe
 
 def transforms(x, n):
     outs = []

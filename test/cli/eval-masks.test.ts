@@ -9,7 +9,7 @@ import { mnistSource, writeBench } from '../../bench/localisation/build';
 import { aloccWith, STACK_TRACE } from '../helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from '../helpers/fake-run';
 import { tempDir } from '../helpers/fixtures';
-import { encodeGreyPng } from '../helpers/grey-png';
+import { spoilThreeMasks } from '../helpers/masks';
 
 const work = tempDir('alocc-eval-masks-');
 const inWork = (...args: string[]) => aloccWith({ cwd: work }, ...args);
@@ -23,12 +23,7 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('eval --masks with a missing, a mis-sized and a non-binary mask: one line each, the rest scored, exit 1', () => {
   const masks = path.join(work, 'bench', 'masks');
-  const names = fs.readdirSync(masks).sort();
-  fs.rmSync(path.join(masks, names[0]));
-  fs.writeFileSync(path.join(masks, names[1]), encodeGreyPng(new Uint8Array(30 * 30), 30, 30));
-  const soft = new Uint8Array(784);
-  soft[10] = 7;
-  fs.writeFileSync(path.join(masks, names[2]), encodeGreyPng(soft, 28, 28));
+  const names = spoilThreeMasks(masks, 10, 7);
   const r = inWork(...evalArgs, '--masks', path.join('bench', 'masks'));
   assert.equal(r.code, 1, r.stderr);
   assert.doesNotMatch(r.stderr, STACK_TRACE);

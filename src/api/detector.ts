@@ -2,6 +2,8 @@
  * A trained run as a library object: load it once, score pictures many times. `alocc score` and `alocc serve` are
  * built on this; it prints nothing.
  */
+import { readCellCalibration } from '../run/open-cells';
+import type { CellCalibration } from '../score/cell-scale';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice, BackendInfo } from '../config';
@@ -74,6 +76,11 @@ export interface DetectorInfo {
   score: NoveltyScore;
   threshold: number;
   backend: string;
+  /**
+   * The epoch's cell calibration as training stored it (the local score's threshold, the maps' colour scale and cell
+   * threshold), verified; null for a run trained before it was stored, whose maps derive one on the first map.
+   */
+  cells: CellCalibration | null;
   metrics: {
     /** Every novelty score's mean and 95th percentile on the run's held-out validation pictures at this epoch. */
     validation: EpochRecord['validation'];
@@ -115,6 +122,7 @@ export class Detector {
       score: at.run.config.train.noveltyScore,
       threshold: at.record.threshold,
       backend: engine.backend.label,
+      cells: readCellCalibration(at),
       metrics: { validation: at.record.validation, eval: latestEval(at.dir) },
     };
   }

@@ -27,7 +27,7 @@ let app: FastifyInstance;
 let base = '';
 
 before(async () => {
-  await makeFakeRun(path.join(work, 'ckpt'), 1, { model: SMALL_MODEL });
+  await makeFakeRun(path.join(work, 'ckpt'), 1, { model: SMALL_MODEL, cells: true });
   files = [...writeTestDigits(path.join(work, 'img'), 1, 4), ...writeTestDigits(path.join(work, 'img'), 3, 4)];
   const r = alocc('score', '--json', '--details', '--model', runDir, '--backend', 'wasm', ...files);
   assert.equal(r.code, 0, r.stderr);
@@ -71,6 +71,9 @@ test('GET /healthz, GET /model (from the run file) and GET / (a page that needs 
   assert.equal(model.threshold, record.threshold);
   assert.equal(model.score, run.config.train.noveltyScore);
   assert.deepEqual(model.metrics.validation, record.validation);
+  // The stored cell calibration: the local score's threshold and the maps' scale, as the run file holds them.
+  assert.deepEqual(model.cells, record.cells);
+  assert.ok(model.cells.local.threshold > 0 && model.cells.scale.low < model.cells.scale.high);
   assert.equal(model.preprocessing.size, run.config.model.inputSize);
   const page = await fetch(`${base}/`);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);

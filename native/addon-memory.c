@@ -16,12 +16,14 @@
 typedef struct {
   void *base;
   size_t length;
+  int64_t counted; /* bytes reported to V8 as external memory */
 } mapping;
 
 static void release(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)data;
   mapping *m = hint;
+  int64_t total;
+  if (m->counted) napi_adjust_external_memory(env, -m->counted, &total);
 #if defined(__linux__)
   munmap(m->base, m->length);
 #else
@@ -62,10 +64,15 @@ static napi_value js_huge_floats(napi_env env, napi_callback_info info) {
   }
   data = m->base;
 #endif
+  m->counted = 0;
   if (napi_create_external_arraybuffer(env, data, bytes, release, m, &buffer) != napi_ok) {
     release(env, data, m);
     return throw_error(env, "hugeFloats: this Node.js does not allow external buffers");
   }
+  /* V8 does not see memory it did not allocate: told of it, it collects the arrays that hold it as often as it would
+   * collect Float32Arrays of that size, so a long scoring run's chunks do not pile up until the next collection. */
+  int64_t total;
+  if (napi_adjust_external_memory(env, (int64_t)bytes, &total) == napi_ok) m->counted = (int64_t)bytes;
   napi_create_typedarray(env, napi_float32_array, (size_t)n, buffer, 0, &result);
   return result;
 }

@@ -1,6 +1,6 @@
 /** The Detector's compiled engine: the knn verdict on the compiled kernels (src/score/knn-verdict.ts), no tfjs. */
 import { AloccError } from '../errors';
-import { active, loadNativeKernels } from '../kernels/addon';
+import { active, largeFloats, loadNativeKernels } from '../kernels/addon';
 import { openKnnRun } from '../run/open-knn';
 import { RunAtEpoch } from '../run/select';
 import { compiledKnnScorer } from '../score/knn-verdict';
@@ -23,7 +23,7 @@ export function compiledEngine(at: RunAtEpoch): Engine | null {
     score(pixels, count, want) {
       if (want.details || want.reconstructions) throw new AloccError(`${at.dir}: this detector scores on the compiled kernels, which give the knn verdict only; load it with details: true`);
       if (!want.pooled) return { novelty: novelty(pixels, count) };
-      const pooled = new Float32Array(count * features);
+      const pooled = largeFloats(count * features); // 4 MB a chunk at 64×64×3: on huge pages, as the verdict's heap
       return { novelty: novelty(pixels, count, pooled), pooled };
     },
     // Built on first use; null where the compiled search is not available (then the Detector refuses maps).

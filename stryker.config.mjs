@@ -16,6 +16,9 @@ export default {
       'test/float16.test.ts',
       'test/eval-metrics.test.ts',
       'test/percentile.test.ts',
+      'test/cell-scale.test.ts',
+      'test/cell-calibration.test.ts',
+      'test/run-cells.test.ts',
     ],
     // node runs a test file itself (no --test: its child processes would escape Stryker's coverage hook).
     nodeArgs: ['--import', 'tsx', '--test-reporter=tap'],
@@ -35,6 +38,8 @@ export default {
     'src/cli-options.ts',
     'src/commands/advice.ts',
     'src/score/float16.ts',
+    'src/score/cell-scale.ts', // the maps' stored calibration: its check, the scale's rule, the local score
+    'src/run/open-cells.ts',
   ],
   coverageAnalysis: 'perTest',
   // Below 85 % `npm run mutate` fails (docs/testing.md lists the survivors that are equivalent).

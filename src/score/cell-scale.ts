@@ -44,7 +44,7 @@ export interface CellCalibration {
   topK: number;
   /** Pictures the numbers come from. */
   pictures: number;
-  /** 'validation': the held-out validation pictures at training time; 'memory': an older run's stand-in (interimCalibration). */
+  /** 'validation': the held-out validation pictures at training time; 'memory': an older run's stand-in (runCellCalibration's fallback, src/run/open-cells.ts). */
   source: 'validation' | 'memory';
   /** The local score's mean over those pictures and its threshold (their thresholdPercentile-th percentile). */
   local: { mean: number; threshold: number };

@@ -53,8 +53,21 @@ export type CellPooling = (typeof CELL_POOLINGS)[number];
  * - knn: mean cosine distance from x to its `neighbours` nearest training images in the features of R's first
  *   encoder block (src/score/feature-memory.ts): novelty as distance from what R was trained on, in R's own terms.
  */
-export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const;
+export const NOVELTY_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn', 'rotation', 'knnRotation'] as const;
 export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
+/**
+ * The scores that need the rotation net (TrainConfig.rotationPasses > 0): 'rotation', GEOM's score, −mean over the four
+ * quarter turns of log p(that turn) in the rotation net (src/score/rotation-score.ts): a normal picture's turn is told
+ * confidently, a novel one's is not; 'knnRotation', the knn distance and the rotation score each standardised on the
+ * validation pictures (mean and sd at that epoch) and summed.
+ */
+export const ROTATION_SCORES = ['rotation', 'knnRotation'] as const satisfies readonly NoveltyScore[];
+/** The novelty scores every run computes. */
+export const BASE_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const satisfies readonly NoveltyScore[];
+/** The novelty scores a run with `train` computes and records at every epoch. */
+export function scoresOfRun(train: Pick<TrainConfig, 'rotationPasses'>): NoveltyScore[] {
+  return train.rotationPasses > 0 ? [...BASE_SCORES, ...ROTATION_SCORES] : [...BASE_SCORES];
+}
 
 /**
  * Which memory cells an anomaly map compares a picture's cell with (TrainConfig.cellNeighbourhood): those at the same
@@ -176,6 +189,17 @@ export interface TrainConfig {
    * docs/research.md, "A local score". Runs of run-file version 6 and earlier: 3.
    */
   localTopK: number;
+  /**
+   * The rotation net (src/models/rotation-net.ts), a small classifier of its own trained beside R and D to tell which
+   * of the four quarter turns was applied to a normal picture: passes over the epoch's training pictures it makes per
+   * ALOCC epoch (0: no rotation net, and the rotation scores are not computed). docs/research.md, "A rotation
+   * classifier beside R and D". Runs of run-file version 7 and earlier: 0.
+   */
+  rotationPasses: number;
+  /** Pictures per rotation step (each in its four turns, so 4× as many inputs). */
+  rotationBatchSize: number;
+  /** The rotation net's Adam learning rate. */
+  rotationLearningRate: number;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
   seed: number;
   /** Train on at most this many target images (0: all); for quick runs and tests. */
@@ -239,6 +263,9 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   memoryCoreset: 1000,
   cellNeighbourhood: 'position',
   localTopK: 3,
+  rotationPasses: 0,
+  rotationBatchSize: 32,
+  rotationLearningRate: 0.001,
   seed: 42,
   limit: 0,
 };

@@ -73,7 +73,7 @@ test("evaluate's untrained control is the verdict itself for a run whose network
     for (let i = 0; i < testSet.count; i++) worst = Math.max(worst, Math.abs(values.knn[i] - values.untrainedKnn[i]));
     assert.ok(worst < 2e-3, `largest difference ${worst}`);
     const row = (name: string) => report.scores.find((s) => s.name === name)!;
-    assert.equal(row('untrainedKnn').label, 'kNN, untrained nets (control)');
+    assert.equal(row('untrainedKnn').label, 'verdict, untrained nets (control)');
     assert.ok(Math.abs(row('untrainedKnn').auroc - row('knn').auroc) < 0.01);
   } finally {
     opened.dispose();

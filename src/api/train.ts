@@ -13,7 +13,7 @@ import { createNets, loadTrainingState } from '../train/nets';
 import { readVerified } from '../run/verified';
 import { refusal } from '../run/advice';
 import { clearRunDir } from '../run/folder';
-import { defaultRunName, MEMORY_IMAGES_FILE, runDirFor } from '../run/paths';
+import { defaultRunName, MEMORY_IMAGES_FILE, runDirFor, VALIDATION_IMAGES_FILE } from '../run/paths';
 import { BatchLosses, EpochRecord, RunFile } from '../run/runfile';
 import { readRunFileIfExists, writeRunFile } from '../run/runfile-io';
 import { checkStart, claimRunDir, dataConfigOf, newRunFile, runConfigFor, RunRequest } from '../run/start';
@@ -115,7 +115,9 @@ async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: RunConfig, 
   } else {
     if (existing) clearRunDir(runDir);
     writeFileAtomic(path.join(runDir, MEMORY_IMAGES_FILE), memoryImages.pixels);
-    run = newRunFile(cfg, backend.label, trainSet, validation, memoryRecord, folder);
+    writeFileAtomic(path.join(runDir, VALIDATION_IMAGES_FILE), validation.pixels);
+    const validationRecord = { count: validation.count, sha256: sha256(validation.pixels) };
+    run = newRunFile(cfg, backend.label, trainSet, validation, memoryRecord, folder, validationRecord);
   }
   // Written before the first epoch, so a run stopped during it still exists (no epochs yet) and --resume can start it.
   writeRunFile(runDir, run);

@@ -1,6 +1,6 @@
 import type { LocalisationResult } from './localise';
 import * as tf from '@tensorflow/tfjs';
-import { NoveltyScore } from '../config';
+import { NoveltyScore, ROTATION_SCORES } from '../config';
 import { scoreTitle, RATED_SCORES, ScoreDefinition } from '../score/registry';
 import { describeData, floatsOf, LabelledSet } from '../data/source';
 import { AloccError } from '../errors';
@@ -167,7 +167,7 @@ export function evaluate(opened: OpenedRun, test: LabelledSet, opts: EvaluateOpt
       raw.reconLoss.set(part.reconLoss, start);
       raw.dOfR.set(part.dOfR, start);
       raw.dOfX.set(part.dOfX, start);
-      for (const name of ['kl', 'mse', 'ink', 'knn'] as const) raw.novelty[name].set(part.novelty[name], start);
+      for (const name of ['kl', 'mse', 'ink', 'knn', 'rotation', 'knnRotation'] as const) raw.novelty[name].set(part.novelty[name], start);
       const d = tf.tidy(() => memoryDistances(pixelMemory, tf.tensor4d(x, [n, size, size, channels])));
       controls.pixelKnn.set(d.dataSync(), start);
       d.dispose();
@@ -206,7 +206,9 @@ function report(
 ): EvaluateResult {
   const { isNovel, count } = test;
   const values: Record<string, Float64Array> = {};
-  const scores: ScoreSummary[] = RATED_SCORES.map(({ values: of, ...def }) => {
+  // The rotation scores only for a run that trains the rotation net (others would report rows of NaN).
+  const rated = RATED_SCORES.filter((d) => opened.rotation || !(ROTATION_SCORES as readonly string[]).includes(d.name));
+  const scores: ScoreSummary[] = rated.map(({ values: of, ...def }) => {
     const rawValues = of ? of(raw) : controls[def.name];
     const v = (values[def.name] = toNoveltyScores(rawValues, def.novelWhen));
     const normal: number[] = [], novel: number[] = [];

@@ -5,7 +5,7 @@ import { MAP_OPACITY, MapScale, rampColour } from '../plot/overlay';
 import type { AnomalyMap } from '../score/cell-map';
 import { EvalReport, ExampleRecord } from './evaluate';
 
-const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error', knn: 'kNN distance' };
+const SHORT: Record<NoveltyScore, string> = { bce: 'recon loss', kl: 'KL error', mse: 'MSE', ink: 'ink-normalised error', knn: 'kNN distance', rotation: 'rotation score', knnRotation: 'kNN + rotation' };
 
 const SCALE = 3;
 const GAP = 8;

@@ -1,10 +1,12 @@
 /**
- * The second control every verdict must beat (the first is kNN on raw pixels): the same kNN verdict computed with the
- * run's networks at their initial weights. The networks are built from the run's seed exactly as training built
+ * The second control every verdict must beat (the first is kNN on raw pixels): the same verdict (kNN, or kNN plus the
+ * rotation score for a knnRotation run) computed with the run's networks at their initial weights. The networks are built from the run's seed exactly as training built
  * them, BatchNorm's statistics are taken on the run's stored training pictures (models/batchnorm-statistics.ts),
  * and the memory is chosen by the run's own rule (a coreset of memoryCoreset pictures, or all of the stored sample)
- * in those untrained features. Only the trained weights differ from the verdict, so the gap between the two rows is
- * what training earned.
+ * in those untrained features. For knnRotation the untrained rotation net's BatchNorm statistics are taken on the
+ * same pictures in their four turns, and both parts are standardised on the run's stored validation pictures as
+ * training standardised the verdict's. Only the trained weights differ from the verdict, so the gap between the two
+ * rows is what training earned.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setBatchNormStatistics } from '../models/batchnorm-statistics';
@@ -12,6 +14,10 @@ import { coreset } from '../score/coreset';
 import { batchesOf, disposeFeatureMemory, featureSpaceOf, FeatureMemory, memoryDistances, memoryFromBank } from '../score/feature-memory';
 import { OpenedRun } from '../run/open';
 import { createNets, disposeNets } from '../train/nets';
+import { allTurns } from '../models/rotation-net';
+import { combinedNovelty, RotationCombination, rotationNovelty, scaleOf } from '../score/rotation-score';
+import { floatsOf, ImageSet } from '../data/source';
+import { AloccError } from '../errors';
 
 /** A control's scorer: distances of pictures (HWC in [0, 1], concatenated) to the untrained memory. */
 export interface UntrainedControl {
@@ -35,18 +41,52 @@ export function untrainedControl(opened: OpenedRun): UntrainedControl {
     throw err;
   }
   const { inputSize: size, channels } = model;
+  const knn = (pixels: Float32Array, count: number) => {
+    const d = tf.tidy(() => memoryDistances(memory!, tf.tensor4d(pixels, [count, size, size, channels])));
+    try {
+      return d.dataSync() as Float32Array;
+    } finally {
+      d.dispose();
+    }
+  };
+  let combination: RotationCombination | undefined;
+  if (opened.score === 'knnRotation') {
+    try {
+      const turned = () => (function* () {
+        for (const x of batchesOf(opened.memoryImages())) {
+          const { turned, turns } = allTurns(x);
+          turns.dispose();
+          x.dispose();
+          yield turned;
+        }
+      })();
+      setBatchNormStatistics(nets.rotation!.net, turned);
+      const validation = opened.validationImages();
+      if (!validation) throw new AloccError(`${opened.dir} stores no validation pictures to calibrate the untrained control on; retrain it`);
+      combination = untrainedScales(validation, knn, nets.rotation!.net);
+    } catch (err) {
+      disposeFeatureMemory(memory);
+      disposeNets(nets);
+      throw err;
+    }
+  }
   return {
     distances(pixels, count) {
-      const d = tf.tidy(() => memoryDistances(memory!, tf.tensor4d(pixels, [count, size, size, channels])));
-      try {
-        return d.dataSync() as Float32Array;
-      } finally {
-        d.dispose();
-      }
+      if (!combination) return knn(pixels, count);
+      return combinedNovelty(knn(pixels, count), rotationNovelty(nets.rotation!.net, pixels, count, size, channels), combination);
     },
     dispose() {
       disposeFeatureMemory(memory);
       disposeNets(nets);
     },
+  };
+}
+
+/** The untrained networks' knn and rotation scales on the validation pictures, as training takes the verdict's. */
+function untrainedScales(validation: ImageSet, knn: (pixels: Float32Array, count: number) => Float32Array, rotation: tf.LayersModel): RotationCombination {
+  const pixels = floatsOf(validation);
+  return {
+    knn: scaleOf(knn(pixels, validation.count)),
+    rotation: scaleOf(rotationNovelty(rotation, pixels, validation.count, validation.size, validation.channels)),
   };
 }

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { AloccError, firstLine } from '../errors';
 import { buildDiscriminator } from '../models/discriminator';
 import { buildReconstructor } from '../models/reconstructor';
+import { buildRotationNet } from '../models/rotation-net';
 import { epochDirFor } from './paths';
 import { RunFile } from './runfile';
 import { readModelFiles } from './verified';
@@ -45,7 +46,7 @@ function assignWeights(model: tf.LayersModel, weights: tf.NamedTensorMap, file: 
   }
 }
 
-function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd', checksums: Record<string, string>): void {
+function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd' | 'rotation', checksums: Record<string, string>): void {
   const { jsonFile, specs, data } = readModelFiles(epochDir, sub, checksums);
   let weights: tf.NamedTensorMap;
   try {
@@ -63,9 +64,11 @@ function loadModelWeights(model: tf.LayersModel, epochDir: string, sub: 'r' | 'd
 export interface LoadedNets {
   r: tf.LayersModel;
   d: tf.LayersModel;
+  /** The rotation net, where the run trains one (config.train.rotationPasses > 0). */
+  rotation?: tf.LayersModel;
 }
 
-/** Builds R and D from the run's config and fills them from epoch <n>'s verified files. */
+/** Builds R, D (and the rotation net) from the run's config and fills them from epoch <n>'s verified files. */
 export function loadEpochModels(runDir: string, run: RunFile, epoch: number): LoadedNets {
   const record = run.epochs.find((e) => e.epoch === epoch);
   if (!record) {
@@ -75,13 +78,16 @@ export function loadEpochModels(runDir: string, run: RunFile, epoch: number): Lo
   const epochDir = epochDirFor(runDir, epoch);
   const r = buildReconstructor(run.config.model, run.config.train.seed);
   const d = buildDiscriminator(run.config.model, run.config.train.seed);
+  const rotation = run.config.train.rotationPasses > 0 ? buildRotationNet(run.config.model, run.config.train.seed) : undefined;
   try {
     loadModelWeights(r, epochDir, 'r', record.checksums);
     loadModelWeights(d, epochDir, 'd', record.checksums);
+    if (rotation) loadModelWeights(rotation, epochDir, 'rotation', record.checksums);
   } catch (err) {
     r.dispose();
     d.dispose();
+    rotation?.dispose();
     throw err;
   }
-  return { r, d };
+  return rotation ? { r, d, rotation } : { r, d };
 }

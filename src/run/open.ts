@@ -5,10 +5,11 @@ import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, memoryFromHalfBa
 import { MEMORY_LRELU } from '../score/nearest';
 import { InferenceNet, inferenceNet } from '../score/inference';
 import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
+import { RotationCombination } from '../score/rotation-score';
 import { loadEpochModels } from './checkpoint';
 import { memoryReader } from './open-knn';
 import { readVerified } from './verified';
-import { MEMORY_IMAGES_FILE } from './paths';
+import { MEMORY_IMAGES_FILE, VALIDATION_IMAGES_FILE } from './paths';
 import { EpochRecord, RunFile } from './runfile';
 import { preprocessingOf, RunAtEpoch, RunPreprocessing, runAtEpoch } from './select';
 
@@ -26,6 +27,10 @@ export interface OpenedRun {
   threshold: number;
   r: tf.LayersModel;
   d: tf.LayersModel;
+  /** The rotation net of this epoch, where the run trains one. */
+  rotation?: tf.LayersModel;
+  /** The validation scales knnRotation standardises with at this epoch, where the run has a rotation net. */
+  combination?: RotationCombination;
   /** The knn memory of this epoch, as training saved it. */
   memory: FeatureMemory;
   /** R and D folded for scoring (their weights do not change once opened); folded on first use. */
@@ -34,6 +39,8 @@ export interface OpenedRun {
   firstBlock(): FoldedFirstBlock;
   /** The memory's images (bytes, the run's shape), read and verified on first use: eval's raw-pixel baseline. */
   memoryImages(): ImageSet;
+  /** The validation pictures (bytes, the run's shape), read and verified; null for runs that did not store them (file version 7 and earlier). */
+  validationImages(): ImageSet | null;
   dispose(): void;
 }
 
@@ -52,6 +59,7 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
   } catch (err) {
     nets.r.dispose();
     nets.d.dispose();
+    nets.rotation?.dispose();
     throw err;
   }
   // Folding all of R and D costs ~50 ms of a cold `alocc score`; a knn verdict needs R's first block only.
@@ -70,6 +78,7 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
     threshold: record.threshold,
     r: nets.r,
     d: nets.d,
+    ...(nets.rotation ? { rotation: nets.rotation, combination: combinationOf(record) } : {}),
     memory,
     get inference() {
       return (inference ??= scoringInference(nets.r, nets.d));
@@ -84,12 +93,25 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
       }
       return memoryImages;
     },
+    validationImages() {
+      const stored = run.validationPictures;
+      if (!stored) return null;
+      const bytes = readVerified(dir, VALIDATION_IMAGES_FILE, { [VALIDATION_IMAGES_FILE]: stored.sha256 });
+      return { pixels: new Uint8Array(bytes), count: stored.count, size, channels };
+    },
     dispose() {
       nets.r.dispose();
       nets.d.dispose();
+      nets.rotation?.dispose();
       disposeFeatureMemory(memory);
       disposeScoringInference(inference);
       blockNet?.dispose();
     },
   };
+}
+
+/** knnRotation's scales at an epoch: the knn's and rotation score's validation mean and sd (checked when the run file is read). */
+export function combinationOf(record: EpochRecord): RotationCombination {
+  const { knn, rotation } = record.validation;
+  return { knn: { mean: knn.mean, sd: knn.sd! }, rotation: { mean: rotation.mean, sd: rotation.sd! } };
 }

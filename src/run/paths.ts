@@ -5,6 +5,8 @@ import { UsageError } from '../errors';
 /** A run's files inside its folder; a run folder holds everything score and eval need, so it can be moved whole. */
 export const RUN_FILE_NAME = 'run.json';
 export const MEMORY_IMAGES_FILE = 'memory-images.bin';
+/** The validation pictures (bytes, the run's shape): what every threshold and scale was calibrated on. */
+export const VALIDATION_IMAGES_FILE = 'validation-images.bin';
 export const EPOCH_MEMORY_FILE = 'memory.bin';
 /** An epoch's cell calibration (src/score/cell-calibration.ts), as JSON. */
 export const EPOCH_CELLS_FILE = 'cells.json';

@@ -1,4 +1,4 @@
-import { BATCHNORM_STATISTICS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore } from '../config';
+import { BATCHNORM_STATISTICS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore, scoresOfRun } from '../config';
 import type { FolderReport } from '../data/folder';
 import { CellCalibration, cellCalibrationProblem } from '../score/cell-scale';
 import { EPOCH_CELLS_FILE } from './paths';
@@ -16,6 +16,10 @@ export interface BatchLosses {
   reconLoss: number;
   /** BCE of D(R(x̃)) against 1: how well R fools D. */
   advLoss: number;
+  /** The rotation net's cross-entropy, mean over its steps on this batch's pictures (runs with a rotation net). */
+  rotationLoss?: number;
+  /** Share of turns the rotation net told right in those steps, before each update. */
+  rotationAccuracy?: number;
 }
 
 export interface BatchRecord extends BatchLosses {
@@ -37,8 +41,14 @@ export interface EpochRecord {
   valReconLoss: number;
   /** Novelty threshold on the run's noveltyScore: the thresholdPercentile-th percentile over validation images. */
   threshold: number;
-  /** Every novelty score's mean and threshold on the validation images. */
-  validation: Record<NoveltyScore, { mean: number; threshold: number }>;
+  /**
+   * Every novelty score the run computes (config scoresOfRun): its mean, standard deviation and threshold on the
+   * validation images. The sd is absent in epochs of run-file version 7 and earlier. knnRotation standardises with the
+   * knn's and rotation's means and sds.
+   */
+  validation: Record<NoveltyScore, { mean: number; threshold: number; sd?: number }>;
+  /** Share of the validation pictures' quarter turns the rotation net tells right (runs with a rotation net). */
+  rotationAccuracy?: number;
   /** Seconds the whole epoch took: its batches, the knn memory's features, validation and the checkpoint. */
   wallSeconds: number;
   /** Training images per second over the whole epoch (wallSeconds). */
@@ -57,10 +67,11 @@ export interface EpochRecord {
 
 /**
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
- * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 6 are read as 7
- * (runfile-io.ts): they lack settings whose values then were fixed, and 6 lacks the epochs' cell calibration.
+ * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 7 are read as 8
+ * (runfile-io.ts): they lack settings whose values then were fixed, 6 lacks the epochs' cell calibration, and 7 the
+ * rotation net's settings (it had none) and the stored validation pictures.
  */
-export const RUN_FILE_VERSION = 7;
+export const RUN_FILE_VERSION = 8;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -79,6 +90,11 @@ export interface RunFile {
   validationImages: number;
   /** The knn memory's images (memory-images.bin: bytes, the run's shape), a sample of the training images. */
   memoryImages: { count: number; sha256: string };
+  /**
+   * The validation images (validation-images.bin: bytes, the run's shape), from which every threshold and scale was
+   * taken: eval's untrained control calibrates on them as training did. Absent in runs of file version 7 and earlier.
+   */
+  validationPictures?: { count: number; sha256: string };
   /** Folder runs: what was skipped and converted; null for built-in sets. */
   folder: FolderReport | null;
   epochs: EpochRecord[];
@@ -157,6 +173,8 @@ function configProblem(config: unknown): string | null {
   for (const k of ['dfDim', 'gfDim']) if (!isCount(model[k], 1, MAX_FILTERS)) return `config.model.${k} is not a width from 1 to ${MAX_FILTERS}`;
   for (const k of ['epochs', 'batchSize', 'rStepsPerBatch', 'localTopK']) if (!isCount(train[k], 1)) return `config.train.${k} is not a whole number >= 1`;
   for (const k of ['seed', 'limit', 'memorySize', 'memoryCoreset']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
+  for (const k of ['rotationPasses']) if (!isCount(train[k], 0, 100)) return `config.train.${k} is not a whole number from 0 to 100`;
+  if (!isCount(train.rotationBatchSize, 1)) return 'config.train.rotationBatchSize is not a whole number >= 1';
   if (!isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
     return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;
   }
@@ -168,6 +186,9 @@ function lossesProblem(v: unknown, where: string): string | null {
   for (const k of LOSS_FIELDS) if (typeof v[k] !== 'number') return `${where} lacks '${k}'`;
   return null;
 }
+
+/** The train config of a run whose config has passed configProblem. */
+const config0 = (run: Record<string, unknown>) => (run.config as RunConfig).train;
 
 /** Checks the shape of a parsed run file; returns the first problem found, or null. Never throws. */
 export function runFileProblem(value: unknown): string | null {
@@ -183,13 +204,19 @@ export function runFileProblem(value: unknown): string | null {
   const mem = run.memoryImages;
   if (!isObject(mem) || !isCount(mem.count, 1) || typeof mem.sha256 !== 'string' || !SHA256_HEX.test(mem.sha256)) return "its 'memoryImages' is not a count and a checksum";
   if (run.folder !== null && !isObject(run.folder)) return "its 'folder' is not an object or null";
+  const val = run.validationPictures;
+  if (val !== undefined && (!isObject(val) || !isCount(val.count, 0) || typeof val.sha256 !== 'string' || !SHA256_HEX.test(val.sha256))) return "its 'validationPictures' is not a count and a checksum";
   // Epochs are 1, 2, ... in order: resume continues after the last and loads epoch-<count>/.
   for (const [i, e] of (run.epochs as unknown[]).entries()) {
     if (!isObject(e) || e.epoch !== i + 1) return `epoch record ${i + 1} is missing or out of order`;
     for (const k of EPOCH_NUMBER_FIELDS) if (typeof e[k] !== 'number') return `epoch ${i + 1} lacks '${k}'`;
     const v = e.validation;
-    const ok = isObject(v) && NOVELTY_SCORES.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
-    if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${NOVELTY_SCORES.join(', ')}`;
+    const computed = scoresOfRun(config0(run));
+    const ok = isObject(v) && computed.every((s) => isObject(v[s]) && typeof v[s].mean === 'number' && typeof v[s].threshold === 'number');
+    if (!ok) return `epoch ${i + 1}'s validation scores are not a mean and threshold for each of ${computed.join(', ')}`;
+    if (computed.includes('knnRotation') && !(['knn', 'rotation'] as const).every((s) => typeof (v[s] as Record<string, unknown>).sd === 'number' && ((v[s] as Record<string, number>).sd) > 0)) {
+      return `epoch ${i + 1} lacks the validation sd of knn and rotation that knnRotation standardises with`;
+    }
     if (!isObject(e.memory) || !isCount(e.memory.images, 1) || !isCount(e.memory.features, 1)) return `epoch ${i + 1} lacks its memory's size`;
     if (e.cells !== undefined) {
       const cells = cellCalibrationProblem(e.cells);

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   BUILT_IN_PREPROCESSING, configDifferences, DataConfig, DatasetName, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG,
-  FOLDER_PREPROCESSING, PreprocessingConfig, RunConfig, TrainConfig,
+  FOLDER_PREPROCESSING, PreprocessingConfig, ROTATION_SCORES, RunConfig, TrainConfig,
 } from '../config';
 import { UsageError } from '../errors';
 import { describeWriteError } from '../fsutil';
@@ -64,6 +64,8 @@ export function checkStart(existing: RunFile | null, req: RunRequest, cfg: RunCo
 }
 
 const DEFAULT_TRAIN_CLASS = 1;
+/** Rotation passes an epoch when a rotation score is asked for without --rotation-passes: 5 epochs give 10 passes, as measured. */
+export const ROTATION_PASSES_FOR_SCORE = 2;
 
 /** The run's data settings, from the request (a folder is recorded as an absolute path). */
 export function dataConfigOf(req: RunRequest): DataConfig {
@@ -100,6 +102,11 @@ export function runConfigFor(req: RunRequest, data: DataConfig, saved: RunConfig
   for (const key of Object.keys(train) as (keyof TrainConfig)[]) {
     if (req[key] !== undefined) (train as unknown as Record<string, unknown>)[key] = req[key];
   }
+  // A rotation score needs the rotation net: it trains with the passes measured (docs/research.md) unless told otherwise.
+  if ((ROTATION_SCORES as readonly string[]).includes(train.noveltyScore) && train.rotationPasses === 0) {
+    if (req.rotationPasses === 0) throw new UsageError(`--score ${train.noveltyScore} needs the rotation net; give --rotation-passes 1 or more, or another --score`);
+    train.rotationPasses = ROTATION_PASSES_FOR_SCORE;
+  }
   return { data, ...shapeOf(req, data, saved), train };
 }
 
@@ -122,7 +129,9 @@ export function claimRunDir(runDir: string): () => void {
 }
 
 /** A run file with no epochs yet. */
-export function newRunFile(cfg: RunConfig, backend: string, train: ImageSet, validation: ImageSet, memory: RunFile['memoryImages'], folder: FolderReport | null): RunFile {
+export function newRunFile(
+  cfg: RunConfig, backend: string, train: ImageSet, validation: ImageSet, memory: RunFile['memoryImages'], folder: FolderReport | null, validationPictures?: RunFile['validationPictures'],
+): RunFile {
   const now = new Date().toISOString();
   return {
     format: 'alocc-run',
@@ -134,6 +143,7 @@ export function newRunFile(cfg: RunConfig, backend: string, train: ImageSet, val
     trainImages: train.count,
     validationImages: validation.count,
     memoryImages: memory,
+    ...(validationPictures ? { validationPictures } : {}),
     folder,
     epochs: [],
     batches: [],

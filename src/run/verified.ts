@@ -97,7 +97,7 @@ export interface WeightSpec {
 }
 
 /** A model folder's model.json (parsed) and its weights' specs and bytes, every file verified. */
-export function readModelFiles(epochDir: string, sub: 'r' | 'd', checksums: Record<string, string>): { jsonFile: string; json: any; specs: WeightSpec[]; data: Buffer } {
+export function readModelFiles(epochDir: string, sub: 'r' | 'd' | 'rotation', checksums: Record<string, string>): { jsonFile: string; json: any; specs: WeightSpec[]; data: Buffer } {
   const jsonFile = path.join(epochDir, sub, 'model.json');
   const json = parseJson(readVerified(epochDir, `${sub}/model.json`, checksums), jsonFile);
   const groups = json?.weightsManifest;

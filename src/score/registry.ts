@@ -33,10 +33,12 @@ export const RATED_SCORES: ScoreDefinition[] = [
   { name: 'kl', label: 'KL', title: 'KL error', description: 'BCE(R(x), x) − H(x): zero for a perfect reconstruction', novelWhen: 'higher', values: novelty('kl') },
   { name: 'mse', label: 'MSE', title: 'mean squared error', description: 'mean squared error of R(x)', novelWhen: 'higher', values: novelty('mse') },
   { name: 'ink', label: 'MSE/ink', title: 'ink-normalised error', description: '‖R(x) − x‖² / ‖x‖²', novelWhen: 'higher', values: novelty('ink') },
+  { name: 'rotation', label: 'rotation', title: 'rotation score', description: "−mean log p(turn) of the picture's four quarter turns in the rotation net (GEOM's score): a turn the net cannot tell is novel", novelWhen: 'higher', values: novelty('rotation') },
+  { name: 'knnRotation', label: 'kNN + rotation', title: 'kNN distance plus rotation score', description: 'the knn distance and the rotation score, each standardised on the validation pictures, summed', novelWhen: 'higher', values: novelty('knnRotation') },
   { name: 'dOfR', label: 'D(R(x))', title: "D's belief in R(x)", description: "D's belief that R's reconstruction is normal (the paper's score)", novelWhen: 'lower', values: (s) => s.dOfR },
   { name: 'dOfX', label: 'D(x)', title: "D's belief in x", description: "D's belief that the image itself is normal", novelWhen: 'lower', values: (s) => s.dOfX },
   { name: 'local', label: 'local (top cells)', title: 'local score (largest cell distances)', description: "mean of the run's localTopK largest cell distances, each cell of R's first block to the nearest memory cell at its position: reads a small defect the global kNN averages away", novelWhen: 'higher' },
-  { name: 'untrainedKnn', label: 'kNN, untrained nets (control)', title: 'nearest-neighbour distance in untrained features', description: "the verdict's kNN with the run's networks at their initial weights (BatchNorm statistics from the training pictures): what training earned is the gap to it", novelWhen: 'higher' },
+  { name: 'untrainedKnn', label: 'verdict, untrained nets (control)', title: 'the verdict with untrained networks', description: "the verdict's kNN (with the rotation score, for a kNN + rotation verdict) with the run's networks at their initial weights (BatchNorm statistics from the training pictures): what training earned is the gap to it", novelWhen: 'higher' },
   { name: 'pixelKnn', label: 'kNN on pixels (baseline)', title: 'nearest-neighbour distance on raw pixels', description: 'the same kNN over the same memory images on raw pixels: no network at all', novelWhen: 'higher' },
 ];
 

@@ -5,6 +5,7 @@ import { reconstructionLossPerImage } from '../models/losses';
 import { denseFirstBlockFeatures, featureDistances, FeatureMemory, firstBlockCells, FoldedFirstBlock, rFeatureSpace, valuesInPlace } from './feature-memory';
 import { MEMORY_CONV } from './nearest';
 import { InferenceNet, inferenceNet } from './inference';
+import { combinedNovelty, RotationCombination, rotationNovelty } from './rotation-score';
 
 /** Every per-image score alocc computes with R and D (RATED_SCORES names them): the five novelty scores and D's two. */
 export interface ImageScores {
@@ -19,7 +20,7 @@ export interface ImageScores {
 }
 
 /** The scores computed on the CPU from x and R(x); bce comes from the same tensor op R trains on. */
-const PAIR_SCORES: Record<Exclude<NoveltyScore, 'bce' | 'knn'>, PairScore> = { kl: klError, mse: mseError, ink: inkNormalisedError };
+const PAIR_SCORES: Record<'kl' | 'mse' | 'ink', PairScore> = { kl: klError, mse: mseError, ink: inkNormalisedError };
 
 export interface ScoringNets {
   r: tf.LayersModel;
@@ -28,6 +29,10 @@ export interface ScoringNets {
   memory?: FeatureMemory;
   /** R and D folded for inference (inference.ts), made once by whoever owns the weights; else made per call. */
   inference?: ScoringInference;
+  /** The rotation net, for the rotation score; without it rotation and knnRotation are NaN. */
+  rotation?: tf.LayersModel;
+  /** The validation scales of knnRotation; without them knnRotation is NaN. */
+  combination?: RotationCombination;
 }
 
 /** R and D as inference steps, for scoreImages. */
@@ -66,7 +71,15 @@ export function emptyScores(count: number): ImageScores {
     reconLoss,
     dOfR: new Float32Array(count),
     dOfX: new Float32Array(count),
-    novelty: { bce: reconLoss, kl: new Float32Array(count), mse: new Float32Array(count), ink: new Float32Array(count), knn: new Float32Array(count) },
+    novelty: {
+      bce: reconLoss,
+      kl: new Float32Array(count),
+      mse: new Float32Array(count),
+      ink: new Float32Array(count),
+      knn: new Float32Array(count),
+      rotation: new Float32Array(count).fill(NaN),
+      knnRotation: new Float32Array(count).fill(NaN),
+    },
   };
 }
 
@@ -128,6 +141,8 @@ export function scoreImages(
   } finally {
     if (!nets.inference) disposeScoringInference(inference);
   }
+  if (nets.rotation) out.novelty.rotation = rotationNovelty(nets.rotation, pixels, count, size, channels, batchSize);
+  if (nets.rotation && nets.combination) out.novelty.knnRotation = combinedNovelty(out.novelty.knn, out.novelty.rotation, nets.combination);
   return out;
 }
 

@@ -14,6 +14,8 @@ import { epochDirFor } from '../run/paths';
 import { RunFile } from '../run/runfile';
 import { parseJson, readVerified } from '../run/verified';
 import { ClippedRmsprop } from './rmsprop';
+import { buildRotationNet } from '../models/rotation-net';
+import { makeRotationOptimizer, RotationTraining } from './rotation-step';
 
 /** R, D and one optimiser each: what a training step changes. */
 export interface AloccNets {
@@ -21,6 +23,8 @@ export interface AloccNets {
   d: tf.LayersModel;
   rOptimizer: ClippedRmsprop;
   dOptimizer: ClippedRmsprop;
+  /** The rotation net and its optimiser, where the run trains one (TrainConfig.rotationPasses > 0). */
+  rotation?: RotationTraining;
 }
 
 /** The RMSprop the reference uses (rho 0.9), gradients clipped to ±cfg.clipValue, for one network. */
@@ -28,36 +32,42 @@ export function makeOptimizer(cfg: TrainConfig): ClippedRmsprop {
   return new ClippedRmsprop(cfg.learningRate, cfg.clipValue);
 }
 
-/** Fresh R, D and optimisers for a new run. */
+/** Fresh R, D (and the rotation net where the run has one) and their optimisers for a new run. */
 export function createNets(model: ModelConfig, train: TrainConfig): AloccNets {
   return {
     r: buildReconstructor(model, train.seed),
     d: buildDiscriminator(model, train.seed),
     rOptimizer: makeOptimizer(train),
     dOptimizer: makeOptimizer(train),
+    ...(train.rotationPasses > 0 ? { rotation: { net: buildRotationNet(model, train.seed), optimizer: makeRotationOptimizer(train) } } : {}),
   };
 }
 
 export function disposeNets(nets: AloccNets): void {
-  [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer].forEach((n) => n.dispose());
+  [nets.r, nets.d, nets.rOptimizer, nets.dOptimizer, nets.rotation?.net, nets.rotation?.optimizer].forEach((n) => n?.dispose());
 }
 
 /** Everything training needs to continue after epoch <n>: R, D and both optimisers with their state. */
 export async function loadTrainingState(runDir: string, run: RunFile, epoch: number, train: TrainConfig): Promise<AloccNets> {
-  const { r, d } = loadEpochModels(runDir, run, epoch);
+  const { r, d, rotation } = loadEpochModels(runDir, run, epoch);
   const epochDir = epochDirFor(runDir, epoch);
   const checksums = run.epochs.find((e) => e.epoch === epoch)!.checksums;
   const specFile = path.join(epochDir, 'optimizers.json');
   const nets: AloccNets = { r, d, rOptimizer: makeOptimizer(train), dOptimizer: makeOptimizer(train) };
+  if (rotation) nets.rotation = { net: rotation, optimizer: makeRotationOptimizer(train) };
   try {
     const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
     const bin = readVerified(epochDir, 'optimizers.bin', checksums);
     const rBytes = Number(specs?.rBytes);
-    if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && rBytes <= bin.length)) {
+    // D's state ends where the rotation net's begins (dBytes); a run without a rotation net has D's to the end.
+    const dEnd = specs?.dBytes === undefined ? bin.length : rBytes + Number(specs.dBytes);
+    if (!Array.isArray(specs?.r) || !Array.isArray(specs?.d) || !(rBytes >= 0 && dEnd >= rBytes && dEnd <= bin.length)) {
       throw new AloccError(`${specFile} is malformed`);
     }
+    if (nets.rotation && !Array.isArray(specs?.rotation)) throw new AloccError(`${specFile} lacks the rotation net's optimiser`);
     await loadOptimizer(nets.rOptimizer, specs.r, bin.subarray(0, rBytes), specFile);
-    await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes), specFile);
+    await loadOptimizer(nets.dOptimizer, specs.d, bin.subarray(rBytes, dEnd), specFile);
+    if (nets.rotation) await loadOptimizer(nets.rotation.optimizer, specs.rotation, bin.subarray(dEnd), specFile);
   } catch (err) {
     disposeNets(nets);
     throw err;
@@ -88,15 +98,20 @@ export async function saveEpochCheckpoint(runDir: string, epoch: number, nets: A
     serializeOptimizer(nets.rOptimizer),
     serializeOptimizer(nets.dOptimizer),
   ]);
-  const optimizerBin = new Uint8Array(ro.bin.length + dopt.bin.length);
+  const rot = nets.rotation && { model: await serializeModel(nets.rotation.net), optimizer: await serializeOptimizer(nets.rotation.optimizer) };
+  const rotBytes = rot?.optimizer.bin.length ?? 0;
+  const optimizerBin = new Uint8Array(ro.bin.length + dopt.bin.length + rotBytes);
   optimizerBin.set(ro.bin, 0);
   optimizerBin.set(dopt.bin, ro.bin.length);
+  if (rot) optimizerBin.set(rot.optimizer.bin, ro.bin.length + dopt.bin.length);
+  const specs = rot ? { r: ro.specs, d: dopt.specs, rotation: rot.optimizer.specs, rBytes: ro.bin.length, dBytes: dopt.bin.length } : { r: ro.specs, d: dopt.specs, rBytes: ro.bin.length };
   return writeDirAtomic(epochDirFor(runDir, epoch), {
     'r/model.json': r.json,
     'r/weights.bin': r.bin,
     'd/model.json': d.json,
     'd/weights.bin': d.bin,
-    'optimizers.json': JSON.stringify({ r: ro.specs, d: dopt.specs, rBytes: ro.bin.length }),
+    ...(rot ? { 'rotation/model.json': rot.model.json, 'rotation/weights.bin': rot.model.bin } : {}),
+    'optimizers.json': JSON.stringify(specs),
     'optimizers.bin': optimizerBin,
     ...extra,
   });

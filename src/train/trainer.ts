@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig, NOVELTY_SCORES, NoveltyScore, stepBatchSize } from '../config';
+import { RunConfig, NoveltyScore, scoresOfRun, stepBatchSize } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { setBatchNormStatistics } from '../models/batchnorm-statistics';
@@ -15,6 +15,8 @@ import { calibrateRun } from '../score/cell-calibration';
 import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
+import { rotationStep } from './rotation-step';
+import { combinedNovelty, rotationAccuracy, scaleOf } from '../score/rotation-score';
 
 /** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
 export interface TrainingEvents {
@@ -66,21 +68,52 @@ function lastGood(epoch: number): string {
   return epoch > 1 ? `the checkpoint of epoch ${epoch - 1} is kept` : 'no epoch had completed, so there is no checkpoint';
 }
 
+type ValidationStats = Record<NoveltyScore, { mean: number; threshold: number; sd: number }>;
+
 /**
- * Mean and threshold (the pct-th percentile) of every novelty score over the validation images, the knn score
- * searching `memory` (training images only, never validation ones).
+ * Mean, sd and threshold (the pct-th percentile) of every novelty score the run computes over the validation images,
+ * the knn score searching `memory` (training images only, never validation ones). knnRotation is standardised with
+ * the knn's and rotation's own validation means and sds, so its scale is set here, before its values exist.
  */
-function validationStats(job: TrainingJob, memory: FeatureMemory): Record<NoveltyScore, { mean: number; threshold: number }> {
+function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationStats {
   const { nets, validation: set, config } = job;
   const pct = config.train.thresholdPercentile;
-  const novelty = scoreImages({ ...nets, memory }, floatsOf(set), set.count, set).novelty;
-  const stats = {} as Record<NoveltyScore, { mean: number; threshold: number }>;
-  for (const name of NOVELTY_SCORES) {
-    let sum = 0;
-    for (const v of novelty[name]) sum += v;
-    stats[name] = { mean: sum / Math.max(1, set.count), threshold: percentile(novelty[name], pct) };
+  const pixels = floatsOf(set);
+  const novelty = scoreImages({ ...nets, rotation: nets.rotation?.net, memory }, pixels, set.count, set).novelty;
+  if (nets.rotation) novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scaleOf(novelty.knn), rotation: scaleOf(novelty.rotation) });
+  const stats = {} as ValidationStats;
+  for (const name of scoresOfRun(config.train)) {
+    const { mean, sd } = scaleOf(novelty[name]);
+    stats[name] = { mean, sd, threshold: percentile(novelty[name], pct) };
   }
   return stats;
+}
+
+/**
+ * The rotation net's steps on one ALOCC batch: rotationPasses passes over its pictures in chunks of
+ * rotationBatchSize, each pass in its own seeded order. Returns the mean loss and accuracy over the steps.
+ */
+function rotationSteps(job: TrainingJob, x: tf.Tensor4D, seed: number): { rotationLoss: number; rotationAccuracy: number } {
+  const { rotationPasses, rotationBatchSize } = job.config.train;
+  const n = x.shape[0];
+  let loss = 0;
+  let accuracy = 0;
+  let steps = 0;
+  for (let pass = 0; pass < rotationPasses; pass++) {
+    const order = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), mulberry32(derivedSeed(seed, 4, pass)));
+    for (let start = 0; start < n; start += rotationBatchSize) {
+      const chunk = tf.tidy(() => tf.gather(x, tf.tensor1d(order.subarray(start, Math.min(n, start + rotationBatchSize)), 'int32')) as tf.Tensor4D);
+      try {
+        const step = rotationStep(job.nets.rotation!, chunk);
+        loss += step.rotationLoss;
+        accuracy += step.rotationAccuracy;
+        steps++;
+      } finally {
+        chunk.dispose();
+      }
+    }
+  }
+  return { rotationLoss: loss / steps, rotationAccuracy: accuracy / steps };
 }
 
 /**
@@ -127,10 +160,11 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
     let losses: BatchLosses;
     try {
       losses = trainBatch(nets, x, config.train, derivedSeed(seed, 2, (epoch - 1) * n + b));
+      if (nets.rotation) losses = { ...losses, ...rotationSteps(job, x, derivedSeed(seed, 3, (epoch - 1) * n + b)) };
     } finally {
       x.dispose();
     }
-    const bad = LOSS_KEYS.find((k) => !Number.isFinite(losses[k]));
+    const bad = [...LOSS_KEYS, ...(nets.rotation ? (['rotationLoss'] as const) : [])].find((k) => !Number.isFinite(losses[k]));
     if (bad) {
       throw new AloccError(
         `training diverged: ${bad} is ${losses[bad]} at epoch ${epoch}, batch ${b + 1}; ${lastGood(epoch)}. Try a lower --lr`,
@@ -142,8 +176,9 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
     // Lets signal handlers run between batches: a synchronous loop would hold Ctrl-C until the epoch ends.
     await new Promise((resolve) => setImmediate(resolve));
   }
+  const keys: (keyof BatchLosses)[] = nets.rotation ? [...LOSS_KEYS, 'rotationLoss', 'rotationAccuracy'] : LOSS_KEYS;
   const mean = Object.fromEntries(
-    LOSS_KEYS.map((k) => [k, records.reduce((s, r) => s + r[k], 0) / records.length]),
+    keys.map((k) => [k, records.reduce((s, r) => s + r[k]!, 0) / records.length]),
   ) as unknown as BatchLosses;
   return { mean, batches: records, images: n * perBatch };
 }
@@ -170,13 +205,13 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const { features, dims, images } = memoryAtEpoch(job, space, workspace);
     const stored = toFloat16(features);
     const memory = memoryFromBank(space, fromFloat16(stored), images, config.train.neighbours);
-    let validation: Record<NoveltyScore, { mean: number; threshold: number }>;
+    let validation: ValidationStats;
     try {
       validation = validationStats(job, memory);
     } finally {
       disposeFeatureMemory(memory);
     }
-    const bad = NOVELTY_SCORES.find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
+    const bad = scoresOfRun(config.train).find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
     if (bad) {
       // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.
       const what = bad === 'bce' ? 'reconstruction loss' : scoreTitle(bad);
@@ -202,6 +237,7 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
       valReconLoss: validation.bce.mean,
       threshold: validation[config.train.noveltyScore].threshold,
       validation,
+      ...(job.nets.rotation ? { rotationAccuracy: rotationAccuracy(job.nets.rotation.net, floatsOf(job.validation), job.validation.count, job.validation.size, job.validation.channels) } : {}),
       wallSeconds: epochSeconds,
       imagesPerSecond: result.images / epochSeconds,
       cells,

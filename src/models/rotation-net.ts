@@ -1,0 +1,62 @@
+/**
+ * The rotation net: a small classifier of its own, trained beside R and D to tell which of the four quarter turns was
+ * applied to a normal picture (RotNet/GEOM's self-supervised task). A picture is novel when the net cannot tell
+ * (src/score/rotation-score.ts). Its shape is the one measured in docs/research.md ("A rotation classifier beside R and
+ * D"): 4 × [3×3 conv 'same' → BatchNorm → LeakyReLU 0.2 → 2×2 max-pool] with 32, 64, 128, 256 filters, global mean,
+ * Dense(4) logits; pictures larger than 32×32 are average-pooled to at most 32×32 first, which is what keeps its step
+ * cheaper than R's and D's at 64×64. A head on R's or D's trunk measured at or below the untrained networks.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ModelConfig } from '../config';
+import { seededInit } from './layers';
+
+/** Quarter turns the net tells apart: 0, 90, 180 and 270 degrees. */
+export const TURNS = 4;
+/** Filters of the four blocks. */
+const BLOCK_FILTERS = [32, 64, 128, 256];
+/** Largest side the convolutions see. */
+const MAX_SIDE = 32;
+
+/** The factor a picture of `size` is average-pooled by before the blocks: the smallest giving a side ≤ 32. */
+export function rotationShrink(size: number): number {
+  return Math.max(1, Math.ceil(size / MAX_SIDE));
+}
+
+/** The rotation net for the run's pictures; seeded, so one seed gives one network (and the untrained control). */
+export function buildRotationNet(cfg: ModelConfig, seed: number): tf.LayersModel {
+  const { inputSize: s, channels } = cfg;
+  const input = tf.input({ shape: [s, s, channels], name: 'rot_input' });
+  let x: tf.SymbolicTensor = input;
+  const shrink = rotationShrink(s);
+  if (shrink > 1) x = tf.layers.averagePooling2d({ poolSize: shrink, strides: shrink, name: 'rot_shrink' }).apply(x) as tf.SymbolicTensor;
+  BLOCK_FILTERS.forEach((filters, i) => {
+    x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', name: `rot_conv${i}`, kernelInitializer: seededInit(seed, 200 + i) }).apply(x) as tf.SymbolicTensor;
+    // Momentum 0.9 (PyTorch's 0.1): the net makes 40-400 steps in a run, too few for Keras' 0.99 to forget its start.
+    x = tf.layers.batchNormalization({ momentum: 0.9, name: `rot_conv${i}_bn` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.leakyReLU({ alpha: 0.2, name: `rot_conv${i}_lrelu` }).apply(x) as tf.SymbolicTensor;
+    // 'same' so that 28 → 14 → 7 → 4 → 2 keeps every pixel; at a side of 1 the pool leaves it as it is.
+    x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `rot_pool${i}` }).apply(x) as tf.SymbolicTensor;
+  });
+  x = tf.layers.globalAveragePooling2d({ name: 'rot_mean' }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: TURNS, name: 'rot_logits', kernelInitializer: seededInit(seed, 210) }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits, name: 'rotation' });
+}
+
+/** `x` (NHWC) turned by `k` quarter turns anticlockwise, as numpy's rot90 over the picture's axes. */
+export function quarterTurn(x: tf.Tensor4D, k: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    let y = x;
+    for (let i = 0; i < ((k % TURNS) + TURNS) % TURNS; i++) y = tf.reverse(tf.transpose(y, [0, 2, 1, 3]), 1);
+    return k % TURNS === 0 ? tf.clone(x) : y;
+  });
+}
+
+/** The batch [x turned 0; x turned 1; x turned 2; x turned 3] and each row's turn. */
+export function allTurns(x: tf.Tensor4D): { turned: tf.Tensor4D; turns: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    const turned = tf.concat(Array.from({ length: TURNS }, (_, k) => quarterTurn(x, k))) as tf.Tensor4D;
+    const turns = tf.tensor1d(Array.from({ length: TURNS * n }, (_, i) => Math.floor(i / n)), 'int32');
+    return { turned, turns };
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * The rotation net's training step: every picture of the batch in its four quarter turns, softmax cross-entropy on
+ * which turn it is, one Adam update. It touches the rotation net only: R, D and their optimisers are not read.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { TrainConfig } from '../config';
+import { allTurns } from '../models/rotation-net';
+
+/** The rotation net and its optimiser, as training holds them. */
+export interface RotationTraining {
+  net: tf.LayersModel;
+  optimizer: tf.AdamOptimizer;
+}
+
+export function makeRotationOptimizer(cfg: TrainConfig): tf.AdamOptimizer {
+  return tf.train.adam(cfg.rotationLearningRate);
+}
+
+/** Plain numbers from one rotation step. */
+export interface RotationLosses {
+  /** Cross-entropy of the turn, mean over the batch's 4·n inputs, before the update. */
+  rotationLoss: number;
+  /** Share of the 4·n inputs whose turn the net told right (training mode), before the update. */
+  rotationAccuracy: number;
+}
+
+/** One update of the rotation net on the pictures `x` ([n, s, s, c] in [0, 1]); every tensor it makes is disposed. */
+export function rotationStep(rot: RotationTraining, x: tf.Tensor4D): RotationLosses {
+  const vars = rot.net.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const [loss, hits] = tf.tidy(() => {
+    const { turned, turns } = allTurns(x);
+    const labels = tf.oneHot(turns, 4);
+    let right: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = rot.net.apply(turned, { training: true }) as tf.Tensor2D;
+      right = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), turns), 'float32')) as tf.Scalar);
+      return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    }, vars);
+    // variableGrads names each gradient by its variable, which is what applyGradients reads.
+    rot.optimizer.applyGradients(grads as unknown as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
+    return [value, right! as tf.Scalar];
+  });
+  try {
+    return { rotationLoss: loss.dataSync()[0], rotationAccuracy: hits.dataSync()[0] };
+  } finally {
+    tf.dispose([loss, hits]);
+  }
+}

@@ -23,6 +23,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   batchNormStatistics: '--batchnorm-statistics',
   memorySize: '--memory-size',
   memoryCoreset: '--memory-coreset',
+  rotationPasses: '--rotation-passes',
 };
 
 const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

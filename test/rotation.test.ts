@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { allTurns, buildRotationNet, quarterTurn, rotationShrink } from '../src/models/rotation-net';
+import { createNets } from '../src/train/nets';
+import { makeRotationOptimizer, rotationStep } from '../src/train/rotation-step';
+import { combinedNovelty, rotationAccuracy, rotationNovelty, scaleOf } from '../src/score/rotation-score';
+import { strokeImages, useTestBackend } from './helpers/fixtures';
+
+const cfg = { ...DEFAULT_TRAIN_CONFIG, rotationPasses: 1 };
+const snapshot = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+/** Brute force: the picture p (side s, c channels, HWC) turned k quarter turns anticlockwise, pixel by pixel. */
+function turnByHand(p: number[], s: number, c: number, k: number): number[] {
+  let cur = p;
+  for (let t = 0; t < k; t++) {
+    const next = new Array(cur.length);
+    // numpy's rot90: out[i][j] = in[j][s − 1 − i].
+    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) for (let ch = 0; ch < c; ch++) next[(i * s + j) * c + ch] = cur[(j * s + (s - 1 - i)) * c + ch];
+    cur = next;
+  }
+  return cur;
+}
+
+test('a quarter turn moves every pixel where numpy.rot90 puts it, four turns give the picture back', async () => {
+  await useTestBackend();
+  const s = 3, c = 2;
+  const p = Array.from({ length: s * s * c }, (_, i) => i);
+  const x = tf.tensor4d(p, [1, s, s, c]);
+  // By hand for k = 1, one channel: [[0 1 2] [3 4 5] [6 7 8]] → [[2 5 8] [1 4 7] [0 3 6]].
+  const one = tf.tensor4d([0, 1, 2, 3, 4, 5, 6, 7, 8], [1, 3, 3, 1]);
+  assert.deepEqual(Array.from(quarterTurn(one, 1).dataSync()), [2, 5, 8, 1, 4, 7, 0, 3, 6]);
+  for (let k = 0; k < 5; k++) assert.deepEqual(Array.from(quarterTurn(x, k).dataSync()), turnByHand(p, s, c, k % 4), `k = ${k}`);
+  const { turned, turns } = allTurns(x);
+  assert.deepEqual(turned.shape, [4, s, s, c]);
+  assert.deepEqual(Array.from(turns.dataSync()), [0, 1, 2, 3]);
+  assert.deepEqual(Array.from(turned.slice([2, 0, 0, 0], [1, s, s, c]).dataSync()), turnByHand(p, s, c, 2));
+  tf.dispose([x, one, turned, turns]);
+});
+
+test('the rotation net takes the run\'s shape, shrunk to at most 32×32, and gives 4 logits', async () => {
+  await useTestBackend();
+  assert.deepEqual([16, 28, 32, 33, 64, 65, 256].map(rotationShrink), [1, 1, 1, 2, 2, 3, 8]);
+  for (const [size, channels] of [[28, 1], [64, 3], [17, 3]] as const) {
+    const net = buildRotationNet({ ...DEFAULT_MODEL_CONFIG, inputSize: size, channels }, 1);
+    const y = net.predict(tf.zeros([2, size, size, channels])) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, 4]);
+    tf.dispose([y]);
+    net.dispose();
+  }
+});
+
+test('a rotation step trains the rotation net only, returns plain numbers and leaks no tensors', async () => {
+  await useTestBackend();
+  const nets = createNets(DEFAULT_MODEL_CONFIG, cfg);
+  assert.ok(nets.rotation, 'rotationPasses > 0 builds the net');
+  assert.equal(createNets(DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG).rotation, undefined, 'rotationPasses 0 builds none');
+  const x = tf.tensor4d(strokeImages(8), [8, 28, 28, 1]);
+  const [r0, d0, q0] = [snapshot(nets.r), snapshot(nets.d), snapshot(nets.rotation!.net)];
+  const first = rotationStep(nets.rotation!, x); // Adam makes its slots on the first step
+  // Untrained logits are near 0, so the cross-entropy starts near log 4.
+  assert.ok(Math.abs(first.rotationLoss - Math.log(4)) < 0.5, `first loss ${first.rotationLoss}`);
+  assert.ok(first.rotationAccuracy >= 0 && first.rotationAccuracy <= 1);
+  assert.deepEqual(snapshot(nets.r), r0);
+  assert.deepEqual(snapshot(nets.d), d0);
+  assert.notDeepEqual(snapshot(nets.rotation!.net), q0);
+  const before = tf.memory().numTensors;
+  let last = first;
+  for (let i = 0; i < 30; i++) last = rotationStep(nets.rotation!, x);
+  assert.equal(tf.memory().numTensors, before, 'no tensor left by 30 steps');
+  // Strokes have an orientation: 30 steps on the same 8 pictures learn their turns.
+  assert.ok(last.rotationLoss < first.rotationLoss / 2, `loss ${first.rotationLoss} → ${last.rotationLoss}`);
+  x.dispose();
+});
+
+test('the rotation score is −mean log p(the applied turn), as a second computation from the logits gives', async () => {
+  await useTestBackend();
+  const net = buildRotationNet(DEFAULT_MODEL_CONFIG, 3);
+  const rot = { net, optimizer: makeRotationOptimizer(cfg) };
+  const pixels = strokeImages(6);
+  const x = tf.tensor4d(pixels, [6, 28, 28, 1]);
+  for (let i = 0; i < 5; i++) rotationStep(rot, x); // moving statistics and weights away from their start
+  const got = rotationNovelty(net, pixels, 6, 28, 1, 4); // batches of 4: the batching must not matter
+  let right = 0;
+  for (let i = 0; i < 6; i++) {
+    let sum = 0;
+    const p = Array.from({ length: 784 }, (_, j) => pixels[i * 784 + j]);
+    for (let k = 0; k < 4; k++) {
+      const logits = Array.from((net.predict(tf.tensor4d(turnByHand(p, 28, 1, k), [1, 28, 28, 1])) as tf.Tensor).dataSync());
+      const top = Math.max(...logits);
+      const logZ = top + Math.log(logits.reduce((a, v) => a + Math.exp(v - top), 0));
+      sum += logits[k] - logZ;
+      if (logits.indexOf(top) === k) right++;
+    }
+    assert.ok(Math.abs(got[i] - -sum / 4) < 1e-4, `picture ${i}: ${got[i]} vs ${-sum / 4}`);
+  }
+  assert.ok(Math.abs(rotationAccuracy(net, pixels, 6, 28, 1, 4) - right / 24) < 1e-9);
+  x.dispose();
+  rot.optimizer.dispose();
+  net.dispose();
+});
+
+test('the combined score sums each part standardised by its validation mean and sd', () => {
+  const s = scaleOf([1, 2, 3, 6]); // mean 3, population variance (4 + 1 + 0 + 9) / 4 = 3.5
+  assert.equal(s.mean, 3);
+  assert.ok(Math.abs(s.sd - Math.sqrt(3.5)) < 1e-12);
+  assert.ok(scaleOf([2, 2]).sd > 0, 'a constant score keeps a positive sd');
+  const scales = { knn: { mean: 0.5, sd: 0.1 }, rotation: { mean: 1, sd: 2 } };
+  const got = combinedNovelty([0.5, 0.7, 0.3], [1, 5, -1], scales);
+  // (0.5 − 0.5)/0.1 + (1 − 1)/2 = 0; (0.7 − 0.5)/0.1 + (5 − 1)/2 = 2 + 2; (0.3 − 0.5)/0.1 + (−1 − 1)/2 = −2 − 1.
+  assert.deepEqual(Array.from(got).map((v) => +v.toFixed(5)), [0, 4, -3]);
+});

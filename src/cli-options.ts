@@ -83,6 +83,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce))
     .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours)
     .option('--rotation-passes <n>', 'passes over the pictures the rotation net makes per epoch (0: no rotation net; the rotation scores need one)', intIn('--rotation-passes', 0, 100), D.rotationPasses)
+    .option('--rotation-filters <n>', "filters in the rotation net's first block (2×, 4×, 8× in the next three)", intIn('--rotation-filters', 1, 256), D.rotationFilters)
     .addOption(
       new Option('--cell-pooling <kind>', 'what the knn features keep of each cell of R\'s first block: its mean, or mean and maximum')
         .choices(CELL_POOLINGS)
@@ -99,7 +100,7 @@ export function addRecipeOptions(cmd: Command): Command {
  * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
  * --resume an untyped setting is left to the run (undefined).
  */
-export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses'>> {
+export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters'>> {
   const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
   const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
     if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
@@ -117,5 +118,6 @@ export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boo
     cellPooling: typed<TrainConfig['cellPooling']>('cellPooling'),
     // Left to the run's rule (runConfigFor) unless typed: a rotation score trains the net without being told.
     rotationPasses: cmd.getOptionValueSource('rotationPasses') === 'default' ? undefined : (o.rotationPasses as number),
+    rotationFilters: typed<number>('rotationFilters'),
   };
 }

@@ -198,6 +198,8 @@ export interface TrainConfig {
   rotationPasses: number;
   /** Pictures per rotation step (each in its four turns, so 4× as many inputs). */
   rotationBatchSize: number;
+  /** Filters of the rotation net's first block; the next three have 2×, 4× and 8× as many. */
+  rotationFilters: number;
   /** The rotation net's Adam learning rate. */
   rotationLearningRate: number;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
@@ -265,6 +267,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   localTopK: 3,
   rotationPasses: 0,
   rotationBatchSize: 32,
+  rotationFilters: 32,
   rotationLearningRate: 0.001,
   seed: 42,
   limit: 0,

@@ -24,6 +24,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   memorySize: '--memory-size',
   memoryCoreset: '--memory-coreset',
   rotationPasses: '--rotation-passes',
+  rotationFilters: '--rotation-filters',
 };
 
 const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

@@ -12,8 +12,6 @@ import { seededInit } from './layers';
 
 /** Quarter turns the net tells apart: 0, 90, 180 and 270 degrees. */
 export const TURNS = 4;
-/** Filters of the four blocks. */
-const BLOCK_FILTERS = [32, 64, 128, 256];
 /** Largest side the convolutions see. */
 const MAX_SIDE = 32;
 
@@ -22,15 +20,18 @@ export function rotationShrink(size: number): number {
   return Math.max(1, Math.ceil(size / MAX_SIDE));
 }
 
-/** The rotation net for the run's pictures; seeded, so one seed gives one network (and the untrained control). */
-export function buildRotationNet(cfg: ModelConfig, seed: number): tf.LayersModel {
+/**
+ * The rotation net for the run's pictures, `filters` in its first block (2×, 4×, 8× in the next); seeded, so one seed
+ * gives one network (and the untrained control).
+ */
+export function buildRotationNet(cfg: ModelConfig, seed: number, filters = 32): tf.LayersModel {
   const { inputSize: s, channels } = cfg;
   const input = tf.input({ shape: [s, s, channels], name: 'rot_input' });
   let x: tf.SymbolicTensor = input;
   const shrink = rotationShrink(s);
   if (shrink > 1) x = tf.layers.averagePooling2d({ poolSize: shrink, strides: shrink, name: 'rot_shrink' }).apply(x) as tf.SymbolicTensor;
-  BLOCK_FILTERS.forEach((filters, i) => {
-    x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', name: `rot_conv${i}`, kernelInitializer: seededInit(seed, 200 + i) }).apply(x) as tf.SymbolicTensor;
+  [1, 2, 4, 8].forEach((times, i) => {
+    x = tf.layers.conv2d({ filters: filters * times, kernelSize: 3, padding: 'same', name: `rot_conv${i}`, kernelInitializer: seededInit(seed, 200 + i) }).apply(x) as tf.SymbolicTensor;
     // Momentum 0.9 (PyTorch's 0.1): the net makes 40-400 steps in a run, too few for Keras' 0.99 to forget its start.
     x = tf.layers.batchNormalization({ momentum: 0.9, name: `rot_conv${i}_bn` }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.leakyReLU({ alpha: 0.2, name: `rot_conv${i}_lrelu` }).apply(x) as tf.SymbolicTensor;

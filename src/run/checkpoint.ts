@@ -78,7 +78,7 @@ export function loadEpochModels(runDir: string, run: RunFile, epoch: number): Lo
   const epochDir = epochDirFor(runDir, epoch);
   const r = buildReconstructor(run.config.model, run.config.train.seed);
   const d = buildDiscriminator(run.config.model, run.config.train.seed);
-  const rotation = run.config.train.rotationPasses > 0 ? buildRotationNet(run.config.model, run.config.train.seed) : undefined;
+  const rotation = run.config.train.rotationPasses > 0 ? buildRotationNet(run.config.model, run.config.train.seed, run.config.train.rotationFilters) : undefined;
   try {
     loadModelWeights(r, epochDir, 'r', record.checksums);
     loadModelWeights(d, epochDir, 'd', record.checksums);

@@ -39,7 +39,7 @@ export function createNets(model: ModelConfig, train: TrainConfig): AloccNets {
     d: buildDiscriminator(model, train.seed),
     rOptimizer: makeOptimizer(train),
     dOptimizer: makeOptimizer(train),
-    ...(train.rotationPasses > 0 ? { rotation: { net: buildRotationNet(model, train.seed), optimizer: makeRotationOptimizer(train) } } : {}),
+    ...(train.rotationPasses > 0 ? { rotation: { net: buildRotationNet(model, train.seed, train.rotationFilters), optimizer: makeRotationOptimizer(train) } } : {}),
   };
 }
 

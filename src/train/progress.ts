@@ -9,13 +9,18 @@ export function epochSummary(r: EpochRecord, total: number, score: NoveltyScore 
   return (
     `epoch ${r.epoch}/${total}: recon ${fmt(r.mean.reconLoss)} val-recon ${fmt(r.valReconLoss)} ` +
     `d-real ${fmt(r.mean.dLossReal)} d-fake ${fmt(r.mean.dLossFake)} adv ${fmt(r.mean.advLoss)} ` +
-    `${scoreSummary(r, score)}| ${r.wallSeconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s`
+    `${rotationSummary(r)}${scoreSummary(r, score)}| ${r.wallSeconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s`
   );
 }
 
-/** The verdict score's validation mean (bce's is val-recon) and its threshold. */
+/** The rotation net's loss and how many of the validation pictures' turns it tells right, where the run has one. */
+function rotationSummary(r: EpochRecord): string {
+  return r.rotationAccuracy === undefined || r.mean.rotationLoss === undefined ? '' : `rot ${fmt(r.mean.rotationLoss)} val-rot-acc ${r.rotationAccuracy.toFixed(3)} `;
+}
+
+/** The verdict score's validation mean (bce's is val-recon; knnRotation's is 0 by construction) and its threshold. */
 function scoreSummary(r: EpochRecord, score: NoveltyScore): string {
-  const own = score === 'bce' ? undefined : r.validation?.[score];
+  const own = score === 'bce' || score === 'knnRotation' ? undefined : r.validation?.[score];
   return `${own ? `val-${score} ${fmt(own.mean)} ` : ''}threshold ${fmt(r.threshold)} `;
 }
 

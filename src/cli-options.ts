@@ -3,7 +3,7 @@
  * InvalidArgumentError (exit 2, one line). src/cli.ts wires them to the commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, BATCHNORM_STATISTICS, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
+import { BACKEND_CHOICES, ROTATION_AUGMENTS, BATCHNORM_STATISTICS, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
 
 export function intIn(name: string, min: number, max: number) {
   return (value: string) => {
@@ -84,6 +84,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours)
     .option('--rotation-passes <n>', 'passes over the pictures the rotation net makes per epoch (0: no rotation net; the rotation scores need one)', intIn('--rotation-passes', 0, 100), D.rotationPasses)
     .option('--rotation-filters <n>', "filters in the rotation net's first block (2×, 4×, 8× in the next three)", intIn('--rotation-filters', 1, 256), D.rotationFilters)
+    .addOption(new Option('--rotation-augment <kind>', 'what the rotation net sees of a training picture: itself, or mirrored and shifted at random').choices(ROTATION_AUGMENTS).default(D.rotationAugment))
     .addOption(
       new Option('--cell-pooling <kind>', 'what the knn features keep of each cell of R\'s first block: its mean, or mean and maximum')
         .choices(CELL_POOLINGS)
@@ -100,7 +101,7 @@ export function addRecipeOptions(cmd: Command): Command {
  * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
  * --resume an untyped setting is left to the run (undefined).
  */
-export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters'>> {
+export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters' | 'rotationAugment'>> {
   const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
   const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
     if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
@@ -119,5 +120,6 @@ export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boo
     // Left to the run's rule (runConfigFor) unless typed: a rotation score trains the net without being told.
     rotationPasses: cmd.getOptionValueSource('rotationPasses') === 'default' ? undefined : (o.rotationPasses as number),
     rotationFilters: typed<number>('rotationFilters'),
+    rotationAugment: typed<TrainConfig['rotationAugment']>('rotationAugment'),
   };
 }

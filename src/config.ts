@@ -76,6 +76,10 @@ export function scoresOfRun(train: Pick<TrainConfig, 'rotationPasses'>): Novelty
 export const CELL_NEIGHBOURHOODS = ['position', 'pooled'] as const;
 export type CellNeighbourhood = (typeof CELL_NEIGHBOURHOODS)[number];
 
+/** What the rotation net sees of a training picture (TrainConfig.rotationAugment). */
+export const ROTATION_AUGMENTS = ['none', 'flip-shift'] as const;
+export type RotationAugment = (typeof ROTATION_AUGMENTS)[number];
+
 /** Where the networks' BatchNorm inference statistics come from (TrainConfig.batchNormStatistics). */
 export const BATCHNORM_STATISTICS = ['moving', 'pictures'] as const;
 export type BatchNormStatistics = (typeof BATCHNORM_STATISTICS)[number];
@@ -200,6 +204,11 @@ export interface TrainConfig {
   rotationBatchSize: number;
   /** Filters of the rotation net's first block; the next three have 2×, 4× and 8× as many. */
   rotationFilters: number;
+  /**
+   * What the rotation net sees of a training picture: the picture itself ('none'), or 'flip-shift', mirrored
+   * left-right at random and shifted by up to an eighth of its side (src/train/rotation-augment.ts).
+   */
+  rotationAugment: RotationAugment;
   /** The rotation net's Adam learning rate. */
   rotationLearningRate: number;
   /** Seed for weight initialisation, the validation split, shuffling and noise. */
@@ -268,6 +277,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   rotationPasses: 0,
   rotationBatchSize: 32,
   rotationFilters: 32,
+  rotationAugment: 'none',
   rotationLearningRate: 0.001,
   seed: 42,
   limit: 0,

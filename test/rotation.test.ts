@@ -7,6 +7,7 @@ import { createNets } from '../src/train/nets';
 import { makeRotationOptimizer, rotationStep } from '../src/train/rotation-step';
 import { combinedNovelty, rotationAccuracy, rotationNovelty, scaleOf } from '../src/score/rotation-score';
 import { strokeImages, useTestBackend } from './helpers/fixtures';
+import { flipShift, maxShift } from '../src/train/rotation-augment';
 
 const cfg = { ...DEFAULT_TRAIN_CONFIG, rotationPasses: 1 };
 const snapshot = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
@@ -110,4 +111,29 @@ test('the combined score sums each part standardised by its validation mean and 
   const got = combinedNovelty([0.5, 0.7, 0.3], [1, 5, -1], scales);
   // (0.5 − 0.5)/0.1 + (1 − 1)/2 = 0; (0.7 − 0.5)/0.1 + (5 − 1)/2 = 2 + 2; (0.3 − 0.5)/0.1 + (−1 − 1)/2 = −2 − 1.
   assert.deepEqual(Array.from(got).map((v) => +v.toFixed(5)), [0, 4, -3]);
+});
+
+test('flip-shift mirrors and shifts each picture exactly as drawn, the border reflected in', async () => {
+  await useTestBackend();
+  const s = 16;
+  const m = maxShift(s);
+  assert.equal(m, 2);
+  const x = tf.tensor4d(Array.from({ length: 2 * s * s * 2 }, (_, i) => i), [2, s, s, 2]);
+  // Picture 0: not mirrored (0.9), shifted by (m, m), the middle of 0 … 2m: itself. Picture 1: mirrored (0.1), its
+  // crop starting at row 0 and column 2m of the padded picture.
+  const draws = [0.9, 0.5, 0.5, 0.1, 0, 1 - 1e-9];
+  let k = 0;
+  const y = flipShift(x, () => draws[k++]).arraySync();
+  const xa = x.arraySync();
+  const reflect = (t: number) => (t < 0 ? -t : t >= s ? 2 * (s - 1) - t : t);
+  for (let i = 0; i < s; i++) {
+    for (let j = 0; j < s; j++) {
+      for (let c = 0; c < 2; c++) {
+        assert.ok(Math.abs(y[0][i][j][c] - xa[0][i][j][c]) < 1e-3, `picture 0 at ${i},${j}`);
+        const want = xa[1][reflect(i - m)][s - 1 - reflect(j + m)][c];
+        assert.ok(Math.abs(y[1][i][j][c] - want) < 1e-3, `picture 1 at ${i},${j}: ${y[1][i][j][c]} vs ${want}`);
+      }
+    }
+  }
+  x.dispose();
 });

@@ -174,7 +174,7 @@ test('a run folder from an earlier alocc (run file version 2) gets one line sayi
 
 test('version-3 to 7 run folders open as version 8 with the settings they were made with', () => {
   // None of them had a rotation net or its settings.
-  const { rotationPasses: _p, rotationBatchSize: _b, rotationLearningRate: _l, rotationFilters: _f, ...before8 } = validRun().config.train;
+  const { rotationPasses: _p, rotationBatchSize: _b, rotationLearningRate: _l, rotationFilters: _f, rotationAugment: _g, ...before8 } = validRun().config.train;
   // Version 3: before --memory-coreset (its memory is the stored sample), --cell-pooling (cell means),
   // --batchnorm-statistics (moving averages) and the maps' settings (same-position cells, the local score's top 3).
   const { memoryCoreset: _dropped, cellPooling: _none, batchNormStatistics: _moving, cellNeighbourhood: _n, localTopK: _k, ...train3 } = before8;

@@ -25,6 +25,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   memoryCoreset: '--memory-coreset',
   rotationPasses: '--rotation-passes',
   rotationFilters: '--rotation-filters',
+  rotationAugment: '--rotation-augment',
 };
 
 const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

@@ -55,7 +55,7 @@ function upgradeOlderVersions(parsed: unknown): void {
   if (run?.format !== 'alocc-run' || typeof v !== 'number' || v < 3 || v > 7 || typeof train !== 'object' || train === null) return;
   // A file that already names a field its version lacked is not one alocc wrote: left to be refused by its version.
   const lacked = [
-    'rotationPasses', 'rotationBatchSize', 'rotationLearningRate', 'rotationFilters',
+    'rotationPasses', 'rotationBatchSize', 'rotationLearningRate', 'rotationFilters', 'rotationAugment',
     ...(v <= 6 ? ['cellNeighbourhood', 'localTopK'] : []), ...(v <= 5 ? ['batchNormStatistics'] : []), ...(v <= 4 ? ['cellPooling'] : []), ...(v === 3 ? ['memoryCoreset'] : []),
   ];
   if (lacked.some((k) => k in train)) return;
@@ -70,6 +70,7 @@ function upgradeOlderVersions(parsed: unknown): void {
   train.rotationBatchSize = 32;
   train.rotationLearningRate = 0.001;
   train.rotationFilters = 32;
+  train.rotationAugment = 'none';
   run.version = RUN_FILE_VERSION;
 }
 

@@ -1,4 +1,4 @@
-import { BATCHNORM_STATISTICS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore, scoresOfRun } from '../config';
+import { BATCHNORM_STATISTICS, ROTATION_AUGMENTS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore, scoresOfRun } from '../config';
 import type { FolderReport } from '../data/folder';
 import { CellCalibration, cellCalibrationProblem } from '../score/cell-scale';
 import { EPOCH_CELLS_FILE } from './paths';
@@ -175,6 +175,7 @@ function configProblem(config: unknown): string | null {
   for (const k of ['seed', 'limit', 'memorySize', 'memoryCoreset']) if (!isCount(train[k], 0)) return `config.train.${k} is not a whole number >= 0`;
   for (const k of ['rotationPasses']) if (!isCount(train[k], 0, 100)) return `config.train.${k} is not a whole number from 0 to 100`;
   if (!isCount(train.rotationBatchSize, 1)) return 'config.train.rotationBatchSize is not a whole number >= 1';
+  if (!(ROTATION_AUGMENTS as readonly unknown[]).includes(train.rotationAugment)) return `config.train.rotationAugment ${JSON.stringify(train.rotationAugment)} is not one of ${ROTATION_AUGMENTS.join(', ')}`;
   if (!isCount(train.rotationFilters, 1, MAX_FILTERS)) return `config.train.rotationFilters is not a width from 1 to ${MAX_FILTERS}`;
   if (!isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
     return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;

@@ -16,6 +16,7 @@ import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
 import { rotationStep } from './rotation-step';
+import { flipShift } from './rotation-augment';
 import { combinedNovelty, rotationAccuracy, scaleOf } from '../score/rotation-score';
 
 /** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
@@ -94,15 +95,19 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationSta
  * rotationBatchSize, each pass in its own seeded order. Returns the mean loss and accuracy over the steps.
  */
 function rotationSteps(job: TrainingJob, x: tf.Tensor4D, seed: number): { rotationLoss: number; rotationAccuracy: number } {
-  const { rotationPasses, rotationBatchSize } = job.config.train;
+  const { rotationPasses, rotationBatchSize, rotationAugment } = job.config.train;
   const n = x.shape[0];
+  const augment = mulberry32(derivedSeed(seed, 5, 0));
   let loss = 0;
   let accuracy = 0;
   let steps = 0;
   for (let pass = 0; pass < rotationPasses; pass++) {
     const order = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), mulberry32(derivedSeed(seed, 4, pass)));
     for (let start = 0; start < n; start += rotationBatchSize) {
-      const chunk = tf.tidy(() => tf.gather(x, tf.tensor1d(order.subarray(start, Math.min(n, start + rotationBatchSize)), 'int32')) as tf.Tensor4D);
+      const chunk = tf.tidy(() => {
+        const picked = tf.gather(x, tf.tensor1d(order.subarray(start, Math.min(n, start + rotationBatchSize)), 'int32')) as tf.Tensor4D;
+        return rotationAugment === 'flip-shift' ? flipShift(picked, augment) : picked;
+      });
       try {
         const step = rotationStep(job.nets.rotation!, chunk);
         loss += step.rotationLoss;

@@ -1,0 +1,67 @@
+/**
+ * Research probe (issue 22): label-free ways to combine the scores a rotation run computes, from its stored files
+ * alone. For each run: knn, rotation and local scores on the test pictures and on the run's stored validation
+ * pictures; each standardised on the validation pictures; then AUROC of several combinations.
+ *
+ *   npx tsx bench/research/combine-scores.ts RUNS_DIR TASKS_DIR        (runs: RUNS_DIR/<task>, tasks: TASKS_DIR/<task>/{normal,novel})
+ *
+ * Prints one JSON line per task and a mean line.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { selectBackend } from '../../src/backend';
+import { openRun } from '../../src/run/open';
+import { floatsOf } from '../../src/data/source';
+import { folderPreprocessing } from '../../src/data/folder';
+import { labelledFolders } from '../../src/data/test-images';
+import { scoreImages } from '../../src/score/scorer';
+import { cellScorer } from '../../src/eval/cell-scores';
+import { scaleOf } from '../../src/score/rotation-score';
+import { auroc } from '../../src/eval/metrics';
+
+async function main() {
+  const [runsDir, tasksDir] = process.argv.slice(2);
+  await selectBackend('wasm');
+  const rows: Record<string, number>[] = [];
+  for (const task of fs.readdirSync(runsDir).filter((t) => fs.existsSync(path.join(runsDir, t, 'run.json'))).sort()) {
+    const opened = openRun(path.join(runsDir, task));
+    const { size, channels } = opened.preprocessing;
+    const { test } = await labelledFolders(path.join(tasksDir, task, 'normal'), path.join(tasksDir, task, 'novel'), folderPreprocessing(size, channels, 'fill'));
+    const val = opened.validationImages()!;
+    const cells = cellScorer(opened);
+    const scores = (pixels: Float32Array, n: number) => {
+      const s = scoreImages(opened, pixels, n, opened.preprocessing);
+      return { knn: s.novelty.knn, rotation: s.novelty.rotation, local: cells.localScores(pixels, n) };
+    };
+    const t = scores(floatsOf(test), test.count);
+    const v = scores(floatsOf(val), val.count);
+    const z = (name: 'knn' | 'rotation' | 'local') => {
+      const { mean, sd } = scaleOf(v[name]);
+      return Array.from(t[name], (x) => (x - mean) / sd);
+    };
+    const [zk, zr, zl] = [z('knn'), z('rotation'), z('local')];
+    const acc = opened.record.rotationAccuracy ?? 0.25;
+    const w = Math.max(0, (acc - 0.25) / 0.75);
+    const novel = test.isNovel;
+    const row = {
+      knn: auroc(t.knn, novel), rotation: auroc(t.rotation, novel), local: auroc(t.local, novel),
+      knnRot: auroc(zk.map((a, i) => a + zr[i]), novel),
+      knnRotAccW: auroc(zk.map((a, i) => a + w * zr[i]), novel),
+      knnLocal: auroc(zk.map((a, i) => a + zl[i]), novel),
+      knnRotLocal: auroc(zk.map((a, i) => a + zr[i] + zl[i]), novel),
+      maxKnnRot: auroc(zk.map((a, i) => Math.max(a, zr[i])), novel),
+      accuracy: acc,
+    };
+    rows.push(row);
+    console.log(JSON.stringify({ task, ...Object.fromEntries(Object.entries(row).map(([k, x]) => [k, +x.toFixed(4)])) }));
+    cells.dispose();
+    opened.dispose();
+  }
+  const keys = Object.keys(rows[0]);
+  console.log(JSON.stringify({ task: 'mean', ...Object.fromEntries(keys.map((k) => [k, +(rows.reduce((a, r) => a + r[k], 0) / rows.length).toFixed(4)])) }));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -86,15 +86,19 @@ function recipeOf(args: string[], resume = false) {
 }
 
 test('recipeFrom: typed beats preset beats default; on --resume an untyped setting is left to the run', () => {
-  const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown, batchNormStatistics: unknown) =>
-    ({ rAlpha, learningRate, noveltyScore, bce, batchNormStatistics, neighbours, cellPooling });
-  assert.deepEqual(recipeOf([]), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max', 'pictures'));
-  assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving'));
-  assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 10, 'mean-max', 'moving'));
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9', '--cell-pooling', 'mean', '--batchnorm-statistics', 'pictures']), all(3, 0.01, 'knn', 'logits', 9, 'mean', 'pictures'));
+  const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown, batchNormStatistics: unknown, rotation: Record<string, unknown> = {}) =>
+    ({ rAlpha, learningRate, noveltyScore, bce, batchNormStatistics, neighbours, cellPooling, rotationPasses: undefined, rotationFilters: undefined, rotationAugment: undefined, ...rotation });
+  // No --score and no --preset: the score is left to the run's rule (knn for grey pictures, knnRotation for colour).
+  assert.deepEqual(recipeOf([]), all(10, 0.0005, undefined, 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 32, rotationAugment: 'none' }));
+  assert.deepEqual(recipeOf(['--preset', 'recon-knn']), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 32, rotationAugment: 'none' }));
+  assert.deepEqual(recipeOf(['--score', 'knnRotation', '--rotation-passes', '3', '--rotation-filters', '16', '--rotation-augment', 'flip-shift']), all(10, 0.0005, 'knnRotation', 'logits', 10, 'mean-max', 'pictures', { rotationPasses: 3, rotationFilters: 16, rotationAugment: 'flip-shift' }));
+  const r = { rotationFilters: 32, rotationAugment: 'none' };
+  assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving', r));
+  assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 10, 'mean-max', 'moving', r));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9', '--cell-pooling', 'mean', '--batchnorm-statistics', 'pictures']), all(3, 0.01, 'knn', 'logits', 9, 'mean', 'pictures', r));
   // Typed values equal to the defaults still count as typed (a preset does not override them).
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--r-alpha', '10']), all(10, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving'));
-  assert.deepEqual(recipeOf(['--preset', 'seed', '--batchnorm-statistics', 'pictures']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'pictures'));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--r-alpha', '10']), all(10, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving', r));
+  assert.deepEqual(recipeOf(['--preset', 'seed', '--batchnorm-statistics', 'pictures']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'pictures', r));
   assert.deepEqual(recipeOf([], true), all(undefined, undefined, undefined, undefined, undefined, undefined, undefined));
   assert.deepEqual(recipeOf(['--preset', 'seed-logits'], true), all(0.2, 0.002, 'bce', 'logits', undefined, undefined, 'moving'));
   assert.deepEqual(recipeOf(['--score', 'mse', '--neighbours', '7'], true), all(undefined, undefined, 'mse', undefined, 7, undefined, undefined));
@@ -103,7 +107,9 @@ test('recipeFrom: typed beats preset beats default; on --resume an untyped setti
   assert.deepEqual(recipeOf(['--r-alpha', '2', '--lr', '0.1', '--bce', 'clipped'], true), all(2, 0.1, undefined, 'clipped', undefined, undefined, undefined));
   assert.throws(() => recipeOf(['--batchnorm-statistics', 'batch']), /Allowed choices are moving, pictures\./);
   assert.throws(() => recipeOf(['--preset', 'fast']), /argument 'fast' is invalid\. Allowed choices are seed, seed-logits, recon-weighted, recon-knn\./);
-  assert.throws(() => recipeOf(['--score', 'psnr']), /Allowed choices are bce, kl, mse, ink, knn\./);
+  assert.throws(() => recipeOf(['--score', 'psnr']), /Allowed choices are bce, kl, mse, ink, knn, rotation, knnRotation\./);
+  assert.throws(() => recipeOf(['--rotation-passes', '101']), /--rotation-passes must be a whole number from 0 to 100\./);
+  assert.throws(() => recipeOf(['--rotation-augment', 'crop']), /Allowed choices are none, flip-shift\./);
   assert.throws(() => recipeOf(['--bce', 'sigmoid']), /Allowed choices are logits, clipped\./);
   assert.throws(() => recipeOf(['--neighbours', '1001']), /--neighbours must be a whole number from 1 to 1000\./);
   assert.throws(() => recipeOf(['--cell-pooling', 'max']), /Allowed choices are mean, mean-max\./);
@@ -128,9 +134,12 @@ test('the shared options: flags, choices and defaults as the README gives them, 
     ['--preset', undefined, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn']],
     ['--r-alpha', 10, undefined],
     ['--lr', 0.0005, undefined],
-    ['--score', 'knn', ['bce', 'kl', 'mse', 'ink', 'knn']],
+    ['--score', 'knn', ['bce', 'kl', 'mse', 'ink', 'knn', 'rotation', 'knnRotation']],
     ['--bce', 'logits', ['logits', 'clipped']],
     ['--neighbours', 10, undefined],
+    ['--rotation-passes', 0, undefined],
+    ['--rotation-filters', 32, undefined],
+    ['--rotation-augment', 'none', ['none', 'flip-shift']],
     ['--cell-pooling', 'mean-max', ['mean', 'mean-max']],
     ['--batchnorm-statistics', 'pictures', ['moving', 'pictures']],
   ]);

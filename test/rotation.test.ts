@@ -8,6 +8,8 @@ import { makeRotationOptimizer, rotationStep } from '../src/train/rotation-step'
 import { combinedNovelty, rotationAccuracy, rotationNovelty, scaleOf } from '../src/score/rotation-score';
 import { strokeImages, useTestBackend } from './helpers/fixtures';
 import { flipShift, maxShift } from '../src/train/rotation-augment';
+import { ROTATION_PASSES_FOR_SCORE, runConfigFor, settleVerdict } from '../src/run/start';
+import { UsageError } from '../src/errors';
 
 const cfg = { ...DEFAULT_TRAIN_CONFIG, rotationPasses: 1 };
 const snapshot = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
@@ -136,4 +138,33 @@ test('flip-shift mirrors and shifts each picture exactly as drawn, the border re
     }
   }
   x.dispose();
+});
+
+test('the one label-free rule: a new run that names no score gets knnRotation on colour pictures, knn on grey', () => {
+  const fresh = () => ({ ...DEFAULT_TRAIN_CONFIG });
+  const mnist = runConfigFor({ data: { source: 'mnist', class: 3 }, checkpointDir: 'x' }, { source: 'mnist', class: 3, folder: null }, undefined);
+  assert.equal(mnist.train.noveltyScore, 'knn');
+  assert.equal(mnist.train.rotationPasses, 0);
+  let train = fresh();
+  settleVerdict(train, {}, 0); // a folder before its pictures are read: nothing decided yet
+  assert.equal(train.noveltyScore, 'knn');
+  settleVerdict(train, {}, 3);
+  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knnRotation', ROTATION_PASSES_FOR_SCORE]);
+  train = fresh();
+  settleVerdict(train, {}, 1);
+  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knn', 0]);
+  // A chosen score is kept; chosen passes are kept.
+  train = { ...fresh(), noveltyScore: 'knn' };
+  settleVerdict(train, { noveltyScore: 'knn' }, 3);
+  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knn', 0]);
+  train = { ...fresh(), rotationPasses: 1 };
+  settleVerdict(train, { rotationPasses: 1 }, 3);
+  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knnRotation', 1]);
+  assert.throws(
+    () => runConfigFor({ data: { source: 'mnist' }, checkpointDir: 'x', noveltyScore: 'rotation', rotationPasses: 0 }, { source: 'mnist', class: 1, folder: null }, undefined),
+    (err: Error) => err instanceof UsageError && /--score rotation needs the rotation net; give --rotation-passes 1 or more/.test(err.message),
+  );
+  // A resumed run keeps the verdict it was trained with, whatever its pictures.
+  const saved = { ...mnist, model: { ...mnist.model, channels: 3 }, train: { ...mnist.train, noveltyScore: 'kl' as const } };
+  assert.equal(runConfigFor({ data: { source: 'mnist' }, checkpointDir: 'x', resume: true }, mnist.data, saved).train.noveltyScore, 'kl');
 });

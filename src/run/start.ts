@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   BUILT_IN_PREPROCESSING, configDifferences, DataConfig, DatasetName, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG,
-  FOLDER_PREPROCESSING, PreprocessingConfig, ROTATION_SCORES, RunConfig, TrainConfig,
+  DEFAULT_SCORE_BY_CHANNELS, FOLDER_PREPROCESSING, PreprocessingConfig, ROTATION_SCORES, RunConfig, TrainConfig,
 } from '../config';
 import { UsageError } from '../errors';
 import { describeWriteError } from '../fsutil';
@@ -102,12 +102,26 @@ export function runConfigFor(req: RunRequest, data: DataConfig, saved: RunConfig
   for (const key of Object.keys(train) as (keyof TrainConfig)[]) {
     if (req[key] !== undefined) (train as unknown as Record<string, unknown>)[key] = req[key];
   }
-  // A rotation score needs the rotation net: it trains with the passes measured (docs/research.md) unless told otherwise.
-  if ((ROTATION_SCORES as readonly string[]).includes(train.noveltyScore) && train.rotationPasses === 0) {
-    if (req.rotationPasses === 0) throw new UsageError(`--score ${train.noveltyScore} needs the rotation net; give --rotation-passes 1 or more, or another --score`);
+  if (req.noveltyScore !== undefined && (ROTATION_SCORES as readonly string[]).includes(req.noveltyScore) && train.rotationPasses === 0 && req.rotationPasses === 0) {
+    throw new UsageError(`--score ${req.noveltyScore} needs the rotation net; give --rotation-passes 1 or more, or another --score`);
+  }
+  const shape = shapeOf(req, data, saved);
+  // A resumed run keeps its verdict; a new one's is settled now, or for a folder once its channels are known.
+  if (!saved) settleVerdict(train, req, shape.model.channels);
+  return { data, ...shape, train };
+}
+
+/**
+ * The verdict of a new run whose score was not chosen (no --score, no --preset), by the one label-free rule: colour
+ * pictures get knnRotation, grey ones knn (DEFAULT_SCORE_BY_CHANNELS; docs/research.md, "The rotation net in alocc").
+ * Called again once the pictures are read, since a folder's channels are known only then (0 until then: no change).
+ * A rotation score always gets the rotation net: ROTATION_PASSES_FOR_SCORE passes unless --rotation-passes said.
+ */
+export function settleVerdict(train: TrainConfig, req: Pick<RunRequest, 'noveltyScore' | 'rotationPasses'>, channels: number): void {
+  if (req.noveltyScore === undefined && (channels === 1 || channels === 3)) train.noveltyScore = DEFAULT_SCORE_BY_CHANNELS[channels];
+  if ((ROTATION_SCORES as readonly string[]).includes(train.noveltyScore) && train.rotationPasses === 0 && req.rotationPasses === undefined) {
     train.rotationPasses = ROTATION_PASSES_FOR_SCORE;
   }
-  return { data, ...shapeOf(req, data, saved), train };
 }
 
 /** Makes the run folder and locks it for this process, tidying what a killed training left; returns the release. */

@@ -18,6 +18,14 @@ import { scoreImages } from '../../src/score/scorer';
 import { cellScorer } from '../../src/eval/cell-scores';
 import { scaleOf } from '../../src/score/rotation-score';
 import { auroc } from '../../src/eval/metrics';
+import { rotationNovelty } from '../../src/score/rotation-score';
+
+/** The pictures mirrored left-right (HWC, concatenated). */
+function mirrored(pixels: Float32Array, n: number, s: number, c: number): Float32Array {
+  const out = new Float32Array(pixels.length);
+  for (let i = 0; i < n; i++) for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) for (let k = 0; k < c; k++) out[((i * s + y) * s + x) * c + k] = pixels[((i * s + y) * s + (s - 1 - x)) * c + k];
+  return out;
+}
 
 async function main() {
   const [runsDir, tasksDir] = process.argv.slice(2);
@@ -31,21 +39,24 @@ async function main() {
     const cells = cellScorer(opened);
     const scores = (pixels: Float32Array, n: number) => {
       const s = scoreImages(opened, pixels, n, opened.preprocessing);
-      return { knn: s.novelty.knn, rotation: s.novelty.rotation, local: cells.localScores(pixels, n) };
+      const flipped = rotationNovelty(opened.rotation!, mirrored(pixels, n, size, channels), n, size, channels);
+      return { knn: s.novelty.knn, rotation: s.novelty.rotation, rotationTta: s.novelty.rotation.map((r, i) => (r + flipped[i]) / 2), local: cells.localScores(pixels, n) };
     };
     const t = scores(floatsOf(test), test.count);
     const v = scores(floatsOf(val), val.count);
-    const z = (name: 'knn' | 'rotation' | 'local') => {
+    const z = (name: 'knn' | 'rotation' | 'local' | 'rotationTta') => {
       const { mean, sd } = scaleOf(v[name]);
       return Array.from(t[name], (x) => (x - mean) / sd);
     };
-    const [zk, zr, zl] = [z('knn'), z('rotation'), z('local')];
+    const [zk, zr, zl, zt] = [z('knn'), z('rotation'), z('local'), z('rotationTta')];
     const acc = opened.record.rotationAccuracy ?? 0.25;
     const w = Math.max(0, (acc - 0.25) / 0.75);
     const novel = test.isNovel;
     const row = {
       knn: auroc(t.knn, novel), rotation: auroc(t.rotation, novel), local: auroc(t.local, novel),
       knnRot: auroc(zk.map((a, i) => a + zr[i]), novel),
+      rotationTta: auroc(t.rotationTta, novel),
+      knnRotTta: auroc(zk.map((a, i) => a + zt[i]), novel),
       knnRotAccW: auroc(zk.map((a, i) => a + w * zr[i]), novel),
       knnLocal: auroc(zk.map((a, i) => a + zl[i]), novel),
       knnRotLocal: auroc(zk.map((a, i) => a + zr[i] + zl[i]), novel),

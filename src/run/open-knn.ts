@@ -22,8 +22,8 @@ export function memoryReader(at: RunAtEpoch): (target: Uint8Array) => void {
   return (target) => readVerifiedInto(epochDir, EPOCH_MEMORY_FILE, at.record.checksums, target, describe);
 }
 
-/** The float32 weights whose names `keep` accepts, by name, from a model's manifest and bytes. */
-function weightsByName(specs: WeightSpec[], data: Buffer, file: string, keep: (name: string) => boolean): Map<string, Float32Array> {
+/** The float32 weights whose names `keep` accepts, by name, from a model's manifest and bytes (open-rotation.ts reads with it too). */
+export function weightsByName(specs: WeightSpec[], data: Buffer, file: string, keep: (name: string) => boolean): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   let at = 0;
   for (const s of specs) {

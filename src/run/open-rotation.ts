@@ -22,7 +22,12 @@ const pair = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : [Numb
 
 /** The rotation net of the run at `at`'s epoch, folded; refused where the files are not the net alocc trains. */
 export function openRotationNet(at: RunAtEpoch): CompiledRotationNet {
-  const { jsonFile, json, specs, data } = readModelFiles(epochDirFor(at.dir, at.epoch), 'rotation', at.record.checksums);
+  return readRotationNet(epochDirFor(at.dir, at.epoch), at.record.checksums);
+}
+
+/** The rotation net in `epochDir`/rotation/, verified against `checksums` and folded. */
+export function readRotationNet(epochDir: string, checksums: Record<string, string>): CompiledRotationNet {
+  const { jsonFile, json, specs, data } = readModelFiles(epochDir, 'rotation', checksums);
   const weights = weightsByName(specs, data, jsonFile, (name) => name.startsWith('rot_'));
   const layers: { class_name: string; config: LayerConfig }[] = json?.modelTopology?.model_config?.config?.layers ?? json?.modelTopology?.config?.layers ?? [];
   const notOurs = (what: string) => new AloccError(`${jsonFile}: ${what}; not an alocc rotation net, retrain`);

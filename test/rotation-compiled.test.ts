@@ -74,10 +74,13 @@ test('the compiled rotation score equals rotationNovelty of the same saved net, 
       const folded = readRotationNet(dir, checksums);
       assert.equal(folded.shrink, rotationShrink(side));
       const score = compiledRotationScorer(native, folded, side, channels);
+      // An addon built before maxPool2: the max pools in JavaScript.
+      const older = compiledRotationScorer({ ...native, maxPool2: undefined }, folded, side, channels);
       // 1 picture first (the heap sized for it), then more than a pass holds (it grows, then runs two passes).
       for (const count of [1, 37]) {
         const pixels = uniform(count * side * side * channels, 7 * side + count);
         const compiled = score(pixels, count);
+        assert.deepEqual(older(pixels, count), compiled, `${side}×${side}×${channels}: the max pools in JavaScript give the addon's numbers`);
         const reference = rotationNovelty(net, pixels, count, side, channels);
         assert.ok(compiled.every(Number.isFinite));
         const spread = Math.max(...reference) - Math.min(...reference);
@@ -103,6 +106,27 @@ test('turnedSource turns as numpy.rot90 does, anticlockwise; the max pool clips 
   heap.set([-9, -8, -7, -6, -5, -4, -3, -2, -1]);
   maxPool2Same(heap, 0, 1, 3, 1, 9);
   assert.deepEqual(Array.from(heap.subarray(9)), [-5, -4, -2, -1]);
+});
+
+test('the addon\'s maxPool2 gives the JavaScript pool\'s numbers at even and odd sides, and refuses operands outside the heap or overlapping', () => {
+  loadNativeKernels();
+  const native = active();
+  assert.ok(native?.maxPool2, 'the addon is built with maxPool2');
+  for (const [t, side, ch] of [[3, 1, 1], [2, 2, 3], [3, 3, 1], [2, 7, 5], [2, 8, 32], [1, 17, 3], [2, 16, 64]]) {
+    const half = Math.ceil(side / 2);
+    const n = t * side * side * ch;
+    const m = t * half * half * ch;
+    // Values of both signs: a padded 0 would win the clipped cells of the negative ones.
+    const heap = uniform(n + 2 * m, side * 31 + ch).map((v) => v - 0.5);
+    native.maxPool2(heap, Int32Array.from([t, side, ch, 0, n]));
+    maxPool2Same(heap, 0, t, side, ch, n + m);
+    assert.deepEqual(heap.subarray(n, n + m), heap.subarray(n + m, n + 2 * m), `t ${t}, side ${side}, ${ch} channels`);
+  }
+  const heap = new Float32Array(64);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([1, 8, 1, 0, 60])), /maxPool2/);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([1, 4, 1, 0, 8])), /overlap/);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([1, 4, 0, 0, 32])), /positive/);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([65536, 65536, 65536, 0, 32])), /too large/);
 });
 
 test('a rotation net that is not the one alocc trains is refused, naming what is wrong', async () => {

@@ -3,8 +3,9 @@
  * knnRotation verdict (src/api/compiled-engine.ts). The same numbers as rotationNovelty (rotation-score.ts) on the
  * rotation net in inference mode, to float rounding: each picture is turned by 0-3 quarter turns here (numpy's rot90,
  * anticlockwise, as quarterTurn), all 4·n turned pictures of a pass run through the net in one batch: the 3×3 convs,
- * their BatchNorm folded in (src/run/open-rotation.ts) and LeakyReLU fused, on the addon's conv; the average-pooling
- * shrink, the 2×2 'same' max pools, the global mean and the Dense(4) logits are plain loops.
+ * their BatchNorm folded in (src/run/open-rotation.ts) and LeakyReLU fused, on the addon's conv, and the 2×2 'same'
+ * max pools on its maxPool2 (a JavaScript loop on older addons); the average-pooling shrink, the quarter turns, the
+ * global mean and the Dense(4) logits are plain loops.
  */
 import { AloccError } from '../errors';
 import { largeFloats, NativeKernels } from '../kernels/addon';
@@ -30,20 +31,48 @@ export interface CompiledRotationNet {
 export type RotationScorer = (pixels: Float32Array, count: number) => Float32Array;
 
 /**
- * Index, in a side×side picture's pixels, of the pixel that lands at (r, c) when it is turned by `k` quarter turns
- * anticlockwise: numpy's rot90(x, k), i.e. quarterTurn's reverse(transpose(x), rows) k times.
+ * Where a side×side picture turned by `k` quarter turns anticlockwise (numpy's rot90(x, k), i.e. quarterTurn's
+ * reverse(transpose(x), rows) k times) takes its pixels from: the turned pixel (r, c) is the picture's pixel
+ * start + r·down + c·right (pixel indices, row-major).
  */
-export function turnedSource(k: number, side: number, r: number, c: number): number {
-  const last = side - 1;
+export function turnSteps(k: number, side: number): { start: number; down: number; right: number } {
   switch (k) {
-    case 0: return r * side + c;
-    case 1: return c * side + (last - r);
-    case 2: return (last - r) * side + (last - c);
-    default: return (last - c) * side + r;
+    case 0: return { start: 0, down: side, right: 1 };
+    case 1: return { start: side - 1, down: -1, right: side };
+    case 2: return { start: side * side - 1, down: -side, right: -1 };
+    default: return { start: (side - 1) * side, down: 1, right: -side };
+  }
+}
+
+/** Index, in a side×side picture's pixels, of the pixel that lands at (r, c) when it is turned by `k` quarter turns. */
+export function turnedSource(k: number, side: number, r: number, c: number): number {
+  const { start, down, right } = turnSteps(k, side);
+  return start + r * down + c * right;
+}
+
+/**
+ * heap[out ..] ← the `n` pictures (side `s`, `ch` channels, at `from`[src + q·s·s·ch]) turned by k, for k = 0..3 in
+ * turn: turned k of picture q at index k·n + q.
+ */
+function writeTurns(from: Float32Array, src: number, n: number, s: number, ch: number, heap: Float32Array, out: number): void {
+  let o = out;
+  for (let k = 0; k < TURNS; k++) {
+    const { start, down, right } = turnSteps(k, s);
+    for (let q = 0; q < n; q++) {
+      const base = src + q * s * s * ch;
+      for (let i = 0; i < s; i++) {
+        let p = start + i * down;
+        for (let j = 0; j < s; j++, p += right) {
+          const at = base + p * ch;
+          for (let c = 0; c < ch; c++) heap[o++] = from[at + c];
+        }
+      }
+    }
   }
 }
 
 /**
+ * The max pool in JavaScript, for addons built before maxPool2 (native/ops.c max_pool2, the same numbers):
  * x [t, side, side, ch] → out [t, ⌈side/2⌉, ⌈side/2⌉, ch]: tfjs's 2×2 stride-2 'same' max pool, whose padding (at an
  * odd side, one row below and one column right) never wins, so the window is clipped at the border.
  */
@@ -70,6 +99,25 @@ export function maxPool2Same(heap: Float32Array, x: number, t: number, side: num
           const m1 = p > q ? p : q;
           const m2 = u > v ? u : v;
           heap[o++] = m1 > m2 ? m1 : m2;
+        }
+      }
+    }
+  }
+}
+
+/** small ← the `n` pictures (side `side`, `ch` channels) average-pooled over p×p cells ('valid': side ⌊side/p⌋). */
+function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array): void {
+  const s = Math.floor(side / p);
+  const inv = 1 / (p * p);
+  let o = 0;
+  for (let q = 0; q < n; q++) {
+    const base = q * side * side * ch;
+    for (let i = 0; i < s; i++) {
+      for (let j = 0; j < s; j++) {
+        for (let c = 0; c < ch; c++) {
+          let sum = 0;
+          for (let y = 0; y < p; y++) for (let x = 0; x < p; x++) sum += pixels[base + ((i * p + y) * side + j * p + x) * ch + c];
+          small[o++] = sum * inv;
         }
       }
     }
@@ -110,6 +158,9 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
   const last = blocks[blocks.length - 1].co;
   const lastArea = sides[blocks.length] * sides[blocks.length];
   const mean = new Float64Array(last);
+  const s0 = sides[0];
+  const inv = 1 / (shrink * shrink);
+  let small = new Float32Array(0);
 
   const pass = (pixels: Float32Array, n: number, out: Float32Array, at: number) => {
     if (n > room) grow(Math.max(n, Math.min(CHUNK, 2 * room)));
@@ -117,21 +168,25 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
     const a = fixed;
     const bOff = fixed + t * perIn;
     // The turned pictures, shrunk: turned k of picture q at index k·n + q.
-    const s0 = sides[0];
-    const inv = 1 / (shrink * shrink);
-    let o = a;
-    for (let k = 0; k < TURNS; k++) {
-      for (let q = 0; q < n; q++) {
-        const src = q * perPicture;
-        for (let i = 0; i < s0; i++) {
-          for (let j = 0; j < s0; j++) {
-            if (shrink === 1) {
-              const p = src + turnedSource(k, side, i, j) * channels;
-              for (let c = 0; c < channels; c++) heap[o++] = pixels[p + c];
-            } else {
+    if (shrink === 1) writeTurns(pixels, 0, n, side, channels, heap, a);
+    else if (side % shrink === 0) {
+      // The shrink's cells tile the picture, so they turn with it: shrink once, then turn the small pictures.
+      if (small.length < n * s0 * s0 * channels) small = new Float32Array(n * s0 * s0 * channels);
+      shrinkInto(pixels, n, side, channels, shrink, small);
+      writeTurns(small, 0, n, s0, channels, heap, a);
+    } else {
+      // Cells that leave a border out: which border depends on the turn, so each turned picture is shrunk.
+      let o = a;
+      for (let k = 0; k < TURNS; k++) {
+        const { start, down, right } = turnSteps(k, side);
+        for (let q = 0; q < n; q++) {
+          const src = q * perPicture;
+          for (let i = 0; i < s0; i++) {
+            for (let j = 0; j < s0; j++) {
+              const corner = start + i * shrink * down + j * shrink * right;
               for (let c = 0; c < channels; c++) {
                 let sum = 0;
-                for (let y = 0; y < shrink; y++) for (let x = 0; x < shrink; x++) sum += pixels[src + turnedSource(k, side, i * shrink + y, j * shrink + x) * channels + c];
+                for (let y = 0; y < shrink; y++) for (let x = 0; x < shrink; x++) sum += pixels[src + (corner + y * down + x * right) * channels + c];
                 heap[o++] = sum * inv;
               }
             }
@@ -146,7 +201,8 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
       const padLeft = Math.floor((b.kw - 1) / 2);
       const params = Int32Array.from([t, s, s, b.ci, b.kh, b.kw, b.co, s, s, 1, 1, padTop, padLeft, a, weightOffsets[i].filter, bOff, weightOffsets[i].bias, LEAKY_RELU]);
       native.conv(0, heap, params, b.alpha);
-      maxPool2Same(heap, bOff, t, s, b.co, a);
+      if (native.maxPool2) native.maxPool2(heap, Int32Array.from([t, s, b.co, bOff, a]));
+      else maxPool2Same(heap, bOff, t, s, b.co, a);
     });
     // Global mean, logits, log-softmax at each picture's own turn.
     const scores = new Float64Array(n);

@@ -39,9 +39,10 @@ async function savedNet(size: number, channels: number, filters: number, seed: n
     // The kernels as initialised (so the logits stay moderate, as a trained net's); the rest random: variances
     // positive and away from 0, means, shifts and biases around 0.
     if (name.endsWith('kernel')) return w.read().clone();
-    const u = uniform(w.shape.reduce((a, b) => a * b, 1), k++);
+    const shape = w.shape as number[]; // a weight's shape is known
+    const u = uniform(shape.reduce((a, b) => a * b, 1), k++);
     const values = name.endsWith('moving_variance') ? u.map((v) => 0.2 + v) : name.endsWith('gamma') ? u.map((v) => 0.5 + v) : u.map((v) => (v - 0.5) * 0.4);
-    return tf.tensor(values, w.shape);
+    return tf.tensor(values, shape);
   }));
   const dir = path.join(work, `${size}-${channels}-${filters}-${seed}`);
   fs.mkdirSync(path.join(dir, 'rotation'), { recursive: true });

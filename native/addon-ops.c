@@ -37,6 +37,24 @@ static napi_value js_column_max(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* maxPool2(heap, p: Int32Array [t, side, channels, x, out]): out [t, ⌈side/2⌉, ⌈side/2⌉, channels] = x [t, side, side,
+ * channels] max-pooled 2×2 at stride 2, tfjs's 'same' (ops.c max_pool2); x and out must not overlap. */
+static napi_value js_max_pool2(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 5, "maxPool2(heap, Int32Array [t, side, channels, x, out])");
+  if (p[0] <= 0 || p[1] <= 0 || p[2] <= 0) return throw_error(env, "maxPool2: t, side and channels must be positive");
+  /* Checked in double first: four int32 factors can overflow size_t. */
+  if ((double)p[0] * p[1] * p[1] * p[2] > (double)MAX_ELEMENTS) return throw_error(env, "maxPool2: tensor too large");
+  size_t half = ((size_t)p[1] + 1) / 2;
+  size_t n = (size_t)p[0] * p[1] * p[1] * p[2], m = (size_t)p[0] * half * half * p[2];
+  static const char *const names[2] = {"x", "out"};
+  if (!operands_in_heap(env, "maxPool2", names, p + 3, (size_t[]){n, m}, 2, heap_len)) return NULL;
+  if ((size_t)p[3] < (size_t)p[4] + m && (size_t)p[4] < (size_t)p[3] + n) return throw_error(env, "maxPool2: x and out overlap");
+  pthread_mutex_lock(&op_lock);
+  max_pool2(heap + p[3], p[0], p[1], p[2], heap + p[4]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
 static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
   HEAP_CALL(0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])");
@@ -167,6 +185,7 @@ void export_op_entries(napi_env env, napi_value exports) {
   EXPORT("widenHalves", js_widen_halves)
   EXPORT("columnSums", js_column_sums)
   EXPORT("columnMax", js_column_max)
+  EXPORT("maxPool2", js_max_pool2)
   EXPORT("columnProductSums", js_column_product_sums)
   EXPORT("channelAffine", js_channel_affine)
   EXPORT("channelOp", js_channel_op)

@@ -107,6 +107,9 @@ int reserve_scratch(int which, size_t floats);
 
 /* out[c] = max_r x[r·stride + c] for c < cols: each anomaly-map cell's nearest memory cell (src/score/cell-search.ts) */
 void column_max(const float *x, long rows, int cols, long stride, float *out);
+/* out [t, ⌈side/2⌉, ⌈side/2⌉, ch] = x [t, side, side, ch] max-pooled over 2×2 cells at stride 2, the cells clipped at an
+ * odd side's last row and column (tfjs's 'same' max pool, whose padding never wins) */
+void max_pool2(const float *x, long t, int side, int ch, float *out);
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
 /* out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]), each term rounded as tfjs rounds it: the BatchNorm gradient's second sum. */

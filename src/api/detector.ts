@@ -202,7 +202,7 @@ export class Detector {
 
 /**
  * Opens a run folder (its run file read once, every file verified against its checksums), ready to score: on the
- * compiled knn engine where it applies (a knn verdict, backend 'auto', no details or maps, the kernels built), else on
+ * compiled engine where it applies (a knn or knnRotation verdict, backend 'auto', no details or maps, the kernels built), else on
  * TensorFlow.js (loaded only then).
  */
 export async function loadDetector(runDir: string, opts: DetectorOptions = {}): Promise<Detector> {

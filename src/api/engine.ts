@@ -1,7 +1,7 @@
 /**
  * What a Detector scores with: TensorFlow.js with all of R and D (tfjs-engine.ts, loaded only when chosen), or, for a
- * knn verdict without details on the default backend, the compiled kernels with R's first block alone
- * (compiled-engine.ts, which loads no TensorFlow.js: a cold knn score never does).
+ * knn or knnRotation verdict without details on the default backend, the compiled kernels with R's first block (and the
+ * rotation net) alone (compiled-engine.ts, which loads no TensorFlow.js: a cold knn or knnRotation score never does).
  */
 import type { BackendInfo } from '../config';
 import type { RunMaps } from './maps';

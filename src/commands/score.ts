@@ -84,7 +84,7 @@ export function overlayPathFor(dir: string, file: string): string {
 export async function score(opts: ScoreCommandOptions): Promise<{ scored: number; failed: number }> {
   const out = opts.out ?? process.stdout;
   const log = opts.log ?? process.stderr;
-  // Loaded on demand: the compiled knn engine never loads TensorFlow.js (src/api/engines.ts).
+  // Loaded on demand: the compiled engine (knn, knnRotation) never loads TensorFlow.js (src/api/compiled-engine.ts).
   const { loadDetector } = await import('../api/detector');
   const mapsDir = opts.mapsDir;
   if (mapsDir !== undefined) prepareMapsDir(mapsDir); // before the run is loaded: a bad folder costs nothing

@@ -25,6 +25,11 @@ export interface NativeKernels {
   hugeFloats(n: number): Float32Array<ArrayBuffer>;
   /** [rows, cols, stride, x, out]: out[c] = max over rows of x[r·stride + c]. Absent from addons built before it. */
   columnMax?(heap: Float32Array, params: Int32Array): void;
+  /**
+   * [t, side, channels, x, out]: out [t, ⌈side/2⌉, ⌈side/2⌉, channels] = x [t, side, side, channels] max-pooled 2×2 at
+   * stride 2, tfjs's 'same' (the cell clipped at an odd side). Absent from addons built before it.
+   */
+  maxPool2?(heap: Float32Array, params: Int32Array): void;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */

@@ -22,15 +22,22 @@ export function memoryReader(at: RunAtEpoch): (target: Uint8Array) => void {
   return (target) => readVerifiedInto(epochDir, EPOCH_MEMORY_FILE, at.record.checksums, target, describe);
 }
 
-/** The float32 weights whose names `keep` accepts, by name, from a model's manifest and bytes. */
-function weightsByName(specs: WeightSpec[], data: Buffer, file: string, keep: (name: string) => boolean): Map<string, Float32Array> {
+/**
+ * The float32 weights whose names `keep` accepts, by name, from a model's manifest and bytes (open-rotation.ts reads with
+ * it too): views into `data` where aligned, so the caller must not write to them.
+ */
+export function weightsByName(specs: WeightSpec[], data: Buffer, file: string, keep: (name: string) => boolean): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   let at = 0;
   for (const s of specs) {
     if (s.dtype !== 'float32') throw new AloccError(`${file}: weight ${s.name} is ${s.dtype}, not float32`);
     const n = s.shape.reduce((a, b) => a * b, 1);
     if (at + 4 * n > data.length) throw new AloccError(`${file} does not match its weights file: it ends before ${s.name}`);
-    if (keep(s.name)) out.set(s.name, new Float32Array(data.buffer.slice(data.byteOffset + at, data.byteOffset + at + 4 * n)));
+    if (keep(s.name)) {
+      const start = data.byteOffset + at;
+      // A view where the bytes are aligned (they are in the files alocc writes, read whole); a copy otherwise.
+      out.set(s.name, start % 4 === 0 ? new Float32Array(data.buffer, start, n) : new Float32Array(data.buffer.slice(start, start + 4 * n)));
+    }
     at += 4 * n;
   }
   return out;

@@ -5,9 +5,10 @@ import { disposeFeatureMemory, FeatureMemory, FoldedFirstBlock, memoryFromHalfBa
 import { MEMORY_LRELU } from '../score/nearest';
 import { InferenceNet, inferenceNet } from '../score/inference';
 import { disposeScoringInference, firstBlock, ScoringInference, scoringInference } from '../score/scorer';
-import { RotationCombination } from '../score/rotation-score';
+import { RotationCombination } from '../score/combined-score';
 import { loadEpochModels } from './checkpoint';
 import { memoryReader } from './open-knn';
+import { combinationOf } from './open-rotation';
 import { readVerified } from './verified';
 import { MEMORY_IMAGES_FILE, VALIDATION_IMAGES_FILE } from './paths';
 import { EpochRecord, RunFile } from './runfile';
@@ -110,8 +111,3 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
   };
 }
 
-/** knnRotation's scales at an epoch: the knn's and rotation score's validation mean and sd (checked when the run file is read). */
-export function combinationOf(record: EpochRecord): RotationCombination {
-  const { knn, rotation } = record.validation;
-  return { knn: { mean: knn.mean, sd: knn.sd! }, rotation: { mean: rotation.mean, sd: rotation.sd! } };
-}

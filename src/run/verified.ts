@@ -114,5 +114,6 @@ export function readModelFiles(epochDir: string, sub: 'r' | 'd' | 'rotation', ch
     }
     specs.push(...g.weights);
   }
-  return { jsonFile, json, specs, data: Buffer.concat(buffers) };
+  // One weights file (what alocc writes) is used as read: concatenating would copy it, and fresh memory is slow to touch.
+  return { jsonFile, json, specs, data: buffers.length === 1 ? buffers[0] : Buffer.concat(buffers) };
 }

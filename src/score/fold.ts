@@ -21,7 +21,7 @@ export function foldBatchNorm(filter: ArrayLike<number>, bias: ArrayLike<number>
     scale[c] = (bn.gamma ? bn.gamma[c] : 1) / Math.sqrt(bn.moving_variance[c] + epsilon);
     shift[c] = (bias[c] - bn.moving_mean[c]) * scale[c] + (bn.beta ? bn.beta[c] : 0);
   }
-  const folded = Float32Array.from(filter as ArrayLike<number>);
+  const folded = new Float32Array(filter as ArrayLike<number>); // a typed array copied whole, not element by element
   for (let i = 0; i < folded.length; i += channels) for (let c = 0; c < channels; c++) folded[i + c] *= scale[c];
   return { filter: folded, bias: shift };
 }

@@ -5,6 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { RunFile } from '../../src/run/runfile';
 import { readRunFile } from '../../src/run/runfile-io';
 import { openRun } from '../../src/run/open';
@@ -80,6 +81,33 @@ test('score --json, the library and the full scoring path give the same knnRotat
   } finally {
     det.dispose();
   }
+});
+
+test('the detector scores a knnRotation run on the compiled kernels, no TensorFlow.js loaded, with the TensorFlow.js engine\'s verdicts', async () => {
+  await useTestBackend();
+  const files = writeTestDigits(path.join(work, 'engines'), 7, 3).concat(writeTestDigits(path.join(work, 'engines'), 1, 3));
+  const compiled = await loadDetector(runDir('straight'));
+  const tfjs = await loadDetector(runDir('straight'), { backend: 'wasm' });
+  try {
+    assert.match(compiled.info.backend, /^compiled kernels \(.+\), no TensorFlow\.js: the knnRotation verdict/);
+    assert.doesNotMatch(tfjs.info.backend, /compiled kernels \(/);
+    const [a, b] = await Promise.all([compiled.score(files), tfjs.score(files)]);
+    a.forEach((r, i) => {
+      assert.ok(Math.abs(r.novelty - b[i].novelty) <= 1e-4 * Math.max(1, Math.abs(b[i].novelty)), `${files[i]}: compiled ${r.novelty}, tfjs ${b[i].novelty}`);
+      assert.equal(r.verdict, b[i].verdict, files[i]);
+    });
+    await assert.rejects(compiled.score(files[0], { details: true }), /give the knnRotation verdict only; load it with details: true/);
+  } finally {
+    compiled.dispose();
+    tfjs.dispose();
+  }
+  // score --json with the default backend runs it without loading TensorFlow.js.
+  const probe = spawnSync(process.execPath, ['-e', `
+    const { score } = require('./dist/src/commands/score');
+    const sink = { write: () => true };
+    score({ paths: ${JSON.stringify(files.slice(0, 2))}, model: ${JSON.stringify(runDir('straight'))}, invert: 'auto', json: true, backend: 'auto', checkpointDir: 'checkpoints', out: sink, log: sink })
+      .then(() => console.log(Object.keys(require.cache).some((k) => k.includes('@tensorflow'))));`], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8' });
+  assert.equal(probe.stdout.trim(), 'false', probe.stderr);
 });
 
 test('eval reports the rotation rows and an untrained control of the same combined verdict', () => {

@@ -1,0 +1,36 @@
+/**
+ * knnRotation's combination, without TensorFlow.js (rotation-score.ts, which needs tfjs for the rotation net, re-exports
+ * it): the knn distance and the rotation score each on its validation scale, summed. The compiled engine
+ * (src/api/compiled-engine.ts) combines with it as the TensorFlow.js engine does.
+ */
+
+/** Mean and standard deviation of a score over the validation pictures. */
+export interface ScoreScale {
+  mean: number;
+  sd: number;
+}
+
+/** The validation scales the combined score standardises its two parts with. */
+export interface RotationCombination {
+  knn: ScoreScale;
+  rotation: ScoreScale;
+}
+
+/** Mean and (population) standard deviation of `values`; the sd is never 0, so a standardised score stays finite. */
+export function scaleOf(values: ArrayLike<number>): ScoreScale {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  const mean = sum / Math.max(1, values.length);
+  let sq = 0;
+  for (let i = 0; i < values.length; i++) sq += (values[i] - mean) ** 2;
+  return { mean, sd: Math.max(Math.sqrt(sq / Math.max(1, values.length)), 1e-12) };
+}
+
+/** The combined score: (knn − its mean)/its sd + (rotation − its mean)/its sd, per picture. */
+export function combinedNovelty(knn: ArrayLike<number>, rotation: ArrayLike<number>, scales: RotationCombination): Float32Array {
+  const out = new Float32Array(knn.length);
+  for (let i = 0; i < knn.length; i++) {
+    out[i] = (knn[i] - scales.knn.mean) / scales.knn.sd + (rotation[i] - scales.rotation.mean) / scales.rotation.sd;
+  }
+  return out;
+}

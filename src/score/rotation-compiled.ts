@@ -1,0 +1,237 @@
+/**
+ * GEOM's rotation score on the compiled kernels alone, without TensorFlow.js: the compiled engine's half of a
+ * knnRotation verdict (src/api/compiled-engine.ts). The same numbers as rotationNovelty (rotation-score.ts) on the
+ * rotation net in inference mode, to float rounding: each picture is turned by 0-3 quarter turns here (numpy's rot90,
+ * anticlockwise, as quarterTurn), all 4·n turned pictures of a pass run through the net in one batch: the 3×3 convs,
+ * their BatchNorm folded in (src/run/open-rotation.ts) and LeakyReLU fused, on the addon's conv, and the 2×2 'same'
+ * max pools on its maxPool2 (a JavaScript loop on older addons); the average-pooling shrink, the quarter turns, the
+ * global mean and the Dense(4) logits are plain loops.
+ */
+import { AloccError } from '../errors';
+import { largeFloats, NativeKernels } from '../kernels/addon';
+
+/** The quarter turns the net tells apart (src/models/rotation-net.ts TURNS, which imports tfjs). */
+const TURNS = 4;
+/** The addon's conv activation code for LeakyReLU (src/kernels/native.ts ACTIVATION). */
+const LEAKY_RELU = 3;
+/** Pictures a pass: their 4 turns make batches of 128, 16 MB of the first block's output at 64×64 (shrunk to 32×32). */
+const CHUNK = 32;
+
+/** The rotation net, read and folded by src/run/open-rotation.ts. */
+export interface CompiledRotationNet {
+  /** The average-pooling factor before the blocks (1: none). */
+  shrink: number;
+  /** The four conv blocks: filter [kh, kw, ci, co] and bias with BatchNorm folded in, LeakyReLU's slope. Each is followed by a 2×2 stride-2 'same' max pool. */
+  blocks: { filter: Float32Array; bias: Float32Array; kh: number; kw: number; ci: number; co: number; alpha: number }[];
+  /** The logits: kernel [last block's co, units] and bias, after the global mean. */
+  dense: { kernel: Float32Array; bias: Float32Array; units: number };
+}
+
+/** The rotation score of each of `count` pictures (HWC, [0, 1], the run's side and channels, concatenated). */
+export type RotationScorer = (pixels: Float32Array, count: number) => Float32Array;
+
+/**
+ * Where a side×side picture turned by `k` quarter turns anticlockwise (numpy's rot90(x, k), i.e. quarterTurn's
+ * reverse(transpose(x), rows) k times) takes its pixels from: the turned pixel (r, c) is the picture's pixel
+ * start + r·down + c·right (pixel indices, row-major).
+ */
+export function turnSteps(k: number, side: number): { start: number; down: number; right: number } {
+  switch (k) {
+    case 0: return { start: 0, down: side, right: 1 };
+    case 1: return { start: side - 1, down: -1, right: side };
+    case 2: return { start: side * side - 1, down: -side, right: -1 };
+    default: return { start: (side - 1) * side, down: 1, right: -side };
+  }
+}
+
+/** Index, in a side×side picture's pixels, of the pixel that lands at (r, c) when it is turned by `k` quarter turns. */
+export function turnedSource(k: number, side: number, r: number, c: number): number {
+  const { start, down, right } = turnSteps(k, side);
+  return start + r * down + c * right;
+}
+
+/**
+ * heap[out ..] ← the `n` pictures (side `s`, `ch` channels, at `from`[src + q·s·s·ch]) turned by k, for k = 0..3 in
+ * turn: turned k of picture q at index k·n + q.
+ */
+function writeTurns(from: Float32Array, src: number, n: number, s: number, ch: number, heap: Float32Array, out: number): void {
+  let o = out;
+  for (let k = 0; k < TURNS; k++) {
+    const { start, down, right } = turnSteps(k, s);
+    for (let q = 0; q < n; q++) {
+      const base = src + q * s * s * ch;
+      for (let i = 0; i < s; i++) {
+        let p = start + i * down;
+        for (let j = 0; j < s; j++, p += right) {
+          const at = base + p * ch;
+          for (let c = 0; c < ch; c++) heap[o++] = from[at + c];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The max pool in JavaScript, for addons built before maxPool2 (native/ops.c max_pool2, the same numbers):
+ * x [t, side, side, ch] → out [t, ⌈side/2⌉, ⌈side/2⌉, ch]: tfjs's 2×2 stride-2 'same' max pool, whose padding (at an
+ * odd side, one row below and one column right) never wins, so the window is clipped at the border.
+ */
+export function maxPool2Same(heap: Float32Array, x: number, t: number, side: number, ch: number, out: number): void {
+  const half = Math.ceil(side / 2);
+  let o = out;
+  for (let img = 0; img < t; img++) {
+    const base = x + img * side * side * ch;
+    for (let i = 0; i < half; i++) {
+      const r0 = 2 * i;
+      const r1 = Math.min(r0 + 1, side - 1);
+      for (let j = 0; j < half; j++) {
+        const c0 = 2 * j;
+        const c1 = Math.min(c0 + 1, side - 1);
+        const a = base + (r0 * side + c0) * ch;
+        const b = base + (r0 * side + c1) * ch;
+        const d = base + (r1 * side + c0) * ch;
+        const e = base + (r1 * side + c1) * ch;
+        for (let c = 0; c < ch; c++) {
+          const p = heap[a + c];
+          const q = heap[b + c];
+          const u = heap[d + c];
+          const v = heap[e + c];
+          const m1 = p > q ? p : q;
+          const m2 = u > v ? u : v;
+          heap[o++] = m1 > m2 ? m1 : m2;
+        }
+      }
+    }
+  }
+}
+
+/** small ← the `n` pictures (side `side`, `ch` channels) average-pooled over p×p cells ('valid': side ⌊side/p⌋). */
+function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array): void {
+  const s = Math.floor(side / p);
+  const inv = 1 / (p * p);
+  let o = 0;
+  for (let q = 0; q < n; q++) {
+    const base = q * side * side * ch;
+    for (let i = 0; i < s; i++) {
+      for (let j = 0; j < s; j++) {
+        for (let c = 0; c < ch; c++) {
+          let sum = 0;
+          for (let y = 0; y < p; y++) for (let x = 0; x < p; x++) sum += pixels[base + ((i * p + y) * side + j * p + x) * ch + c];
+          small[o++] = sum * inv;
+        }
+      }
+    }
+  }
+}
+
+/** The compiled rotation score of the net for pictures of `side` × `side` × `channels`. */
+export function compiledRotationScorer(native: NativeKernels, net: CompiledRotationNet, side: number, channels: number): RotationScorer {
+  const { shrink, blocks, dense } = net;
+  if (dense.units !== TURNS) throw new AloccError(`the rotation net names ${dense.units} turns, not ${TURNS}; retrain`);
+  if (blocks[0].ci !== channels) throw new AloccError(`the rotation net takes ${blocks[0].ci} channels, not the run's ${channels}; retrain`);
+  // Sides: the shrunk picture's ('valid' average pool), then halved (rounded up) by each block's pool.
+  const sides = [Math.floor(side / shrink)];
+  for (let i = 0; i < blocks.length; i++) sides.push(Math.ceil(sides[i] / 2));
+  if (sides[0] < 1) throw new AloccError(`pictures of side ${side} are smaller than the rotation net's shrink ${shrink}`);
+  // Per turned picture: the largest block input (A) and block output (B).
+  const perIn = Math.max(...blocks.map((b, i) => sides[i] * sides[i] * b.ci));
+  const perOut = Math.max(...blocks.map((b, i) => sides[i] * sides[i] * b.co));
+  // The heap: [filters and biases | A | B].
+  const weightOffsets: { filter: number; bias: number }[] = [];
+  let fixed = 0;
+  for (const b of blocks) {
+    weightOffsets.push({ filter: fixed, bias: fixed + b.filter.length });
+    fixed += b.filter.length + b.bias.length;
+  }
+  let heap = new Float32Array(0);
+  let room = 0; // pictures (each 4 turned) the heap holds
+  const grow = (n: number) => {
+    const next = largeFloats(fixed + TURNS * n * (perIn + perOut));
+    blocks.forEach((b, i) => {
+      next.set(b.filter, weightOffsets[i].filter);
+      next.set(b.bias, weightOffsets[i].bias);
+    });
+    heap = next;
+    room = n;
+  };
+  const perPicture = side * side * channels;
+  const last = blocks[blocks.length - 1].co;
+  const lastArea = sides[blocks.length] * sides[blocks.length];
+  const mean = new Float64Array(last);
+  const s0 = sides[0];
+  const inv = 1 / (shrink * shrink);
+  let small = new Float32Array(0);
+
+  const pass = (pixels: Float32Array, n: number, out: Float32Array, at: number) => {
+    if (n > room) grow(Math.max(n, Math.min(CHUNK, 2 * room)));
+    const t = TURNS * n;
+    const a = fixed;
+    const bOff = fixed + t * perIn;
+    // The turned pictures, shrunk: turned k of picture q at index k·n + q.
+    if (shrink === 1) writeTurns(pixels, 0, n, side, channels, heap, a);
+    else if (side % shrink === 0) {
+      // The shrink's cells tile the picture, so they turn with it: shrink once, then turn the small pictures.
+      if (small.length < n * s0 * s0 * channels) small = new Float32Array(n * s0 * s0 * channels);
+      shrinkInto(pixels, n, side, channels, shrink, small);
+      writeTurns(small, 0, n, s0, channels, heap, a);
+    } else {
+      // Cells that leave a border out: which border depends on the turn, so each turned picture is shrunk.
+      let o = a;
+      for (let k = 0; k < TURNS; k++) {
+        const { start, down, right } = turnSteps(k, side);
+        for (let q = 0; q < n; q++) {
+          const src = q * perPicture;
+          for (let i = 0; i < s0; i++) {
+            for (let j = 0; j < s0; j++) {
+              const corner = start + i * shrink * down + j * shrink * right;
+              for (let c = 0; c < channels; c++) {
+                let sum = 0;
+                for (let y = 0; y < shrink; y++) for (let x = 0; x < shrink; x++) sum += pixels[src + (corner + y * down + x * right) * channels + c];
+                heap[o++] = sum * inv;
+              }
+            }
+          }
+        }
+      }
+    }
+    // The blocks: conv (A → B) with BatchNorm and LeakyReLU, max pool (B → A).
+    blocks.forEach((b, i) => {
+      const s = sides[i];
+      const padTop = Math.floor((b.kh - 1) / 2); // tfjs's 'same' at stride 1: any extra row and column go below and right
+      const padLeft = Math.floor((b.kw - 1) / 2);
+      const params = Int32Array.from([t, s, s, b.ci, b.kh, b.kw, b.co, s, s, 1, 1, padTop, padLeft, a, weightOffsets[i].filter, bOff, weightOffsets[i].bias, LEAKY_RELU]);
+      native.conv(0, heap, params, b.alpha);
+      if (native.maxPool2) native.maxPool2(heap, Int32Array.from([t, s, b.co, bOff, a]));
+      else maxPool2Same(heap, bOff, t, s, b.co, a);
+    });
+    // Global mean, logits, log-softmax at each picture's own turn.
+    const scores = new Float64Array(n);
+    const logits = new Float64Array(TURNS);
+    for (let img = 0; img < t; img++) {
+      const k = Math.floor(img / n);
+      mean.fill(0);
+      const base = a + img * lastArea * last;
+      for (let p = 0; p < lastArea; p++) for (let c = 0; c < last; c++) mean[c] += heap[base + p * last + c];
+      let top = -Infinity;
+      for (let u = 0; u < TURNS; u++) {
+        let z = dense.bias[u];
+        for (let c = 0; c < last; c++) z += (mean[c] / lastArea) * dense.kernel[c * TURNS + u];
+        logits[u] = z;
+        if (z > top) top = z;
+      }
+      let sum = 0;
+      for (let u = 0; u < TURNS; u++) sum += Math.exp(logits[u] - top);
+      scores[img % n] += logits[k] - top - Math.log(sum);
+    }
+    for (let q = 0; q < n; q++) out[at + q] = -scores[q] / TURNS;
+  };
+
+  return (pixels, count) => {
+    const out = new Float32Array(count);
+    for (let start = 0; start < count; start += CHUNK) {
+      const n = Math.min(CHUNK, count - start);
+      pass(pixels.subarray(start * perPicture, (start + n) * perPicture), n, out, start);
+    }
+    return out;
+  };
+}

@@ -1,0 +1,145 @@
+// The rotation score on the compiled kernels (src/score/rotation-compiled.ts), read from saved files with no tfjs
+// (src/run/open-rotation.ts), against rotationNovelty on TensorFlow.js with the same saved net: at 28×28×1, 64×64×3
+// and odd or uneven sides, where the max pools clip their windows and the shrink drops a border.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_MODEL_CONFIG } from '../src/config';
+import { sha256 } from '../src/fsutil';
+import { active, loadNativeKernels } from '../src/kernels/addon';
+import { buildRotationNet, rotationShrink } from '../src/models/rotation-net';
+import { serializeModel } from '../src/run/checkpoint';
+import { readRotationNet } from '../src/run/open-rotation';
+import { compiledRotationScorer, maxPool2Same, turnedSource } from '../src/score/rotation-compiled';
+import { rotationNovelty } from '../src/score/rotation-score';
+import { tempDir, useTestBackend } from './helpers/fixtures';
+
+const work = tempDir('alocc-rotation-compiled-');
+
+/** Deterministic numbers in [0, 1). */
+function uniform(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  return out;
+}
+
+/**
+ * A rotation net for `size`×`size`×`channels` with every weight random, the BatchNorms' moving statistics included
+ * (a fresh net's are 0 and 1, which would hide a fold that ignores them), saved as training saves it; and its
+ * files' checksums.
+ */
+async function savedNet(size: number, channels: number, filters: number, seed: number) {
+  const net = buildRotationNet({ ...DEFAULT_MODEL_CONFIG, inputSize: size, channels }, seed, filters);
+  let k = seed * 1000;
+  net.setWeights(net.weights.map((w) => {
+    const name = w.originalName;
+    // The kernels as initialised (so the logits stay moderate, as a trained net's); the rest random: variances
+    // positive and away from 0, means, shifts and biases around 0.
+    if (name.endsWith('kernel')) return w.read().clone();
+    const shape = w.shape as number[]; // a weight's shape is known
+    const u = uniform(shape.reduce((a, b) => a * b, 1), k++);
+    const values = name.endsWith('moving_variance') ? u.map((v) => 0.2 + v) : name.endsWith('gamma') ? u.map((v) => 0.5 + v) : u.map((v) => (v - 0.5) * 0.4);
+    return tf.tensor(values, shape);
+  }));
+  const dir = path.join(work, `${size}-${channels}-${filters}-${seed}`);
+  fs.mkdirSync(path.join(dir, 'rotation'), { recursive: true });
+  const { json, bin } = await serializeModel(net);
+  fs.writeFileSync(path.join(dir, 'rotation', 'model.json'), json);
+  fs.writeFileSync(path.join(dir, 'rotation', 'weights.bin'), bin);
+  const checksums = { 'rotation/model.json': sha256(Buffer.from(json)), 'rotation/weights.bin': sha256(bin) };
+  return { net, dir, checksums };
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test('the compiled rotation score equals rotationNovelty of the same saved net, at every shape alocc trains and at odd sides', async () => {
+  await useTestBackend();
+  loadNativeKernels();
+  const native = active();
+  assert.ok(native, 'the compiled kernels are built (npm run build:native)');
+  // [side, channels, filters]: MNIST's and the colour benchmark's shapes at the default width, then odd sides (17:
+  // 17 → 9 → 5 → 3 → 2, every pool clipped; 40: shrunk to 20 → 10 → 5 → 3 → 2) and uneven shrinks (33 and 70: the
+  // 'valid' shrink drops a border, so the turn must come before it).
+  const shapes = [[28, 1, 32], [64, 3, 32], [17, 3, 8], [40, 3, 8], [33, 1, 8], [70, 3, 4]] as const;
+  for (const [side, channels, filters] of shapes) {
+    const { net, dir, checksums } = await savedNet(side, channels, filters, side);
+    try {
+      const folded = readRotationNet(dir, checksums);
+      assert.equal(folded.shrink, rotationShrink(side));
+      const score = compiledRotationScorer(native, folded, side, channels);
+      // An addon built before maxPool2: the max pools in JavaScript.
+      const older = compiledRotationScorer({ ...native, maxPool2: undefined }, folded, side, channels);
+      // 1 picture first (the heap sized for it), then more than a pass holds (it grows, then runs two passes).
+      for (const count of [1, 37]) {
+        const pixels = uniform(count * side * side * channels, 7 * side + count);
+        const compiled = score(pixels, count);
+        assert.deepEqual(older(pixels, count), compiled, `${side}×${side}×${channels}: the max pools in JavaScript give the addon's numbers`);
+        const reference = rotationNovelty(net, pixels, count, side, channels);
+        assert.ok(compiled.every(Number.isFinite));
+        const spread = Math.max(...reference) - Math.min(...reference);
+        assert.ok(count === 1 || spread > 1e-3, `${side}×${side}×${channels}: the scores differ between pictures (${spread}), so the comparison means something`);
+        const d = maxDiff(compiled, reference);
+        assert.ok(d < 1e-4, `${side}×${side}×${channels}, ${filters} filters, ${count} picture(s): compiled and tfjs differ by ${d}`);
+      }
+    } finally {
+      net.dispose();
+    }
+  }
+});
+
+test('turnedSource turns as numpy.rot90 does, anticlockwise; the max pool clips its window at an odd side', () => {
+  // [[0 1 2] [3 4 5] [6 7 8]] turned once anticlockwise: [[2 5 8] [1 4 7] [0 3 6]]; twice: reversed; thrice: [[6 3 0] ...].
+  const turned = (k: number) => Array.from({ length: 9 }, (_, i) => turnedSource(k, 3, Math.floor(i / 3), i % 3));
+  assert.deepEqual(turned(0), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(turned(1), [2, 5, 8, 1, 4, 7, 0, 3, 6]);
+  assert.deepEqual(turned(2), [8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  assert.deepEqual(turned(3), [6, 3, 0, 7, 4, 1, 8, 5, 2]);
+  // 3×3, one channel, all negative: a padded 0 would win the border windows.
+  const heap = new Float32Array(9 + 4);
+  heap.set([-9, -8, -7, -6, -5, -4, -3, -2, -1]);
+  maxPool2Same(heap, 0, 1, 3, 1, 9);
+  assert.deepEqual(Array.from(heap.subarray(9)), [-5, -4, -2, -1]);
+});
+
+test('the addon\'s maxPool2 gives the JavaScript pool\'s numbers at even and odd sides, and refuses operands outside the heap or overlapping', () => {
+  loadNativeKernels();
+  const native = active();
+  assert.ok(native?.maxPool2, 'the addon is built with maxPool2');
+  for (const [t, side, ch] of [[3, 1, 1], [2, 2, 3], [3, 3, 1], [2, 7, 5], [2, 8, 32], [1, 17, 3], [2, 16, 64]]) {
+    const half = Math.ceil(side / 2);
+    const n = t * side * side * ch;
+    const m = t * half * half * ch;
+    // Values of both signs: a padded 0 would win the clipped cells of the negative ones.
+    const heap = uniform(n + 2 * m, side * 31 + ch).map((v) => v - 0.5);
+    native.maxPool2(heap, Int32Array.from([t, side, ch, 0, n]));
+    maxPool2Same(heap, 0, t, side, ch, n + m);
+    assert.deepEqual(heap.subarray(n, n + m), heap.subarray(n + m, n + 2 * m), `t ${t}, side ${side}, ${ch} channels`);
+  }
+  const heap = new Float32Array(64);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([1, 8, 1, 0, 60])), /maxPool2/);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([1, 4, 1, 0, 8])), /overlap/);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([1, 4, 0, 0, 32])), /positive/);
+  assert.throws(() => native.maxPool2!(heap, Int32Array.from([65536, 65536, 65536, 0, 32])), /too large/);
+});
+
+test('a rotation net that is not the one alocc trains is refused, naming what is wrong', async () => {
+  await useTestBackend();
+  const { net, dir, checksums } = await savedNet(28, 1, 4, 3);
+  net.dispose();
+  const file = path.join(dir, 'rotation', 'model.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const pool = json.modelTopology.config.layers.find((l: { config: { name: string } }) => l.config.name === 'rot_pool2');
+  pool.config.padding = 'valid';
+  const text = JSON.stringify(json);
+  fs.writeFileSync(file, text);
+  assert.throws(() => readRotationNet(dir, checksums), /checksum|sha256|does not match/i, 'an edited file fails its checksum');
+  assert.throws(() => readRotationNet(dir, { ...checksums, 'rotation/model.json': sha256(Buffer.from(text)) }), /rot_pool2 is not a 2×2 stride-2 'same' max pool/);
+});

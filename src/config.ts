@@ -62,6 +62,7 @@ export type NoveltyScore = (typeof NOVELTY_SCORES)[number];
  * validation pictures (mean and sd at that epoch) and summed.
  */
 export const ROTATION_SCORES = ['rotation', 'knnRotation'] as const satisfies readonly NoveltyScore[];
+export type RotationScore = (typeof ROTATION_SCORES)[number];
 /**
  * The verdict of a new run that names none (no --score, no --preset), by its pictures' channels: the one label-free
  * rule (docs/research.md, "The rotation net in alocc"). On the colour benchmark knnRotation ranked above knn on three
@@ -71,6 +72,7 @@ export const ROTATION_SCORES = ['rotation', 'knnRotation'] as const satisfies re
 export const DEFAULT_SCORE_BY_CHANNELS: Record<1 | 3, NoveltyScore> = { 1: 'knn', 3: 'knnRotation' };
 /** The novelty scores every run computes. */
 export const BASE_SCORES = ['bce', 'kl', 'mse', 'ink', 'knn'] as const satisfies readonly NoveltyScore[];
+export type BaseScore = (typeof BASE_SCORES)[number];
 /** The novelty scores a run with `train` computes and records at every epoch. */
 export function scoresOfRun(train: Pick<TrainConfig, 'rotationPasses'>): NoveltyScore[] {
   return train.rotationPasses > 0 ? [...BASE_SCORES, ...ROTATION_SCORES] : [...BASE_SCORES];

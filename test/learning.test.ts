@@ -124,7 +124,7 @@ test("each epoch's recorded thresholds are the 95th percentile of its validation
     close(v.knn.threshold, numpyPercentile(knn, 95), `epoch ${record.epoch} knn threshold`);
     close(v.bce.mean, bce.reduce((a, b) => a + b) / n, `epoch ${record.epoch} bce mean`);
     // The verdict's threshold is the run's own score's.
-    assert.equal(record.threshold, v[run.config.train.noveltyScore].threshold);
+    assert.equal(record.threshold, v[run.config.train.noveltyScore]!.threshold);
   }
 });
 

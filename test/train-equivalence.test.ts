@@ -101,7 +101,7 @@ test(`${STEPS} training steps on ${BATCH} images, width ${width}: fast kernels o
 function assertSameTraining(fast: Run, reference: Run, what: string) {
   for (let step = 0; step < STEPS; step++) {
     for (const key of Object.keys(reference.losses[step]) as (keyof BatchLosses)[]) {
-      const [a, b] = [fast.losses[step][key], reference.losses[step][key]];
+      const [a, b] = [fast.losses[step][key]!, reference.losses[step][key]!];
       assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)), `${what}, step ${step} ${key}: ${a} vs cpu ${b}`);
     }
   }

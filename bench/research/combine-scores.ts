@@ -39,7 +39,7 @@ async function main() {
     const cells = cellScorer(opened);
     const scores = (pixels: Float32Array, n: number) => {
       const s = scoreImages(opened, pixels, n, opened.preprocessing);
-      const flipped = rotationNovelty(opened.rotation!, mirrored(pixels, n, size, channels), n, size, channels);
+      const flipped = rotationNovelty(opened.rotationNet!, mirrored(pixels, n, size, channels), n, size, channels);
       return { knn: s.novelty.knn, rotation: s.novelty.rotation, rotationTta: s.novelty.rotation.map((r, i) => (r + flipped[i]) / 2), local: cells.localScores(pixels, n) };
     };
     const t = scores(floatsOf(test), test.count);

@@ -36,7 +36,7 @@ test('2 workers on a batch whose halves agree reproduce single-process training'
     const parallel: BatchLosses[] = [];
     for (const i of [0, 1]) parallel.push(await trainer.trainBatch(x, i));
     parallel.forEach((losses, step) => {
-      for (const k of Object.keys(losses) as (keyof BatchLosses)[]) close(losses[k], single[step][k], `step ${step} ${k}`);
+      for (const k of Object.keys(losses) as (keyof BatchLosses)[]) close(losses[k]!, single[step][k]!, `step ${step} ${k}`);
     });
     const weights = await trainer.getWeights();
     const compare = (model: tf.LayersModel, values: Float32Array[]) =>

@@ -134,7 +134,7 @@ export async function createParallelTrainer(
       replies.forEach((r, rank) => {
         const share = (bounds[rank + 1] - bounds[rank]) / b;
         const losses = (r as { losses: BatchLosses }).losses;
-        for (const k of Object.keys(total) as (keyof BatchLosses)[]) total[k] += losses[k] * share;
+        for (const k of Object.keys(total) as (keyof BatchLosses)[]) total[k] = (total[k] ?? 0) + (losses[k] ?? 0) * share;
       });
       return total;
     },

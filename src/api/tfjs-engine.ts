@@ -22,7 +22,7 @@ export async function tfjsEngine(at: RunAtEpoch, choice: BackendChoice): Promise
       if (run.score === 'knnRotation' && !want.details && !want.reconstructions) {
         const { size, channels } = run.preprocessing;
         const knn = knnNovelty(run.memory, pixels, count, run.preprocessing, run.firstBlock());
-        return { novelty: combinedNovelty(knn, rotationNovelty(run.rotation!, pixels, count, size, channels), run.combination!) };
+        return { novelty: combinedNovelty(knn, rotationNovelty(run.rotationNet!, pixels, count, size, channels), run.combination!) };
       }
       const s = scoreImages(run, pixels, count, run.preprocessing, undefined, want.reconstructions);
       return { novelty: s.novelty[run.score], details: { reconLoss: s.reconLoss, dOfR: s.dOfR, dOfX: s.dOfX } };

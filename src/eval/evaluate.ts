@@ -207,7 +207,7 @@ function report(
   const { isNovel, count } = test;
   const values: Record<string, Float64Array> = {};
   // The rotation scores only for a run that trains the rotation net (others would report rows of NaN).
-  const rated = RATED_SCORES.filter((d) => opened.rotation || !(ROTATION_SCORES as readonly string[]).includes(d.name));
+  const rated = RATED_SCORES.filter((d) => opened.rotationNet || !(ROTATION_SCORES as readonly string[]).includes(d.name));
   const scores: ScoreSummary[] = rated.map(({ values: of, ...def }) => {
     const rawValues = of ? of(raw) : controls[def.name];
     const v = (values[def.name] = toNoveltyScores(rawValues, def.novelWhen));

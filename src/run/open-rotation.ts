@@ -81,5 +81,5 @@ export function readRotationNet(epochDir: string, checksums: Record<string, stri
 /** knnRotation's scales at an epoch: the knn's and rotation score's validation mean and sd (checked when the run file is read). */
 export function combinationOf(record: EpochRecord): RotationCombination {
   const { knn, rotation } = record.validation;
-  return { knn: { mean: knn.mean, sd: knn.sd! }, rotation: { mean: rotation.mean, sd: rotation.sd! } };
+  return { knn: { mean: knn.mean, sd: knn.sd! }, rotation: { mean: rotation!.mean, sd: rotation!.sd! } };
 }

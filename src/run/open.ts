@@ -29,7 +29,7 @@ export interface OpenedRun {
   r: tf.LayersModel;
   d: tf.LayersModel;
   /** The rotation net of this epoch, where the run trains one. */
-  rotation?: tf.LayersModel;
+  rotationNet?: tf.LayersModel;
   /** The validation scales knnRotation standardises with at this epoch, where the run has a rotation net. */
   combination?: RotationCombination;
   /** The knn memory of this epoch, as training saved it. */
@@ -79,7 +79,7 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
     threshold: record.threshold,
     r: nets.r,
     d: nets.d,
-    ...(nets.rotation ? { rotation: nets.rotation, combination: combinationOf(record) } : {}),
+    ...(nets.rotation ? { rotationNet: nets.rotation, combination: combinationOf(record) } : {}),
     memory,
     get inference() {
       return (inference ??= scoringInference(nets.r, nets.d));

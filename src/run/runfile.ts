@@ -1,4 +1,4 @@
-import { BATCHNORM_STATISTICS, ROTATION_AUGMENTS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, NoveltyScore, scoresOfRun } from '../config';
+import { BATCHNORM_STATISTICS, ROTATION_AUGMENTS, CELL_NEIGHBOURHOODS, CELL_POOLINGS, DATASETS, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, MAX_INPUT_SIZE, MIN_INPUT_SIZE, RunConfig, NOVELTY_SCORES, BaseScore, RotationScore, scoresOfRun } from '../config';
 import type { FolderReport } from '../data/folder';
 import { CellCalibration, cellCalibrationProblem } from '../score/cell-scale';
 import { EPOCH_CELLS_FILE } from './paths';
@@ -31,6 +31,13 @@ export interface BatchRecord extends BatchLosses {
   fractionalEpoch: number;
 }
 
+/** A score's mean, standard deviation (absent before run-file version 8) and threshold over the validation images. */
+export interface ValidationScore {
+  mean: number;
+  threshold: number;
+  sd?: number;
+}
+
 /** One completed epoch: its checkpoint exists and its files' checksums are below. */
 export interface EpochRecord {
   /** 1-based epoch number; the checkpoint is in `epoch-<epoch>/`. */
@@ -46,7 +53,7 @@ export interface EpochRecord {
    * validation images. The sd is absent in epochs of run-file version 7 and earlier. knnRotation standardises with the
    * knn's and rotation's means and sds.
    */
-  validation: Record<NoveltyScore, { mean: number; threshold: number; sd?: number }>;
+  validation: Record<BaseScore, ValidationScore> & Partial<Record<RotationScore, ValidationScore>>;
   /** Share of the validation pictures' quarter turns the rotation net tells right (runs with a rotation net). */
   rotationAccuracy?: number;
   /** Seconds the whole epoch took: its batches, the knn memory's features, validation and the checkpoint. */

@@ -30,7 +30,7 @@ export interface ScoringNets {
   /** R and D folded for inference (inference.ts), made once by whoever owns the weights; else made per call. */
   inference?: ScoringInference;
   /** The rotation net, for the rotation score; without it rotation and knnRotation are NaN. */
-  rotation?: tf.LayersModel;
+  rotationNet?: tf.LayersModel;
   /** The validation scales of knnRotation; without them knnRotation is NaN. */
   combination?: RotationCombination;
 }
@@ -141,8 +141,8 @@ export function scoreImages(
   } finally {
     if (!nets.inference) disposeScoringInference(inference);
   }
-  if (nets.rotation) out.novelty.rotation = rotationNovelty(nets.rotation, pixels, count, size, channels, batchSize);
-  if (nets.rotation && nets.combination) out.novelty.knnRotation = combinedNovelty(out.novelty.knn, out.novelty.rotation, nets.combination);
+  if (nets.rotationNet) out.novelty.rotation = rotationNovelty(nets.rotationNet, pixels, count, size, channels, batchSize);
+  if (nets.rotationNet && nets.combination) out.novelty.knnRotation = combinedNovelty(out.novelty.knn, out.novelty.rotation, nets.combination);
   return out;
 }
 

@@ -80,7 +80,7 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationSta
   const { nets, validation: set, config } = job;
   const pct = config.train.thresholdPercentile;
   const pixels = floatsOf(set);
-  const novelty = scoreImages({ ...nets, rotation: nets.rotation?.net, memory }, pixels, set.count, set).novelty;
+  const novelty = scoreImages({ ...nets, rotationNet: nets.rotation?.net, memory }, pixels, set.count, set).novelty;
   if (nets.rotation) novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scaleOf(novelty.knn), rotation: scaleOf(novelty.rotation) });
   const stats = {} as ValidationStats;
   for (const name of scoresOfRun(config.train)) {

@@ -31,11 +31,11 @@ test('--score knnRotation trains the rotation net (2 passes an epoch unless told
   assert.equal(straight.config.train.rotationPasses, 2);
   const epoch = straight.epochs[1];
   for (const name of ['rotation/model.json', 'rotation/weights.bin']) assert.ok(name in epoch.checksums, `${name} checksummed`);
-  assert.ok(epoch.validation.knn.sd! > 0 && epoch.validation.rotation.sd! > 0);
+  assert.ok(epoch.validation.knn.sd! > 0 && epoch.validation.rotation!.sd! > 0);
   assert.ok(epoch.rotationAccuracy! > 0.25, `the rotation net tells held-out digits' turns better than chance: ${epoch.rotationAccuracy}`);
   assert.ok(straight.batches.every((b) => Number.isFinite(b.rotationLoss) && b.rotationAccuracy! >= 0), 'every batch records the rotation net\'s loss');
   // The combined score is standardised on the validation pictures: its validation mean is 0.
-  assert.ok(Math.abs(epoch.validation.knnRotation.mean) < 1e-6);
+  assert.ok(Math.abs(epoch.validation.knnRotation!.mean) < 1e-6);
   assert.ok(fs.statSync(path.join(runDir('straight'), 'validation-images.bin')).size === straight.validationImages * 28 * 28);
 });
 
@@ -61,7 +61,7 @@ test('stopped after epoch 1 and resumed, the rotation net trains on as in an uni
   const resumed = readRunFile(runDir('resumed'));
   const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b} uninterrupted`);
   straight.batches.forEach((b, i) => close(resumed.batches[i].rotationLoss!, b.rotationLoss!, `epoch ${b.epoch} batch ${b.batch} rotation loss`));
-  close(resumed.epochs[1].validation.rotation.mean, straight.epochs[1].validation.rotation.mean, 'epoch 2 validation rotation score');
+  close(resumed.epochs[1].validation.rotation!.mean, straight.epochs[1].validation.rotation!.mean, 'epoch 2 validation rotation score');
   close(resumed.epochs[1].threshold, straight.epochs[1].threshold, 'epoch 2 threshold');
 });
 

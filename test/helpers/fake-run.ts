@@ -70,7 +70,7 @@ export async function makeFakeRun(
       epoch,
       mean: { dLossReal: 0.7, dLossFake: 0.7, gLoss: 0.8, reconLoss: 0.69, advLoss: 0.7 },
       valReconLoss: validation.bce.mean,
-      threshold: validation[config.train.noveltyScore].threshold,
+      threshold: validation[config.train.noveltyScore]!.threshold,
       validation,
       wallSeconds: 1,
       imagesPerSecond: 100,

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, describeBackend, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig, stepBatchSize,
+  BACKEND_CHOICES, DEFAULT_SCORE_BY_CHANNELS, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, describeBackend, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig, stepBatchSize,
 } from '../src/config';
 import { RATED_SCORES } from '../src/score/registry';
 
@@ -11,8 +11,11 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
     epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
     rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, cellNeighbourhood: 'position', localTopK: 3,
+    rotationPasses: 0, rotationBatchSize: 32, rotationFilters: 32, rotationLearningRate: 0.001, rotationAugment: 'none',
     seed: 42, limit: 0,
   });
+  // README, "What the scores mean": the verdict of a run that names none is knn on grey pictures, knnRotation on colour.
+  assert.deepEqual(DEFAULT_SCORE_BY_CHANNELS, { 1: 'knn', 3: 'knnRotation' });
   // README, "alocc train": --size 16-256, 64 for folders; --resize fill for folders; built-in sets framed like MNIST.
   assert.deepEqual([MIN_INPUT_SIZE, MAX_INPUT_SIZE, DEFAULT_FOLDER_SIZE], [16, 256, 64]);
   assert.deepEqual(FOLDER_PREPROCESSING, { resize: 'fill', invert: 'never', fit: 'none' });
@@ -29,9 +32,10 @@ test('the defaults and presets are the ones the README documents', () => {
   for (const [name, [rAlpha, learningRate, bce, noveltyScore, batchNormStatistics]] of Object.entries(table)) {
     assert.deepEqual(PRESETS[name as keyof typeof PRESETS], { rAlpha, learningRate, noveltyScore, bce, batchNormStatistics }, name);
   }
-  assert.deepEqual(NOVELTY_SCORES, ['bce', 'kl', 'mse', 'ink', 'knn']);
+  assert.deepEqual(NOVELTY_SCORES, ['bce', 'kl', 'mse', 'ink', 'knn', 'rotation', 'knnRotation']);
   assert.deepEqual(Object.fromEntries(RATED_SCORES.filter((d) => (NOVELTY_SCORES as readonly string[]).includes(d.name)).map((d) => [d.name, d.title])), {
     bce: 'reconstruction loss (BCE)', kl: 'KL error', mse: 'mean squared error', ink: 'ink-normalised error', knn: 'nearest-neighbour distance in R\'s features',
+    rotation: 'rotation score', knnRotation: 'kNN distance plus rotation score',
   });
   assert.deepEqual(RESUMABLE_CHANGES, ['epochs']);
   assert.deepEqual(BACKEND_CHOICES, ['auto', 'gpu', 'node', 'wasm', 'cpu']);

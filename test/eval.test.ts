@@ -7,7 +7,7 @@ import { tempDir, useCpuBackend } from './helpers/fixtures';
 import { PNG } from 'pngjs';
 import { evalCommand } from '../src/commands/eval';
 import { evalAllClasses } from '../src/commands/eval-all';
-import { NOVELTY_SCORES } from '../src/config';
+import { BASE_SCORES } from '../src/config';
 import { AloccError, UsageError } from '../src/errors';
 import { builtInTestSet, floatsOf, LabelledSet } from '../src/data/source';
 import { evaluate } from '../src/eval/evaluate';
@@ -190,7 +190,8 @@ test('evalCommand: a missing run, a bad digit and a missing epoch are one-line e
 test('evalAllClasses trains only the digits that lack the epochs, then tables every digit with a mean', async () => {
   const all = fs.mkdtempSync(path.join(os.tmpdir(), 'alocc-eval-all-'));
   // Runs with different scores, so a table that took another run's score (or the default's) would show.
-  const scoreOf = (digit: number) => NOVELTY_SCORES[digit % NOVELTY_SCORES.length];
+  // The scores every run computes (the rotation scores need a rotation net, which fake runs lack).
+  const scoreOf = (digit: number) => BASE_SCORES[digit % BASE_SCORES.length];
   await makeFakeRun(all, 0, { model: SMALL_MODEL, score: scoreOf(0) });
   const trained: number[] = [];
   const trainFn = async (digit: number, epochs: number) => {

@@ -222,13 +222,13 @@ test('version-3 to 7 run folders open as version 8 with the settings they were m
   assert.throws(() => readRunFile(runDir), /version 7 is not supported \(expected 8\)/);
   // A file that already names a field its version lacked is not one alocc wrote: refused like any other bad version.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: { ...train3, memoryCoreset: 5 } } }));
-  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 7\)/);
+  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 8\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4 }));
-  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 7\)/);
+  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 8\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 5 }));
-  assert.throws(() => readRunFile(runDir), /version 5 is not supported \(expected 7\)/);
+  assert.throws(() => readRunFile(runDir), /version 5 is not supported \(expected 8\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 6 }));
-  assert.throws(() => readRunFile(runDir), /version 6 is not supported \(expected 7\)/);
+  assert.throws(() => readRunFile(runDir), /version 6 is not supported \(expected 8\)/);
   // An unknown neighbourhood is named.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), config: { ...validRun().config, train: { ...validRun().config.train, cellNeighbourhood: 'near' } } }));
   assert.throws(() => readRunFile(runDir), /config\.train\.cellNeighbourhood "near" is not one of position, pooled/);

@@ -131,5 +131,5 @@ test('a second training of a run that is being trained is refused; a killed one\
   fs.renameSync(path.join(rd, 'epoch-2'), path.join(rd, '.epoch-2.old-123'));
   const r = alocc('train', ...SMALL, '--epochs', '3', '--resume', '--checkpoint-dir', dirOf('straight'));
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(rd).sort(), ['epoch-1', 'epoch-2', 'epoch-3', 'memory-images.bin', 'run.json']);
+  assert.deepEqual(fs.readdirSync(rd).sort(), ['epoch-1', 'epoch-2', 'epoch-3', 'memory-images.bin', 'run.json', 'validation-images.bin']);
 });

@@ -211,7 +211,11 @@ export interface TrainConfig {
   rotationPasses: number;
   /** Pictures per rotation step (each in its four turns, so 4× as many inputs). */
   rotationBatchSize: number;
-  /** Filters of the rotation net's first block; the next three have 2×, 4× and 8× as many. */
+  /**
+   * Filters of the rotation net's first block; the next three have 2×, 4× and 8× as many. 8: on the colour benchmark
+   * as good as the probe's 32 (three seeds) at a sixteenth of the arithmetic, so scoring stays near the knn verdict's
+   * speed (docs/research.md, "The rotation net in alocc"). Runs of run-file version 7 and earlier: 32 (unused: none).
+   */
   rotationFilters: number;
   /**
    * What the rotation net sees of a training picture: the picture itself ('none'), or 'flip-shift', mirrored
@@ -285,7 +289,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   localTopK: 3,
   rotationPasses: 0,
   rotationBatchSize: 32,
-  rotationFilters: 32,
+  rotationFilters: 8,
   rotationAugment: 'none',
   rotationLearningRate: 0.001,
   seed: 42,

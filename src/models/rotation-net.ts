@@ -2,7 +2,8 @@
  * The rotation net: a small classifier of its own, trained beside R and D to tell which of the four quarter turns was
  * applied to a normal picture (RotNet/GEOM's self-supervised task). A picture is novel when the net cannot tell
  * (src/score/rotation-score.ts). Its shape is the one measured in docs/research.md ("A rotation classifier beside R and
- * D"): 4 × [3×3 conv 'same' → BatchNorm → LeakyReLU 0.2 → 2×2 max-pool] with 32, 64, 128, 256 filters, global mean,
+ * D"): 4 × [3×3 conv 'same' → BatchNorm → LeakyReLU 0.2 → 2×2 max-pool] with f, 2f, 4f, 8f filters (f =
+ * config.train.rotationFilters, 8 by default; the probe's 32 ranked no better), global mean,
  * Dense(4) logits; pictures larger than 32×32 are average-pooled to at most 32×32 first, which is what keeps its step
  * cheaper than R's and D's at 64×64. A head on R's or D's trunk measured at or below the untrained networks.
  */
@@ -24,7 +25,7 @@ export function rotationShrink(size: number): number {
  * The rotation net for the run's pictures, `filters` in its first block (2×, 4×, 8× in the next); seeded, so one seed
  * gives one network (and the untrained control).
  */
-export function buildRotationNet(cfg: ModelConfig, seed: number, filters = 32): tf.LayersModel {
+export function buildRotationNet(cfg: ModelConfig, seed: number, filters = 8): tf.LayersModel {
   const { inputSize: s, channels } = cfg;
   const input = tf.input({ shape: [s, s, channels], name: 'rot_input' });
   let x: tf.SymbolicTensor = input;

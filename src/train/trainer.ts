@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig, NoveltyScore, scoresOfRun, stepBatchSize } from '../config';
+import { RunConfig, NoveltyScore, scoresOfRun, stepBatchSize, TrainConfig } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { setBatchNormStatistics } from '../models/batchnorm-statistics';
@@ -15,7 +15,7 @@ import { calibrateRun } from '../score/cell-calibration';
 import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
-import { rotationStep } from './rotation-step';
+import { rotationStep, RotationTraining } from './rotation-step';
 import { flipShift } from './rotation-augment';
 import { combinedNovelty, rotationAccuracy, scaleOf } from '../score/rotation-score';
 
@@ -92,10 +92,16 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationSta
 
 /**
  * The rotation net's steps on one ALOCC batch: rotationPasses passes over its pictures in chunks of
- * rotationBatchSize, each pass in its own seeded order. Returns the mean loss and accuracy over the steps.
+ * rotationBatchSize, each pass in its own seeded order. Returns the mean loss and accuracy over the steps. Exported for
+ * bench/bench.ts, which times it beside trainBatch without a TrainingJob.
  */
-function rotationSteps(job: TrainingJob, x: tf.Tensor4D, seed: number): { rotationLoss: number; rotationAccuracy: number } {
-  const { rotationPasses, rotationBatchSize, rotationAugment } = job.config.train;
+export function rotationSteps(
+  rotation: RotationTraining,
+  train: Pick<TrainConfig, 'rotationPasses' | 'rotationBatchSize' | 'rotationAugment'>,
+  x: tf.Tensor4D,
+  seed: number,
+): { rotationLoss: number; rotationAccuracy: number } {
+  const { rotationPasses, rotationBatchSize, rotationAugment } = train;
   const n = x.shape[0];
   const augment = mulberry32(derivedSeed(seed, 5, 0));
   let loss = 0;
@@ -109,7 +115,7 @@ function rotationSteps(job: TrainingJob, x: tf.Tensor4D, seed: number): { rotati
         return rotationAugment === 'flip-shift' ? flipShift(picked, augment) : picked;
       });
       try {
-        const step = rotationStep(job.nets.rotation!, chunk);
+        const step = rotationStep(rotation, chunk);
         loss += step.rotationLoss;
         accuracy += step.rotationAccuracy;
         steps++;
@@ -165,7 +171,7 @@ async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: Batc
     let losses: BatchLosses;
     try {
       losses = trainBatch(nets, x, config.train, derivedSeed(seed, 2, (epoch - 1) * n + b));
-      if (nets.rotation) losses = { ...losses, ...rotationSteps(job, x, derivedSeed(seed, 3, (epoch - 1) * n + b)) };
+      if (nets.rotation) losses = { ...losses, ...rotationSteps(nets.rotation, config.train, x, derivedSeed(seed, 3, (epoch - 1) * n + b)) };
     } finally {
       x.dispose();
     }

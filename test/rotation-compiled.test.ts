@@ -67,8 +67,9 @@ test('the compiled rotation score equals rotationNovelty of the same saved net, 
   assert.ok(native, 'the compiled kernels are built (npm run build:native)');
   // [side, channels, filters]: MNIST's and the colour benchmark's shapes at the default width, then odd sides (17:
   // 17 → 9 → 5 → 3 → 2, every pool clipped; 40: shrunk to 20 → 10 → 5 → 3 → 2) and uneven shrinks (33 and 70: the
-  // 'valid' shrink drops a border, so the turn must come before it).
-  const shapes = [[28, 1, 32], [64, 3, 32], [17, 3, 8], [40, 3, 8], [33, 1, 8], [70, 3, 4]] as const;
+  // 'valid' shrink drops a border, so the turn must come before it), and shrinks that tile the picture (34: by 2 to
+  // an odd 17, shrunk then turned; 66: by 3 to 22, where the first block turns its filters instead).
+  const shapes = [[28, 1, 32], [64, 3, 32], [17, 3, 8], [40, 3, 8], [33, 1, 8], [70, 3, 4], [34, 3, 4], [66, 3, 4]] as const;
   for (const [side, channels, filters] of shapes) {
     const { net, dir, checksums } = await savedNet(side, channels, filters, side);
     try {

@@ -5,7 +5,9 @@
  * anticlockwise, as quarterTurn), all 4·n turned pictures of a pass run through the net in one batch: the 3×3 convs,
  * their BatchNorm folded in (src/run/open-rotation.ts) and LeakyReLU fused, on the addon's conv, and the 2×2 'same'
  * max pools on its maxPool2 (a JavaScript loop on older addons); the average-pooling shrink, the quarter turns, the
- * global mean and the Dense(4) logits are plain loops.
+ * global mean and the Dense(4) logits are plain loops. Where the shrunk side is even (and the shrink tiles the
+ * picture), the first block runs once on the unturned pictures with its filters turned instead (turnedFilterBank),
+ * its conv and pool fused on the addon's pooledConv, and its pooled maps are turned.
  */
 import { AloccError } from '../errors';
 import { largeFloats, NativeKernels } from '../kernels/addon';
@@ -71,6 +73,60 @@ function writeTurns(from: Float32Array, src: number, n: number, s: number, ch: n
   }
 }
 
+/** A quarter turn's pixel step (turnSteps' down or right at side 2) as a (row, column) step. */
+function stepVector(step: number): [number, number] {
+  return step === 2 ? [1, 0] : step === -2 ? [-1, 0] : step === 1 ? [0, 1] : [0, -1];
+}
+
+/**
+ * The first block's filters ([size, size, ci, co]) turned for each quarter turn, concatenated along the output
+ * channels: [size, size, ci, 4·co],
+ * group k the filter W_k with conv(x, W_k) turned by k equal to conv(x turned by k, W) for a square, odd, 'same'
+ * (symmetrically padded) kernel. The turned picture's pixel (r, c) is the picture's P(r, c) = start + r·down +
+ * c·right (turnSteps), so the tap (dr, dc) of W reads the picture at the step dr·down + dc·right from P(r, c): W_k
+ * holds W's tap (dr, dc) at that step.
+ */
+export function turnedFilterBank(filter: Float32Array, size: number, ci: number, co: number): Float32Array {
+  const h = (size - 1) / 2;
+  const wide = TURNS * co;
+  const out = new Float32Array(size * size * ci * wide);
+  for (let t = 0; t < TURNS; t++) {
+    const { down, right } = turnSteps(t, 2);
+    const [dy, dx] = stepVector(down);
+    const [ry, rx] = stepVector(right);
+    for (let dr = -h; dr <= h; dr++) {
+      for (let dc = -h; dc <= h; dc++) {
+        const from = ((dr + h) * size + dc + h) * ci * co;
+        const to = ((dr * dy + dc * ry + h) * size + dr * dx + dc * rx + h) * ci * wide + t * co;
+        for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) out[to + c * wide + o] = filter[from + c * co + o];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * heap[out ..] ← for k = 0..3, the channel group k (of `co`, out of 4·co) of each of the `n` maps (side `s`, each
+ * `stride` floats apart from `src`) turned by k: turned k of picture q at index k·n + q.
+ */
+function writeTurnedGroups(heap: Float32Array, src: number, stride: number, n: number, s: number, co: number, out: number): void {
+  const wide = TURNS * co;
+  let o = out;
+  for (let k = 0; k < TURNS; k++) {
+    const { start, down, right } = turnSteps(k, s);
+    for (let q = 0; q < n; q++) {
+      const base = src + q * stride + k * co;
+      for (let i = 0; i < s; i++) {
+        let p = start + i * down;
+        for (let j = 0; j < s; j++, p += right) {
+          const at = base + p * wide;
+          for (let c = 0; c < co; c++) heap[o++] = heap[at + c];
+        }
+      }
+    }
+  }
+}
+
 /**
  * The max pool in JavaScript, for addons built before maxPool2 (native/ops.c max_pool2, the same numbers):
  * x [t, side, side, ch] → out [t, ⌈side/2⌉, ⌈side/2⌉, ch]: tfjs's 2×2 stride-2 'same' max pool, whose padding (at an
@@ -105,11 +161,24 @@ export function maxPool2Same(heap: Float32Array, x: number, t: number, side: num
   }
 }
 
-/** small ← the `n` pictures (side `side`, `ch` channels) average-pooled over p×p cells ('valid': side ⌊side/p⌋). */
-function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array): void {
+/** small[out ..] ← the `n` pictures (side `side`, `ch` channels) average-pooled over p×p cells ('valid': side ⌊side/p⌋). */
+function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array, out = 0): void {
   const s = Math.floor(side / p);
   const inv = 1 / (p * p);
-  let o = 0;
+  let o = out;
+  if (p === 2) {
+    // The usual shrink, its four taps unrolled (summed in the same order as below).
+    const row = side * ch;
+    for (let q = 0; q < n; q++) {
+      for (let i = 0; i < s; i++) {
+        let at = q * side * row + 2 * i * row;
+        for (let j = 0; j < s; j++, at += 2 * ch) {
+          for (let c = 0; c < ch; c++) small[o++] = (pixels[at + c] + pixels[at + ch + c] + pixels[at + row + c] + pixels[at + row + ch + c]) * inv;
+        }
+      }
+    }
+    return;
+  }
   for (let q = 0; q < n; q++) {
     const base = q * side * side * ch;
     for (let i = 0; i < s; i++) {
@@ -143,14 +212,31 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
     weightOffsets.push({ filter: fixed, bias: fixed + b.filter.length });
     fixed += b.filter.length + b.bias.length;
   }
+  // The first block on the unturned pictures with its filters turned instead (turnedFilterBank): its conv's bias
+  // and LeakyReLU are pointwise, and its 2×2 stride-2 max pool commutes with the quarter turns where the side is
+  // even (at an odd side the clipped row and column move with the turn), as the shrink's does where its cells tile
+  // the picture (else the border it drops depends on the turn). So one conv of the n pictures with 4·co filters
+  // (pooledConv, the pool fused; conv then maxPool2 where it declines), and each turn's channel group written turned
+  // into the second block's input.
+  const b0 = blocks[0];
+  const turnFilters = b0.kh === b0.kw && b0.kh % 2 === 1 && sides[0] % 2 === 0 && side % shrink === 0;
+  const bank = turnFilters ? turnedFilterBank(b0.filter, b0.kh, b0.ci, b0.co) : new Float32Array(0);
+  const bankBias = new Float32Array(turnFilters ? TURNS * b0.co : 0);
+  for (let k = 0; k < bankBias.length; k += b0.co) bankBias.set(b0.bias, k);
+  const bankOffsets = { filter: fixed, bias: fixed + bank.length };
+  fixed += bank.length + bankBias.length;
+  // Per picture, the first block's pooled maps (4·co channels): with their cell means beside them (pooledConv's layout).
+  const perPooled = turnFilters ? 2 * (sides[1] * sides[1] * TURNS * b0.co) : 0;
   let heap = new Float32Array(0);
   let room = 0; // pictures (each 4 turned) the heap holds
   const grow = (n: number) => {
-    const next = largeFloats(fixed + TURNS * n * (perIn + perOut));
+    const next = largeFloats(fixed + TURNS * n * (perIn + perOut) + n * perPooled);
     blocks.forEach((b, i) => {
       next.set(b.filter, weightOffsets[i].filter);
       next.set(b.bias, weightOffsets[i].bias);
     });
+    next.set(bank, bankOffsets.filter);
+    next.set(bankBias, bankOffsets.bias);
     heap = next;
     room = n;
   };
@@ -167,8 +253,29 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
     const t = TURNS * n;
     const a = fixed;
     const bOff = fixed + t * perIn;
-    // The turned pictures, shrunk: turned k of picture q at index k·n + q.
-    if (shrink === 1) writeTurns(pixels, 0, n, side, channels, heap, a);
+    const cOff = bOff + t * perOut;
+    let first = 0; // the first block the loop below runs
+    if (turnFilters) {
+      // The unturned pictures, shrunk, at A; the first block with the turned bank into C, turned into A.
+      if (shrink === 1) heap.set(pixels.subarray(0, n * perPicture), a);
+      else shrinkInto(pixels, n, side, channels, shrink, heap, a);
+      const s = s0;
+      const pad = (b0.kh - 1) / 2;
+      const wide = TURNS * b0.co;
+      const pooled = sides[1] * sides[1] * wide;
+      let at = cOff + pooled; // the maxima, after each picture's cell means
+      let stride = 2 * pooled;
+      const fused = native.pooledConv(heap, Int32Array.from([n, s, s, b0.ci, b0.kh, b0.kw, wide, pad, pad, 2, a, bankOffsets.filter, bankOffsets.bias, cOff, 1]), b0.alpha);
+      if (!fused) {
+        native.conv(0, heap, Int32Array.from([n, s, s, b0.ci, b0.kh, b0.kw, wide, s, s, 1, 1, pad, pad, a, bankOffsets.filter, bOff, bankOffsets.bias, LEAKY_RELU]), b0.alpha);
+        if (native.maxPool2) native.maxPool2(heap, Int32Array.from([n, s, wide, bOff, cOff]));
+        else maxPool2Same(heap, bOff, n, s, wide, cOff);
+        at = cOff;
+        stride = pooled;
+      }
+      writeTurnedGroups(heap, at, stride, n, sides[1], b0.co, a);
+      first = 1;
+    } else if (shrink === 1) writeTurns(pixels, 0, n, side, channels, heap, a);
     else if (side % shrink === 0) {
       // The shrink's cells tile the picture, so they turn with it: shrink once, then turn the small pictures.
       if (small.length < n * s0 * s0 * channels) small = new Float32Array(n * s0 * s0 * channels);
@@ -196,6 +303,7 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
     }
     // The blocks: conv (A → B) with BatchNorm and LeakyReLU, max pool (B → A).
     blocks.forEach((b, i) => {
+      if (i < first) return;
       const s = sides[i];
       const padTop = Math.floor((b.kh - 1) / 2); // tfjs's 'same' at stride 1: any extra row and column go below and right
       const padLeft = Math.floor((b.kw - 1) / 2);

@@ -61,6 +61,11 @@ test('palette PNGs and harmless text chunks decode to libvips\' bytes', async ()
   const palette = await sharp(noise(30 * 20 * 3, 7), { raw: { width: 30, height: 20, channels: 3 } }).png({ palette: true, colours: 256 }).toBuffer();
   assert.deepEqual([palette[24], palette[25]], [8, 3], '8-bit palette');
   await assertSameAsVips(palette, 'palette');
+  // Alpha in the palette (tRNS), as emoji sets ship it: some entries transparent, some half, the rest opaque.
+  const rgba = noise(30 * 20 * 4, 9).map((v, i) => (i % 4 === 3 ? [0, 128, 255][v % 3] : v));
+  const translucent = await sharp(rgba, { raw: { width: 30, height: 20, channels: 4 } }).png({ palette: true, colours: 64 }).toBuffer();
+  assert.ok(translucent.includes(Buffer.from('tRNS', 'latin1')), 'the palette carries alpha');
+  await assertSameAsVips(translucent, 'palette with alpha');
   await assertSameAsVips(withChunk(pngjsFile(0, 28, 28), 'tEXt', Buffer.from('Comment\0hello', 'latin1')), 'tEXt');
 });
 

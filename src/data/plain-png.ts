@@ -4,7 +4,7 @@
  * (bench/NOTES.md, issue 12), more than the decode itself; this takes a few tens of microseconds.
  *
  * Only PNGs whose pixels libvips would hand over unchanged take this path: 8-bit, not interlaced, grey, RGB, palette,
- * grey + alpha or RGBA, without transparency chunks, colour-management chunks (ICC profile, gamma, chromaticities,
+ * grey + alpha or RGBA (a palette may carry alpha in tRNS), without a grey or RGB transparency key, colour-management chunks (ICC profile, gamma, chromaticities,
  * sRGB intent), EXIF (orientation) or anything unknown, every chunk's CRC valid, nothing after IEND, and image data
  * that inflates to exactly the rows declared (pngjs accepts a stream one byte short). Every other PNG goes to sharp,
  * so refusals keep their wording. test/plain-png.test.ts checks both
@@ -18,7 +18,7 @@ import { RawPixels } from './pixels';
 export const PLAIN_PNG_MAX_PIXELS = 256 * 256;
 
 /** Chunks that do not change the pixels libvips returns. */
-const HARMLESS_CHUNKS = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
+const HARMLESS_CHUNKS = new Set(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Colour type (0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA) → bytes per pixel as stored. */
 const STORED_BYTES: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -28,6 +28,8 @@ interface Layout {
   height: number;
   colourType: number;
   palette?: Buffer;
+  /** A palette's alpha per entry (tRNS; entries past its end are opaque). */
+  paletteAlpha?: Buffer;
   data: Buffer[];
 }
 
@@ -55,6 +57,10 @@ function plainLayout(buf: Buffer): Layout | undefined {
     } else if (type === 'PLTE') {
       if (length % 3 !== 0 || layout.palette) return undefined;
       layout.palette = body;
+    } else if (type === 'tRNS') {
+      // Palette alpha only (libvips then returns RGBA; emoji sets ship such files); a grey or RGB key colour stays with libvips.
+      if (layout.colourType !== 3 || !layout.palette || layout.paletteAlpha || layout.data.length > 0 || length > layout.palette.length / 3) return undefined;
+      layout.paletteAlpha = body;
     } else if (type === 'IDAT') {
       layout.data.push(body);
     }
@@ -105,13 +111,13 @@ function unfilter(rows: Buffer, height: number, stride: number, bpp: number): bo
 export function decodePlainPng(buf: Buffer): RawPixels | undefined {
   const layout = plainLayout(buf);
   if (!layout) return undefined;
-  const { width, height, colourType, palette } = layout;
+  const { width, height, colourType, palette, paletteAlpha } = layout;
   if ((colourType === 3) !== (palette !== undefined)) return undefined;
   const bpp = STORED_BYTES[colourType];
   const stride = width * bpp;
   const rows = inflateRows(layout, stride);
   if (!rows || !unfilter(rows, height, stride, bpp)) return undefined;
-  const channels = colourType === 4 || colourType === 6 ? 4 : 3;
+  const channels = colourType === 4 || colourType === 6 || paletteAlpha ? 4 : 3;
   const out = new Uint8Array(width * height * channels);
   for (let y = 0, o = 0; y < height; y++) {
     const row = y * (stride + 1) + 1;
@@ -126,6 +132,7 @@ export function decodePlainPng(buf: Buffer): RawPixels | undefined {
         out[o] = palette![entry];
         out[o + 1] = palette![entry + 1];
         out[o + 2] = palette![entry + 2];
+        if (paletteAlpha) out[o + 3] = rows[p] < paletteAlpha.length ? paletteAlpha[rows[p]] : 255;
       } else {
         for (let c = 0; c < bpp; c++) out[o + c] = rows[p + c];
       }

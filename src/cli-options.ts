@@ -85,6 +85,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--rotation-passes <n>', 'passes over the pictures the rotation net makes per epoch (0: no rotation net; the rotation scores need one)', intIn('--rotation-passes', 0, 100), D.rotationPasses)
     .option('--rotation-filters <n>', "filters in the rotation net's first block (2×, 4×, 8× in the next three)", intIn('--rotation-filters', 1, 256), D.rotationFilters)
     .addOption(new Option('--rotation-augment <kind>', 'what the rotation net sees of a training picture: itself, or mirrored and shifted at random').choices(ROTATION_AUGMENTS).default(D.rotationAugment))
+    .option('--rotation-cap <sds>', "the most knnRotation's rotation part adds, in validation sds", numberIn('--rotation-cap', 0, 1000, true), D.rotationCap ?? undefined)
     .addOption(
       new Option('--cell-pooling <kind>', 'what the knn features keep of each cell of R\'s first block: its mean, or mean and maximum')
         .choices(CELL_POOLINGS)
@@ -101,7 +102,7 @@ export function addRecipeOptions(cmd: Command): Command {
  * The recipe settings to train with: what was typed, else the preset's value, else the default, except that with
  * --resume an untyped setting is left to the run (undefined).
  */
-export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters' | 'rotationAugment'>> {
+export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boolean): Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters' | 'rotationAugment' | 'rotationCap'>> {
   const preset = o.preset ? PRESETS[o.preset as PresetName] : undefined;
   const pick = <K extends keyof RecipeSettings>(key: K, option: string): TrainConfig[K] | undefined => {
     if (cmd.getOptionValueSource(option) !== 'default') return o[option] as TrainConfig[K];
@@ -122,5 +123,6 @@ export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boo
     rotationPasses: cmd.getOptionValueSource('rotationPasses') === 'default' ? undefined : (o.rotationPasses as number),
     rotationFilters: typed<number>('rotationFilters'),
     rotationAugment: typed<TrainConfig['rotationAugment']>('rotationAugment'),
+    rotationCap: typed<number>('rotationCap'),
   };
 }

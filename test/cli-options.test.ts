@@ -87,12 +87,12 @@ function recipeOf(args: string[], resume = false) {
 
 test('recipeFrom: typed beats preset beats default; on --resume an untyped setting is left to the run', () => {
   const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown, batchNormStatistics: unknown, rotation: Record<string, unknown> = {}) =>
-    ({ rAlpha, learningRate, noveltyScore, bce, batchNormStatistics, neighbours, cellPooling, rotationPasses: undefined, rotationFilters: undefined, rotationAugment: undefined, ...rotation });
+    ({ rAlpha, learningRate, noveltyScore, bce, batchNormStatistics, neighbours, cellPooling, rotationPasses: undefined, rotationFilters: undefined, rotationAugment: undefined, rotationCap: undefined, ...rotation });
   // No --score and no --preset: the score is left to the run's rule (knn for grey pictures, knnRotation for colour).
-  assert.deepEqual(recipeOf([]), all(10, 0.0005, undefined, 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none' }));
-  assert.deepEqual(recipeOf(['--preset', 'recon-knn']), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none' }));
-  assert.deepEqual(recipeOf(['--score', 'knnRotation', '--rotation-passes', '3', '--rotation-filters', '16', '--rotation-augment', 'flip-shift']), all(10, 0.0005, 'knnRotation', 'logits', 10, 'mean-max', 'pictures', { rotationPasses: 3, rotationFilters: 16, rotationAugment: 'flip-shift' }));
-  const r = { rotationFilters: 8, rotationAugment: 'none' };
+  assert.deepEqual(recipeOf([]), all(10, 0.0005, undefined, 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 }));
+  assert.deepEqual(recipeOf(['--preset', 'recon-knn']), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 }));
+  assert.deepEqual(recipeOf(['--score', 'knnRotation', '--rotation-passes', '3', '--rotation-filters', '16', '--rotation-augment', 'flip-shift', '--rotation-cap', '1.5']), all(10, 0.0005, 'knnRotation', 'logits', 10, 'mean-max', 'pictures', { rotationPasses: 3, rotationFilters: 16, rotationAugment: 'flip-shift', rotationCap: 1.5 }));
+  const r = { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 };
   assert.deepEqual(recipeOf(['--preset', 'seed']), all(0.2, 0.002, 'bce', 'clipped', 10, 'mean-max', 'moving', r));
   assert.deepEqual(recipeOf(['--preset', 'recon-weighted']), all(10, 0.0005, 'kl', 'logits', 10, 'mean-max', 'moving', r));
   assert.deepEqual(recipeOf(['--preset', 'seed', '--lr', '0.01', '--score', 'knn', '--bce', 'logits', '--r-alpha', '3', '--neighbours', '9', '--cell-pooling', 'mean', '--batchnorm-statistics', 'pictures']), all(3, 0.01, 'knn', 'logits', 9, 'mean', 'pictures', r));
@@ -140,6 +140,7 @@ test('the shared options: flags, choices and defaults as the README gives them, 
     ['--rotation-passes', 0, undefined],
     ['--rotation-filters', 8, undefined],
     ['--rotation-augment', 'none', ['none', 'flip-shift']],
+    ['--rotation-cap', 2, undefined],
     ['--cell-pooling', 'mean-max', ['mean', 'mean-max']],
     ['--batchnorm-statistics', 'pictures', ['moving', 'pictures']],
   ]);

@@ -121,10 +121,14 @@ test('the combined score sums each part standardised by its validation mean and 
   assert.equal(s.mean, 3);
   assert.ok(Math.abs(s.sd - Math.sqrt(3.5)) < 1e-12);
   assert.ok(scaleOf([2, 2]).sd > 0, 'a constant score keeps a positive sd');
-  const scales = { knn: { mean: 0.5, sd: 0.1 }, rotation: { mean: 1, sd: 2 } };
-  const got = combinedNovelty([0.5, 0.7, 0.3], [1, 5, -1], scales);
-  // (0.5 − 0.5)/0.1 + (1 − 1)/2 = 0; (0.7 − 0.5)/0.1 + (5 − 1)/2 = 2 + 2; (0.3 − 0.5)/0.1 + (−1 − 1)/2 = −2 − 1.
-  assert.deepEqual(Array.from(got).map((v) => +v.toFixed(5)), [0, 4, -3]);
+  const scales = { knn: { mean: 0.5, sd: 0.1 }, rotation: { mean: 1, sd: 2 }, rotationCap: null };
+  const got = combinedNovelty([0.5, 0.7, 0.3, 0.5], [1, 5, -1, 11], scales);
+  // (0.5 − 0.5)/0.1 + (1 − 1)/2 = 0; (0.7 − 0.5)/0.1 + (5 − 1)/2 = 2 + 2; (0.3 − 0.5)/0.1 + (−1 − 1)/2 = −2 − 1;
+  // 0 + (11 − 1)/2 = 5.
+  assert.deepEqual(Array.from(got).map((v) => +v.toFixed(5)), [0, 4, -3, 5]);
+  // Capped at 1.5 sds, the rotation part adds at most 1.5; below the cap nothing changes; the knn part is never capped.
+  const capped = combinedNovelty([0.5, 0.7, 0.3, 0.5, 1.5], [1, 5, -1, 11, 1], { ...scales, rotationCap: 1.5 });
+  assert.deepEqual(Array.from(capped).map((v) => +v.toFixed(5)), [0, 3.5, -3, 1.5, 10]);
 });
 
 test('flip-shift mirrors and shifts each picture exactly as drawn, the border reflected in', async () => {

@@ -27,7 +27,7 @@ export function compiledEngine(at: RunAtEpoch): Engine | null {
   if (verdict === 'knnRotation') {
     const { size, channels } = preprocessingOf(at.run.config);
     const rotation = compiledRotationScorer(native, openRotationNet(at), size, channels);
-    const combination = combinationOf(at.record);
+    const combination = combinationOf(at.record, at.run.config.train);
     novelty = (pixels, count, pooled) => combinedNovelty(knnScorer(pixels, count, pooled), rotation(pixels, count), combination);
     label = `compiled kernels (${native.isa()}), no TensorFlow.js: the knnRotation verdict needs R's first block and the rotation net only`;
   }

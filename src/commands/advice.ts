@@ -26,6 +26,7 @@ const OPTION_OF: Partial<Record<keyof TrainConfig, string>> = {
   rotationPasses: '--rotation-passes',
   rotationFilters: '--rotation-filters',
   rotationAugment: '--rotation-augment',
+  rotationCap: '--rotation-cap',
 };
 
 const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

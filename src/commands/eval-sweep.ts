@@ -10,7 +10,7 @@ import { evalAllSeeds, seedDir } from './eval-seeds';
 import { trainCommand } from './train';
 
 /** The recipe settings a sweep trains with; `resume`: the class's run exists, so what was not typed is the run's. */
-export type SweepRecipe = (resume: boolean) => Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters' | 'rotationAugment'>>;
+export type SweepRecipe = (resume: boolean) => Partial<RecipeSettings & Pick<TrainConfig, 'neighbours' | 'cellPooling' | 'rotationPasses' | 'rotationFilters' | 'rotationAugment' | 'rotationCap'>>;
 
 export interface SweepOptions extends EvalAllOptions {
   dataset: 'mnist' | 'fashion-mnist';

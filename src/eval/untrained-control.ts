@@ -19,9 +19,14 @@ import { combinedNovelty, RotationCombination, rotationNovelty, scaleOf } from '
 import { floatsOf, ImageSet } from '../data/source';
 import { AloccError } from '../errors';
 
-/** A control's scorer: distances of pictures (HWC in [0, 1], concatenated) to the untrained memory. */
+/** A control's scorer of pictures (HWC in [0, 1], concatenated). */
 export interface UntrainedControl {
+  /** The control's verdict score: the untrained knn distance, or for knnRotation runs the combination of both parts. */
   distances(pixels: Float32Array, count: number): Float32Array;
+  /** Its parts: the untrained knn distance and (knnRotation runs) the untrained rotation score. */
+  parts(pixels: Float32Array, count: number): { knn: Float32Array; rotation?: Float32Array };
+  /** knnRotation runs: the parts' validation scales, as training takes the verdict's. */
+  combination?: RotationCombination;
   dispose(): void;
 }
 
@@ -63,17 +68,21 @@ export function untrainedControl(opened: OpenedRun): UntrainedControl {
       setBatchNormStatistics(nets.rotation!.net, turned);
       const validation = opened.validationImages();
       if (!validation) throw new AloccError(`${opened.dir} stores no validation pictures to calibrate the untrained control on; retrain it`);
-      combination = untrainedScales(validation, knn, nets.rotation!.net);
+      combination = untrainedScales(validation, knn, nets.rotation!.net, train.rotationCap);
     } catch (err) {
       disposeFeatureMemory(memory);
       disposeNets(nets);
       throw err;
     }
   }
+  const parts = (pixels: Float32Array, count: number) =>
+    combination ? { knn: knn(pixels, count), rotation: rotationNovelty(nets.rotation!.net, pixels, count, size, channels) } : { knn: knn(pixels, count) };
   return {
+    combination,
+    parts,
     distances(pixels, count) {
-      if (!combination) return knn(pixels, count);
-      return combinedNovelty(knn(pixels, count), rotationNovelty(nets.rotation!.net, pixels, count, size, channels), combination);
+      const { knn, rotation } = parts(pixels, count);
+      return combination ? combinedNovelty(knn, rotation!, combination) : knn;
     },
     dispose() {
       disposeFeatureMemory(memory);
@@ -83,10 +92,11 @@ export function untrainedControl(opened: OpenedRun): UntrainedControl {
 }
 
 /** The untrained networks' knn and rotation scales on the validation pictures, as training takes the verdict's. */
-function untrainedScales(validation: ImageSet, knn: (pixels: Float32Array, count: number) => Float32Array, rotation: tf.LayersModel): RotationCombination {
+function untrainedScales(validation: ImageSet, knn: (pixels: Float32Array, count: number) => Float32Array, rotation: tf.LayersModel, rotationCap: number | null): RotationCombination {
   const pixels = floatsOf(validation);
   return {
     knn: scaleOf(knn(pixels, validation.count)),
     rotation: scaleOf(rotationNovelty(rotation, pixels, validation.count, validation.size, validation.channels)),
+    rotationCap,
   };
 }

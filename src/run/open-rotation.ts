@@ -3,6 +3,7 @@
  * weights, verified against the run's checksums, each BatchNorm folded into the conv before it (as open-knn.ts folds
  * R's first block), and knnRotation's validation scales. src/score/rotation-compiled.ts runs what this returns.
  */
+import { TrainConfig } from '../config';
 import { AloccError } from '../errors';
 import { RotationCombination } from '../score/combined-score';
 import { foldBatchNorm } from '../score/fold';
@@ -78,8 +79,8 @@ export function readRotationNet(epochDir: string, checksums: Record<string, stri
   return { shrink, blocks, dense: { kernel: get('rot_logits/kernel'), bias: weights.get('rot_logits/bias') ?? new Float32Array(units), units } };
 }
 
-/** knnRotation's scales at an epoch: the knn's and rotation score's validation mean and sd (checked when the run file is read). */
-export function combinationOf(record: EpochRecord): RotationCombination {
+/** knnRotation's scales at an epoch (the knn's and rotation score's validation mean and sd, checked when the run file is read) and the run's cap. */
+export function combinationOf(record: EpochRecord, train: Pick<TrainConfig, 'rotationCap'>): RotationCombination {
   const { knn, rotation } = record.validation;
-  return { knn: { mean: knn.mean, sd: knn.sd! }, rotation: { mean: rotation!.mean, sd: rotation!.sd! } };
+  return { knn: { mean: knn.mean, sd: knn.sd! }, rotation: { mean: rotation!.mean, sd: rotation!.sd! }, rotationCap: train.rotationCap };
 }

@@ -79,7 +79,7 @@ export function openRun(dir: string, opts: { epoch?: number; at?: RunAtEpoch } =
     threshold: record.threshold,
     r: nets.r,
     d: nets.d,
-    ...(nets.rotation ? { rotationNet: nets.rotation, combination: combinationOf(record) } : {}),
+    ...(nets.rotation ? { rotationNet: nets.rotation, combination: combinationOf(record, run.config.train) } : {}),
     memory,
     get inference() {
       return (inference ??= scoringInference(nets.r, nets.d));

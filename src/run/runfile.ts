@@ -74,11 +74,11 @@ export interface EpochRecord {
 
 /**
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
- * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 7 are read as 8
- * (runfile-io.ts): they lack settings whose values then were fixed, 6 lacks the epochs' cell calibration, and 7 the
- * rotation net's settings (it had none) and the stored validation pictures.
+ * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 8 are read as 9
+ * (runfile-io.ts): they lack settings whose values then were fixed, 6 lacks the epochs' cell calibration, 7 the
+ * rotation net's settings (it had none) and the stored validation pictures, and 8 knnRotation's cap (uncapped).
  */
-export const RUN_FILE_VERSION = 8;
+export const RUN_FILE_VERSION = 9;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -169,7 +169,8 @@ function configProblem(config: unknown): string | null {
     ['train', train, DEFAULT_TRAIN_CONFIG],
   ] as const) {
     for (const [k, d] of Object.entries(defaults)) {
-      if (typeof d !== 'number') continue;
+      // rotationCap may be null (uncapped): checked on its own below.
+      if (typeof d !== 'number' || k === 'rotationCap') continue;
       const v = values[k];
       if (typeof v !== 'number' || !Number.isFinite(v)) return `config.${section}.${k} is not a finite number`;
     }
@@ -184,6 +185,9 @@ function configProblem(config: unknown): string | null {
   if (!isCount(train.rotationBatchSize, 1)) return 'config.train.rotationBatchSize is not a whole number >= 1';
   if (!(ROTATION_AUGMENTS as readonly unknown[]).includes(train.rotationAugment)) return `config.train.rotationAugment ${JSON.stringify(train.rotationAugment)} is not one of ${ROTATION_AUGMENTS.join(', ')}`;
   if (!isCount(train.rotationFilters, 1, MAX_FILTERS)) return `config.train.rotationFilters is not a width from 1 to ${MAX_FILTERS}`;
+  if (train.rotationCap !== null && !(typeof train.rotationCap === 'number' && train.rotationCap > 0 && Number.isFinite(train.rotationCap))) {
+    return 'config.train.rotationCap is neither null nor a number > 0';
+  }
   if (!isCount(train.neighbours, 1, MAX_NEIGHBOURS)) {
     return `config.train.neighbours is not a whole number from 1 to ${MAX_NEIGHBOURS}`;
   }

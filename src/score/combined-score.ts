@@ -1,6 +1,8 @@
 /**
  * knnRotation's combination, without TensorFlow.js (rotation-score.ts, which needs tfjs for the rotation net, re-exports
- * it): the knn distance and the rotation score each on its validation scale, summed. The compiled engine
+ * it): the knn distance and the rotation score each on its validation scale, summed, the rotation part capped (a
+ * picture the rotation net cannot turn is as novel as it gets from that part: the knn distance carries the far tail;
+ * docs/research.md, "Capping the rotation part"). The compiled engine
  * (src/api/compiled-engine.ts) combines with it as the TensorFlow.js engine does.
  */
 
@@ -10,10 +12,12 @@ export interface ScoreScale {
   sd: number;
 }
 
-/** The validation scales the combined score standardises its two parts with. */
+/** The validation scales the combined score standardises its two parts with, and the rotation part's cap. */
 export interface RotationCombination {
   knn: ScoreScale;
   rotation: ScoreScale;
+  /** The most the standardised rotation part adds (TrainConfig.rotationCap); null: no cap (runs of file version 8). */
+  rotationCap: number | null;
 }
 
 /** Mean and (population) standard deviation of `values`; the sd is never 0, so a standardised score stays finite. */
@@ -26,11 +30,12 @@ export function scaleOf(values: ArrayLike<number>): ScoreScale {
   return { mean, sd: Math.max(Math.sqrt(sq / Math.max(1, values.length)), 1e-12) };
 }
 
-/** The combined score: (knn − its mean)/its sd + (rotation − its mean)/its sd, per picture. */
+/** The combined score: (knn − its mean)/its sd + min((rotation − its mean)/its sd, cap), per picture. */
 export function combinedNovelty(knn: ArrayLike<number>, rotation: ArrayLike<number>, scales: RotationCombination): Float32Array {
   const out = new Float32Array(knn.length);
+  const cap = scales.rotationCap ?? Infinity;
   for (let i = 0; i < knn.length; i++) {
-    out[i] = (knn[i] - scales.knn.mean) / scales.knn.sd + (rotation[i] - scales.rotation.mean) / scales.rotation.sd;
+    out[i] = (knn[i] - scales.knn.mean) / scales.knn.sd + Math.min((rotation[i] - scales.rotation.mean) / scales.rotation.sd, cap);
   }
   return out;
 }

@@ -81,7 +81,7 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationSta
   const pct = config.train.thresholdPercentile;
   const pixels = floatsOf(set);
   const novelty = scoreImages({ ...nets, rotationNet: nets.rotation?.net, memory }, pixels, set.count, set).novelty;
-  if (nets.rotation) novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scaleOf(novelty.knn), rotation: scaleOf(novelty.rotation) });
+  if (nets.rotation) novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scaleOf(novelty.knn), rotation: scaleOf(novelty.rotation), rotationCap: config.train.rotationCap });
   const stats = {} as ValidationStats;
   for (const name of scoresOfRun(config.train)) {
     const { mean, sd } = scaleOf(novelty[name]);

@@ -10,6 +10,7 @@ import { RunFile } from '../../src/run/runfile';
 import { readRunFile } from '../../src/run/runfile-io';
 import { openRun } from '../../src/run/open';
 import { floatsOf } from '../../src/data/source';
+import { builtInTestImages } from '../../src/data/test-images';
 import { percentile, scoreImages } from '../../src/score/scorer';
 import { loadDetector } from '../../src/api/detector';
 import { tempDir, useTestBackend } from '../helpers/fixtures';
@@ -48,6 +49,27 @@ test('the stored threshold is the stored validation pictures\' knnRotation perce
     const s = scoreImages(opened, floatsOf(validation), validation.count, opened.preprocessing);
     const t = percentile(s.novelty.knnRotation, straight.config.train.thresholdPercentile);
     assert.ok(Math.abs(t - opened.threshold) < 1e-4 * Math.max(1, Math.abs(t)), `${t} vs stored ${opened.threshold}`);
+  } finally {
+    opened.dispose();
+  }
+});
+
+test('knnRotation is the standardised knn plus the standardised rotation score capped at 2, by hand from the parts', async () => {
+  await useTestBackend();
+  assert.equal(straight.config.train.rotationCap, 2);
+  const opened = openRun(runDir('straight'));
+  try {
+    const { test: pictures } = builtInTestImages(opened.config.data, 300);
+    const s = scoreImages(opened, floatsOf(pictures), pictures.count, opened.preprocessing);
+    const { knn, rotation } = opened.record.validation;
+    let capped = 0;
+    s.novelty.knnRotation.forEach((got, i) => {
+      const zr = (s.novelty.rotation[i] - rotation!.mean) / rotation!.sd!;
+      if (zr > 2) capped++;
+      const want = (s.novelty.knn[i] - knn.mean) / knn.sd! + Math.min(zr, 2);
+      assert.ok(Math.abs(got - want) < 1e-4 * Math.max(1, Math.abs(want)), `picture ${i}: ${got} vs ${want}`);
+    });
+    assert.ok(capped > 0, 'some of the 300 test digits have a rotation part over the cap');
   } finally {
     opened.dispose();
   }

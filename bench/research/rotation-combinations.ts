@@ -27,15 +27,15 @@ import { auroc } from '../../src/eval/metrics';
 import { quarterTurn, TURNS } from '../../src/models/rotation-net';
 import { untrainedControl } from '../../src/eval/untrained-control';
 
-/** p[(i·4 + k)·4 + j]: softmax of the net on picture i turned by k, turn j. */
-function turnProbabilities(net: tf.LayersModel, pixels: Float32Array, n: number, s: number, c: number): Float32Array {
+/** log p[(i·4 + k)·4 + j]: log-softmax of the net on picture i turned by k, turn j (as rotationNovelty takes it). */
+function turnLogProbabilities(net: tf.LayersModel, pixels: Float32Array, n: number, s: number, c: number): Float32Array {
   const out = new Float32Array(n * TURNS * TURNS);
   const per = s * s * c;
   for (let start = 0; start < n; start += 256) {
     const m = Math.min(256, n - start);
     const p = tf.tidy(() => {
       const x = tf.tensor4d(pixels.subarray(start * per, (start + m) * per), [m, s, s, c]);
-      return tf.stack(Array.from({ length: TURNS }, (_, k) => tf.softmax(net.apply(quarterTurn(x, k), { training: false }) as tf.Tensor2D)), 1);
+      return tf.stack(Array.from({ length: TURNS }, (_, k) => tf.logSoftmax(net.apply(quarterTurn(x, k), { training: false }) as tf.Tensor2D)), 1);
     });
     out.set(p.dataSync(), start * TURNS * TURNS);
     p.dispose();
@@ -43,15 +43,16 @@ function turnProbabilities(net: tf.LayersModel, pixels: Float32Array, n: number,
   return out;
 }
 
-const EPS = 1e-7;
-const at = (p: Float32Array, i: number, k: number, j: number) => p[(i * 4 + k) * 4 + (j % 4)];
-const scoreOf = (p: Float32Array, f: (i: number) => number) => Float64Array.from({ length: p.length / 16 }, (_, i) => f(i));
-const geom = (p: Float32Array) => scoreOf(p, (i) => -[0, 1, 2, 3].reduce((s, k) => s + Math.log(at(p, i, k, k) + EPS), 0) / 4);
-const half = (p: Float32Array) => scoreOf(p, (i) => -[0, 1, 2, 3].reduce((s, k) => s + Math.log(at(p, i, k, k) + at(p, i, k, k + 2) + EPS), 0) / 4);
-function crossEntropy(p: Float32Array, C: Float64Array) {
-  return scoreOf(p, (i) => {
+const at = (logp: Float32Array, i: number, k: number, j: number) => logp[(i * 4 + k) * 4 + (j % 4)];
+const scoreOf = (logp: Float32Array, f: (i: number) => number) => Float64Array.from({ length: logp.length / 16 }, (_, i) => f(i));
+const geom = (logp: Float32Array) => scoreOf(logp, (i) => -[0, 1, 2, 3].reduce((s, k) => s + at(logp, i, k, k), 0) / 4);
+/** log(e^a + e^b) without overflow. */
+const logAddExp = (a: number, b: number) => Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
+const half = (logp: Float32Array) => scoreOf(logp, (i) => -[0, 1, 2, 3].reduce((s, k) => s + logAddExp(at(logp, i, k, k), at(logp, i, k, k + 2)), 0) / 4);
+function crossEntropy(logp: Float32Array, C: Float64Array) {
+  return scoreOf(logp, (i) => {
     let s = 0;
-    for (let k = 0; k < 4; k++) for (let j = 0; j < 4; j++) s -= C[k * 4 + j] * Math.log(at(p, i, k, j) + EPS);
+    for (let k = 0; k < 4; k++) for (let j = 0; j < 4; j++) s -= C[k * 4 + j] * at(logp, i, k, j);
     return s / 4;
   });
 }
@@ -79,7 +80,7 @@ function combinations(novel: Uint8Array, knnT: ArrayLike<number>, knnV: ArrayLik
 function symmetryScores(novel: Uint8Array, knnT: ArrayLike<number>, knnV: ArrayLike<number>, pT: Float32Array, pV: Float32Array): Record<string, number> {
   const C = new Float64Array(16);
   const nV = pV.length / 16;
-  for (let i = 0; i < nV; i++) for (let q = 0; q < 16; q++) C[q] += pV[i * 16 + q] / nV;
+  for (let i = 0; i < nV; i++) for (let q = 0; q < 16; q++) C[q] += Math.exp(pV[i * 16 + q]) / nV;
   const zk = standardised(knnT, knnV);
   const zc = standardised(crossEntropy(pT, C), crossEntropy(pV, C));
   const zh = standardised(half(pT), half(pV));
@@ -118,7 +119,7 @@ async function main() {
     const novel = test.isNovel;
     const knn = (pixels: Float32Array, n: number) => scoreImages(opened, pixels, n, opened.preprocessing).novelty.knn;
     const [knnT, knnV] = [knn(tp, test.count), knn(vp, val.count)];
-    const [pT, pV] = [turnProbabilities(opened.rotationNet, tp, test.count, size, channels), turnProbabilities(opened.rotationNet, vp, val.count, size, channels)];
+    const [pT, pV] = [turnLogProbabilities(opened.rotationNet, tp, test.count, size, channels), turnLogProbabilities(opened.rotationNet, vp, val.count, size, channels)];
     const row = { ...combinations(novel, knnT, knnV, geom(pT), geom(pV)), ...symmetryScores(novel, knnT, knnV, pT, pV) };
     // The same combinations of the untrained control's parts (src/eval/untrained-control.ts).
     const control = untrainedControl(opened);

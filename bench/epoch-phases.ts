@@ -5,7 +5,7 @@
  * work N times (default 3) on the same weights and prints each phase's wall and CPU seconds (process.cpuUsage, every
  * thread: on a shared machine the CPU time is the figure to compare) and a fingerprint of what the epoch stores (the
  * memory's bytes, the validation statistics, the cell calibration), so two commits can be checked for identical
- * results. ALOCC_ISA picks the compiled kernels' instruction set as everywhere.
+ * results (--print shows the cell calibration and the knn statistics). ALOCC_ISA picks the compiled kernels' instruction set as everywhere.
  */
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
@@ -49,19 +49,31 @@ async function main() {
     x.dispose();
   }
   const times: Partial<Record<EpochEndPhase, PhaseTime[]>> = {};
+  let repeat = 0;
   const job: TrainingJob = {
     config, runDir: os.tmpdir(), nets, run: undefined as never, train, validation, memoryImages,
-    events: { phase: (_epoch, name, time) => (times[name] ??= []).push(time) },
+    // A phase may be timed in pieces (the calibration's cell memory is built during the memory's pass): summed per repeat.
+    events: {
+      phase: (_epoch, name, time) => {
+        const list = (times[name] ??= []);
+        const now = (list[repeat] ??= { wallSeconds: 0, cpuSeconds: 0 });
+        now.wallSeconds += time.wallSeconds;
+        now.cpuSeconds += time.cpuSeconds;
+      },
+    },
   };
   console.log(`# ${native.loaded ? `compiled kernels, ${native.vectorWidth * 32}-bit SIMD, ${native.threads} threads` : 'no compiled kernels'}; ` +
     `${train.count} training, ${validation.count} validation, ${memoryImages.count} memory pictures; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const workspace = new CoresetWorkspace();
   let fingerprint = '';
   for (let r = 0; r < repeats; r++) {
+    repeat = r;
     const end = epochEnd(job, 1, workspace);
-    const hash = createHash('sha256').update(end.stored).update(JSON.stringify([end.validation, end.cells, end.memory, end.rotationAccuracy])).digest('hex').slice(0, 16);
-    if (fingerprint && hash !== fingerprint) console.log(`! repeat ${r + 1} stored ${hash}, not ${fingerprint}`);
-    fingerprint ||= hash;
+    const hash = (v: string | Uint16Array) => createHash('sha256').update(v).digest('hex').slice(0, 8);
+    const now = `memory ${hash(end.stored)}, validation ${hash(JSON.stringify([end.validation, end.memory, end.rotationAccuracy]))}, cells ${hash(JSON.stringify(end.cells))}`;
+    if (fingerprint && now !== fingerprint) console.log(`! repeat ${r + 1}: ${now}, not ${fingerprint}`);
+    fingerprint ||= now;
+    if (r === 0 && args.includes('--print')) console.log(JSON.stringify({ cells: end.cells, knn: end.validation.knn }));
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   let wall = 0;
@@ -74,7 +86,7 @@ async function main() {
     console.log(`${name.padEnd(20)} wall ${w.toFixed(3)} s  cpu ${c.toFixed(3)} s   (cpu ${list.map((t) => t.cpuSeconds.toFixed(3)).join(', ')})`);
   }
   console.log(`${'total (medians)'.padEnd(20)} wall ${wall.toFixed(3)} s  cpu ${cpu.toFixed(3)} s`);
-  console.log(`fingerprint ${fingerprint}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`fingerprint: ${fingerprint}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   disposeNets(nets);
 }
 

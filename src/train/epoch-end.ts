@@ -9,11 +9,12 @@ import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { setBatchNormStatistics } from '../models/batchnorm-statistics';
 import { floatsOf } from '../data/source';
-import { coreset, CoresetWorkspace } from '../score/coreset';
+import { coreset, CoresetWorkspace, PooledRowVisitor } from '../score/coreset';
 import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
-import { calibrateRun, CellCalibration } from '../score/cell-calibration';
+import { calibrateRun, calibrateSearch, CellCalibration } from '../score/cell-calibration';
+import { memoryCellsFromPass } from './memory-cells';
 import { combinedNovelty, rotationAccuracy, scaleOf } from '../score/rotation-score';
 import type { TrainingJob } from './trainer';
 
@@ -90,10 +91,10 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationSta
  * memoryCoreset training images (src/score/coreset.ts, which embeds them while choosing), or of the stored sample
  * itself where memoryCoreset is 0.
  */
-function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: CoresetWorkspace): { features: Float32Array; images: number; dims: number } {
+function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: CoresetWorkspace, pooled?: PooledRowVisitor): { features: Float32Array; images: number; dims: number } {
   const { memoryCoreset, seed, neighbours } = job.config.train;
   if (memoryCoreset > 0) {
-    const { images, features, dims } = coreset(space, job.train, memoryCoreset, seed, workspace);
+    const { images, features, dims } = coreset(space, job.train, memoryCoreset, seed, workspace, pooled);
     return { features, images: images.count, dims };
   }
   const built = buildFeatureMemory(space, job.memoryImages, neighbours);
@@ -118,8 +119,10 @@ export function epochEnd(job: TrainingJob, epoch: number, workspace: CoresetWork
   }
   // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
   const space = featureSpaceOf(nets, config.train);
+  // The maps' cell memory from the coreset's pass over the training pictures, where it can be (./memory-cells.ts).
+  const memoryCells = timedPhase(phase('calibration'), () => memoryCellsFromPass(config.train, job.train, job.memoryImages, space));
   const { stored, images, dims } = timedPhase(phase('memory'), () => {
-    const { features, dims, images } = memoryAtEpoch(job, space, workspace);
+    const { features, dims, images } = memoryAtEpoch(job, space, workspace, memoryCells?.visit);
     return { stored: toFloat16(features), images, dims };
   });
   const validation = timedPhase(phase('validation'), () => {
@@ -140,7 +143,10 @@ export function epochEnd(job: TrainingJob, epoch: number, workspace: CoresetWork
     );
   }
   // The local score's threshold and the maps' colour scale, from the validation pictures (src/score/cell-calibration.ts).
-  const cells = timedPhase(phase('calibration'), () => calibrateRun(nets.r, config.train, job.memoryImages, job.validation));
+  const cells = timedPhase(phase('calibration'), () => {
+    const search = memoryCells?.search();
+    return search ? calibrateSearch(search, config.train, job.validation) : calibrateRun(nets.r, config.train, job.memoryImages, job.validation);
+  });
   if (!Number.isFinite(cells.local.threshold) || !Number.isFinite(cells.scale.cellThreshold)) {
     throw new AloccError(`training diverged: the validation pictures' cell distances are not finite after epoch ${epoch}; ${lastGood(epoch)}. Try a lower --lr`);
   }

@@ -15,13 +15,13 @@ import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { calibrateRun, calibrateSearch, CellCalibration } from '../score/cell-calibration';
 import { memoryCellsFromPass } from './memory-cells';
-import { combinedNovelty, rotationAccuracy, scaleOf } from '../score/rotation-score';
+import { combinedNovelty, rotationNoveltyAndAccuracy, scaleOf, ScoreScale } from '../score/rotation-score';
 import type { TrainingJob } from './trainer';
 
 export type ValidationStats = Record<NoveltyScore, { mean: number; threshold: number; sd: number }>;
 
 /** The after-step phases, in the order they run. */
-export const EPOCH_END_PHASES = ['batchNormStatistics', 'memory', 'validation', 'calibration', 'rotationAccuracy'] as const;
+export const EPOCH_END_PHASES = ['batchNormStatistics', 'memory', 'validation', 'calibration'] as const;
 export type EpochEndPhase = (typeof EPOCH_END_PHASES)[number] | 'checkpoint';
 
 /** A phase's cost: wall time, and the process's CPU time (every thread), which other load on the machine inflates less. */
@@ -70,20 +70,29 @@ export function lastGood(epoch: number): string {
 /**
  * Mean, sd and threshold (the pct-th percentile) of every novelty score the run computes over the validation images,
  * the knn score searching `memory` (training images only, never validation ones). knnRotation is standardised with
- * the knn's and rotation's own validation means and sds, so its scale is set here, before its values exist.
+ * the knn's and rotation's own validation means and sds, so its scale is set here, before its values exist. With a
+ * rotation net, also its accuracy on the validation pictures' turns, from the same pass as its scores.
  */
-function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationStats {
+function validationStats(job: TrainingJob, memory: FeatureMemory): { stats: ValidationStats; rotationAccuracy?: number } {
   const { nets, validation: set, config } = job;
   const pct = config.train.thresholdPercentile;
   const pixels = floatsOf(set);
-  const novelty = scoreImages({ ...nets, rotationNet: nets.rotation?.net, memory }, pixels, set.count, set).novelty;
-  if (nets.rotation) novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scaleOf(novelty.knn), rotation: scaleOf(novelty.rotation) });
+  const novelty = scoreImages({ ...nets, memory }, pixels, set.count, set).novelty;
+  const scales = new Map<NoveltyScore, ScoreScale>();
+  const scale = (name: NoveltyScore) => scales.get(name) ?? scales.set(name, scaleOf(novelty[name])).get(name)!;
+  let accuracy: number | undefined;
+  if (nets.rotation) {
+    const rotation = rotationNoveltyAndAccuracy(nets.rotation.net, pixels, set.count, set.size, set.channels);
+    novelty.rotation = rotation.novelty;
+    accuracy = rotation.accuracy;
+    novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scale('knn'), rotation: scale('rotation') });
+  }
   const stats = {} as ValidationStats;
   for (const name of scoresOfRun(config.train)) {
-    const { mean, sd } = scaleOf(novelty[name]);
+    const { mean, sd } = scale(name);
     stats[name] = { mean, sd, threshold: percentile(novelty[name], pct) };
   }
-  return stats;
+  return { stats, ...(accuracy === undefined ? {} : { rotationAccuracy: accuracy }) };
 }
 
 /**
@@ -125,7 +134,7 @@ export function epochEnd(job: TrainingJob, epoch: number, workspace: CoresetWork
     const { features, dims, images } = memoryAtEpoch(job, space, workspace, memoryCells?.visit);
     return { stored: toFloat16(features), images, dims };
   });
-  const validation = timedPhase(phase('validation'), () => {
+  const { stats: validation, rotationAccuracy } = timedPhase(phase('validation'), () => {
     const memory = memoryFromBank(space, fromFloat16(stored), images, config.train.neighbours);
     try {
       return validationStats(job, memory);
@@ -150,9 +159,5 @@ export function epochEnd(job: TrainingJob, epoch: number, workspace: CoresetWork
   if (!Number.isFinite(cells.local.threshold) || !Number.isFinite(cells.scale.cellThreshold)) {
     throw new AloccError(`training diverged: the validation pictures' cell distances are not finite after epoch ${epoch}; ${lastGood(epoch)}. Try a lower --lr`);
   }
-  const set = job.validation;
-  const accuracy = nets.rotation
-    ? timedPhase(phase('rotationAccuracy'), () => rotationAccuracy(nets.rotation!.net, floatsOf(set), set.count, set.size, set.channels))
-    : undefined;
-  return { stored, memory: { images, features: dims }, validation, cells, ...(accuracy === undefined ? {} : { rotationAccuracy: accuracy }) };
+  return { stored, memory: { images, features: dims }, validation, cells, ...(rotationAccuracy === undefined ? {} : { rotationAccuracy }) };
 }

@@ -57,6 +57,23 @@ export interface EmbeddedSet {
   dims: number;
 }
 
+/** Tile side of transposeInto: a tile's rows and columns stay in cache (BLOCK-strided writes one by one did not). */
+const TILE = 16;
+
+/** heap[to + j·stride + i] = heap[from + i·cols + j] for the [rows, cols] matrix at `from`, tile by tile. */
+function transposeInto(heap: Float32Array, from: number, rows: number, cols: number, to: number, stride: number): void {
+  for (let i0 = 0; i0 < rows; i0 += TILE) {
+    const i1 = Math.min(rows, i0 + TILE);
+    for (let j0 = 0; j0 < cols; j0 += TILE) {
+      const j1 = Math.min(cols, j0 + TILE);
+      for (let i = i0; i < i1; i++) {
+        const row = from + i * cols;
+        for (let j = j0; j < j1; j++) heap[to + j * stride + i] = heap[row + j];
+      }
+    }
+  }
+}
+
 /**
  * Sees a picture's first block, pooled, as the kernel wrote it (before the rows are made unit length): `row` of the
  * set, `raw` valid during the call only. How the trainer builds the maps' cell memory from the same pass.
@@ -108,7 +125,7 @@ export function similarities(space: FeatureSpace, set: ImageSet, workspace = new
     starts.forEach((s, b) => {
       const q = Math.min(BLOCK, n - s);
       heap.fill(0, qt, qt + dims * BLOCK);
-      for (let i = 0; i < q; i++) for (let j = 0; j < dims; j++) heap[qt + j * BLOCK + i] = heap[(s + i) * dims + j];
+      transposeInto(heap, s * dims, q, dims, qt, BLOCK);
       if (native) {
         rowProducts(native, heap, s * dims, n - s, dims, qt, BLOCK, at[b]);
       } else {

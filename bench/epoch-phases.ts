@@ -19,8 +19,7 @@ import { memoryRows } from '../src/score/feature-memory';
 import { createNets, disposeNets } from '../src/train/nets';
 import { trainBatch } from '../src/train/step';
 import { CoresetWorkspace } from '../src/score/coreset';
-import { epochEnd, EpochEndPhase, PhaseTime } from '../src/train/epoch-end';
-import type { TrainingJob } from '../src/train/trainer';
+import { epochEnd, EpochEndJob, EpochEndPhase, PhaseTime } from '../src/train/epoch-end';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -51,8 +50,8 @@ async function main() {
   }
   const times: Partial<Record<EpochEndPhase, PhaseTime[]>> = {};
   let repeat = 0;
-  const job: TrainingJob = {
-    config, runDir: os.tmpdir(), nets, run: undefined as never, train, validation, memoryImages,
+  const job: EpochEndJob = {
+    config, nets, train, validation, memoryImages,
     // A phase may be timed in pieces (the calibration's cell memory is built during the memory's pass): summed per repeat.
     events: {
       phase: (_epoch, name, time) => {

@@ -4,11 +4,10 @@
  * these took about a fifth of an epoch (docs/performance.md, "The whole epoch against the step"), so each is timed as
  * a phase the trainer's events can report (bench/epoch-phases.ts prints them).
  */
-import { NoveltyScore, scoresOfRun } from '../config';
+import { NoveltyScore, RunConfig, scoresOfRun } from '../config';
 import { scoreTitle } from '../score/registry';
 import { AloccError } from '../errors';
 import { setBatchNormStatistics } from '../models/batchnorm-statistics';
-import { floatsOf } from '../data/source';
 import { coreset, CoresetWorkspace, PooledRowVisitor } from '../score/coreset';
 import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
@@ -16,7 +15,8 @@ import { percentile, scoreImages } from '../score/scorer';
 import { calibrateRun, calibrateSearch, CellCalibration } from '../score/cell-calibration';
 import { memoryCellsFromPass } from './memory-cells';
 import { combinedNovelty, rotationNoveltyAndAccuracy, scaleOf, ScoreScale } from '../score/rotation-score';
-import type { TrainingJob } from './trainer';
+import { floatsOf, ImageSet } from '../data/source';
+import type { AloccNets } from './nets';
 
 export type ValidationStats = Record<NoveltyScore, { mean: number; threshold: number; sd: number }>;
 
@@ -52,6 +52,16 @@ export async function timedPhaseAsync<T>(report: ((time: PhaseTime) => void) | u
   return out;
 }
 
+/** What the after-step work reads of a training job (trainer.ts's TrainingJob has it all). */
+export interface EpochEndJob {
+  config: RunConfig;
+  nets: AloccNets;
+  train: ImageSet;
+  validation: ImageSet;
+  memoryImages: ImageSet;
+  events?: { phase?(epoch: number, name: EpochEndPhase, time: PhaseTime): void };
+}
+
 /** What the epoch's checkpoint and record keep of the after-step work. */
 export interface EpochEnd {
   /** The knn memory's unit feature rows in half precision, as stored (memory.f16). */
@@ -73,7 +83,7 @@ export function lastGood(epoch: number): string {
  * the knn's and rotation's own validation means and sds, so its scale is set here, before its values exist. With a
  * rotation net, also its accuracy on the validation pictures' turns, from the same pass as its scores.
  */
-function validationStats(job: TrainingJob, memory: FeatureMemory): { stats: ValidationStats; rotationAccuracy?: number } {
+function validationStats(job: EpochEndJob, memory: FeatureMemory): { stats: ValidationStats; rotationAccuracy?: number } {
   const { nets, validation: set, config } = job;
   const pct = config.train.thresholdPercentile;
   const pixels = floatsOf(set);
@@ -100,7 +110,7 @@ function validationStats(job: TrainingJob, memory: FeatureMemory): { stats: Vali
  * memoryCoreset training images (src/score/coreset.ts, which embeds them while choosing), or of the stored sample
  * itself where memoryCoreset is 0.
  */
-function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: CoresetWorkspace, pooled?: PooledRowVisitor): { features: Float32Array; images: number; dims: number } {
+function memoryAtEpoch(job: EpochEndJob, space: FeatureSpace, workspace: CoresetWorkspace, pooled?: PooledRowVisitor): { features: Float32Array; images: number; dims: number } {
   const { memoryCoreset, seed, neighbours } = job.config.train;
   if (memoryCoreset > 0) {
     const { images, features, dims } = coreset(space, job.train, memoryCoreset, seed, workspace, pooled);
@@ -118,7 +128,7 @@ function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: Coreset
  * The after-step work of `epoch`, each phase timed to job.events.phase. Throws AloccError where a validation score or
  * the cell distances are not finite (a diverged run: nothing of the epoch is saved).
  */
-export function epochEnd(job: TrainingJob, epoch: number, workspace: CoresetWorkspace): EpochEnd {
+export function epochEnd(job: EpochEndJob, epoch: number, workspace: CoresetWorkspace): EpochEnd {
   const { config, nets } = job;
   const phase = (name: EpochEndPhase) => (job.events?.phase ? (time: PhaseTime) => job.events!.phase!(epoch, name, time) : undefined);
   if (config.train.batchNormStatistics === 'pictures') {

@@ -1,6 +1,7 @@
 // The trainer's one pass of R's first block over the training pictures (src/score/pooled-pass.ts): the coreset's rows
-// from it are those tfjs computes, bit for bit, and the maps' cell memory built from it (src/train/memory-cells.ts)
-// searches as the calibration's own pass over the memory pictures does with the same block.
+// from it are those tfjs computes, bit for bit, the maps' cell memory built from it (src/train/memory-cells.ts)
+// searches as the calibration's own pass over the memory pictures does with the same block, and the greedy computing
+// only the rows it reads (src/score/lazy-coreset.ts) keeps what the whole matrix's greedy keeps.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -10,7 +11,8 @@ import { floatsOf, ImageSet, pickRows } from '../src/data/source';
 import { mulberry32 } from '../src/data/random';
 import { registerFastConvGradients } from '../src/kernels';
 import { active, loadNativeKernels } from '../src/kernels/addon';
-import { coreset, similarities } from '../src/score/coreset';
+import { coreset, CoresetWorkspace, greedyCoreset, similarities } from '../src/score/coreset';
+import { lazyCoreset } from '../src/score/lazy-coreset';
 import { compiledCellSearch } from '../src/score/cell-search';
 import { buildFeatureMemory, disposeFeatureMemory, featureSpaceOf, memoryRows, spaceFirstBlock } from '../src/score/feature-memory';
 import { createNets, disposeNets } from '../src/train/nets';
@@ -75,6 +77,23 @@ test("the maps' cell memory from the coreset's pass searches as one built from t
     // Memory pictures that are not those rows: the calibration runs its own pass.
     assert.equal(memoryCellsFromPass(train, set, pictures(200, 4), space), null);
     assert.equal(memoryCellsFromPass({ ...train, cellNeighbourhood: 'pooled' }, set, memoryImages, space), null);
+  } finally {
+    disposeNets(nets);
+  }
+});
+
+test("lazyCoreset: the greedy coreset of the whole similarity matrix, bit for bit, with rows computed a batch at a time", { skip }, () => {
+  const nets = createNets({ ...DEFAULT_MODEL_CONFIG, ...SMALL_MODEL }, train);
+  try {
+    const set = pictures(300, 5);
+    const space = featureSpaceOf(nets, train);
+    for (const m of [1, 40, 120]) {
+      const want = greedyCoreset(similarities(space, set).sims, m);
+      const got = lazyCoreset(space, set, m, new CoresetWorkspace())!;
+      assert.deepEqual(got.rows, want, `${m} kept`);
+    }
+    const whole = similarities(space, set).features.slice();
+    assert.deepEqual(lazyCoreset(space, set, 40, new CoresetWorkspace())!.features, whole, 'the same feature rows');
   } finally {
     disposeNets(nets);
   }

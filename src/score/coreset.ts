@@ -3,7 +3,10 @@ import { ImageSet, pickRows } from '../data/source';
 import { active, largeFloats, rowProducts } from '../kernels/addon';
 import { buildFeatureMemory, cellSide, disposeFeatureMemory, FeatureMemory, FeatureSpace, firstBlockCells, memoryRows, spaceFirstBlock, valuesInPlace } from './feature-memory';
 import { unitFeatureRows } from './nearest';
-import { pooledPass, pooledPassScratch } from './pooled-pass';
+import { pooledPass, pooledPassScratch, PooledRowVisitor } from './pooled-pass';
+
+export type { PooledRowVisitor } from './pooled-pass';
+import { lazyCoreset } from './lazy-coreset';
 
 /**
  * Which training images the knn memory keeps at an epoch: a greedy k-centre coreset in R's features at that epoch.
@@ -73,12 +76,6 @@ function transposeInto(heap: Float32Array, from: number, rows: number, cols: num
     }
   }
 }
-
-/**
- * Sees a picture's first block, pooled, as the kernel wrote it (before the rows are made unit length): `row` of the
- * set, `raw` valid during the call only. How the trainer builds the maps' cell memory from the same pass.
- */
-export type PooledRowVisitor = (row: number, raw: Float32Array) => void;
 
 /**
  * Every pair's cosine similarity in `space`, kept as blocks of BLOCK columns. On the compiled kernels block b (columns
@@ -207,8 +204,9 @@ export function coreset(space: FeatureSpace, set: ImageSet, m: number, seed: num
   const sampled = set.count <= CORESET_CANDIDATES ? undefined : memoryRows(set.count, CORESET_CANDIDATES, seed);
   const candidates = sampled ? (pickRows(set, sampled) as ImageSet) : set;
   const visit = pooled && sampled ? (r: number, raw: Float32Array) => pooled(sampled[r], raw) : pooled;
-  const { sims, features, dims } = similarities(space, candidates, workspace, visit);
-  const rows = greedyCoreset(sims, m);
+  // On the compiled kernels in R's space, only the rows the greedy reads (./lazy-coreset.ts); else the whole matrix.
+  const lazy = lazyCoreset(space, candidates, m, workspace ?? new CoresetWorkspace(), visit);
+  const { rows, features, dims } = lazy ?? (({ sims, features, dims }) => ({ rows: greedyCoreset(sims, m), features, dims }))(similarities(space, candidates, workspace, visit));
   const kept = new Float32Array(rows.length * dims);
   rows.forEach((r, k) => kept.set(features.subarray(r * dims, (r + 1) * dims), k * dims));
   return { images: pickRows(candidates, rows) as ImageSet, features: kept, dims };

@@ -19,6 +19,12 @@ export interface CompiledFirstBlock {
   co: number;
 }
 
+/**
+ * Sees a picture's first block, pooled, as the kernel wrote it (before the rows are made unit length): `row` of the
+ * set, `raw` valid during the call only. How the trainer builds the maps' cell memory from the coreset's pass.
+ */
+export type PooledRowVisitor = (row: number, raw: Float32Array) => void;
+
 /** Pictures per kernel call. */
 const CHUNK = 256;
 

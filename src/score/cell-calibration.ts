@@ -20,7 +20,7 @@ import { inferenceNet } from './inference';
 import { MEMORY_LRELU } from './nearest';
 import { firstBlock } from './scorer';
 import { active } from '../kernels/addon';
-import { compiledCellSearch } from './cell-search';
+import { CellSearch, compiledCellSearch } from './cell-search';
 
 /** Calibrates on a set of normal pictures (the validation pictures at training time) against `memory`'s cells. */
 export function calibrateCells(
@@ -39,6 +39,13 @@ export function calibrateCells(
     }
   }
   return calibrationFromCells(all, grid, opts, 'validation');
+}
+
+/** The calibration of the validation pictures' cells against a compiled search of the memory's cells, by position. */
+export function calibrateSearch(search: CellSearch, train: Pick<TrainConfig, 'cellNeighbourhood' | 'localTopK' | 'thresholdPercentile'>, validation: ImageSet): CellCalibration {
+  if (validation.count < 1) throw new AloccError('cell calibration: no validation pictures');
+  const opts = { neighbourhood: train.cellNeighbourhood, topK: train.localTopK, percentile: train.thresholdPercentile };
+  return calibrationFromCells(search.distances(floatsOf(validation), validation.count), search.rows * search.cols, opts, 'validation');
 }
 
 /**
@@ -62,7 +69,7 @@ export function calibrateRun(
       const [kh, kw, ci, co] = folded.filter.shape;
       const block = { filter: folded.filter.dataSync() as Float32Array, bias: folded.bias.dataSync() as Float32Array, alpha: folded.alpha, kh, kw, ci, co };
       const search = compiledCellSearch(native, block, memoryImages.size, train.cellPooling, memoryImages);
-      if (search) return calibrationFromCells(search.distances(floatsOf(validation), validation.count), search.rows * search.cols, opts, 'validation');
+      if (search) return calibrateSearch(search, train, validation);
     }
     const memory = buildCellMemory(folded, train.cellPooling, memoryImages);
     try {

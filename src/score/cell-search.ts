@@ -53,13 +53,35 @@ export interface CellSearch {
  * block (more output channels than they take).
  */
 export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, set: ImageSet): CellSearch | null {
+  const memory = cellSearchMemory(native, block, side, cells, set.count);
+  for (let start = 0; start < set.count; start += CHUNK) {
+    const n = Math.min(CHUNK, set.count - start);
+    if (!memory.addPictures(start, floatsOf(set, start, n), n)) return null;
+  }
+  return memory.search;
+}
+
+/**
+ * A cell search whose `images` memory pictures are added by the caller: as pixels (addPictures), or as their first
+ * block already pooled with the same block by the compiled kernel (addPooled: the trainer's one pass over the
+ * training pictures, src/train/epoch-end.ts). `search` is valid once every memory picture is in.
+ */
+export interface CellSearchMemory {
+  /** Memory pictures start.. of n ≤ CHUNK pictures' pixels; false where the kernels decline the block. */
+  addPictures(start: number, pixels: Float32Array, n: number): boolean;
+  /** Memory picture k from its pooled first block as the kernel wrote it (one picture's floats). */
+  addPooled(k: number, raw: Float32Array): void;
+  search: CellSearch;
+}
+
+export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, images: number): CellSearchMemory {
   const { kh, kw, ci, co } = block;
   const pool = 2 * poolSide(Math.ceil(side / 2)); // cell-map.ts's cellSide
   const [rows, cols] = [Math.floor(side / pool), Math.floor(side / pool)];
   const grid = rows * cols;
   const parts = cells === 'mean-max' ? 2 : 1;
   const dims = co * parts;
-  const m = set.count;
+  const m = images;
   const per = side * side * ci;
   const f = grid * dims; // one picture's pooled features
   const bankAt = block.filter.length + co;
@@ -92,9 +114,8 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
   // The kernel writes a picture's means [cells][co], then its maxima: cell g's part h is at h·grid·co + g·co.
   const cellAt = (i: number, g: number, h: number) => yAt + i * f + h * grid * co + g * co;
 
-  for (let start = 0; start < m; start += CHUNK) {
-    const n = Math.min(CHUNK, m - start);
-    if (!pooled(floatsOf(set, start, n), n)) return null;
+  /** The n pictures' cells at yAt into the bank as memory pictures start.. */
+  const toBank = (start: number, n: number) => {
     for (let i = 0; i < n; i++) {
       for (let g = 0; g < grid; g++) {
         for (let h = 0; h < parts; h++) {
@@ -103,7 +124,7 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
         }
       }
     }
-  }
+  };
 
   /**
    * Distances of the n pictures whose features are at yAt (from `pooled`, or copied there); `skip[i]`, where ≥ 0,
@@ -130,7 +151,7 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
     }
   };
 
-  return {
+  const cellSearch: CellSearch = {
     rows, cols, dims, images: m,
     distances(pixels, count) {
       const out = new Float32Array(count * grid);
@@ -169,5 +190,19 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
       }
       return out;
     },
+  };
+  return {
+    addPictures(start, pixels, n) {
+      if (!pooled(pixels, n)) return false;
+      toBank(start, n);
+      return true;
+    },
+    addPooled(k, raw) {
+      if (raw.length !== f) throw new RangeError(`addPooled: ${raw.length} values for a picture of ${f}`);
+      heap.set(raw, yAt);
+      unitCells(1);
+      toBank(k, 1);
+    },
+    search: cellSearch,
   };
 }

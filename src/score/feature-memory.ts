@@ -77,10 +77,26 @@ function tfjsPooledConv(x: tf.Tensor4D, block: FoldedFirstBlock, p: number, with
 
 const rSpaces = new WeakMap<tf.LayersModel, Map<CellPooling, FeatureSpace>>();
 const spaceCells = new WeakMap<FeatureSpace, CellPooling>();
+const spaceNets = new WeakMap<FeatureSpace, tf.LayersModel>();
 
 /**
- * R's feature space (denseFirstBlockFeatures with `cells`) with R's weights as they are at each call, BatchNorm
- * (inference statistics) folded into the conv here: y = conv(x, W·s) + (b − mean)·s + β with s = γ/√(var + ε).
+ * R's first block with its weights now, BatchNorm (inference statistics) folded into the conv with tfjs's float32
+ * ops: y = conv(x, W·s) + (b − mean)·s + β with s = γ/√(var + ε). Runs inside the caller's tidy.
+ */
+function foldFirstBlock(r: tf.LayersModel): FoldedFirstBlock {
+  const conv = r.getLayer(MEMORY_CONV);
+  const bn = r.getLayer(MEMORY_BN);
+  const { epsilon } = bn.getConfig() as { epsilon: number };
+  const { alpha } = r.getLayer(MEMORY_LRELU).getConfig() as { alpha: number };
+  const [kernel, bias] = conv.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
+  const [gamma, beta, mean, variance] = bn.getWeights() as tf.Tensor1D[];
+  const scale = tf.div(gamma, tf.sqrt(tf.add(variance, epsilon)));
+  const shift = tf.add(tf.mul(tf.sub(bias ?? tf.zeros(mean.shape), mean), scale), beta) as tf.Tensor1D;
+  return { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: shift, alpha };
+}
+
+/**
+ * R's feature space (denseFirstBlockFeatures with `cells`) with R's weights as they are at each call (foldFirstBlock).
  * The same function for the same R and cells, so callers can tell a memory in R's space (firstBlockCells).
  */
 export function rFeatureSpace(r: tf.LayersModel, cells: CellPooling): FeatureSpace {
@@ -88,21 +104,23 @@ export function rFeatureSpace(r: tf.LayersModel, cells: CellPooling): FeatureSpa
   if (!spaces) rSpaces.set(r, (spaces = new Map()));
   let space = spaces.get(cells);
   if (!space) {
-    const conv = r.getLayer(MEMORY_CONV);
-    const bn = r.getLayer(MEMORY_BN);
-    const { epsilon } = bn.getConfig() as { epsilon: number };
-    const { alpha } = r.getLayer(MEMORY_LRELU).getConfig() as { alpha: number };
-    space = (x) => {
-      const [kernel, bias] = conv.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
-      const [gamma, beta, mean, variance] = bn.getWeights() as tf.Tensor1D[];
-      const scale = tf.div(gamma, tf.sqrt(tf.add(variance, epsilon)));
-      const shift = tf.add(tf.mul(tf.sub(bias ?? tf.zeros(mean.shape), mean), scale), beta) as tf.Tensor1D;
-      return denseFirstBlockFeatures(x, { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: shift, alpha }, cells);
-    };
+    space = (x) => denseFirstBlockFeatures(x, foldFirstBlock(r), cells);
     spaces.set(cells, space);
     spaceCells.set(space, cells);
+    spaceNets.set(space, r);
   }
   return space;
+}
+
+/** The folded first block an R feature space embeds with now, as plain arrays (for the compiled kernels), or undefined for any other space. */
+export function spaceFirstBlock(space: FeatureSpace): { filter: Float32Array; bias: Float32Array; alpha: number; kh: number; kw: number; ci: number; co: number } | undefined {
+  const r = spaceNets.get(space);
+  if (!r) return undefined;
+  return tf.tidy(() => {
+    const { filter, bias, alpha } = foldFirstBlock(r);
+    const [kh, kw, ci, co] = filter.shape;
+    return { filter: filter.dataSync() as Float32Array, bias: bias.dataSync() as Float32Array, alpha, kh, kw, ci, co };
+  });
 }
 
 /**

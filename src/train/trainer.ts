@@ -1,29 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig, NoveltyScore, scoresOfRun, stepBatchSize, TrainConfig } from '../config';
-import { scoreTitle } from '../score/registry';
+import { RunConfig, stepBatchSize, TrainConfig } from '../config';
 import { AloccError } from '../errors';
-import { setBatchNormStatistics } from '../models/batchnorm-statistics';
-import { floatsOf, ImageSet } from '../data/source';
-import { coreset, CoresetWorkspace } from '../score/coreset';
+import { ImageSet } from '../data/source';
+import { CoresetWorkspace } from '../score/coreset';
 import { mulberry32, shuffleInPlace } from '../data/random';
-import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
-import { fromFloat16, toFloat16 } from '../score/float16';
-import { percentile, scoreImages } from '../score/scorer';
 import { saveEpochCheckpoint, AloccNets } from './nets';
 import { EPOCH_CELLS_FILE, EPOCH_MEMORY_FILE } from '../run/paths';
-import { calibrateRun } from '../score/cell-calibration';
 import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
 import { rotationStep, RotationTraining } from './rotation-step';
 import { flipShift } from './rotation-augment';
-import { combinedNovelty, rotationAccuracy, scaleOf } from '../score/rotation-score';
+import { epochEnd, EpochEndPhase, lastGood, PhaseTime, timedPhaseAsync } from './epoch-end';
+
+export type { EpochEndPhase, PhaseTime } from './epoch-end';
 
 /** What the trainer tells the outside world; the CLI turns it into a progress bar or log lines. */
 export interface TrainingEvents {
   epochStart?(epoch: number, batches: number): void;
   batchEnd?(epoch: number, batch: number, losses: BatchLosses, imagesPerSecond: number): void;
   epochEnd?(record: EpochRecord, run: RunFile): void;
+  /** The cost of one piece of an epoch's work after its steps (src/train/epoch-end.ts), for benchmarks. */
+  phase?(epoch: number, name: EpochEndPhase, time: PhaseTime): void;
 }
 
 export interface TrainingJob {
@@ -64,32 +62,6 @@ function derivedSeed(seed: number, stream: number, index: number): number {
   return ((Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(stream, 0xc2b2ae35) + index) >>> 0) || 1;
 }
 
-/** What a run that failed during `epoch` still has. */
-function lastGood(epoch: number): string {
-  return epoch > 1 ? `the checkpoint of epoch ${epoch - 1} is kept` : 'no epoch had completed, so there is no checkpoint';
-}
-
-type ValidationStats = Record<NoveltyScore, { mean: number; threshold: number; sd: number }>;
-
-/**
- * Mean, sd and threshold (the pct-th percentile) of every novelty score the run computes over the validation images,
- * the knn score searching `memory` (training images only, never validation ones). knnRotation is standardised with
- * the knn's and rotation's own validation means and sds, so its scale is set here, before its values exist.
- */
-function validationStats(job: TrainingJob, memory: FeatureMemory): ValidationStats {
-  const { nets, validation: set, config } = job;
-  const pct = config.train.thresholdPercentile;
-  const pixels = floatsOf(set);
-  const novelty = scoreImages({ ...nets, rotationNet: nets.rotation?.net, memory }, pixels, set.count, set).novelty;
-  if (nets.rotation) novelty.knnRotation = combinedNovelty(novelty.knn, novelty.rotation, { knn: scaleOf(novelty.knn), rotation: scaleOf(novelty.rotation), rotationCap: config.train.rotationCap });
-  const stats = {} as ValidationStats;
-  for (const name of scoresOfRun(config.train)) {
-    const { mean, sd } = scaleOf(novelty[name]);
-    stats[name] = { mean, sd, threshold: percentile(novelty[name], pct) };
-  }
-  return stats;
-}
-
 /**
  * The rotation net's steps on one ALOCC batch: rotationPasses passes over its pictures in chunks of
  * rotationBatchSize, each pass in its own seeded order. Returns the mean loss and accuracy over the steps. Exported for
@@ -125,25 +97,6 @@ export function rotationSteps(
     }
   }
   return { rotationLoss: loss / steps, rotationAccuracy: accuracy / steps };
-}
-
-/**
- * This epoch's knn memory, as unit feature rows of R's features now: those of a greedy k-centre coreset of
- * memoryCoreset training images (src/score/coreset.ts, which embeds them while choosing), or of the stored sample
- * itself where memoryCoreset is 0.
- */
-function memoryAtEpoch(job: TrainingJob, space: FeatureSpace, workspace: CoresetWorkspace): { features: Float32Array; images: number; dims: number } {
-  const { memoryCoreset, seed, neighbours } = job.config.train;
-  if (memoryCoreset > 0) {
-    const { images, features, dims } = coreset(space, job.train, memoryCoreset, seed, workspace);
-    return { features, images: images.count, dims };
-  }
-  const built = buildFeatureMemory(space, job.memoryImages, neighbours);
-  try {
-    return { features: bankRows(built), images: built.images, dims: built.dims };
-  } finally {
-    disposeFeatureMemory(built);
-  }
 }
 
 async function trainEpoch(job: TrainingJob, epoch: number): Promise<{ mean: BatchLosses; batches: BatchRecord[]; images: number }> {
@@ -206,53 +159,26 @@ export async function runTraining(job: TrainingJob): Promise<RunFile> {
     const epochStarted = performance.now();
     const result = await trainEpoch(job, epoch);
     if (job.shouldStop?.()) throw new TrainingInterrupted(epoch - 1);
-    if (config.train.batchNormStatistics === 'pictures') {
-      // Before anything is scored or saved: the knn memory, the thresholds and the checkpoint all see these statistics.
-      // R's only: D's moving averages of real and fake batches are what D(R(x)) and D(x) were trained to read.
-      setBatchNormStatistics(job.nets.r, () => batchesOf(job.memoryImages));
-    }
-    // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
-    const space = featureSpaceOf(job.nets, config.train);
-    const { features, dims, images } = memoryAtEpoch(job, space, workspace);
-    const stored = toFloat16(features);
-    const memory = memoryFromBank(space, fromFloat16(stored), images, config.train.neighbours);
-    let validation: ValidationStats;
-    try {
-      validation = validationStats(job, memory);
-    } finally {
-      disposeFeatureMemory(memory);
-    }
-    const bad = scoresOfRun(config.train).find((s) => !Number.isFinite(validation[s].mean) || !Number.isFinite(validation[s].threshold));
-    if (bad) {
-      // A NaN would be saved as null and make run.json unreadable; the previous epoch stays the last checkpoint.
-      const what = bad === 'bce' ? 'reconstruction loss' : scoreTitle(bad);
-      throw new AloccError(
-        `training diverged: the validation ${what} is ${validation[bad].mean} after epoch ${epoch}; ${lastGood(epoch)}. ` +
-          'Try a lower --lr',
-      );
-    }
-    // The local score's threshold and the maps' colour scale, from the validation pictures (src/score/cell-calibration.ts).
-    const cells = calibrateRun(job.nets.r, config.train, job.memoryImages, job.validation);
-    if (!Number.isFinite(cells.local.threshold) || !Number.isFinite(cells.scale.cellThreshold)) {
-      throw new AloccError(`training diverged: the validation pictures' cell distances are not finite after epoch ${epoch}; ${lastGood(epoch)}. Try a lower --lr`);
-    }
-    const checksums = await saveEpochCheckpoint(job.runDir, epoch, job.nets, {
-      [EPOCH_MEMORY_FILE]: new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength),
-      [EPOCH_CELLS_FILE]: new TextEncoder().encode(JSON.stringify(cells) + '\n'),
-    });
+    const end = epochEnd(job, epoch, workspace);
+    const checksums = await timedPhaseAsync(job.events?.phase && ((time) => job.events!.phase!(epoch, 'checkpoint', time)), () =>
+      saveEpochCheckpoint(job.runDir, epoch, job.nets, {
+        [EPOCH_MEMORY_FILE]: new Uint8Array(end.stored.buffer, end.stored.byteOffset, end.stored.byteLength),
+        [EPOCH_CELLS_FILE]: new TextEncoder().encode(JSON.stringify(end.cells) + '\n'),
+      }),
+    );
     // The whole epoch, so the figure a user reads includes what the knn memory, validation and checkpoint cost.
     const epochSeconds = (performance.now() - epochStarted) / 1000;
     const record: EpochRecord = {
       epoch,
       mean: result.mean,
-      valReconLoss: validation.bce.mean,
-      threshold: validation[config.train.noveltyScore].threshold,
-      validation,
-      ...(job.nets.rotation ? { rotationAccuracy: rotationAccuracy(job.nets.rotation.net, floatsOf(job.validation), job.validation.count, job.validation.size, job.validation.channels) } : {}),
+      valReconLoss: end.validation.bce.mean,
+      threshold: end.validation[config.train.noveltyScore].threshold,
+      validation: end.validation,
+      ...(end.rotationAccuracy === undefined ? {} : { rotationAccuracy: end.rotationAccuracy }),
       wallSeconds: epochSeconds,
       imagesPerSecond: result.images / epochSeconds,
-      cells,
-      memory: { images, features: dims },
+      cells: end.cells,
+      memory: end.memory,
       checksums,
     };
     run.epochs.push(record);

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { Preprocessing, decodeImage, decodeMany } from '../src/data/decode';
+import { flatten } from '../src/data/pixels';
 import { buildPng } from './helpers/png-builder';
 
 const PHOTO: Preprocessing = { size: 8, channels: 3, resize: 'fill', invert: 'never', fit: 'none' };
@@ -119,5 +120,20 @@ test('decodeMany keeps input order with many decodes in flight, errors in their 
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('flatten composites every alpha and value on a grey exactly as round(a/255·v + (1 − a/255)·background)', () => {
+  // Every (alpha, value) pair at once: pixel i has alpha ⌊i/256⌋ and value i mod 256 in all three channels.
+  const data = new Uint8Array(256 * 256 * 4);
+  for (let i = 0; i < 256 * 256; i++) data.set([i % 256, i % 256, i % 256, i >> 8], 4 * i);
+  for (const background of [0, 37, 128, 255, 100.5]) {
+    const { data: out, channels } = flatten({ data, width: 256, height: 256, channels: 4 }, background);
+    assert.equal(channels, 3);
+    for (let i = 0; i < 256 * 256; i++) {
+      const a = (i >> 8) / 255;
+      const want = Math.round(a * (i % 256) + (1 - a) * background);
+      for (let c = 0; c < 3; c++) assert.equal(out[3 * i + c], want, `background ${background}, alpha ${i >> 8}, value ${i % 256}`);
+    }
   }
 });

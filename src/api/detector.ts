@@ -101,11 +101,20 @@ function latestEval(runDir: string): Omit<EvalReport, 'examples'> | null {
   }
 }
 
+/** The largest pixel buffer (floats) a detector keeps between chunks: 64 MB, a chunk of 256 pictures at 147×147×3. */
+const REUSED_PIXELS_MAX = 16 * 1024 * 1024;
+
 export class Detector {
   readonly info: DetectorInfo;
   private readonly overrides: DecodeOverrides;
   private readonly pre: RunPreprocessing;
   private disposed = false;
+  /**
+   * The last chunk's pixels, whose memory the next chunk that fits reuses: a fresh 12.6 MB buffer a chunk cost a
+   * tenth of scoring a folder of 64×64 colour pictures in first touches (docs/performance.md). Kept up to
+   * REUSED_PIXELS_MAX floats, so a service does not hold a huge chunk's memory.
+   */
+  private pixelBuffer?: Float32Array;
   readonly backend: BackendInfo;
 
   constructor(at: RunAtEpoch, private readonly engine: Engine, opts: DetectorOptions) {
@@ -159,7 +168,9 @@ export class Detector {
     const { threshold, score } = this.info;
     const recon = opts.images ? new Float32Array(items.length * per) : undefined;
     const maps = opts.map ? this.runMaps() : undefined; // refused before any scoring
-    const s = this.engine.score(pixelsOf(items, per), items.length, { details: opts.details, reconstructions: recon, pooled: Boolean(maps) });
+    const pixels = pixelsOf(items, per, this.pixelBuffer);
+    if (pixels.length <= REUSED_PIXELS_MAX && pixels.length > (this.pixelBuffer?.length ?? 0)) this.pixelBuffer = pixels;
+    const s = this.engine.score(pixels, items.length, { details: opts.details, reconstructions: recon, pooled: Boolean(maps) });
     const results = items.map((item, i) => {
       const result: ScoreResult = verdictOf(item, score, s.novelty[i], threshold);
       const d = s.details;
@@ -192,6 +203,7 @@ export class Detector {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.pixelBuffer = undefined;
     this.engine.dispose();
   }
 

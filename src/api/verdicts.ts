@@ -69,8 +69,8 @@ export interface NamedImage {
  * chunk of 256 pictures at 64×64×3 is 12.6 MB: on huge pages (largeFloats), since its first touch in 4 KB pages cost
  * more than a tenth of scoring a folder (docs/performance.md).
  */
-export function pixelsOf(items: NamedImage[], per: number): Float32Array {
-  const pixels = largeFloats(items.length * per);
+export function pixelsOf(items: NamedImage[], per: number, reuse?: Float32Array): Float32Array {
+  const pixels = reuse && reuse.length >= items.length * per ? reuse.subarray(0, items.length * per) : largeFloats(items.length * per);
   items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
   return pixels;
 }

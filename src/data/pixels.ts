@@ -73,12 +73,31 @@ export function flatten(img: RawPixels, background: number): RawPixels {
   if (img.channels === 3) return img;
   const { data, width, height } = img;
   const out = new Uint8Array(width * height * 3);
+  if (!Number.isInteger(background)) {
+    for (let k = 0, o = 0; k < data.length; k += 4, o += 3) {
+      const a = data[k + 3] / 255;
+      const under = (1 - a) * background;
+      for (let c = 0; c < 3; c++) out[o + c] = Math.round(a * data[k + c] + under);
+    }
+    return { data: out, width, height, channels: 3 };
+  }
+  // In integers: round((a·v + (255 − a)·background) / 255) = ⌊(2·(a·v + (255 − a)·background) + 255) / 510⌋, the same
+  // bytes (the numerator's remainder is never half of 255), several times faster; opaque and clear pixels, most of a
+  // drawing's, need no arithmetic (a fifth of scoring a folder of emoji went here, docs/performance.md).
   for (let k = 0, o = 0; k < data.length; k += 4, o += 3) {
-    const a = data[k + 3] / 255;
-    const under = (1 - a) * background;
-    out[o] = Math.round(a * data[k] + under);
-    out[o + 1] = Math.round(a * data[k + 1] + under);
-    out[o + 2] = Math.round(a * data[k + 2] + under);
+    const a = data[k + 3];
+    if (a === 255) {
+      out[o] = data[k];
+      out[o + 1] = data[k + 1];
+      out[o + 2] = data[k + 2];
+    } else if (a === 0) {
+      out[o] = out[o + 1] = out[o + 2] = background;
+    } else {
+      const under = 2 * (255 - a) * background + 255;
+      out[o] = ((2 * a * data[k] + under) / 510) | 0;
+      out[o + 1] = ((2 * a * data[k + 1] + under) / 510) | 0;
+      out[o + 2] = ((2 * a * data[k + 2] + under) / 510) | 0;
+    }
   }
   return { data: out, width, height, channels: 3 };
 }

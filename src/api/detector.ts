@@ -110,8 +110,8 @@ export class Detector {
   private readonly pre: RunPreprocessing;
   private disposed = false;
   /**
-   * The last chunk's pixels, whose memory the next chunk that fits reuses: a fresh 12.6 MB buffer a chunk cost a
-   * tenth of scoring a folder of 64×64 colour pictures in first touches (docs/performance.md). Kept up to
+   * The last chunk's pixels, whose memory the next chunk that fits reuses: a fresh 12.6 MB buffer a chunk cost
+   * 0.2 s of a 3.4 s profile of scoring a folder of 64×64 colour pictures in first touches (docs/performance.md). Kept up to
    * REUSED_PIXELS_MAX floats, so a service does not hold a huge chunk's memory.
    */
   private pixelBuffer?: Float32Array;

@@ -109,7 +109,7 @@ async function main() {
       opened.dispose(); // still training
       continue;
     }
-    if (!opened.rotationNet || opened.epoch !== opened.run.bestEpoch) throw new Error(`${dir}: no rotation net at its best epoch`);
+    if (!opened.rotationNet) throw new Error(`${dir}: no rotation net (train with --score knnRotation)`);
     const { size, channels } = opened.preprocessing;
     const { test } = opened.config.data.source === 'folder'
       ? await labelledFolders(path.join(tasks!, path.basename(dir), 'normal'), path.join(tasks!, path.basename(dir), 'novel'), folderPreprocessing(size, channels, 'fill'))

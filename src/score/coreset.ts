@@ -6,7 +6,7 @@ import { unitFeatureRows } from './nearest';
 import { pooledPass, pooledPassScratch, PooledRowVisitor } from './pooled-pass';
 
 export type { PooledRowVisitor } from './pooled-pass';
-import { lazyCoreset } from './lazy-coreset';
+import { keepRow, lazyCoreset } from './lazy-coreset';
 
 /**
  * Which training images the knn memory keeps at an epoch: a greedy k-centre coreset in R's features at that epoch.
@@ -167,13 +167,7 @@ export function greedyCoreset(sims: Similarities, m: number): Uint32Array {
   for (let c = 0; c < m; c++) {
     chosen[c] = next;
     sims.row(next, row);
-    let far = 0;
-    for (let i = 0; i < count; i++) {
-      const d = 1 - row[i];
-      if (d < nearest[i]) nearest[i] = d;
-      if (nearest[i] > nearest[far]) far = i;
-    }
-    next = far;
+    next = keepRow(row, nearest);
   }
   return chosen.sort();
 }

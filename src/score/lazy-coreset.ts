@@ -15,6 +15,20 @@ import { cellSide, FeatureSpace, firstBlockCells, spaceFirstBlock } from './feat
 import { unitFeatureRows } from './nearest';
 import { pooledPass, pooledPassScratch, PooledRowVisitor } from './pooled-pass';
 
+/**
+ * One greedy k-centre step, shared with coreset.ts's greedyCoreset: folds a kept image's similarity `row` into each
+ * image's distance to its nearest kept one (`nearest`, updated) and returns the farthest image, the lowest on a tie.
+ */
+export function keepRow(row: ArrayLike<number>, nearest: Float32Array): number {
+  let far = 0;
+  for (let i = 0; i < nearest.length; i++) {
+    const d = 1 - row[i];
+    if (d < nearest[i]) nearest[i] = d;
+    if (nearest[i] > nearest[far]) far = i;
+  }
+  return far;
+}
+
 /** Rows computed per product: a multiple of the SIMD width (the GEMM's fast path). */
 const SPECULATED = 32;
 
@@ -69,14 +83,7 @@ export function lazyCoreset(space: FeatureSpace, set: ImageSet, m: number, works
   for (let c = 0; c < chosen.length; c++) {
     chosen[c] = next;
     if (!known.has(next)) computeRows(next);
-    const row = known.get(next)!;
-    let far = 0;
-    for (let i = 0; i < n; i++) {
-      const d = 1 - row[i];
-      if (d < nearest[i]) nearest[i] = d;
-      if (nearest[i] > nearest[far]) far = i;
-    }
-    next = far;
+    next = keepRow(known.get(next)!, nearest);
   }
   return { rows: chosen.sort(), features: heap.subarray(0, n * f), dims: f };
 }

@@ -78,7 +78,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--r-alpha <x>', 'weight of the reconstruction loss in R\'s loss', numberIn('--r-alpha', 0, Infinity), D.rAlpha)
     .option('--lr <x>', 'RMSprop learning rate', numberIn('--lr', 0, 10, true), D.learningRate)
     .addOption(
-      new Option('--score <name>', 'novelty score behind the verdict and the threshold').choices(NOVELTY_SCORES).default(D.noveltyScore, 'knn for grey pictures, knnRotation for colour'),
+      new Option('--score <name>', 'novelty score behind the verdict and the threshold').choices(NOVELTY_SCORES).default(D.noveltyScore),
     )
     .addOption(new Option('--bce <form>', 'training BCE from logits, or from clipped probabilities as Keras').choices(['logits', 'clipped']).default(D.bce))
     .option('--neighbours <k>', 'nearest training images the knn score averages over', intIn('--neighbours', 1, 1000), D.neighbours)
@@ -113,13 +113,12 @@ export function recipeFrom(o: Record<string, unknown>, cmd: Command, resume: boo
   return {
     rAlpha: pick('rAlpha', 'rAlpha'),
     learningRate: pick('learningRate', 'lr'),
-    // Not chosen (no --score, no --preset): left to the run's label-free rule (run/start.ts settleVerdict).
-    noveltyScore: cmd.getOptionValueSource('score') === 'default' && !preset ? undefined : pick('noveltyScore', 'score'),
+    noveltyScore: pick('noveltyScore', 'score'),
     bce: pick('bce', 'bce'),
     batchNormStatistics: pick('batchNormStatistics', 'batchnormStatistics'),
     neighbours: typed<number>('neighbours'),
     cellPooling: typed<TrainConfig['cellPooling']>('cellPooling'),
-    // Left to the run's rule (runConfigFor) unless typed: a rotation score trains the net without being told.
+    // Left to the run (run/start.ts settleRotationNet) unless typed: a verdict that is not a rotation score needs none.
     rotationPasses: cmd.getOptionValueSource('rotationPasses') === 'default' ? undefined : (o.rotationPasses as number),
     rotationFilters: typed<number>('rotationFilters'),
     rotationAugment: typed<TrainConfig['rotationAugment']>('rotationAugment'),

@@ -88,8 +88,8 @@ function recipeOf(args: string[], resume = false) {
 test('recipeFrom: typed beats preset beats default; on --resume an untyped setting is left to the run', () => {
   const all = (rAlpha: unknown, learningRate: unknown, noveltyScore: unknown, bce: unknown, neighbours: unknown, cellPooling: unknown, batchNormStatistics: unknown, rotation: Record<string, unknown> = {}) =>
     ({ rAlpha, learningRate, noveltyScore, bce, batchNormStatistics, neighbours, cellPooling, rotationPasses: undefined, rotationFilters: undefined, rotationAugment: undefined, rotationCap: undefined, ...rotation });
-  // No --score and no --preset: the score is left to the run's rule (knn for grey pictures, knnRotation for colour).
-  assert.deepEqual(recipeOf([]), all(10, 0.0005, undefined, 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 }));
+  // No --score and no --preset: the default preset's (recon-knn-rotation) for every kind of picture.
+  assert.deepEqual(recipeOf([]), all(10, 0.0005, 'knnRotation', 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 }));
   assert.deepEqual(recipeOf(['--preset', 'recon-knn']), all(10, 0.0005, 'knn', 'logits', 10, 'mean-max', 'pictures', { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 }));
   assert.deepEqual(recipeOf(['--score', 'knnRotation', '--rotation-passes', '3', '--rotation-filters', '16', '--rotation-augment', 'flip-shift', '--rotation-cap', '1.5']), all(10, 0.0005, 'knnRotation', 'logits', 10, 'mean-max', 'pictures', { rotationPasses: 3, rotationFilters: 16, rotationAugment: 'flip-shift', rotationCap: 1.5 }));
   const r = { rotationFilters: 8, rotationAugment: 'none', rotationCap: 2 };
@@ -106,7 +106,7 @@ test('recipeFrom: typed beats preset beats default; on --resume an untyped setti
   assert.deepEqual(recipeOf(['--batchnorm-statistics', 'moving'], true), all(undefined, undefined, undefined, undefined, undefined, undefined, 'moving'));
   assert.deepEqual(recipeOf(['--r-alpha', '2', '--lr', '0.1', '--bce', 'clipped'], true), all(2, 0.1, undefined, 'clipped', undefined, undefined, undefined));
   assert.throws(() => recipeOf(['--batchnorm-statistics', 'batch']), /Allowed choices are moving, pictures\./);
-  assert.throws(() => recipeOf(['--preset', 'fast']), /argument 'fast' is invalid\. Allowed choices are seed, seed-logits, recon-weighted, recon-knn\./);
+  assert.throws(() => recipeOf(['--preset', 'fast']), /argument 'fast' is invalid\. Allowed choices are seed, seed-logits, recon-weighted, recon-knn, recon-knn-rotation\./);
   assert.throws(() => recipeOf(['--score', 'psnr']), /Allowed choices are bce, kl, mse, ink, knn, rotation, knnRotation\./);
   assert.throws(() => recipeOf(['--rotation-passes', '101']), /--rotation-passes must be a whole number from 0 to 100\./);
   assert.throws(() => recipeOf(['--rotation-augment', 'crop']), /Allowed choices are none, flip-shift\./);
@@ -131,13 +131,13 @@ test('the shared options: flags, choices and defaults as the README gives them, 
   refuses((v) => classOption().parseArg!(v, undefined), '-1', '--class must be a whole number from 0 to 9.');
   const recipe = addRecipeOptions(new Command('x')).options;
   assert.deepEqual(recipe.map((o) => [o.long, o.defaultValue, o.argChoices]), [
-    ['--preset', undefined, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn']],
+    ['--preset', undefined, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn', 'recon-knn-rotation']],
     ['--r-alpha', 10, undefined],
     ['--lr', 0.0005, undefined],
-    ['--score', 'knn', ['bce', 'kl', 'mse', 'ink', 'knn', 'rotation', 'knnRotation']],
+    ['--score', 'knnRotation', ['bce', 'kl', 'mse', 'ink', 'knn', 'rotation', 'knnRotation']],
     ['--bce', 'logits', ['logits', 'clipped']],
     ['--neighbours', 10, undefined],
-    ['--rotation-passes', 0, undefined],
+    ['--rotation-passes', 2, undefined],
     ['--rotation-filters', 8, undefined],
     ['--rotation-augment', 'none', ['none', 'flip-shift']],
     ['--rotation-cap', 2, undefined],
@@ -145,7 +145,7 @@ test('the shared options: flags, choices and defaults as the README gives them, 
     ['--batchnorm-statistics', 'pictures', ['moving', 'pictures']],
   ]);
   for (const o of [...options, ...recipe]) assert.ok(o.description.length > 10, `${o.long} has a description`);
-  assert.match(recipe[0].description, /default: recon-knn/);
+  assert.match(recipe[0].description, /default: recon-knn-rotation/);
 });
 
 test('--seeds takes distinct whole numbers separated by commas, in the order given, and refuses anything else with one line', () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKEND_CHOICES, DEFAULT_SCORE_BY_CHANNELS, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, describeBackend, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig, stepBatchSize,
+  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, describeBackend, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig, stepBatchSize,
 } from '../src/config';
 import { RATED_SCORES } from '../src/score/registry';
 
@@ -10,24 +10,23 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
     epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
-    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knn', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, cellNeighbourhood: 'position', localTopK: 3,
-    rotationPasses: 0, rotationBatchSize: 32, rotationFilters: 8, rotationLearningRate: 0.001, rotationAugment: 'none', rotationCap: 2,
+    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knnRotation', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, cellNeighbourhood: 'position', localTopK: 3,
+    rotationPasses: 2, rotationBatchSize: 32, rotationFilters: 8, rotationLearningRate: 0.001, rotationAugment: 'none', rotationCap: 2,
     seed: 42, limit: 0,
   });
-  // README, "What the scores mean": the verdict of a run that names none is knn on grey pictures, knnRotation on colour.
-  assert.deepEqual(DEFAULT_SCORE_BY_CHANNELS, { 1: 'knn', 3: 'knnRotation' });
   // README, "alocc train": --size 16-256, 64 for folders; --resize fill for folders; built-in sets framed like MNIST.
   assert.deepEqual([MIN_INPUT_SIZE, MAX_INPUT_SIZE, DEFAULT_FOLDER_SIZE], [16, 256, 64]);
   assert.deepEqual(FOLDER_PREPROCESSING, { resize: 'fill', invert: 'never', fit: 'none' });
   assert.deepEqual(BUILT_IN_PREPROCESSING, { resize: 'contain', invert: 'auto', fit: 'auto' });
-  assert.equal(DEFAULT_PRESET, 'recon-knn');
-  assert.deepEqual(PRESET_NAMES, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn']);
+  assert.equal(DEFAULT_PRESET, 'recon-knn-rotation');
+  assert.deepEqual(PRESET_NAMES, ['seed', 'seed-logits', 'recon-weighted', 'recon-knn', 'recon-knn-rotation']);
   // README, "Presets": r-alpha, lr, bce, score, BatchNorm statistics.
   const table = {
     seed: [0.2, 0.002, 'clipped', 'bce', 'moving'],
     'seed-logits': [0.2, 0.002, 'logits', 'bce', 'moving'],
     'recon-weighted': [10, 0.0005, 'logits', 'kl', 'moving'],
     'recon-knn': [10, 0.0005, 'logits', 'knn', 'pictures'],
+    'recon-knn-rotation': [10, 0.0005, 'logits', 'knnRotation', 'pictures'],
   };
   for (const [name, [rAlpha, learningRate, bce, noveltyScore, batchNormStatistics]] of Object.entries(table)) {
     assert.deepEqual(PRESETS[name as keyof typeof PRESETS], { rAlpha, learningRate, noveltyScore, bce, batchNormStatistics }, name);
@@ -59,12 +58,12 @@ test('configDifferences names every changed setting with both values, except the
   other.model.dfDim = 8;
   other.train.learningRate = 0.001;
   other.train.noveltyScore = 'kl';
-  assert.deepEqual(configDifferences(config(), other), ['dfDim (run 16, now 8)', 'learningRate (run 0.0005, now 0.001)', 'noveltyScore (run "knn", now "kl")']);
+  assert.deepEqual(configDifferences(config(), other), ['dfDim (run 16, now 8)', 'learningRate (run 0.0005, now 0.001)', 'noveltyScore (run "knnRotation", now "kl")']);
   // Every section is compared, in the order data, model, preprocessing, train.
   other.data.class = 7;
   other.preprocessing.resize = 'fill';
   assert.deepEqual(configDifferences(config(), other), [
-    'class (run 1, now 7)', 'dfDim (run 16, now 8)', 'resize (run "contain", now "fill")', 'learningRate (run 0.0005, now 0.001)', 'noveltyScore (run "knn", now "kl")',
+    'class (run 1, now 7)', 'dfDim (run 16, now 8)', 'resize (run "contain", now "fill")', 'learningRate (run 0.0005, now 0.001)', 'noveltyScore (run "knnRotation", now "kl")',
   ]);
   // A setting one side lacks (a run from before the option) differs too; 'epochs' only in train is exempt.
   const old = config();

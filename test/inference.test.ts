@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
-import { CellPooling, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { CellPooling, DEFAULT_MODEL_CONFIG } from '../src/config';
+import { KNN_TRAIN_CONFIG } from './helpers/run-file';
 import { createNets } from '../src/train/nets';
 import { buildFeatureMemory, denseFirstBlockFeatures, disposeFeatureMemory, rFeatureSpace } from '../src/score/feature-memory';
 import { MEMORY_CONV, MEMORY_LRELU } from '../src/score/nearest';
@@ -69,7 +70,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
   test(`${backend}: folded R and D give the LayersModels' outputs and scores on the same weights`, async () => {
     await selectBackend(backend);
     const before = tf.memory().numTensors;
-    const nets = createNets(DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG);
+    const nets = createNets(DEFAULT_MODEL_CONFIG, KNN_TRAIN_CONFIG);
     const rand = seeded(7);
     randomiseBatchNorms(nets.r, rand);
     randomiseBatchNorms(nets.d, rand);
@@ -134,7 +135,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
 test('a plan through R\'s first block folds it exactly as the whole plan does, and holds nothing more', async () => {
   await selectBackend('wasm');
-  const nets = createNets(DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG);
+  const nets = createNets(DEFAULT_MODEL_CONFIG, KNN_TRAIN_CONFIG);
   randomiseBatchNorms(nets.r, seeded(5));
   const whole = inferenceNet(nets.r);
   const partial = inferenceNet(nets.r, { through: MEMORY_LRELU });

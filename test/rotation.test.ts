@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, TrainConfig } from '../src/config';
 import { allTurns, buildRotationNet, quarterTurn, rotationShrink } from '../src/models/rotation-net';
 import { createNets } from '../src/train/nets';
 import { makeRotationOptimizer, rotationStep } from '../src/train/rotation-step';
 import { combinedNovelty, rotationAccuracy, rotationNovelty, scaleOf } from '../src/score/rotation-score';
 import { strokeImages, useTestBackend } from './helpers/fixtures';
 import { flipShift, maxShift } from '../src/train/rotation-augment';
-import { ROTATION_PASSES_FOR_SCORE, runConfigFor, settleVerdict } from '../src/run/start';
+import { RunRequest, runConfigFor, settleRotationNet } from '../src/run/start';
 import { UsageError } from '../src/errors';
 
 const cfg = { ...DEFAULT_TRAIN_CONFIG, rotationPasses: 1 };
@@ -58,7 +58,7 @@ test('a rotation step trains the rotation net only, returns plain numbers and le
   await useTestBackend();
   const nets = createNets(DEFAULT_MODEL_CONFIG, cfg);
   assert.ok(nets.rotation, 'rotationPasses > 0 builds the net');
-  assert.equal(createNets(DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG).rotation, undefined, 'rotationPasses 0 builds none');
+  assert.equal(createNets(DEFAULT_MODEL_CONFIG, { ...DEFAULT_TRAIN_CONFIG, rotationPasses: 0 }).rotation, undefined, 'rotationPasses 0 builds none');
   const x = tf.tensor4d(strokeImages(8), [8, 28, 28, 1]);
   const [r0, d0, q0] = [snapshot(nets.r), snapshot(nets.d), snapshot(nets.rotation!.net)];
   // The loss and accuracy it returns are those of the logits before its update, by hand (training mode: batch statistics).
@@ -156,31 +156,27 @@ test('flip-shift mirrors and shifts each picture exactly as drawn, the border re
   x.dispose();
 });
 
-test('the one label-free rule: a new run that names no score gets knnRotation on colour pictures, knn on grey', () => {
-  const fresh = () => ({ ...DEFAULT_TRAIN_CONFIG });
-  const mnist = runConfigFor({ data: { source: 'mnist', class: 3 }, checkpointDir: 'x' }, { source: 'mnist', class: 3, folder: null }, undefined);
-  assert.equal(mnist.train.noveltyScore, 'knn');
-  assert.equal(mnist.train.rotationPasses, 0);
-  let train = fresh();
-  settleVerdict(train, {}, 0); // a folder before its pictures are read: nothing decided yet
-  assert.equal(train.noveltyScore, 'knn');
-  settleVerdict(train, {}, 3);
-  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knnRotation', ROTATION_PASSES_FOR_SCORE]);
-  train = fresh();
-  settleVerdict(train, {}, 1);
-  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knn', 0]);
-  // A chosen score is kept; chosen passes are kept.
-  train = { ...fresh(), noveltyScore: 'knn' };
-  settleVerdict(train, { noveltyScore: 'knn' }, 3);
-  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knn', 0]);
-  train = { ...fresh(), rotationPasses: 1 };
-  settleVerdict(train, { rotationPasses: 1 }, 3);
-  assert.deepEqual([train.noveltyScore, train.rotationPasses], ['knnRotation', 1]);
+test('the one label-free rule: a new run that names no score gets knnRotation and the rotation net, grey or colour; another score gets no rotation net', () => {
+  const data = { source: 'mnist' as const, class: 3, folder: null };
+  const settle = (req: Partial<RunRequest>) => runConfigFor({ data: { source: 'mnist', class: 3 }, checkpointDir: 'x', ...req }, data, undefined).train;
+  const mnist = settle({});
+  assert.deepEqual([mnist.noveltyScore, mnist.rotationPasses], ['knnRotation', 2]);
+  const folder = runConfigFor({ data: { source: 'folder', folder: '/p' }, checkpointDir: 'x', channels: 3 }, { source: 'folder', class: null, folder: '/p' }, undefined).train;
+  assert.deepEqual([folder.noveltyScore, folder.rotationPasses], ['knnRotation', 2]);
+  // Another score has no use for the net unless --rotation-passes is typed.
+  assert.deepEqual(Object.values(pick(settle({ noveltyScore: 'knn' }))), ['knn', 0]);
+  assert.deepEqual(Object.values(pick(settle({ noveltyScore: 'knn', rotationPasses: 1 }))), ['knn', 1]);
+  assert.deepEqual(Object.values(pick(settle({ noveltyScore: 'knnRotation', rotationPasses: 3 }))), ['knnRotation', 3]);
+  const train = { ...DEFAULT_TRAIN_CONFIG, noveltyScore: 'kl' as const };
+  settleRotationNet(train, {});
+  assert.equal(train.rotationPasses, 0);
   assert.throws(
     () => runConfigFor({ data: { source: 'mnist' }, checkpointDir: 'x', noveltyScore: 'rotation', rotationPasses: 0 }, { source: 'mnist', class: 1, folder: null }, undefined),
     (err: Error) => err instanceof UsageError && /--score rotation needs the rotation net; give --rotation-passes 1 or more/.test(err.message),
   );
-  // A resumed run keeps the verdict it was trained with, whatever its pictures.
-  const saved = { ...mnist, model: { ...mnist.model, channels: 3 }, train: { ...mnist.train, noveltyScore: 'kl' as const } };
-  assert.equal(runConfigFor({ data: { source: 'mnist' }, checkpointDir: 'x', resume: true }, mnist.data, saved).train.noveltyScore, 'kl');
+  // A resumed run keeps the verdict and the rotation net it was trained with.
+  const saved = { ...runConfigFor({ data: { source: 'mnist' }, checkpointDir: 'x' }, data, undefined), train: { ...DEFAULT_TRAIN_CONFIG, noveltyScore: 'kl' as const, rotationPasses: 1 } };
+  const resumed = runConfigFor({ data: { source: 'mnist' }, checkpointDir: 'x', resume: true }, data, saved).train;
+  assert.deepEqual([resumed.noveltyScore, resumed.rotationPasses], ['kl', 1]);
 });
+const pick = (t: TrainConfig) => ({ noveltyScore: t.noveltyScore, rotationPasses: t.rotationPasses });

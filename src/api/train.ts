@@ -16,7 +16,7 @@ import { clearRunDir } from '../run/folder';
 import { defaultRunName, MEMORY_IMAGES_FILE, runDirFor, VALIDATION_IMAGES_FILE } from '../run/paths';
 import { BatchLosses, EpochRecord, RunFile } from '../run/runfile';
 import { readRunFileIfExists, writeRunFile } from '../run/runfile-io';
-import { checkStart, claimRunDir, dataConfigOf, newRunFile, runConfigFor, RunRequest, settleVerdict } from '../run/start';
+import { checkStart, claimRunDir, dataConfigOf, newRunFile, runConfigFor, RunRequest } from '../run/start';
 import { memoryRows } from '../score/feature-memory';
 import { splitTraining } from '../train/dataset';
 import { TrainInfo, trainInfoLine } from '../train/info';
@@ -85,7 +85,6 @@ async function trainLocked(opts: TrainOptions, req: RunRequest, cfg: RunConfig, 
   tell({ kind: 'backend', backend });
   const { all, channels, folder } = await loadNormalImages(cfg, Boolean(opts.skipBad));
   cfg.model.channels = channels;
-  if (!(existing && req.resume)) settleVerdict(cfg.train, req, channels);
   if (folder) tell({ kind: 'folder', folder: cfg.data.folder!, pictures: all.count, size: all.size, channels, report: folder });
   if (all.count === 0) throw new AloccError(`${describeData(cfg.data)}: no pictures to train on; ${cfg.data.source === 'folder' ? 'put the normal pictures in it' : 'reinstall with npm install'}`);
   const { train: trainSet, validation } = splitTraining(all, cfg.train);

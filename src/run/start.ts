@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   BUILT_IN_PREPROCESSING, configDifferences, DataConfig, DatasetName, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG,
-  DEFAULT_SCORE_BY_CHANNELS, FOLDER_PREPROCESSING, PreprocessingConfig, ROTATION_SCORES, RunConfig, TrainConfig,
+  FOLDER_PREPROCESSING, PreprocessingConfig, ROTATION_SCORES, RunConfig, TrainConfig,
 } from '../config';
 import { UsageError } from '../errors';
 import { describeWriteError } from '../fsutil';
@@ -64,9 +64,6 @@ export function checkStart(existing: RunFile | null, req: RunRequest, cfg: RunCo
 }
 
 const DEFAULT_TRAIN_CLASS = 1;
-/** Rotation passes an epoch when a rotation score is asked for without --rotation-passes: 5 epochs give 10 passes, as measured. */
-export const ROTATION_PASSES_FOR_SCORE = 2;
-
 /** The run's data settings, from the request (a folder is recorded as an absolute path). */
 export function dataConfigOf(req: RunRequest): DataConfig {
   const d = req.data;
@@ -106,22 +103,17 @@ export function runConfigFor(req: RunRequest, data: DataConfig, saved: RunConfig
     throw new UsageError(`--score ${req.noveltyScore} needs the rotation net; give --rotation-passes 1 or more, or another --score`);
   }
   const shape = shapeOf(req, data, saved);
-  // A resumed run keeps its verdict; a new one's is settled now, or for a folder once its channels are known.
-  if (!saved) settleVerdict(train, req, shape.model.channels);
+  // A resumed run keeps its rotation net or its lack of one.
+  if (!saved) settleRotationNet(train, req);
   return { data, ...shape, train };
 }
 
 /**
- * The verdict of a new run whose score was not chosen (no --score, no --preset), by the one label-free rule: colour
- * pictures get knnRotation, grey ones knn (DEFAULT_SCORE_BY_CHANNELS; docs/research.md, "The rotation net in alocc").
- * Called again once the pictures are read, since a folder's channels are known only then (0 until then: no change).
- * A rotation score always gets the rotation net: ROTATION_PASSES_FOR_SCORE passes unless --rotation-passes said.
+ * A new run whose verdict is not a rotation score (--score knn, --preset recon-knn) has no use for the rotation net:
+ * it trains none unless --rotation-passes was typed.
  */
-export function settleVerdict(train: TrainConfig, req: Pick<RunRequest, 'noveltyScore' | 'rotationPasses'>, channels: number): void {
-  if (req.noveltyScore === undefined && (channels === 1 || channels === 3)) train.noveltyScore = DEFAULT_SCORE_BY_CHANNELS[channels];
-  if ((ROTATION_SCORES as readonly string[]).includes(train.noveltyScore) && train.rotationPasses === 0 && req.rotationPasses === undefined) {
-    train.rotationPasses = ROTATION_PASSES_FOR_SCORE;
-  }
+export function settleRotationNet(train: TrainConfig, req: Pick<RunRequest, 'rotationPasses'>): void {
+  if (req.rotationPasses === undefined && !(ROTATION_SCORES as readonly string[]).includes(train.noveltyScore)) train.rotationPasses = 0;
 }
 
 /** Makes the run folder and locks it for this process, tidying what a killed training left; returns the release. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, ModelConfig, RunConfig, TrainConfig, NOVELTY_SCORES, NoveltyScore } from '../../src/config';
+import { BUILT_IN_PREPROCESSING, DEFAULT_MODEL_CONFIG, ModelConfig, RunConfig, TrainConfig, NOVELTY_SCORES, NoveltyScore } from '../../src/config';
 import { builtInTrainingImages, floatsOf } from '../../src/data/source';
 import { sha256 } from '../../src/fsutil';
 import { setBatchNormStatistics } from '../../src/models/batchnorm-statistics';
@@ -14,6 +14,7 @@ import { bankRows, buildFeatureMemory, disposeFeatureMemory, memoryFromBank, rFe
 import { fromFloat16, toFloat16 } from '../../src/score/float16';
 import { percentile, scoreImages } from '../../src/score/scorer';
 import { splitTraining } from '../../src/train/dataset';
+import { KNN_TRAIN_CONFIG } from './run-file';
 
 /** Training images of the digit a fake run splits into training and validation (90 % / 10 %). */
 export const FAKE_RUN_IMAGES = 400;
@@ -32,13 +33,13 @@ export const SMALL_MODEL: Partial<ModelConfig> = { dfDim: 2, gfDim: 2 };
 export async function makeFakeRun(
   checkpointDir: string,
   digit: number,
-  { epochs = 1, seed = 7, model = {}, score = DEFAULT_TRAIN_CONFIG.noveltyScore, settings = {}, batchNormFromTraining = false, cells = false }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig>; batchNormFromTraining?: boolean; cells?: boolean } = {},
+  { epochs = 1, seed = 7, model = {}, score = KNN_TRAIN_CONFIG.noveltyScore, settings = {}, batchNormFromTraining = false, cells = false }: { epochs?: number; seed?: number; model?: Partial<ModelConfig>; score?: NoveltyScore; settings?: Partial<TrainConfig>; batchNormFromTraining?: boolean; cells?: boolean } = {},
 ): Promise<RunFile> {
   const config: RunConfig = {
     data: { source: 'mnist', class: digit, folder: null },
     model: { ...DEFAULT_MODEL_CONFIG, ...model },
     preprocessing: { ...BUILT_IN_PREPROCESSING },
-    train: { ...DEFAULT_TRAIN_CONFIG, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES, ...settings },
+    train: { ...KNN_TRAIN_CONFIG, epochs, seed, noveltyScore: score, limit: FAKE_RUN_IMAGES, ...settings },
   };
   const nets = createNets(config.model, config.train);
   const { train, validation: held } = splitTraining(builtInTrainingImages(config.data), config.train);

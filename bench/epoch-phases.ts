@@ -5,7 +5,7 @@
  * work N times (default 3) on the same weights and prints each phase's wall and CPU seconds (process.cpuUsage, every
  * thread: on a shared machine the CPU time is the figure to compare) and a fingerprint of what the epoch stores (the
  * memory's bytes, the validation statistics, the cell calibration), so two commits can be checked for identical
- * results (--rotation adds the rotation net; --print shows the cell calibration and the knn statistics). ALOCC_ISA picks the compiled kernels' instruction set as everywhere.
+ * results (--knn leaves the rotation net out, as `--score knn` does; --print shows the cell calibration and the knn statistics). ALOCC_ISA picks the compiled kernels' instruction set as everywhere.
  */
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
@@ -36,8 +36,8 @@ async function main() {
     data: { source: 'mnist', class: 1, folder: null },
     model: { ...DEFAULT_MODEL_CONFIG },
     preprocessing: { ...BUILT_IN_PREPROCESSING },
-    // --rotation: with the rotation net (two passes a batch, as the colour default), untrained here.
-    train: { ...DEFAULT_TRAIN_CONFIG, ...(args.includes('--rotation') ? { rotationPasses: 2, noveltyScore: 'knnRotation' as const } : {}) },
+    // The default's rotation net (untrained here), or with --knn none, as `--score knn` trains.
+    train: { ...DEFAULT_TRAIN_CONFIG, ...(args.includes('--knn') ? { rotationPasses: 0, noveltyScore: 'knn' as const } : {}) },
   };
   const { train, validation } = splitTraining(builtInTrainingImages(config.data), config.train);
   const memoryImages = pickRows(train, memoryRows(train.count, config.train.memorySize, config.train.seed));

@@ -55,6 +55,25 @@ static napi_value js_max_pool2(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* maxPool2Grad(heap, p: Int32Array [t, side, channels, x, dy, dx]): dx [t, side, side, channels], maxPool2's gradient
+ * (ops.c max_pool2_grad) of dy [t, ⌈side/2⌉, ⌈side/2⌉, channels] at the input x; dx overlaps neither. */
+static napi_value js_max_pool2_grad(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 6, "maxPool2Grad(heap, Int32Array [t, side, channels, x, dy, dx])");
+  if (p[0] <= 0 || p[1] <= 0 || p[2] <= 0) return throw_error(env, "maxPool2Grad: t, side and channels must be positive");
+  if ((double)p[0] * p[1] * p[1] * p[2] > (double)MAX_ELEMENTS) return throw_error(env, "maxPool2Grad: tensor too large");
+  size_t half = ((size_t)p[1] + 1) / 2;
+  size_t n = (size_t)p[0] * p[1] * p[1] * p[2], m = (size_t)p[0] * half * half * p[2];
+  static const char *const names[3] = {"x", "dy", "dx"};
+  if (!operands_in_heap(env, "maxPool2Grad", names, p + 3, (size_t[]){n, m, n}, 3, heap_len)) return NULL;
+  if (((size_t)p[5] < (size_t)p[3] + n && (size_t)p[3] < (size_t)p[5] + n) || ((size_t)p[5] < (size_t)p[4] + m && (size_t)p[4] < (size_t)p[5] + n)) {
+    return throw_error(env, "maxPool2Grad: dx overlaps x or dy");
+  }
+  pthread_mutex_lock(&op_lock);
+  max_pool2_grad(heap + p[3], heap + p[4], p[0], p[1], p[2], heap + p[5]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
 static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
   HEAP_CALL(0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])");
@@ -186,6 +205,7 @@ void export_op_entries(napi_env env, napi_value exports) {
   EXPORT("columnSums", js_column_sums)
   EXPORT("columnMax", js_column_max)
   EXPORT("maxPool2", js_max_pool2)
+  EXPORT("maxPool2Grad", js_max_pool2_grad)
   EXPORT("columnProductSums", js_column_product_sums)
   EXPORT("channelAffine", js_channel_affine)
   EXPORT("channelOp", js_channel_op)

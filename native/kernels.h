@@ -110,6 +110,7 @@ void column_max(const float *x, long rows, int cols, long stride, float *out);
 /* out [t, ⌈side/2⌉, ⌈side/2⌉, ch] = x [t, side, side, ch] max-pooled over 2×2 cells at stride 2, the cells clipped at an
  * odd side's last row and column (tfjs's 'same' max pool, whose padding never wins) */
 void max_pool2(const float *x, long t, int side, int ch, float *out);
+void max_pool2_grad(const float *x, const float *dy, long t, int side, int ch, float *dx);
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
 /* out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]), each term rounded as tfjs rounds it: the BatchNorm gradient's second sum. */

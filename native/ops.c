@@ -82,6 +82,36 @@ void max_pool2(const float *x, long t, int side, int ch, float *out) {
   }
 }
 
+/* max_pool2's gradient, for training the rotation net: dx [t, side, side, ch] gets each output cell's dy at the first
+ * maximum of its window in row-major order (tfjs's cpu rule), zero elsewhere; the windows do not overlap. tfjs's wasm
+ * MaxPoolGrad drops the gradient of every window whose values are all negative (after LeakyReLU, about a fifth of
+ * them) and took about half of a rotation step at 28×28. */
+void max_pool2_grad(const float *x, const float *dy, long t, int side, int ch, float *dx) {
+  const int half = (side + 1) / 2;
+  const size_t row = (size_t)side * ch;
+  memset(dx, 0, sizeof(float) * (size_t)t * side * row);
+  for (long img = 0; img < t; img++) {
+    const size_t base = (size_t)img * side * row;
+    for (int i = 0; i < half; i++) {
+      const size_t r0 = base + (size_t)2 * i * row;
+      const size_t r1 = 2 * i + 1 < side ? r0 + row : r0;
+      for (int j = 0; j < half; j++) {
+        const size_t a = (size_t)2 * j * ch;
+        const size_t b = 2 * j + 1 < side ? a + ch : a;
+        for (int c = 0; c < ch; c++) {
+          size_t at = r0 + a + c;
+          float m = x[at];
+          if (x[r0 + b + c] > m) { at = r0 + b + c; m = x[at]; }
+          if (x[r1 + a + c] > m) { at = r1 + a + c; m = x[at]; }
+          if (x[r1 + b + c] > m) at = r1 + b + c;
+          dx[at] = dy[c];
+        }
+        dy += ch;
+      }
+    }
+  }
+}
+
 int column_sums(const float *x, long rows, int cols, float scale, float *out) {
   return sums((sum_job){.x = x, .rows = rows, .cols = cols}, scale, out);
 }

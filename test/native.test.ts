@@ -153,6 +153,45 @@ test('LeakyReLU and its gradient on the compiled kernels match stock cpu', async
   }
 });
 
+test('the max pool gradient on wasm is stock cpu\'s, ties and all-negative windows included, on the compiled kernels and without them', async () => {
+  // The rotation net's pools: 2×2 at stride 2, 'same', at odd and even sides. Values from {-2, -1, 0, 1} put ties in
+  // most windows and make a third of them all negative, whose gradient stock wasm drops: each window's dy must go to
+  // its first maximum in row-major order, as stock cpu sends it.
+  const run = (side: number, ch: number) =>
+    tf.tidy(() => {
+      const n = 3 * side * side * ch;
+      const x = tf.tensor4d(Float32Array.from(values(n, side), (v) => (Math.floor(Math.abs(v) * 7) % 4) - 2), [3, side, side, ch]);
+      const half = Math.ceil(side / 2);
+      const dy = tf.tensor4d(values(3 * half * half * ch, side + 1), [3, half, half, ch]);
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'same'), dy)))(x).dataSync() as Float32Array;
+    });
+  for (const [side, ch] of [[7, 3], [8, 8], [28, 8], [1, 2]]) {
+    await tf.setBackend('cpu');
+    const cpu = run(side, ch);
+    await tf.setBackend('wasm');
+    assert.deepEqual(run(side, ch), cpu, `side ${side}, ${ch} channels, compiled kernels`);
+    setNativeKernels(false);
+    try {
+      assert.deepEqual(run(side, ch), cpu, `side ${side}, ${ch} channels, JavaScript`);
+    } finally {
+      setNativeKernels(true);
+    }
+    // A correction, not a speed-up: it stays when the fast kernels are put back to stock.
+    unregisterFastConvGradients('wasm');
+    try {
+      assert.deepEqual(run(side, ch), cpu, `side ${side}, ${ch} channels, stock kernels otherwise`);
+    } finally {
+      registerFastConvGradients('wasm');
+    }
+  }
+  // Another pool (3×3 at stride 1) is not this kernel's: the stock one runs, and gives cpu's numbers on positive values.
+  const other = () => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 1, 'same')))(tf.abs(tf.tensor4d(values(2 * 6 * 6 * 2, 3), [2, 6, 6, 2]))).dataSync() as Float32Array);
+  await tf.setBackend('cpu');
+  const cpuOther = other();
+  await tf.setBackend('wasm');
+  assert.deepEqual(other(), cpuOther);
+});
+
 test('the clipped RMSprop step on the compiled kernels gives, bit for bit, the weights of clipByValue and tfjs RMSprop on cpu', async () => {
   // Stock cpu computes every op in float64 and rounds it to float32, which is the correctly rounded float32 result;
   // the addon must round the same ops in the same order (no fused multiply-add) to agree exactly. 5 weights: the

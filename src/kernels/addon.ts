@@ -30,6 +30,11 @@ export interface NativeKernels {
    * stride 2, tfjs's 'same' (the cell clipped at an odd side). Absent from addons built before it.
    */
   maxPool2?(heap: Float32Array, params: Int32Array): void;
+  /**
+   * [t, side, channels, x, dy, dx]: dx [t, side, side, channels], maxPool2's gradient: each output cell's dy at the
+   * first maximum of its window (row-major, as tfjs's cpu MaxPoolGrad), zero elsewhere. Absent from addons built before it.
+   */
+  maxPool2Grad?(heap: Float32Array, params: Int32Array): void;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */

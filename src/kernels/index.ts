@@ -4,6 +4,7 @@ import { conv2dBackpropInputViaConv } from './conv-backprop-input';
 import { leadingAxesReduction } from './reductions';
 import { FUSED_CONV_GRADIENT, lazyFusedConv2d } from './lazy-fused-conv';
 import { resizeNearestNeighborGrad } from './resize-grad';
+import { maxPoolGrad } from './max-pool-grad';
 import { nativeConvBackpropFilter, nativeConvBackpropInput, nativeConvForward } from './native';
 import { loadNativeKernels } from './addon';
 import {
@@ -130,7 +131,10 @@ const OVERRIDES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>
 
 /** Corrections of stock kernels that compute wrong results; unregistering the fast kernels keeps them. */
 const FIXES: Record<(typeof FAST_BACKENDS)[number], Record<string, Override>> = {
-  wasm: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad'), name) },
+  wasm: {
+    ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad'), name),
+    MaxPoolGrad: (stock, name) => maxPoolGrad(required(stock, name, 'MaxPoolGrad').kernelFunc),
+  },
   cpu: { ResizeNearestNeighborGrad: (stock, name) => resizeNearestNeighborGrad(required(stock, name, 'ResizeNearestNeighborGrad'), name) },
 };
 

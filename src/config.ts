@@ -200,7 +200,7 @@ export interface TrainConfig {
    * of the four quarter turns was applied to a normal picture: passes over the epoch's training pictures it makes per
    * ALOCC epoch (0: no rotation net, and the rotation scores are not computed). docs/research.md, "A rotation
    * classifier beside R and D". 2: five epochs give ten passes, as measured. A run whose verdict is not a rotation
-   * score trains none unless --rotation-passes says (run/start.ts settleVerdict). Runs of run-file version 7 and
+   * score trains none unless --rotation-passes says (run/start.ts settleRotationNet). Runs of run-file version 7 and
    * earlier: 0.
    */
   rotationPasses: number;
@@ -250,8 +250,9 @@ export interface RunConfig {
  * - recon-knn: recon-weighted's training, scored by the knn distance in R's features (src/score/feature-memory.ts),
  *   which on the same checkpoints ranks far better than any reconstruction error.
  * - recon-knn-rotation (the default): recon-knn's training with the rotation net beside R and D, scored by
- *   knnRotation. Measured on MNIST, Fashion-MNIST and the colour benchmark, three seeds each, where it ranks at or
- *   above recon-knn and earns its margin over the untrained networks (docs/research.md, "Capping the rotation part").
+ *   knnRotation. Measured on MNIST, Fashion-MNIST and the colour benchmark, three seeds each: above recon-knn on each
+ *   mean, and the only one of the two that beats the untrained networks by more than 0.002 (docs/research.md, "One
+ *   default for every picture").
  */
 export const PRESETS = {
   seed: { rAlpha: 0.2, learningRate: 0.002, noveltyScore: 'bce', bce: 'clipped', batchNormStatistics: 'moving' },

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadNativeKernels, nativeStatus, registerFastConvGradients, setNativeIsa, setNativeKernels, unregisterFastConvGradients } from '../src/kernels';
 import { ClippedRmsprop } from '../src/train/rmsprop';
+import { active } from '../src/kernels/addon';
 import { assertClose as assertWithin, values } from './helpers/numeric';
 
 const assertClose = (a: Float32Array, e: Float32Array, what: string, tolerance = 1e-5) => assertWithin(a, e, what, tolerance);
@@ -183,6 +184,16 @@ test('the max pool gradient on wasm is stock cpu\'s, ties and all-negative windo
     } finally {
       registerFastConvGradients('wasm');
     }
+  }
+  // The addon's entry refuses what would read or write outside the heap, an overlap and a bad geometry, as maxPool2's.
+  const native = active();
+  if (native?.maxPool2Grad) {
+    const heap = new Float32Array(64);
+    assert.throws(() => native.maxPool2Grad!(heap, Int32Array.from([1, 4, 1, 0, 16, 60])), /maxPool2Grad/);
+    assert.throws(() => native.maxPool2Grad!(heap, Int32Array.from([1, 4, 1, 0, 16, 8])), /overlaps/);
+    assert.throws(() => native.maxPool2Grad!(heap, Int32Array.from([1, 4, 1, 0, 40, 38])), /overlaps/);
+    assert.throws(() => native.maxPool2Grad!(heap, Int32Array.from([1, 4, 0, 0, 16, 32])), /positive/);
+    assert.throws(() => native.maxPool2Grad!(heap, Int32Array.from([65536, 65536, 65536, 0, 16, 32])), /too large/);
   }
   // Another pool (3×3 at stride 1) is not this kernel's: the stock one runs, and gives cpu's numbers on positive values.
   const other = () => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 1, 'same')))(tf.abs(tf.tensor4d(values(2 * 6 * 6 * 2, 3), [2, 6, 6, 2]))).dataSync() as Float32Array);

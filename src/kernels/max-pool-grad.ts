@@ -32,7 +32,7 @@ export function maxPoolGrad(stock: tf.KernelFunc): tf.KernelFunc {
 }
 
 /** native/ops.c max_pool2_grad in JavaScript, on [t, side, channels, x, dy, dx] offsets into `heap`. */
-export function maxPool2GradInHeap(heap: Float32Array, [t, side, ch, x, dy, dx]: number[]): void {
+function maxPool2GradInHeap(heap: Float32Array, [t, side, ch, x, dy, dx]: number[]): void {
   const half = Math.ceil(side / 2);
   const row = side * ch;
   heap.fill(0, dx, dx + t * side * row);

@@ -11,7 +11,7 @@ import { combinedNovelty } from '../score/combined-score';
 import { compiledKnnScorer, KnnScorer } from '../score/knn-verdict';
 import { compiledRotationScorer } from '../score/rotation-compiled';
 import type { Engine } from './engine';
-import { compiledRunMaps, RunMaps } from './maps';
+import type { RunMaps } from './maps';
 
 /** The compiled engine for `at`, or null where it does not apply: not a knn or knnRotation verdict, or no compiled kernels. */
 export function compiledEngine(at: RunAtEpoch): Engine | null {
@@ -41,8 +41,9 @@ export function compiledEngine(at: RunAtEpoch): Engine | null {
       const pooled = largeFloats(count * features); // 4 MB a chunk at 64×64×3: on huge pages, as the verdict's heap
       return { novelty: novelty(pixels, count, pooled), pooled };
     },
-    // Built on first use; null where the compiled search is not available (then the Detector refuses maps).
-    maps: () => (maps ??= compiledRunMaps(at)),
+    // Built on first use; null where the compiled search is not available (then the Detector refuses maps). Loaded
+    // then too: the maps' modules (the overlay's Skia canvas among them) were a sixth of a cold score's start-up.
+    maps: () => (maps ??= (require('./maps') as typeof import('./maps')).compiledRunMaps(at)),
     dispose: () => maps?.dispose(),
   };
 }

@@ -2,7 +2,7 @@
  * A picture's result and verdict, and scoring a stream of picture files in chunks: the Detector's, whichever engine
  * scores (nothing here loads TensorFlow.js).
  */
-import { DecodedImage, DecodeOverrides, decodeMany } from '../data/decode';
+import { DecodedImage, DecodeOverrides, decodeMany, DeferredImage } from '../data/decode';
 import { largeFloats } from '../kernels/addon';
 import type { RunPreprocessing } from '../run/select';
 import type { NoveltyScore } from '../config';
@@ -61,7 +61,7 @@ export const SCORE_CHUNK = 256;
 /** A decoded picture and the name its result carries. */
 export interface NamedImage {
   name: string;
-  image: DecodedImage;
+  image: DecodedImage | DeferredImage;
 }
 
 /**
@@ -71,7 +71,8 @@ export interface NamedImage {
  */
 export function pixelsOf(items: NamedImage[], per: number, reuse?: Float32Array): Float32Array {
   const pixels = reuse && reuse.length >= items.length * per ? reuse.subarray(0, items.length * per) : largeFloats(items.length * per);
-  items.forEach((item, i) => pixels.set(item.image.pixels, i * per));
+  // A deferred picture's floats are written here, the only place a streamed picture's floats are needed.
+  items.forEach(({ image }, i) => ('writePixels' in image ? image.writePixels(pixels, i * per) : pixels.set(image.pixels, i * per)));
   return pixels;
 }
 
@@ -92,7 +93,7 @@ export async function* scoreFileStream<T>(
   scoreChunk: (items: NamedImage[]) => T[],
 ): AsyncGenerator<T | ScoreFailure> {
   let chunk: NamedImage[] = [];
-  for await (const outcome of decodeMany(files, pre, { concurrency: opts.concurrency, overrides: opts.overrides })) {
+  for await (const outcome of decodeMany(files, pre, { concurrency: opts.concurrency, overrides: opts.overrides, deferred: true })) {
     if (outcome.error) {
       yield { file: outcome.file, error: outcome.error.message };
       continue;

@@ -109,25 +109,34 @@ const BYTES = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 const INVERTED_BYTES = Float32Array.from({ length: 256 }, (_, v) => 1 - v / 255);
 
 /**
- * 8-bit RGB → `channels` values in [0, 1]. Grey output is always rgbToGrey; a picture without colour becomes its
- * grey replicated in a colour run, so a grey picture is exactly grey whatever its file stored.
+ * 8-bit RGB → `channels` values in [0, 1], written into `out` from `at`. Grey output is always rgbToGrey; a picture
+ * without colour becomes its grey replicated in a colour run, so a grey picture is exactly grey whatever its file stored.
  */
-function toChannels(rgb: Uint8Array, channels: 1 | 3, colour: boolean, invert: boolean): Float32Array {
+function toChannels(rgb: Uint8Array, channels: 1 | 3, colour: boolean, invert: boolean, out: Float32Array = new Float32Array((rgb.length / 3) * channels), at = 0): Float32Array {
   const n = rgb.length / 3;
-  const out = new Float32Array(n * channels);
   if (channels === 3 && colour) {
     // One lookup a value instead of a division: the same floats (v / 255 or 1 − v / 255, rounded once), and a tenth
     // of scoring a folder of 64×64 colour pictures was this loop (docs/performance.md).
     const table = invert ? INVERTED_BYTES : BYTES;
-    for (let i = 0; i < rgb.length; i++) out[i] = table[rgb[i]];
+    for (let i = 0; i < rgb.length; i++) out[at + i] = table[rgb[i]];
     return out;
   }
   for (let p = 0; p < n; p++) {
     const v = Math.min(1, Math.max(0, rgbToGrey(rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2]) / 255));
     const value = invert ? 1 - v : v;
-    for (let c = 0; c < channels; c++) out[channels * p + c] = value;
+    for (let c = 0; c < channels; c++) out[at + channels * p + c] = value;
   }
   return out;
+}
+
+/**
+ * A decoded picture whose floats are made only when read, or written straight into a batch by writePixels: scoring
+ * a folder of 64×64 colour pictures spent a tenth of its time in first touches of a fresh 48 KB Float32Array a
+ * picture that was copied into the chunk's buffer and dropped (docs/performance.md).
+ */
+export interface DeferredImage extends DecodedImage {
+  /** target[at .. at + size·size·channels) ← the picture's values, the same floats `pixels` holds. */
+  writePixels(target: Float32Array, at: number): void;
 }
 
 function checkPreprocessing(pre: Preprocessing): void {
@@ -140,6 +149,12 @@ function checkPreprocessing(pre: Preprocessing): void {
  * AloccError with a one-line message starting with `name`.
  */
 export async function decodeImage(input: Buffer, name: string, pre: Preprocessing, overrides: DecodeOverrides = {}): Promise<DecodedImage> {
+  const image = await decodeDeferred(input, name, pre, overrides);
+  return { pixels: image.pixels, width: image.width, height: image.height, colour: image.colour, inverted: image.inverted };
+}
+
+/** decodeImage's picture with its floats deferred (DeferredImage): for callers that batch pictures. */
+export async function decodeDeferred(input: Buffer, name: string, pre: Preprocessing, overrides: DecodeOverrides = {}): Promise<DeferredImage> {
   checkPreprocessing(pre);
   if (input.length === 0) throw new AloccError(`${name}: file is empty (0 bytes); not an image`);
   const format = sniffImageFormat(input);
@@ -154,11 +169,22 @@ export async function decodeImage(input: Buffer, name: string, pre: Preprocessin
   const framed = pre.fit === 'mnist' || (pre.fit === 'auto' && pre.channels === 1 && !(width === pre.size && height === pre.size));
   if (!framed) {
     const rgb = await resizeRgb(flat, pre.size, pre.resize, border);
-    return { pixels: toChannels(rgb, pre.channels, colour, inverted), width, height, colour, inverted };
+    let pixels: Float32Array | undefined;
+    return {
+      get pixels() {
+        return (pixels ??= toChannels(rgb, pre.channels, colour, inverted));
+      },
+      writePixels(target, at) {
+        if (pixels) target.set(pixels, at);
+        else toChannels(rgb, pre.channels, colour, inverted, target, at);
+      },
+      width, height, colour, inverted,
+    };
   }
   const side = Math.min(Math.max(width, height, pre.size), FIT_WORKING_FACTOR * pre.size);
   const grey = toChannels(await resizeRgb(flat, side, 'contain', border), 1, colour, inverted);
-  return { pixels: fitLikeMnist(grey, side, pre.size), width, height, colour, inverted };
+  const pixels = fitLikeMnist(grey, side, pre.size);
+  return { pixels, writePixels: (target, at) => target.set(pixels, at), width, height, colour, inverted };
 }
 
 /**
@@ -177,7 +203,7 @@ export async function readImage(file: string, pre: Preprocessing, overrides: Dec
   return decodeImage(readImageFile(file), file, pre, overrides);
 }
 
-export type DecodeOutcome = { file: string; image: DecodedImage; error?: undefined } | { file: string; image?: undefined; error: AloccError };
+export type DecodeOutcome<I extends DecodedImage = DecodedImage> = { file: string; image: I; error?: undefined } | { file: string; image?: undefined; error: AloccError };
 
 /** Pictures decoded at once by default: enough to keep libvips' threads busy on small files. */
 export const DEFAULT_DECODE_CONCURRENCY = 16;
@@ -186,21 +212,25 @@ export const DEFAULT_DECODE_CONCURRENCY = 16;
  * Decodes `files` with up to `concurrency` decodes in flight, yielding one outcome per file in input order. A file
  * that cannot be read yields its error; the others go on.
  */
+export function decodeMany(files: Iterable<string> | AsyncIterable<string>, pre: Preprocessing, opts?: { concurrency?: number; overrides?: DecodeOverrides }): AsyncGenerator<DecodeOutcome>;
+/** With `deferred`, pictures as DeferredImages: their floats made where they are written (a chunk's buffer). */
+export function decodeMany(files: Iterable<string> | AsyncIterable<string>, pre: Preprocessing, opts: { concurrency?: number; overrides?: DecodeOverrides; deferred: true }): AsyncGenerator<DecodeOutcome<DeferredImage>>;
 export async function* decodeMany(
   files: Iterable<string> | AsyncIterable<string>,
   pre: Preprocessing,
-  opts: { concurrency?: number; overrides?: DecodeOverrides } = {},
-): AsyncGenerator<DecodeOutcome> {
+  opts: { concurrency?: number; overrides?: DecodeOverrides; deferred?: boolean } = {},
+): AsyncGenerator<DecodeOutcome<DeferredImage> | DecodeOutcome> {
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_DECODE_CONCURRENCY);
-  const inFlight: Promise<DecodeOutcome>[] = [];
-  const start = (file: string): Promise<DecodeOutcome> =>
-    (async () => readImage(file, pre, opts.overrides))().then(
+  const inFlight: Promise<DecodeOutcome<DeferredImage> | DecodeOutcome>[] = [];
+  const decode = opts.deferred ? decodeDeferred : decodeImage;
+  const start = (file: string): Promise<DecodeOutcome<DeferredImage> | DecodeOutcome> =>
+    (async () => decode(readImageFile(file), file, pre, opts.overrides))().then(
       (image) => ({ file, image }),
       (err: unknown) => ({ file, error: err instanceof AloccError ? err : new AloccError(`${file}: ${firstLine(err)}`) }),
     );
   for await (const file of files) {
     inFlight.push(start(file));
-    if (inFlight.length >= concurrency) yield await (inFlight.shift() as Promise<DecodeOutcome>);
+    if (inFlight.length >= concurrency) yield await (inFlight.shift() as Promise<DecodeOutcome<DeferredImage> | DecodeOutcome>);
   }
-  while (inFlight.length > 0) yield await (inFlight.shift() as Promise<DecodeOutcome>);
+  while (inFlight.length > 0) yield await (inFlight.shift() as Promise<DecodeOutcome<DeferredImage> | DecodeOutcome>);
 }

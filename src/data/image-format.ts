@@ -2,6 +2,7 @@
  * Which picture formats alocc reads, recognised from their first bytes before any decoder sees them (so nothing
  * outside the list, SVG or PDF say, ever reaches libvips), and the one-line messages for files that fail.
  */
+import * as zlib from 'zlib';
 import { AloccError } from '../errors';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff' | 'heif';
@@ -67,8 +68,11 @@ const MAX_DEFLATE_RATIO = 1040;
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 let crcTable: Uint32Array | undefined;
-/** PNG's CRC-32 (ISO 3309), for the header check below and plain-png's chunks; zlib.crc32 is missing before Node 20.15. */
+/** zlib.crc32 where this Node has it (20.15 on): C, several times the table's speed over a folder's chunks. */
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+/** PNG's CRC-32 (ISO 3309), for the header check below and plain-png's chunks: zlib's (Node 20.15 on), else a table. */
 export function crc32(bytes: Uint8Array): number {
+  if (zlibCrc32) return zlibCrc32(bytes);
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

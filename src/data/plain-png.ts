@@ -72,10 +72,13 @@ function plainLayout(buf: Buffer): Layout | undefined {
 
 /** The filtered rows inflated, or undefined unless the stream ends exactly where the data does and holds exactly them. */
 function inflateRows(layout: Layout, stride: number): Buffer | undefined {
-  const compressed = Buffer.concat(layout.data);
+  const compressed = layout.data.length === 1 ? layout.data[0] : Buffer.concat(layout.data);
+  const size = layout.height * (stride + 1);
   try {
-    const { buffer, engine } = zlib.inflateSync(compressed, { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-    return buffer.length === layout.height * (stride + 1) && engine.bytesWritten === compressed.length ? buffer : undefined;
+    // One output chunk a byte larger than the rows (a longer stream still shows): zlib's default 16 KB chunks took
+    // two buffers and a concatenation for a 64×64 RGBA picture.
+    const { buffer, engine } = zlib.inflateSync(compressed, { info: true, chunkSize: Math.max(64, size + 1) }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return buffer.length === size && engine.bytesWritten === compressed.length ? buffer : undefined;
   } catch {
     return undefined;
   }

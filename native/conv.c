@@ -105,6 +105,8 @@ static void forward_block(void *p, int tid) {
 
 int conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act,
                  float alpha) {
+  /* Few channels (im2col rows of a few floats, or Co narrower than a vector): direct (conv-narrow.c). */
+  if (conv_narrow_forward_wins(g)) return conv_narrow_forward(g, x, w, bias, y, act, alpha);
   forward_job j = {.g = *g, .x = x, .w = w, .bias = bias, .y = y, .act = act, .alpha = alpha};
   const int kd = g->KH * g->KW * g->Ci;
   j.kdp = (int)round_up(kd, VW);
@@ -152,6 +154,7 @@ static void filter_block(void *p, int tid) {
 }
 
 int conv_filter_grad(const geometry *g, const float *x, const float *dy, float *dw) {
+  if (g->Ci == 1 && conv_narrow_usable(g)) return conv_narrow_filter_grad(g, x, dy, dw);
   filter_job j = {.g = *g, .x = x, .dy = dy};
   const int kd = g->KH * g->KW * g->Ci;
   j.kdp = (int)round_up(kd, VW);
@@ -213,8 +216,10 @@ static void input_image(void *p, int tid) {
 
 int conv_input_grad(const geometry *g, const float *dy, const float *w, float *dx) {
   const int kd = g->KH * g->KW * g->Ci;
-  if (g->SH == 1 && g->SW == 1 && g->Ci % VW == 0) {
-    /* Stride 1: dx is the forward conv of dy with the filter flipped and its channel axes swapped. */
+  geometry flipped = {g->N, g->OH, g->OW, g->Co, g->KH, g->KW, g->Ci, g->H, g->W, 1, 1, g->KH - 1 - g->PT, g->KW - 1 - g->PL};
+  if (g->SH == 1 && g->SW == 1 && (g->Ci % VW == 0 || conv_narrow_forward_wins(&flipped))) {
+    /* Stride 1: dx is the forward conv of dy with the filter flipped and its channel axes swapped (Ci narrower than a
+     * vector: conv_forward's direct path). */
     float *wf = malloc(sizeof(float) * (size_t)kd * g->Co);
     if (!wf) return KERNEL_NO_MEMORY;
     for (int kh = 0; kh < g->KH; kh++)
@@ -223,9 +228,7 @@ int conv_input_grad(const geometry *g, const float *dy, const float *w, float *d
           for (int co = 0; co < g->Co; co++)
             wf[(((long)kh * g->KW + kw) * g->Co + co) * g->Ci + ci] =
                 w[(((long)(g->KH - 1 - kh) * g->KW + (g->KW - 1 - kw)) * g->Ci + ci) * g->Co + co];
-    geometry t = {g->N, g->OH, g->OW, g->Co, g->KH, g->KW, g->Ci, g->H, g->W, 1, 1, g->KH - 1 - g->PT,
-                  g->KW - 1 - g->PL};
-    int result = conv_forward(&t, dy, wf, NULL, dx, ACT_LINEAR, 0);
+    int result = conv_forward(&flipped, dy, wf, NULL, dx, ACT_LINEAR, 0);
     free(wf);
     return result;
   }

@@ -60,6 +60,10 @@ enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_LEAKYRELU = 3 };
 #define conv_input_grad ISA_CAT(conv_input_grad, ALOCC_ISA)
 #define conv_vector_width ISA_CAT(conv_vector_width, ALOCC_ISA)
 #define pooled_conv_forward ISA_CAT(pooled_conv_forward, ALOCC_ISA)
+#define conv_narrow_usable ISA_CAT(conv_narrow_usable, ALOCC_ISA)
+#define conv_narrow_forward_wins ISA_CAT(conv_narrow_forward_wins, ALOCC_ISA)
+#define conv_narrow_forward ISA_CAT(conv_narrow_forward, ALOCC_ISA)
+#define conv_narrow_filter_grad ISA_CAT(conv_narrow_filter_grad, ALOCC_ISA)
 
 /* C[M][N] (+)= A[M][K] · B[K][N] with A(i, k) = A[i*sa + k*sk]; N a multiple of VW. */
 void gemm(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int accumulate);
@@ -72,6 +76,13 @@ int conv_input_grad(const geometry *g, const float *dy, const float *w, float *d
 int pooled_conv_forward(const geometry *g, const float *x, const float *w, const float *bias, float alpha, int pool,
                         int with_max, float *y);
 extern const int conv_vector_width;
+/* conv-narrow.c: direct convs for Co a multiple of 8 up to 64 and a filter of at most NARROW_FILTER floats, the
+ * rotation net's one-channel first conv and 8-output convs under AVX-512 (conv.c decides when). */
+#define NARROW_FILTER 4608
+int conv_narrow_usable(const geometry *g);
+int conv_narrow_forward_wins(const geometry *g);
+int conv_narrow_forward(const geometry *g, const float *x, const float *w, const float *bias, float *y, int act, float alpha);
+int conv_narrow_filter_grad(const geometry *g, const float *x, const float *dy, float *dw);
 #endif
 
 /* One instruction set's kernels (isa.c). */

@@ -19,7 +19,7 @@ const target = path.join(root, 'build', 'alocc_kernels.node');
 const keyFile = `${target}.key`;
 
 /** The hot code, compiled once per instruction set; everything else once, for the baseline. */
-const PER_ISA = ['conv.c', 'gemm.c', 'pooled.c'];
+const PER_ISA = ['conv.c', 'conv-narrow.c', 'gemm.c', 'pooled.c'];
 const COMMON_FLAGS = ['-O3', '-std=gnu11', '-fPIC', '-pthread', '-fno-math-errno'];
 /** ops.c's elementwise ops round once per operation, as tfjs's ops do (the optimiser's step is bit-identical). */
 const FILE_FLAGS = { 'ops.c': ['-ffp-contract=off'] };

@@ -74,6 +74,51 @@ static napi_value js_max_pool2_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Whether the float ranges [a, a + n) and [b, b + m) overlap. */
+static int overlap(int32_t a, size_t n, int32_t b, size_t m) { return (size_t)a < (size_t)b + m && (size_t)b < (size_t)a + n; }
+
+/* batchNormTrain(heap, p: Int32Array [rows, ch, x, gamma, beta, y, mean, variance], eps): BatchNorm in training
+ * (batchnorm.c); y, mean and variance overlap no input and each other. */
+static napi_value js_batch_norm_train(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 8, "batchNormTrain(heap, Int32Array [rows, ch, x, gamma, beta, y, mean, variance], eps)");
+  double eps = 0;
+  if (c.argc < 3 || napi_get_value_double(env, c.argv[2], &eps) != napi_ok) return throw_error(env, "batchNormTrain: eps must be a number");
+  if (p[0] <= 0 || !bn_channels_usable(p[1])) return throw_error(env, "batchNormTrain: rows must be positive, channels divide 256");
+  if ((double)p[0] * p[1] > (double)MAX_ELEMENTS) return throw_error(env, "batchNormTrain: tensor too large");
+  size_t n = (size_t)p[0] * p[1], ch = (size_t)p[1];
+  static const char *const names[6] = {"x", "gamma", "beta", "y", "mean", "variance"};
+  const size_t sizes[6] = {n, ch, ch, n, ch, ch};
+  if (!operands_in_heap(env, "batchNormTrain", names, p + 2, sizes, 6, heap_len)) return NULL;
+  for (int o = 3; o < 6; o++)
+    for (int i = 0; i < 6; i++)
+      if (i != o && (i < 3 || i > o) && overlap(p[2 + o], sizes[o], p[2 + i], sizes[i])) return throw_error(env, "batchNormTrain: an output overlaps another operand");
+  pthread_mutex_lock(&op_lock);
+  bn_train_forward(heap + p[2], p[0], p[1], heap + p[3], heap + p[4], (float)eps, heap + p[5], heap + p[6], heap + p[7]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
+/* batchNormTrainGrad(heap, p: Int32Array [rows, ch, x, dy, gamma, mean, variance, dx, dgamma, dbeta], eps): its
+ * gradient (batchnorm.c); dx, dgamma and dbeta overlap no input and each other. */
+static napi_value js_batch_norm_train_grad(napi_env env, napi_callback_info info) {
+  HEAP_CALL(0, 10, "batchNormTrainGrad(heap, Int32Array [rows, ch, x, dy, gamma, mean, variance, dx, dgamma, dbeta], eps)");
+  double eps = 0;
+  if (c.argc < 3 || napi_get_value_double(env, c.argv[2], &eps) != napi_ok) return throw_error(env, "batchNormTrainGrad: eps must be a number");
+  if (p[0] <= 0 || !bn_channels_usable(p[1])) return throw_error(env, "batchNormTrainGrad: rows must be positive, channels divide 256");
+  if ((double)p[0] * p[1] > (double)MAX_ELEMENTS) return throw_error(env, "batchNormTrainGrad: tensor too large");
+  size_t n = (size_t)p[0] * p[1], ch = (size_t)p[1];
+  static const char *const names[8] = {"x", "dy", "gamma", "mean", "variance", "dx", "dgamma", "dbeta"};
+  const size_t sizes[8] = {n, n, ch, ch, ch, n, ch, ch};
+  if (!operands_in_heap(env, "batchNormTrainGrad", names, p + 2, sizes, 8, heap_len)) return NULL;
+  for (int o = 5; o < 8; o++)
+    for (int i = 0; i < 8; i++)
+      if (i != o && (i < 5 || i > o) && overlap(p[2 + o], sizes[o], p[2 + i], sizes[i])) return throw_error(env, "batchNormTrainGrad: an output overlaps another operand");
+  pthread_mutex_lock(&op_lock);
+  bn_train_backward(heap + p[2], heap + p[3], p[0], p[1], heap + p[4], heap + p[5], heap + p[6], (float)eps, heap + p[7], heap + p[8], heap + p[9]);
+  pthread_mutex_unlock(&op_lock);
+  return NULL;
+}
+
 /* columnProductSums(heap, p: Int32Array [rows, cols, x, y, mean, out]): out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]). */
 static napi_value js_column_product_sums(napi_env env, napi_callback_info info) {
   HEAP_CALL(0, 6, "columnProductSums(heap, Int32Array [rows, cols, x, y, mean, out])");
@@ -212,4 +257,6 @@ void export_op_entries(napi_env env, napi_value exports) {
   EXPORT("rmsprop", js_rmsprop)
   EXPORT("upsample", js_upsample)
   EXPORT("map", js_map)
+  EXPORT("batchNormTrain", js_batch_norm_train)
+  EXPORT("batchNormTrainGrad", js_batch_norm_train_grad)
 }

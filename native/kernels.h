@@ -122,6 +122,14 @@ void column_max(const float *x, long rows, int cols, long stride, float *out);
  * odd side's last row and column (tfjs's 'same' max pool, whose padding never wins) */
 void max_pool2(const float *x, long t, int side, int ch, float *out);
 void max_pool2_grad(const float *x, const float *dy, long t, int side, int ch, float *dx);
+/* batchnorm.c: BatchNorm in training over rows of ch channels (ch must divide 256: bn_channels_usable): y =
+ * (x − mean)·γ/sqrt(variance + eps) + β with the batch's mean and (biased) variance, which it also writes; and its
+ * gradient dx, dγ, dβ given dy, the same x, mean and variance. */
+int bn_channels_usable(int ch);
+void bn_train_forward(const float *x, long rows, int ch, const float *gamma, const float *beta, float eps, float *y,
+                      float *mean, float *variance);
+void bn_train_backward(const float *x, const float *dy, long rows, int ch, const float *gamma, const float *mean,
+                       const float *variance, float eps, float *dx, float *dgamma, float *dbeta);
 /* out[c] = scale · Σ_r x[r][c] */
 int column_sums(const float *x, long rows, int cols, float scale, float *out);
 /* out[c] = Σ_r x[r][c]·(y[r][c] − mean[c]), each term rounded as tfjs rounds it: the BatchNorm gradient's second sum. */

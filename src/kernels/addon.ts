@@ -35,6 +35,13 @@ export interface NativeKernels {
    * first maximum of its window (row-major, as tfjs's cpu MaxPoolGrad), zero elsewhere. Absent from addons built before it.
    */
   maxPool2Grad?(heap: Float32Array, params: Int32Array): void;
+  /**
+   * [rows, ch, x, gamma, beta, y, mean, variance] with eps: BatchNorm in training over rows of ch channels (ch
+   * dividing 256), y and the batch's mean and biased variance (native/batchnorm.c). Absent from addons built before it.
+   */
+  batchNormTrain?(heap: Float32Array, params: Int32Array, eps: number): void;
+  /** [rows, ch, x, dy, gamma, mean, variance, dx, dgamma, dbeta] with eps: its gradient. Absent before it. */
+  batchNormTrainGrad?(heap: Float32Array, params: Int32Array, eps: number): void;
   setThreads(n: number): number;
   vectorWidth(): number;
   /** The instruction set the kernels run with now, those this CPU runs (best first), and a switch between them. */

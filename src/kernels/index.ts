@@ -18,6 +18,7 @@ import {
   rmspropKernel,
 } from './native-ops';
 import { registerFastGradients } from './gradients';
+import { batchNormTrain, registerBatchNormTraining } from './batchnorm-training';
 
 export { conv2dBackpropFilterViaConv } from './conv-backprop-filter';
 export { conv2dBackpropInputViaConv } from './conv-backprop-input';
@@ -168,6 +169,7 @@ export function registerFastConvGradients(backend: 'wasm' | 'cpu' | string): voi
   registerKernelFixes(backend);
   registerFastGradients(() => hasFastConvGradients(tf.getBackend()));
   if (!tf.getKernel(RMSPROP_KERNEL, 'wasm')) tf.registerKernel({ kernelName: RMSPROP_KERNEL, backendName: 'wasm', kernelFunc: rmspropKernel });
+  registerBatchNormTraining();
   installLazyFusedConv();
   for (const [kernel, override] of Object.entries(OVERRIDES[backend])) {
     const current = tf.getKernel(kernel, backend);
@@ -237,4 +239,13 @@ function installLazyFusedConv(): void {
 export function fusedRmsprop(value: tf.Tensor, meanSquare: tf.Tensor, moment: tf.Tensor, gradient: tf.Tensor, attrs: RmspropAttrs): tf.Tensor[] | null {
   if (!nativeElementwiseUsable([value, meanSquare, moment, gradient]) || !hasFastConvGradients(tf.getBackend())) return null;
   return tf.engine().runKernel(RMSPROP_KERNEL, { value, meanSquare, moment, gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/**
+ * BatchNorm in training over x's last axis on the compiled kernels: [y, mean, variance], tensors of the active scope
+ * (batchnorm-training.ts). Null where they do not serve the active backend or the shape; the caller then runs
+ * tfjs-layers' ops.
+ */
+export function fusedBatchNormTrain(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D, varianceEpsilon: number): tf.Tensor[] | null {
+  return hasFastConvGradients(tf.getBackend()) ? batchNormTrain(x, scale, shift, varianceEpsilon) : null;
 }

@@ -59,10 +59,36 @@ export function quarterTurn(x: tf.Tensor4D, k: number): tf.Tensor4D {
 
 /** The batch [x turned 0; x turned 1; x turned 2; x turned 3] and each row's turn. */
 export function allTurns(x: tf.Tensor4D): { turned: tf.Tensor4D; turns: tf.Tensor1D } {
-  return tf.tidy(() => {
-    const n = x.shape[0];
-    const turned = tf.concat(Array.from({ length: TURNS }, (_, k) => quarterTurn(x, k))) as tf.Tensor4D;
-    const turns = tf.tensor1d(Array.from({ length: TURNS * n }, (_, i) => Math.floor(i / n)), 'int32');
-    return { turned, turns };
-  });
+  const [n, side, w, channels] = x.shape;
+  if (side !== w || x.dtype !== 'float32') throw new Error(`allTurns: square float32 pictures only, got ${x.dtype} [${x.shape.join(', ')}]`);
+  return turnedRows(x.dataSync() as Float32Array, [n, side, w, channels], Int32Array.from({ length: n }, (_, i) => i));
+}
+
+/**
+ * allTurns of rows `rows` of the square pictures `pixels` (NHWC, `shape`), gathered and turned in one pass here:
+ * on wasm the gather, three reverses, two transposes and the concat were a tenth of a rotation step at 28×28 (Reverse
+ * alone about 0.8 ms a call on 32 pictures). A pure permutation, so the values are allTurns'(gather(x, rows)) exactly.
+ */
+export function turnedRows(pixels: Float32Array, shape: readonly number[], rows: ArrayLike<number>): { turned: tf.Tensor4D; turns: tf.Tensor1D } {
+  const [, s, , c] = shape;
+  const m = rows.length;
+  const picture = s * s * c;
+  const out = new Float32Array(TURNS * m * picture);
+  let o = 0;
+  for (let k = 0; k < TURNS; k++) {
+    for (let r = 0; r < m; r++) {
+      const base = rows[r] * picture;
+      for (let i = 0; i < s; i++) {
+        for (let j = 0; j < s; j++) {
+          // out[i][j] = x[i][j], x[j][s−1−i], x[s−1−i][s−1−j], x[s−1−j][i] for k = 0 … 3 (numpy's rot90).
+          const [a, b] = k === 0 ? [i, j] : k === 1 ? [j, s - 1 - i] : k === 2 ? [s - 1 - i, s - 1 - j] : [s - 1 - j, i];
+          const from = base + (a * s + b) * c;
+          for (let ch = 0; ch < c; ch++) out[o++] = pixels[from + ch];
+        }
+      }
+    }
+  }
+  const turns = new Int32Array(TURNS * m);
+  for (let i = 0; i < turns.length; i++) turns[i] = Math.floor(i / m);
+  return { turned: tf.tensor4d(out, [TURNS * m, s, s, c]), turns: tf.tensor1d(turns, 'int32') };
 }

@@ -5,6 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { TrainConfig } from '../config';
 import { allTurns } from '../models/rotation-net';
+import { fuseBatchNormTraining } from './rotation-batchnorm';
+
+/** A rotation step's inputs: the pictures in their four turns and each row's turn (allTurns, turnedRows). */
+export type TurnedBatch = { turned: tf.Tensor4D; turns: tf.Tensor1D };
 
 /** The rotation net and its optimiser, as training holds them. */
 export interface RotationTraining {
@@ -26,9 +30,15 @@ export interface RotationLosses {
 
 /** One update of the rotation net on the pictures `x` ([n, s, s, c] in [0, 1]); every tensor it makes is disposed. */
 export function rotationStep(rot: RotationTraining, x: tf.Tensor4D): RotationLosses {
+  return rotationStepOnTurns(rot, () => allTurns(x));
+}
+
+/** rotationStep on the batch `turn()` makes (called inside the step's tidy, so its tensors are disposed with it). */
+export function rotationStepOnTurns(rot: RotationTraining, turn: () => TurnedBatch): RotationLosses {
+  fuseBatchNormTraining(rot.net);
   const vars = rot.net.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const [loss, hits] = tf.tidy(() => {
-    const { turned, turns } = allTurns(x);
+    const { turned, turns } = turn();
     const labels = tf.oneHot(turns, 4);
     let right: tf.Scalar | null = null;
     const { value, grads } = tf.variableGrads(() => {

@@ -9,7 +9,8 @@ import { EPOCH_CELLS_FILE, EPOCH_MEMORY_FILE } from '../run/paths';
 import { writeRunFile } from '../run/runfile-io';
 import { BatchRecord, EpochRecord, pickBestEpoch, RunFile, BatchLosses } from '../run/runfile';
 import { trainBatch } from './step';
-import { rotationStep, RotationTraining } from './rotation-step';
+import { rotationStep, rotationStepOnTurns, RotationTraining } from './rotation-step';
+import { turnedRows } from '../models/rotation-net';
 import { flipShift } from './rotation-augment';
 import { epochEnd, EpochEndPhase, lastGood, PhaseTime, timedPhaseAsync } from './epoch-end';
 
@@ -76,23 +77,29 @@ export function rotationSteps(
   const { rotationPasses, rotationBatchSize, rotationAugment } = train;
   const n = x.shape[0];
   const augment = mulberry32(derivedSeed(seed, 5, 0));
+  const pixels = rotationAugment === 'flip-shift' || x.shape[1] !== x.shape[2] || x.dtype !== 'float32' ? null : (x.dataSync() as Float32Array);
   let loss = 0;
   let accuracy = 0;
   let steps = 0;
   for (let pass = 0; pass < rotationPasses; pass++) {
     const order = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), mulberry32(derivedSeed(seed, 4, pass)));
     for (let start = 0; start < n; start += rotationBatchSize) {
-      const chunk = tf.tidy(() => {
-        const picked = tf.gather(x, tf.tensor1d(order.subarray(start, Math.min(n, start + rotationBatchSize)), 'int32')) as tf.Tensor4D;
-        return rotationAugment === 'flip-shift' ? flipShift(picked, augment) : picked;
-      });
+      const rows = order.subarray(start, Math.min(n, start + rotationBatchSize));
+      // Unaugmented, the chunk's rows are gathered and turned in one pass (turnedRows: the same values as gather then
+      // allTurns, without wasm's slow Reverse); flip-shift draws on the gathered chunk.
+      const chunk = pixels
+        ? null
+        : tf.tidy(() => {
+            const picked = tf.gather(x, tf.tensor1d(rows, 'int32')) as tf.Tensor4D;
+            return rotationAugment === 'flip-shift' ? flipShift(picked, augment) : picked;
+          });
       try {
-        const step = rotationStep(rotation, chunk);
+        const step = chunk ? rotationStep(rotation, chunk) : rotationStepOnTurns(rotation, () => turnedRows(pixels!, x.shape, rows));
         loss += step.rotationLoss;
         accuracy += step.rotationAccuracy;
         steps++;
       } finally {
-        chunk.dispose();
+        chunk?.dispose();
       }
     }
   }

@@ -1,9 +1,10 @@
 /* alocc compiled kernels: BatchNorm in training mode, forward and gradient, for the rotation net (see kernels.h).
  * tfjs-layers trains a BatchNorm as tf.moments (Mean, Sub, Square, Mean) and FusedBatchNorm, and its gradient through
- * all of them: about twelve passes over each activation a step, a third of a rotation step at 28×28. Here the forward
- * is three passes (mean, variance, normalise) and the gradient two. The values run in lanes of BN_LANES floats (a
- * multiple of every channel count taken, so lane k always holds channel k mod ch) and the compiler vectorises the
- * fixed-length lane loops; lane sums are float within a block of BN_BLOCK lanes, double across blocks. */
+ * all of them: about twelve passes over each activation a step, over a quarter of a rotation step at 28×28. The forward
+ * is three passes (mean, variance, normalise), the gradient three (Σdy, Σdy·(x − mean), dx). The values run in lanes
+ * of BN_LANES floats (a multiple of every channel count taken, so lane k always holds channel k mod ch) and the
+ * compiler vectorises the fixed-length lane loops; lane sums are float within a block of BN_BLOCK lanes, double across
+ * blocks. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

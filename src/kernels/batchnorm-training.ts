@@ -6,9 +6,9 @@ import { into, offset, WasmHeapBackend } from './heap';
  * BatchNorm in training mode as one kernel and one gradient kernel on the compiled kernels (native/batchnorm.c).
  * tfjs-layers trains a BatchNormalization as tf.moments (Mean, Sub, Square, Mean) then FusedBatchNorm, and the tape
  * differentiates each: in the rotation net, whose four BatchNorms sit on up to 128×28×28×8 activations, that chain
- * and its gradient were about a third of a step at 28×28, many passes over memory and a dozen tfjs dispatches a
- * layer. Here: [y, mean, variance] in three passes, [dx, dγ, dβ] in two, the same function of x, γ and β (tf.moments'
- * biased variance; dx = γr·dy − γr³·S2/N·(x − mean) − γr·S1/N with r = 1/√(variance + ε), S1 = Σdy,
+ * and its gradient were over a quarter of a step at 28×28, many passes over memory and a dozen tfjs dispatches a
+ * layer. Here: [y, mean, variance] in three passes, [dx, dγ, dβ] in three, the same function of x, γ and β
+ * (tf.moments' biased variance; dx = γr·dy − γr³·S2/N·(x − mean) − γr·S1/N with r = 1/√(variance + ε), S1 = Σdy,
  * S2 = Σdy·(x − mean), which is tfjs's gradient of moments and batchNorm written out), equal up to float rounding.
  */
 export const BATCHNORM_TRAIN_KERNEL = 'AloccBatchNormTrain';

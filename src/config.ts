@@ -196,6 +196,15 @@ export interface TrainConfig {
    */
   localTopK: number;
   /**
+   * Weight of the rotation net's cells in the maps' and the local score's cell vectors, beside R's first-block cells
+   * (src/score/cell-part.ts): each cell is [R's cells | w · the rotation net's second block at that cell], each part
+   * unit length, over √(1 + w²). R's first block ranks nearly as well untrained; the rotation net's cells are what
+   * training earns, and with w 1 the localisation benchmark's MNIST defects are found and located better
+   * (docs/research.md, "The rotation net's cells in the maps"). 0, or a run without a rotation net: R's cells alone,
+   * as runs of run-file version 9 and earlier.
+   */
+  cellRotationWeight: number;
+  /**
    * The rotation net (src/models/rotation-net.ts), a small classifier of its own trained beside R and D to tell which
    * of the four quarter turns was applied to a normal picture: passes over the epoch's training pictures it makes per
    * ALOCC epoch (0: no rotation net, and the rotation scores are not computed). docs/research.md, "A rotation
@@ -294,6 +303,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   memoryCoreset: 1000,
   cellNeighbourhood: 'position',
   localTopK: 3,
+  cellRotationWeight: 1,
   rotationPasses: 2,
   rotationBatchSize: 32,
   rotationFilters: 8,

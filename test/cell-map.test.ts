@@ -17,7 +17,7 @@ for (const cells of ['mean-max', 'mean'] as CellPooling[]) {
     const b = block();
     const memorySet = pictures(5, 28, 1);
     const querySet = pictures(3, 28, 2);
-    const memory = buildCellMemory(b, cells, memorySet, 2); // batches of 2: the bank must join them in order
+    const memory = buildCellMemory(b, cells, memorySet, { batchSize: 2 }); // batches of 2: the bank must join them in order
     assert.deepEqual([memory.rows, memory.cols, memory.images], [7, 7, 5]);
     const floats = (set: ImageSet, i: number) => Float32Array.from(set.pixels.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
     const memoryCells = Array.from({ length: 5 }, (_, i) => bruteCells(floats(memorySet, i), 28, b, 4, cells));
@@ -59,7 +59,7 @@ test('upsampleGrid: cell centres keep their values, halfway between two centres 
 test('anomalyMaps: a patch pasted into one cell of a memory picture raises that cell and its neighbours only, and the map peaks there', () => {
   const b = block();
   const memorySet = pictures(6, 28, 3);
-  const memory = buildCellMemory(b, 'mean-max', memorySet, 6);
+  const memory = buildCellMemory(b, 'mean-max', memorySet, { batchSize: 6 });
   // Memory picture 0 with a checkerboard pasted into cell (row 2, col 5): pixels y 8..11, x 20..23.
   const img = Float32Array.from(memorySet.pixels.subarray(0, 784), (v) => v / 255);
   for (let y = 8; y < 12; y++) for (let x = 20; x < 24; x++) img[y * 28 + x] = (x + y) % 2;

@@ -6,52 +6,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_MODEL_CONFIG } from '../src/config';
 import { sha256 } from '../src/fsutil';
 import { active, loadNativeKernels } from '../src/kernels/addon';
-import { buildRotationNet, rotationShrink } from '../src/models/rotation-net';
-import { serializeModel } from '../src/run/checkpoint';
+import { rotationShrink } from '../src/models/rotation-net';
 import { readRotationNet } from '../src/run/open-rotation';
 import { compiledRotationScorer, maxPool2Same, turnedSource } from '../src/score/rotation-compiled';
 import { rotationNovelty } from '../src/score/rotation-score';
 import { tempDir, useTestBackend } from './helpers/fixtures';
+import { savedRotationNet, uniform } from './helpers/rotation-net';
 
 const work = tempDir('alocc-rotation-compiled-');
-
-/** Deterministic numbers in [0, 1). */
-function uniform(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-  return out;
-}
-
-/**
- * A rotation net for `size`×`size`×`channels` with every weight random, the BatchNorms' moving statistics included
- * (a fresh net's are 0 and 1, which would hide a fold that ignores them), saved as training saves it; and its
- * files' checksums.
- */
-async function savedNet(size: number, channels: number, filters: number, seed: number) {
-  const net = buildRotationNet({ ...DEFAULT_MODEL_CONFIG, inputSize: size, channels }, seed, filters);
-  let k = seed * 1000;
-  net.setWeights(net.weights.map((w) => {
-    const name = w.originalName;
-    // The kernels as initialised (so the logits stay moderate, as a trained net's); the rest random: variances
-    // positive and away from 0, means, shifts and biases around 0.
-    if (name.endsWith('kernel')) return w.read().clone();
-    const shape = w.shape as number[]; // a weight's shape is known
-    const u = uniform(shape.reduce((a, b) => a * b, 1), k++);
-    const values = name.endsWith('moving_variance') ? u.map((v) => 0.2 + v) : name.endsWith('gamma') ? u.map((v) => 0.5 + v) : u.map((v) => (v - 0.5) * 0.4);
-    return tf.tensor(values, shape);
-  }));
-  const dir = path.join(work, `${size}-${channels}-${filters}-${seed}`);
-  fs.mkdirSync(path.join(dir, 'rotation'), { recursive: true });
-  const { json, bin } = await serializeModel(net);
-  fs.writeFileSync(path.join(dir, 'rotation', 'model.json'), json);
-  fs.writeFileSync(path.join(dir, 'rotation', 'weights.bin'), bin);
-  const checksums = { 'rotation/model.json': sha256(Buffer.from(json)), 'rotation/weights.bin': sha256(bin) };
-  return { net, dir, checksums };
-}
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -71,7 +35,7 @@ test('the compiled rotation score equals rotationNovelty of the same saved net, 
   // an odd 17, shrunk then turned; 66: by 3 to 22, where the first block turns its filters instead).
   const shapes = [[28, 1, 32], [64, 3, 32], [17, 3, 8], [40, 3, 8], [33, 1, 8], [70, 3, 4], [34, 3, 4], [66, 3, 4]] as const;
   for (const [side, channels, filters] of shapes) {
-    const { net, dir, checksums } = await savedNet(side, channels, filters, side);
+    const { net, dir, checksums } = await savedRotationNet(work, side, channels, filters, side);
     try {
       const folded = readRotationNet(dir, checksums);
       assert.equal(folded.shrink, rotationShrink(side));
@@ -133,7 +97,7 @@ test('the addon\'s maxPool2 gives the JavaScript pool\'s numbers at even and odd
 
 test('a rotation net that is not the one alocc trains is refused, naming what is wrong', async () => {
   await useTestBackend();
-  const { net, dir, checksums } = await savedNet(28, 1, 4, 3);
+  const { net, dir, checksums } = await savedRotationNet(work, 28, 1, 4, 3);
   net.dispose();
   const file = path.join(dir, 'rotation', 'model.json');
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));

@@ -44,7 +44,8 @@ export function mapsOver(search: RunCellSearch, at: RunAtEpoch): RunMaps {
     calibration,
     maps(items, results, pooled) {
       if (items.length === 0) return [];
-      const distances = pooled && search.distancesFromPooled ? search.distancesFromPooled(pooled, items.length) : search.distances(pixelsOf(items, size * size * channels), items.length);
+      const pixels = () => pixelsOf(items, size * size * channels);
+      const distances = pooled && search.distancesFromPooled ? search.distancesFromPooled(pooled, items.length, pixels) : search.distances(pixels(), items.length);
       return anomalyMapsFrom(distances, items.length, search.rows, search.cols, size).map((m, i) => {
         const local = localScore(m.cells, topK);
         const map: ScoreMap = {

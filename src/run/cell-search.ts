@@ -6,8 +6,12 @@
  */
 import { ImageSet } from '../data/source';
 import { active, loadNativeKernels } from '../kernels/addon';
+import { rotationCellWeight } from '../score/cell-part';
 import { compiledCellSearch } from '../score/cell-search';
+import { mapCellSide } from '../score/map-geometry';
+import { compiledRotationCells } from '../score/rotation-cells';
 import { openKnnRun } from './open-knn';
+import { openRotationNet } from './open-rotation';
 import { MEMORY_IMAGES_FILE } from './paths';
 import type { RunAtEpoch } from './select';
 import { readVerified } from './verified';
@@ -19,7 +23,7 @@ export interface RunCellSearch {
   /** Each cell's distance to the nearest memory cell by the run's neighbourhood: [n·rows·cols]. */
   distances(pixels: Float32Array, count: number): Float32Array;
   /** The same from the compiled verdict's pooled first block, where it ran (the conv does not run twice). */
-  distancesFromPooled?(pooled: Float32Array, count: number): Float32Array;
+  distancesFromPooled?(pooled: Float32Array, count: number, pixels: () => Float32Array): Float32Array;
   /** Same-position distances of up to `probes` memory images against the memory without themselves. */
   leaveOneOut(probes: number): Float32Array;
   dispose(): void;
@@ -43,6 +47,11 @@ export function compiledRunCellSearch(at: RunAtEpoch, images: () => ImageSet): R
   const native = active();
   if (!native) return null;
   const knn = openKnnRun(at);
-  const search = compiledCellSearch(native, knn.block, knn.side, knn.cellPooling, images());
+  // The rotation net's cells beside R's (TrainConfig.cellRotationWeight), at R's cell grid.
+  const weight = rotationCellWeight(at.run.config.train);
+  const cells = Math.floor(knn.side / mapCellSide(knn.side));
+  const { channels } = at.run.config.model;
+  const part = weight > 0 ? compiledRotationCells(native, openRotationNet(at), knn.side, channels, cells, cells, weight) : undefined;
+  const search = compiledCellSearch(native, knn.block, knn.side, knn.cellPooling, images(), part);
   return search && { ...search, dispose: () => {} };
 }

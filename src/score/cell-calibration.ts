@@ -21,6 +21,21 @@ import { MEMORY_LRELU } from './nearest';
 import { firstBlock } from './scorer';
 import { active } from '../kernels/addon';
 import { CellSearch, compiledCellSearch } from './cell-search';
+import { CellPart, rotationCellWeight } from './cell-part';
+import { mapCellSide } from './map-geometry';
+import { rotationCellsOfNet } from './rotation-cells-tfjs';
+
+/**
+ * The rotation net's cells for the maps at training time (TrainConfig.cellRotationWeight), from the net being
+ * trained, for pictures of side `side`; undefined where the run's maps read R's cells alone.
+ */
+export function trainingCellPart(train: Pick<TrainConfig, 'rotationPasses' | 'cellRotationWeight'>, rotation: tf.LayersModel | undefined, side: number): CellPart | undefined {
+  const weight = rotationCellWeight(train);
+  if (weight === 0) return undefined;
+  if (!rotation) throw new AloccError('cell calibration: the maps read the rotation net\'s cells, but there is no rotation net');
+  const cells = Math.floor(side / mapCellSide(side));
+  return rotationCellsOfNet(rotation, cells, cells, weight);
+}
 
 /** Calibrates on a set of normal pictures (the validation pictures at training time) against `memory`'s cells. */
 export function calibrateCells(
@@ -50,14 +65,15 @@ export function calibrateSearch(search: CellSearch, train: Pick<TrainConfig, 'ce
 
 /**
  * An epoch's calibration at training time: the validation pictures' cells against the cell memory the maps will use,
- * the stored memory images through R's first block with R's weights and BatchNorm statistics as they are saved now.
+ * the stored memory images through R's first block with R's weights and BatchNorm statistics as they are saved now,
+ * and through the rotation net's first blocks where the maps read them (`part`: trainingCellPart).
  * On the compiled kernels where they are built and the run searches by position, as the maps will at load
  * (src/score/cell-search.ts: about a hundred times faster than tfjs's ops, which took 7-9 s an epoch for 1,800 memory
  * images and 200 validation pictures); else with tfjs's ops.
  */
 export function calibrateRun(
   r: tf.LayersModel, train: Pick<TrainConfig, 'cellPooling' | 'cellNeighbourhood' | 'localTopK' | 'thresholdPercentile'>,
-  memoryImages: ImageSet, validation: ImageSet,
+  memoryImages: ImageSet, validation: ImageSet, part?: CellPart,
 ): CellCalibration {
   if (validation.count < 1) throw new AloccError('cell calibration: no validation pictures');
   const opts = { neighbourhood: train.cellNeighbourhood, topK: train.localTopK, percentile: train.thresholdPercentile };
@@ -68,10 +84,10 @@ export function calibrateRun(
     if (native && train.cellNeighbourhood === 'position') {
       const [kh, kw, ci, co] = folded.filter.shape;
       const block = { filter: folded.filter.dataSync() as Float32Array, bias: folded.bias.dataSync() as Float32Array, alpha: folded.alpha, kh, kw, ci, co };
-      const search = compiledCellSearch(native, block, memoryImages.size, train.cellPooling, memoryImages);
+      const search = compiledCellSearch(native, block, memoryImages.size, train.cellPooling, memoryImages, part);
       if (search) return calibrateSearch(search, train, validation);
     }
-    const memory = buildCellMemory(folded, train.cellPooling, memoryImages);
+    const memory = buildCellMemory(folded, train.cellPooling, memoryImages, { part });
     try {
       return calibrateCells(memory, validation, opts);
     } finally {

@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CellNeighbourhood, CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
+import { CellPart, partLengths, scaleCells } from './cell-part';
 import { cellSide, FoldedFirstBlock, pooledFirstBlock } from './feature-memory';
 import { anomalyMapsFrom, SCALE_PROBES } from './map-geometry';
 import type { AnomalyMap } from './map-geometry';
@@ -30,16 +31,23 @@ export { localScore } from './cell-scale';
 
 export type { CellNeighbourhood };
 
-/** Cells of pictures [n, s, s, c] → features [n, rows, cols, f], unit length per cell as the module comment says. */
-export function cellFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling): tf.Tensor4D {
+/**
+ * Cells of pictures [n, s, s, c] → features [n, rows, cols, f], unit length per cell as the module comment says;
+ * with `part` (the rotation net's cells, cell-part.ts), R's cells and the part's concatenated at cell-part.ts's lengths.
+ */
+export function cellFeatures(x: tf.Tensor4D, block: FoldedFirstBlock, cells: CellPooling, part?: CellPart): tf.Tensor4D {
   return tf.tidy(() => {
     const withMax = cells === 'mean-max';
     const pooled = pooledFirstBlock(x, block, cellSide(x.shape[1]), withMax);
-    const unit = (t: tf.Tensor) => tf.div(t, tf.add(tf.norm(t, 2, -1, true), 1e-12));
-    if (!withMax) return unit(pooled) as tf.Tensor4D;
+    const lengths = partLengths(part);
+    const unit = (t: tf.Tensor, length: number) => tf.mul(tf.div(t, tf.add(tf.norm(t, 2, -1, true), 1e-12)), length);
     // [n, 2, rows, cols, co] → [n, rows, cols, 2·co]: each half unit, then both scaled by 1/√2.
-    const parts = tf.unstack(pooled, 1).map((part) => tf.mul(unit(part), Math.SQRT1_2));
-    return tf.concat(parts, -1) as tf.Tensor4D;
+    const own = withMax ? tf.unstack(pooled, 1).map((half) => unit(half, Math.SQRT1_2 * lengths.r)) : [unit(pooled, lengths.r)];
+    if (!part) return tf.concat(own, -1) as tf.Tensor4D;
+    const [n, rows, cols] = own[0].shape;
+    const extra = part.cells(x.dataSync() as Float32Array, n);
+    scaleCells(extra, 0, n * rows * cols, part.dims, lengths.extra);
+    return tf.concat([...own, tf.tensor4d(extra, [n, rows, cols, part.dims])], -1) as tf.Tensor4D;
   });
 }
 
@@ -52,10 +60,13 @@ export interface CellMemory {
   dims: number;
   block: FoldedFirstBlock;
   cells: CellPooling;
+  /** The rotation net's cells beside R's, where the run's maps read them. */
+  part?: CellPart;
 }
 
 /** Embeds every image of `set` per cell (the run's memory images: opened.memoryImages()). */
-export function buildCellMemory(block: FoldedFirstBlock, cells: CellPooling, set: ImageSet, batchSize = 256): CellMemory {
+export function buildCellMemory(block: FoldedFirstBlock, cells: CellPooling, set: ImageSet, opts: { batchSize?: number; part?: CellPart } = {}): CellMemory {
+  const { batchSize = 256, part } = opts;
   if (set.count < 1) throw new Error('buildCellMemory: no images');
   const parts: tf.Tensor4D[] = [];
   try {
@@ -64,14 +75,14 @@ export function buildCellMemory(block: FoldedFirstBlock, cells: CellPooling, set
       // The pictures' tensor is freed here: training builds this memory every epoch (a leak per batch otherwise).
       const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
       try {
-        parts.push(cellFeatures(x, block, cells));
+        parts.push(cellFeatures(x, block, cells, part));
       } finally {
         x.dispose();
       }
     }
     const [, rows, cols, dims] = parts[0].shape;
     const bank = tf.tidy(() => tf.concat(parts).reshape([-1, dims]) as tf.Tensor2D);
-    return { bank, images: set.count, rows, cols, dims, block, cells };
+    return { bank, images: set.count, rows, cols, dims, block, cells, part };
   } finally {
     tf.dispose(parts);
   }
@@ -87,7 +98,7 @@ const MAX_PRODUCTS = 1 << 26;
 export function cellDistances(memory: CellMemory, x: tf.Tensor4D, neighbourhood: CellNeighbourhood = 'pooled'): Float32Array {
   const { rows, cols, dims, images } = memory;
   const grid = rows * cols;
-  const q = cellFeatures(x, memory.block, memory.cells);
+  const q = cellFeatures(x, memory.block, memory.cells, memory.part);
   try {
     if (q.shape[1] !== rows || q.shape[2] !== cols || q.shape[3] !== dims) {
       throw new Error(`cellDistances: pictures give ${q.shape.slice(1).join('x')} cells, the memory ${rows}x${cols}x${dims}`);

@@ -7,12 +7,15 @@
  * (native/conv.c) and the cells' features through the pooled conv the knn verdict uses (native/pooled.c).
  *
  * One Float32Array the kernels address by offset: [filter | bias | the memory by position, [cells][m][f] | pictures |
- * their pooled features | one position's queries transposed | products | their columns' maxima]. The memory is laid out by position once, so
- * each position's rows are contiguous for the products.
+ * their pooled features | their extra part's cells | one position's queries transposed | products | their columns'
+ * maxima]. The memory is laid out by position once, so each position's rows are contiguous for the products. A
+ * memory cell's f features are R's parts, then the extra part's (the rotation net's cells, cell-part.ts), where the
+ * run has one.
  */
 import { CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { largeFloats, NativeKernels, rowProducts } from '../kernels/addon';
+import { CellPart, partLengths, scaleCells } from './cell-part';
 import type { CompiledKnnRun } from './knn-verdict';
 import { poolSide, QUERY_MULTIPLE } from './nearest';
 
@@ -31,16 +34,17 @@ function columnMax(heap: Float32Array, at: number, rows: number, stride: number,
 export interface CellSearch {
   rows: number;
   cols: number;
-  /** Features per cell: the first block's channels, twice that with the cells' maxima. */
+  /** Features per cell: the first block's channels, twice that with the cells' maxima, and the extra part's. */
   dims: number;
   images: number;
   /** Each cell's distance (1 − cosine) to the nearest memory cell at its position: [n·rows·cols], as cellDistances. */
   distances(pixels: Float32Array, count: number): Float32Array;
   /**
    * The same from the pictures' pooled first block as the knn verdict's kernel wrote it (KnnScorer's `pooled`: the
-   * same kernel on the same block, so the same numbers), without running the conv again.
+   * same kernel on the same block, so the same numbers), without running the conv again; `pixels` gives the pictures
+   * themselves, read only for the extra part's cells.
    */
-  distancesFromPooled(pooled: Float32Array, count: number): Float32Array;
+  distancesFromPooled(pooled: Float32Array, count: number, pixels: () => Float32Array): Float32Array;
   /**
    * Same-position distances of up to `probes` evenly spaced memory images against the memory without themselves,
    * as leaveOneOutCellDistances: [probes·rows·cols].
@@ -50,10 +54,10 @@ export interface CellSearch {
 
 /**
  * The memory images' cells, laid out by position, and the search over them; null where the kernels decline the
- * block (more output channels than they take).
+ * block (more output channels than they take). `part`: the rotation net's cells beside R's (cell-part.ts).
  */
-export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, set: ImageSet): CellSearch | null {
-  const memory = cellSearchMemory(native, block, side, cells, set.count);
+export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, set: ImageSet, part?: CellPart): CellSearch | null {
+  const memory = cellSearchMemory(native, block, side, cells, set.count, part);
   for (let start = 0; start < set.count; start += CHUNK) {
     const n = Math.min(CHUNK, set.count - start);
     if (!memory.addPictures(start, floatsOf(set, start, n), n)) return null;
@@ -69,39 +73,58 @@ export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun[
 export interface CellSearchMemory {
   /** Memory pictures start.. of n ≤ CHUNK pictures' pixels; false where the kernels decline the block. */
   addPictures(start: number, pixels: Float32Array, n: number): boolean;
-  /** Memory picture k from its pooled first block as the kernel wrote it (one picture's floats). */
+  /**
+   * Memory picture k from its pooled first block as the kernel wrote it (one picture's floats); with an extra part,
+   * its cells come from addPartCells.
+   */
   addPooled(k: number, raw: Float32Array): void;
+  /** The extra part's cells of memory pictures start.. of n pictures' pixels (no part: nothing to do). */
+  addPartCells(start: number, pixels: Float32Array, n: number): void;
   search: CellSearch;
 }
 
-export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, images: number): CellSearchMemory {
+export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, images: number, part?: CellPart): CellSearchMemory {
   const { kh, kw, ci, co } = block;
   const pool = 2 * poolSide(Math.ceil(side / 2)); // cell-map.ts's cellSide
   const [rows, cols] = [Math.floor(side / pool), Math.floor(side / pool)];
   const grid = rows * cols;
   const parts = cells === 'mean-max' ? 2 : 1;
-  const dims = co * parts;
+  const e = part ? part.dims : 0; // the extra part's features per cell, after R's parts
+  const dims = co * parts + e;
   const m = images;
   const per = side * side * ci;
-  const f = grid * dims; // one picture's pooled features
+  const f = grid * co * parts; // one picture's pooled features
   const bankAt = block.filter.length + co;
   const xAt = bankAt + grid * m * dims;
   const yAt = xAt + CHUNK * per;
-  const qtAt = yAt + CHUNK * f;
+  const eAt = yAt + CHUNK * f; // the extra part's cells of the pictures at yAt: [CHUNK][grid][e]
+  const qtAt = eAt + CHUNK * grid * e;
   const q = Math.ceil(CHUNK / QUERY_MULTIPLE) * QUERY_MULTIPLE;
   const outAt = qtAt + dims * q;
   const bestAt = outAt + m * q;
   const heap = largeFloats(bestAt + q); // 55 MB at 28×28 with 4,096 memory images: on huge pages, or its page faults cost 0.2 s
   heap.set(block.filter, 0);
   heap.set(block.bias, block.filter.length);
-  const scale = parts === 2 ? Math.SQRT1_2 : 1;
+  const lengths = partLengths(part);
+  const scale = (parts === 2 ? Math.SQRT1_2 : 1) * lengths.r;
 
   /** Pooled features of n ≤ CHUNK pictures at yAt, each cell's parts scaled to unit length (× 1/√2 with maxima). */
   const pooled = (pixels: Float32Array, n: number): boolean => {
     heap.set(pixels.subarray(0, n * per), xAt);
     const ok = native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2), pool, xAt, 0, block.filter.length, yAt, parts - 1]), block.alpha);
-    if (ok) unitCells(n);
+    if (ok) {
+      unitCells(n);
+      partCells(pixels, n);
+    }
     return ok;
+  };
+  /** The extra part's cells of the n pictures, at eAt, each of length lengths.extra. */
+  const partCells = (pixels: Float32Array, n: number) => {
+    if (!part) return;
+    const raw = part.cells(pixels.subarray(0, n * per), n);
+    if (raw.length !== n * grid * e) throw new RangeError(`cell search: the extra part gave ${raw.length} values for ${n} pictures of ${grid}×${e}`);
+    heap.set(raw, eAt);
+    scaleCells(heap, eAt, n * grid, e, lengths.extra);
   };
   const unitCells = (n: number) => {
     for (let v = yAt, end = yAt + n * f; v < end; v += co) {
@@ -125,6 +148,12 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       }
     }
   };
+  /** The n pictures' extra cells at eAt into the bank as memory pictures start.. */
+  const partToBank = (start: number, n: number) => {
+    for (let i = 0; i < n; i++) {
+      for (let g = 0; g < grid; g++) heap.copyWithin(bankAt + (g * m + start + i) * dims + parts * co, eAt + (i * grid + g) * e, eAt + (i * grid + g + 1) * e);
+    }
+  };
 
   /**
    * Distances of the n pictures whose features are at yAt (from `pooled`, or copied there); `skip[i]`, where ≥ 0,
@@ -138,6 +167,8 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
           const from = cellAt(i, g, h);
           for (let j = 0; j < co; j++) heap[qtAt + (h * co + j) * q + i] = heap[from + j];
         }
+        const from = eAt + (i * grid + g) * e;
+        for (let j = 0; j < e; j++) heap[qtAt + (parts * co + j) * q + i] = heap[from + j];
       }
       rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, q, outAt);
       if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * q + i] = -Infinity;
@@ -162,13 +193,15 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       }
       return out;
     },
-    distancesFromPooled(features, count) {
+    distancesFromPooled(features, count, pixels) {
       if (features.length !== count * f) throw new RangeError(`distancesFromPooled: ${features.length} values for ${count} pictures of ${f}`);
       const out = new Float32Array(count * grid);
+      const all = part ? pixels() : null;
       for (let start = 0; start < count; start += CHUNK) {
         const n = Math.min(CHUNK, count - start);
         heap.set(features.subarray(start * f, (start + n) * f), yAt);
         unitCells(n);
+        if (all) partCells(all.subarray(start * per, (start + n) * per), n);
         search(n, out, start * grid);
       }
       return out;
@@ -183,7 +216,9 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
         // The probes' cells back from the bank into the features' place, then searched without themselves.
         ids.forEach((id, i) => {
           for (let g = 0; g < grid; g++) {
-            for (let h = 0; h < parts; h++) heap.copyWithin(cellAt(i, g, h), bankAt + (g * m + id) * dims + h * co, bankAt + (g * m + id) * dims + (h + 1) * co);
+            const cell = bankAt + (g * m + id) * dims;
+            for (let h = 0; h < parts; h++) heap.copyWithin(cellAt(i, g, h), cell + h * co, cell + (h + 1) * co);
+            heap.copyWithin(eAt + (i * grid + g) * e, cell + parts * co, cell + dims);
           }
         });
         search(ids.length, out, start * grid, ids);
@@ -195,6 +230,7 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
     addPictures(start, pixels, n) {
       if (!pooled(pixels, n)) return false;
       toBank(start, n);
+      partToBank(start, n);
       return true;
     },
     addPooled(k, raw) {
@@ -202,6 +238,14 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       heap.set(raw, yAt);
       unitCells(1);
       toBank(k, 1);
+    },
+    addPartCells(start, pixels, n) {
+      if (!part) return;
+      for (let done = 0; done < n; done += CHUNK) {
+        const k = Math.min(CHUNK, n - done);
+        partCells(pixels.subarray(done * per, (done + k) * per), k);
+        partToBank(start + done, k);
+      }
     },
     search: cellSearch,
   };

@@ -162,7 +162,7 @@ export function maxPool2Same(heap: Float32Array, x: number, t: number, side: num
 }
 
 /** small[out ..] ← the `n` pictures (side `side`, `ch` channels) average-pooled over p×p cells ('valid': side ⌊side/p⌋). */
-function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array, out = 0): void {
+export function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array, out = 0): void {
   const s = Math.floor(side / p);
   const inv = 1 / (p * p);
   let o = out;

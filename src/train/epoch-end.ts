@@ -12,7 +12,7 @@ import { coreset, CoresetWorkspace, PooledRowVisitor } from '../score/coreset';
 import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureMemory, FeatureSpace, memoryFromBank, featureSpaceOf } from '../score/feature-memory';
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
-import { calibrateRun, calibrateSearch, CellCalibration } from '../score/cell-calibration';
+import { calibrateRun, calibrateSearch, CellCalibration, trainingCellPart } from '../score/cell-calibration';
 import { memoryCellsFromPass } from './memory-cells';
 import { combinedNovelty, rotationNoveltyAndAccuracy, scaleOf, ScoreScale } from '../score/rotation-score';
 import { floatsOf, ImageSet } from '../data/source';
@@ -139,7 +139,9 @@ export function epochEnd(job: EpochEndJob, epoch: number, workspace: CoresetWork
   // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
   const space = featureSpaceOf(nets, config.train);
   // The maps' cell memory from the coreset's pass over the training pictures, where it can be (./memory-cells.ts).
-  const memoryCells = timedPhase(phase('calibration'), () => memoryCellsFromPass(config.train, job.train, job.memoryImages, space));
+  // The rotation net's cells beside R's in the maps, where the run's maps read them (TrainConfig.cellRotationWeight).
+  const part = trainingCellPart(config.train, nets.rotation?.net, job.memoryImages.size);
+  const memoryCells = timedPhase(phase('calibration'), () => memoryCellsFromPass(config.train, job.train, job.memoryImages, space, part));
   const { stored, images, dims } = timedPhase(phase('memory'), () => {
     const { features, dims, images } = memoryAtEpoch(job, space, workspace, memoryCells?.visit);
     return { stored: toFloat16(features), images, dims };
@@ -164,7 +166,7 @@ export function epochEnd(job: EpochEndJob, epoch: number, workspace: CoresetWork
   // The local score's threshold and the maps' colour scale, from the validation pictures (src/score/cell-calibration.ts).
   const cells = timedPhase(phase('calibration'), () => {
     const search = memoryCells?.search();
-    return search ? calibrateSearch(search, config.train, job.validation) : calibrateRun(nets.r, config.train, job.memoryImages, job.validation);
+    return search ? calibrateSearch(search, config.train, job.validation) : calibrateRun(nets.r, config.train, job.memoryImages, job.validation, part);
   });
   if (!Number.isFinite(cells.local.threshold) || !Number.isFinite(cells.scale.cellThreshold)) {
     throw new AloccError(`training diverged: the validation pictures' cell distances are not finite after epoch ${epoch}; ${lastGood(epoch)}. Try a lower --lr`);

@@ -9,11 +9,15 @@
  * rounding (test/run-cells.test.ts and test/cli/e2e.test.ts recompute them), not bit for bit.
  */
 import { TrainConfig } from '../config';
-import { ImageSet } from '../data/source';
+import { floatsOf, ImageSet } from '../data/source';
 import { active } from '../kernels/addon';
 import type { PooledRowVisitor } from '../score/coreset';
+import type { CellPart } from '../score/cell-part';
 import { CellSearch, cellSearchMemory } from '../score/cell-search';
 import { FeatureSpace, memoryRows, spaceFirstBlock } from '../score/feature-memory';
+
+/** Memory pictures whose floats are made at once for the rotation net's cells (12 MB at 64×64×3). */
+const PART_CHUNK = 256;
 
 export interface MemoryCellsFromPass {
   /** For the coreset: takes the raw pooled rows of the memory pictures among the training pictures it embeds. */
@@ -29,7 +33,7 @@ export interface MemoryCellsFromPass {
  */
 export function memoryCellsFromPass(
   train: Pick<TrainConfig, 'memoryCoreset' | 'memorySize' | 'seed' | 'cellNeighbourhood' | 'cellPooling'>,
-  trainSet: ImageSet, memoryImages: ImageSet, space: FeatureSpace,
+  trainSet: ImageSet, memoryImages: ImageSet, space: FeatureSpace, part?: CellPart,
 ): MemoryCellsFromPass | null {
   const native = active();
   if (!native || train.cellNeighbourhood !== 'position' || train.memoryCoreset <= 0 || trainSet.count <= train.memoryCoreset) return null;
@@ -46,7 +50,7 @@ export function memoryCellsFromPass(
   if (!block) return null;
   const memoryIndex = new Int32Array(trainSet.count).fill(-1);
   rows.forEach((row, k) => (memoryIndex[row] = k));
-  const memory = cellSearchMemory(native, block, trainSet.size, train.cellPooling, rows.length);
+  const memory = cellSearchMemory(native, block, trainSet.size, train.cellPooling, rows.length, part);
   let added = 0;
   return {
     visit(row, raw) {
@@ -55,6 +59,14 @@ export function memoryCellsFromPass(
       memory.addPooled(k, raw);
       added++;
     },
-    search: () => (added === rows.length ? memory.search : null),
+    search() {
+      if (added !== rows.length) return null;
+      // The rotation net's cells (cell-part.ts) are not in R's pass: the memory pictures through its first blocks.
+      for (let start = 0; part && start < memoryImages.count; start += PART_CHUNK) {
+        const n = Math.min(PART_CHUNK, memoryImages.count - start);
+        memory.addPartCells(start, floatsOf(memoryImages, start, n), n);
+      }
+      return memory.search;
+    },
   };
 }

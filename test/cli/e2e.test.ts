@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/fixtures';
 import * as tf from '@tensorflow/tfjs';
 import { builtInTrainingImages } from '../../src/data/source';
 import { openRun } from '../../src/run/open';
-import { calibrateCells, CellCalibration } from '../../src/score/cell-calibration';
+import { calibrateCells, CellCalibration, trainingCellPart } from '../../src/score/cell-calibration';
 import { buildCellMemory, disposeCellMemory } from '../../src/score/cell-map';
 import { splitTraining } from '../../src/train/dataset';
 
@@ -72,7 +72,9 @@ test('train, score, plot-losses end to end through the built CLI', async () => {
   assert.match(head.stdout, /status 0/);
 
   // Each epoch's cell calibration, as the trainer stored it, is that of the run's validation pictures against the
-  // cells the maps search at load: recomputed here (tfjs on cpu) from the run folder and the run's own split.
+  // cells the maps search at load (R's and, by default, the rotation net's): recomputed here (tfjs on cpu) from the
+  // run folder and the run's own split.
+  assert.equal(run.config.train.cellRotationWeight, 1);
   const runDir = path.join(ckpt, 'digit-1');
   const { validation } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
   await tf.setBackend('cpu');
@@ -82,7 +84,9 @@ test('train, score, plot-losses end to end through the built CLI', async () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(runDir, `epoch-${e.epoch}`, 'cells.json'), 'utf8')), stored);
     assert.deepEqual([stored.source, stored.pictures, stored.topK, stored.neighbourhood], ['validation', run.validationImages, 3, 'position']);
     const opened = openRun(runDir, { epoch: e.epoch });
-    const memory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, opened.memoryImages());
+    const part = trainingCellPart(run.config.train, opened.rotationNet, 28);
+    assert.ok(part, 'the maps read the rotation net\'s cells');
+    const memory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, opened.memoryImages(), { part });
     const again = calibrateCells(memory, validation, { neighbourhood: 'position', topK: 3, percentile: 95 });
     disposeCellMemory(memory);
     opened.dispose();

@@ -1,0 +1,98 @@
+/**
+ * Probe (issue 23): do the product's own trained rotation net's block-2 cells, concatenated to R's first-block cells
+ * in one same-position search, locate the localisation benchmark's defects better than R's cells alone?
+ * bench/research/map_features.py asked it of a PyTorch net trained apart; this asks it of a run's saved nets.
+ *
+ *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1]
+ *
+ * RUN: a run folder (its best epoch unless --epoch); BENCH: a localisation benchmark (normal/, defective/, masks/ as
+ * bench/localisation/build.ts writes it). Per weight w of the rotation part: the cell vector is [R's cells (unit) |
+ * w · the rotation net's block-2 cells (unit)], the map and image score as `alocc eval --masks` computes them (the
+ * run's local top-k). w = 0 is R's cells alone (the product's maps today). One JSON line per weight.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/backend';
+import { labelledFolders } from '../../src/data/test-images';
+import { readMask } from '../../src/data/masks';
+import { floatsOf, ImageSet } from '../../src/data/source';
+import { localisationReport, ScoredPicture } from '../../src/eval/localisation';
+import { openRun } from '../../src/run/open';
+import { cellFeatures } from '../../src/score/cell-map';
+import { localScore } from '../../src/score/cell-scale';
+import { anomalyMapsFrom } from '../../src/score/map-geometry';
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+/** [n, rows, cols, f] cells of the rotation net's second block, resampled (nearest) to rows × cols, unit per cell. */
+function rotationCells(net: tf.LayersModel, x: tf.Tensor4D, rows: number, cols: number, block: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const trunk = tf.model({ inputs: net.inputs, outputs: net.getLayer(`rot_pool${block - 1}`).output as tf.SymbolicTensor });
+    let h = trunk.predict(x) as tf.Tensor4D;
+    if (h.shape[1] !== rows || h.shape[2] !== cols) h = tf.image.resizeBilinear(h, [rows, cols]);
+    return tf.div(h, tf.add(tf.norm(h, 2, -1, true), 1e-12)) as tf.Tensor4D;
+  });
+}
+
+async function main(): Promise<void> {
+  const [runDir, bench] = process.argv.slice(2);
+  const epoch = process.argv.includes('--epoch') ? Number(flag('--epoch', '0')) : undefined;
+  const weights = flag('--weights', '0,1').split(',').map(Number);
+  const block = Number(flag('--block', '2'));
+  await selectBackend('auto' as never);
+  const opened = openRun(runDir, { epoch });
+  const net = opened.rotationNet;
+  if (!net) throw new Error(`${runDir}: no rotation net`);
+  const { test } = await labelledFolders(path.join(bench, 'normal'), path.join(bench, 'defective'), opened.preprocessing);
+  const masks: (Uint8Array | undefined)[] = [];
+  for (let i = 0; i < test.count; i++) {
+    if (!test.isNovel[i]) { masks.push(undefined); continue; }
+    const file = test.files![i];
+    masks.push(await readMask(path.join(bench, 'masks', path.basename(file)), { file, width: test.size, height: test.size }));
+  }
+  const block1 = opened.firstBlock();
+  const cellsOf = (set: ImageSet, start: number, n: number, w: number) => tf.tidy(() => {
+    const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
+    const r = cellFeatures(x, block1, opened.config.train.cellPooling);
+    if (w === 0) return r;
+    const rot = rotationCells(net, x, r.shape[1], r.shape[2], block);
+    return tf.div(tf.concat([r, tf.mul(rot, w)], -1), Math.sqrt(1 + w * w)) as tf.Tensor4D;
+  });
+  const memoryImages = opened.memoryImages();
+  const topK = opened.config.train.localTopK;
+  for (const w of weights) {
+    const t0 = Date.now();
+    const parts: tf.Tensor4D[] = [];
+    for (let s = 0; s < memoryImages.count; s += 256) parts.push(cellsOf(memoryImages, s, Math.min(256, memoryImages.count - s), w));
+    const [, rows, cols, dims] = parts[0].shape;
+    const grid = rows * cols;
+    const bank = tf.tidy(() => tf.concat(parts).reshape([-1, grid, dims]).transpose([1, 2, 0])); // [G, f, m]
+    tf.dispose(parts);
+    const pictures: ScoredPicture[] = [];
+    for (let s = 0; s < test.count; s += 64) {
+      const n = Math.min(64, test.count - s);
+      const d = tf.tidy(() => {
+        const q = cellsOf(test, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
+        return tf.sub(1, tf.max(tf.matMul(q, bank), 2)).transpose().dataSync() as Float32Array;
+      });
+      anomalyMapsFrom(d, n, rows, cols, test.size).forEach((m, k) => pictures.push({
+        map: m.map, width: m.size, height: m.size, score: localScore(m.cells, topK), defective: Boolean(test.isNovel[s + k]), mask: masks[s + k],
+      }));
+    }
+    bank.dispose();
+    const r = localisationReport(pictures);
+    const round = (v: number) => Math.round(v * 1e4) / 1e4;
+    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, weight: w, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+  }
+  opened.dispose();
+  fs.writeSync(1, '');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

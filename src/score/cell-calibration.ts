@@ -23,7 +23,7 @@ import { active } from '../kernels/addon';
 import { CellSearch, compiledCellSearch } from './cell-search';
 import { CellPart, rotationCellWeight } from './cell-part';
 import { mapCellSide } from './map-geometry';
-import { rotationCellsOfNet } from './rotation-cells-tfjs';
+import { trainingRotationCells } from './rotation-cells-tfjs';
 
 /**
  * The rotation net's cells for the maps at training time (TrainConfig.cellRotationWeight), from the net being
@@ -34,7 +34,7 @@ export function trainingCellPart(train: Pick<TrainConfig, 'rotationPasses' | 'ce
   if (weight === 0) return undefined;
   if (!rotation) throw new AloccError('cell calibration: the maps read the rotation net\'s cells, but there is no rotation net');
   const cells = Math.floor(side / mapCellSide(side));
-  return rotationCellsOfNet(rotation, cells, cells, weight);
+  return trainingRotationCells(rotation, cells, cells, weight);
 }
 
 /** Calibrates on a set of normal pictures (the validation pictures at training time) against `memory`'s cells. */

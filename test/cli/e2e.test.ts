@@ -74,7 +74,7 @@ test('train, score, plot-losses end to end through the built CLI', async () => {
   // Each epoch's cell calibration, as the trainer stored it, is that of the run's validation pictures against the
   // cells the maps search at load (R's and, by default, the rotation net's): recomputed here (tfjs on cpu) from the
   // run folder and the run's own split.
-  assert.equal(run.config.train.cellRotationWeight, 1);
+  assert.equal(run.config.train.cellRotationWeight, 0.7);
   const runDir = path.join(ckpt, 'digit-1');
   const { validation } = splitTraining(builtInTrainingImages(run.config.data), run.config.train);
   await tf.setBackend('cpu');

@@ -3,12 +3,14 @@
  * in one same-position search, locate the localisation benchmark's defects better than R's cells alone?
  * bench/research/map_features.py asked it of a PyTorch net trained apart; this asks it of a run's saved nets.
  *
- *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1]
+ *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1] [--cell-k K] [--block B] [--sigma S]
  *
  * RUN: a run folder (its best epoch unless --epoch); BENCH: a localisation benchmark (normal/, defective/, masks/ as
  * bench/localisation/build.ts writes it). Per weight w of the rotation part: the cell vector is [R's cells (unit) |
  * w · the rotation net's block-2 cells (unit)], the map and image score as `alocc eval --masks` computes them (the
- * run's local top-k). w = 0 is R's cells alone (the product's maps today). One JSON line per weight.
+ * run's local top-k). w = 0 is R's cells alone (the product's maps before run-file version 10). --cell-k: a cell's
+ * distance is 1 − the mean of its K largest cosines with the memory's cells at its position (1: the nearest, as the
+ * product). One JSON line per weight.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,7 +23,7 @@ import { localisationReport, ScoredPicture } from '../../src/eval/localisation';
 import { openRun } from '../../src/run/open';
 import { cellFeatures } from '../../src/score/cell-map';
 import { localScore } from '../../src/score/cell-scale';
-import { anomalyMapsFrom } from '../../src/score/map-geometry';
+import { anomalyMapsFrom, gaussianSmooth, upsampleGrid } from '../../src/score/map-geometry';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -43,6 +45,9 @@ async function main(): Promise<void> {
   const epoch = process.argv.includes('--epoch') ? Number(flag('--epoch', '0')) : undefined;
   const weights = flag('--weights', '0,1').split(',').map(Number);
   const block = Number(flag('--block', '2'));
+  const cellK = Number(flag('--cell-k', '1'));
+  // --sigma S: the map's blur in pixels instead of the product's half cell (0: none).
+  const sigma = process.argv.includes('--sigma') ? Number(flag('--sigma', '0')) : null;
   await selectBackend('auto' as never);
   const opened = openRun(runDir, { epoch });
   const net = opened.rotationNet;
@@ -77,16 +82,23 @@ async function main(): Promise<void> {
       const n = Math.min(64, test.count - s);
       const d = tf.tidy(() => {
         const q = cellsOf(test, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
-        return tf.sub(1, tf.max(tf.matMul(q, bank), 2)).transpose().dataSync() as Float32Array;
+        const products = tf.matMul(q, bank); // [G, n, m]
+        const best = cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2);
+        return tf.sub(1, best).transpose().dataSync() as Float32Array;
       });
-      anomalyMapsFrom(d, n, rows, cols, test.size).forEach((m, k) => pictures.push({
+      const maps = sigma === null ? anomalyMapsFrom(d, n, rows, cols, test.size) : Array.from({ length: n }, (_, k) => {
+        const cells = d.slice(k * grid, (k + 1) * grid);
+        const up = upsampleGrid(cells, rows, cols, test.size, test.size);
+        return { cells, map: sigma === 0 ? up : gaussianSmooth(up, test.size, test.size, sigma), size: test.size };
+      });
+      maps.forEach((m, k) => pictures.push({
         map: m.map, width: m.size, height: m.size, score: localScore(m.cells, topK), defective: Boolean(test.isNovel[s + k]), mask: masks[s + k],
       }));
     }
     bank.dispose();
     const r = localisationReport(pictures);
     const round = (v: number) => Math.round(v * 1e4) / 1e4;
-    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, weight: w, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
   }
   opened.dispose();
   fs.writeSync(1, '');

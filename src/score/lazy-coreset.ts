@@ -31,8 +31,8 @@ export function keepRow(row: ArrayLike<number>, nearest: Float32Array): number {
 
 /**
  * Rows computed per product: two SIMD vectors' worth (the GEMM's fast path), at least 16. Which rows are speculated
- * changes only the cost: at digit 1 32 rows a product computed ~1,280 rows for 1,000 picks and 16 ~1,100, 7 % less
- * time on the baseline path's 4-lane vectors (AVX2 alike), 5 % more on AVX-512's.
+ * changes only the cost: at digit 1 32 rows a product computed ~1,280 rows for 1,000 picks and 16 ~1,100, 5-7 %
+ * less time on the baseline path's 4-lane vectors, −7 to +1 % on AVX2's, up to 7 % more on AVX-512's.
  */
 const speculated = (native: NativeKernels) => Math.max(16, 2 * native.vectorWidth());
 

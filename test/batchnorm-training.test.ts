@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { fusedBatchNormTrain, loadNativeKernels, registerFastConvGradients, unregisterFastConvGradients } from '../src/kernels';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { buildRotationNet } from '../src/models/rotation-net';
-import { makeRotationOptimizer, rotationStep } from '../src/train/rotation-step';
+import { rotationStep, rotationTraining } from '../src/train/rotation-step';
 import { assertClose, values } from './helpers/numeric';
 
 // The compiled kernels' fused BatchNorm in training (src/kernels/batchnorm-training.ts) against stock tfjs cpu's
@@ -67,7 +67,7 @@ test('the rotation net trains the same with the fused BatchNorm as with stock tf
     await tf.setBackend(backend);
     if (backend === 'cpu') unregisterFastConvGradients('cpu');
     const net = buildRotationNet(cfg, 7, 8);
-    const rot = { net, optimizer: makeRotationOptimizer(DEFAULT_TRAIN_CONFIG) };
+    const rot = rotationTraining(net, DEFAULT_TRAIN_CONFIG);
     const batch = tf.tensor4d(x, [8, 12, 12, 1]);
     const losses = [0, 1, 2].map(() => rotationStep(rot, batch).rotationLoss);
     const weights = net.getWeights().map((w) => w.dataSync() as Float32Array);

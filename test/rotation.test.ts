@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_TRAIN_CONFIG, TrainConfig } from '../src/config';
 import { allTurns, buildRotationNet, quarterTurn, rotationShrink } from '../src/models/rotation-net';
 import { createNets } from '../src/train/nets';
-import { makeRotationOptimizer, rotationStep } from '../src/train/rotation-step';
+import { rotationStep, rotationTraining } from '../src/train/rotation-step';
 import { combinedNovelty, rotationAccuracy, rotationNovelty, scaleOf } from '../src/score/rotation-score';
 import { strokeImages, useTestBackend } from './helpers/fixtures';
 import { flipShift, maxShift } from '../src/train/rotation-augment';
@@ -92,7 +92,7 @@ test('a rotation step trains the rotation net only, returns plain numbers and le
 test('the rotation score is −mean log p(the applied turn), as a second computation from the logits gives', async () => {
   await useTestBackend();
   const net = buildRotationNet(DEFAULT_MODEL_CONFIG, 3);
-  const rot = { net, optimizer: makeRotationOptimizer(cfg) };
+  const rot = rotationTraining(net, cfg);
   const pixels = strokeImages(6);
   const x = tf.tensor4d(pixels, [6, 28, 28, 1]);
   for (let i = 0; i < 5; i++) rotationStep(rot, x); // moving statistics and weights away from their start

@@ -161,22 +161,24 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
    */
   const search = (n: number, out: Float32Array, at: number, skip?: Int32Array) => {
     const best = new Float64Array(n);
+    // The queries' columns padded for this pass's n only: a last, smaller pass multiplies no unused columns.
+    const qn = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
     for (let g = 0; g < grid; g++) {
       for (let i = 0; i < n; i++) {
         for (let h = 0; h < parts; h++) {
           const from = cellAt(i, g, h);
-          for (let j = 0; j < co; j++) heap[qtAt + (h * co + j) * q + i] = heap[from + j];
+          for (let j = 0; j < co; j++) heap[qtAt + (h * co + j) * qn + i] = heap[from + j];
         }
         const from = eAt + (i * grid + g) * e;
         for (let j = 0; j < e; j++) heap[qtAt + (parts * co + j) * q + i] = heap[from + j];
       }
-      rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, q, outAt);
-      if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * q + i] = -Infinity;
+      rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, qn, outAt);
+      if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * qn + i] = -Infinity;
       if (native.columnMax) {
-        native.columnMax(heap, Int32Array.from([m, n, q, outAt, bestAt]));
+        native.columnMax(heap, Int32Array.from([m, n, qn, outAt, bestAt]));
         for (let i = 0; i < n; i++) best[i] = heap[bestAt + i];
       } else {
-        columnMax(heap, outAt, m, q, n, best);
+        columnMax(heap, outAt, m, qn, n, best);
       }
       for (let i = 0; i < n; i++) out[at + i * grid + g] = 1 - best[i];
     }
@@ -235,9 +237,17 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
     },
     addPooled(k, raw) {
       if (raw.length !== f) throw new RangeError(`addPooled: ${raw.length} values for a picture of ${f}`);
-      heap.set(raw, yAt);
-      unitCells(1);
-      toBank(k, 1);
+      // unitCells and toBank in one pass, from the kernel's row straight into the bank (the same products, rounded
+      // once each): the coreset's pass hands over 4,096 rows an epoch at digit 1.
+      for (let g = 0; g < grid; g++) {
+        for (let h = 0; h < parts; h++) {
+          const from = h * grid * co + g * co, to = bankAt + (g * m + k) * dims + h * co;
+          let sum = 0;
+          for (let j = 0; j < co; j++) sum += raw[from + j] * raw[from + j];
+          const scaleBy = scale / (Math.sqrt(sum) + 1e-12);
+          for (let j = 0; j < co; j++) heap[to + j] = raw[from + j] * scaleBy;
+        }
+      }
     },
     addPartCells(start, pixels, n) {
       if (!part) return;

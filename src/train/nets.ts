@@ -15,7 +15,7 @@ import { RunFile } from '../run/runfile';
 import { parseJson, readVerified } from '../run/verified';
 import { ClippedRmsprop } from './rmsprop';
 import { buildRotationNet } from '../models/rotation-net';
-import { makeRotationOptimizer, RotationTraining } from './rotation-step';
+import { RotationTraining, rotationTraining } from './rotation-step';
 
 /** R, D and one optimiser each: what a training step changes. */
 export interface AloccNets {
@@ -39,7 +39,7 @@ export function createNets(model: ModelConfig, train: TrainConfig): AloccNets {
     d: buildDiscriminator(model, train.seed),
     rOptimizer: makeOptimizer(train),
     dOptimizer: makeOptimizer(train),
-    ...(train.rotationPasses > 0 ? { rotation: { net: buildRotationNet(model, train.seed, train.rotationFilters), optimizer: makeRotationOptimizer(train) } } : {}),
+    ...(train.rotationPasses > 0 ? { rotation: rotationTraining(buildRotationNet(model, train.seed, train.rotationFilters), train) } : {}),
   };
 }
 
@@ -54,7 +54,7 @@ export async function loadTrainingState(runDir: string, run: RunFile, epoch: num
   const checksums = run.epochs.find((e) => e.epoch === epoch)!.checksums;
   const specFile = path.join(epochDir, 'optimizers.json');
   const nets: AloccNets = { r, d, rOptimizer: makeOptimizer(train), dOptimizer: makeOptimizer(train) };
-  if (rotation) nets.rotation = { net: rotation, optimizer: makeRotationOptimizer(train) };
+  if (rotation) nets.rotation = rotationTraining(rotation, train);
   try {
     const specs = parseJson(readVerified(epochDir, 'optimizers.json', checksums), specFile);
     const bin = readVerified(epochDir, 'optimizers.bin', checksums);

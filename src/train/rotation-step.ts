@@ -16,8 +16,17 @@ export interface RotationTraining {
   optimizer: tf.AdamOptimizer;
 }
 
-export function makeRotationOptimizer(cfg: TrainConfig): tf.AdamOptimizer {
+function makeRotationOptimizer(cfg: TrainConfig): tf.AdamOptimizer {
   return tf.train.adam(cfg.rotationLearningRate);
+}
+
+/**
+ * `net` ready to train: its BatchNorms' training calls routed through the fused kernel once, here, rather than on
+ * every step (./rotation-batchnorm.ts), and a fresh optimiser.
+ */
+export function rotationTraining(net: tf.LayersModel, cfg: TrainConfig): RotationTraining {
+  fuseBatchNormTraining(net);
+  return { net, optimizer: makeRotationOptimizer(cfg) };
 }
 
 /** Plain numbers from one rotation step. */
@@ -35,7 +44,6 @@ export function rotationStep(rot: RotationTraining, x: tf.Tensor4D): RotationLos
 
 /** rotationStep on the batch `turn()` makes (called inside the step's tidy, so its tensors are disposed with it). */
 export function rotationStepOnTurns(rot: RotationTraining, turn: () => TurnedBatch): RotationLosses {
-  fuseBatchNormTraining(rot.net);
   const vars = rot.net.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const [loss, hits] = tf.tidy(() => {
     const { turned, turns } = turn();

@@ -170,7 +170,7 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
           for (let j = 0; j < co; j++) heap[qtAt + (h * co + j) * qn + i] = heap[from + j];
         }
         const from = eAt + (i * grid + g) * e;
-        for (let j = 0; j < e; j++) heap[qtAt + (parts * co + j) * q + i] = heap[from + j];
+        for (let j = 0; j < e; j++) heap[qtAt + (parts * co + j) * qn + i] = heap[from + j];
       }
       rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, qn, outAt);
       if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * qn + i] = -Infinity;

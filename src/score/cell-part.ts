@@ -65,6 +65,22 @@ export function resampleCells(maps: Float32Array, n: number, h: number, w: numbe
   return out;
 }
 
+/**
+ * A part's cells of `count` pictures (`per` floats each) at rows × cols, `chunk` pictures at a time: `maps` gives a
+ * chunk's [n][grid][grid][dims] block outputs, each chunk resampled (resampleCells) into its place.
+ */
+export function cellsInChunks(
+  pixels: Float32Array, count: number, per: number, chunk: number, grid: number, dims: number, rows: number, cols: number,
+  maps: (pixels: Float32Array, n: number) => Float32Array,
+): Float32Array {
+  const out = new Float32Array(count * rows * cols * dims);
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    out.set(resampleCells(maps(pixels.subarray(start * per, (start + n) * per), n), n, grid, grid, dims, rows, cols), start * rows * cols * dims);
+  }
+  return out;
+}
+
 /** Each of the `count` vectors of `dims` values at `at` in `v` scaled in place to length `length` (0 stays 0). */
 export function scaleCells(v: Float32Array, at: number, count: number, dims: number, length: number): void {
   for (let p = at, end = at + count * dims; p < end; p += dims) {

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { active } from '../kernels/addon';
 import { rotationShrink } from '../models/rotation-net';
-import { CellPart, resampleCells, ROTATION_CELL_BLOCKS } from './cell-part';
+import { CellPart, cellsInChunks, ROTATION_CELL_BLOCKS } from './cell-part';
 import { foldBatchNorm } from './fold';
 import type { CompiledRotationNet } from './rotation-compiled';
 import { compiledRotationCells } from './rotation-cells';
@@ -28,15 +28,8 @@ export function rotationCellsOfNet(net: tf.LayersModel, rows: number, cols: numb
   return {
     dims,
     weight,
-    cells(pixels, count) {
-      const out = new Float32Array(count * rows * cols * dims);
-      for (let start = 0; start < count; start += BATCH) {
-        const n = Math.min(BATCH, count - start);
-        const maps = tf.tidy(() => (trunk.predict(tf.tensor4d(pixels.subarray(start * per, (start + n) * per), [n, side, side, channels])) as tf.Tensor).dataSync() as Float32Array);
-        out.set(resampleCells(maps, n, grid, grid, dims, rows, cols), start * rows * cols * dims);
-      }
-      return out;
-    },
+    cells: (pixels, count) => cellsInChunks(pixels, count, per, BATCH, grid, dims, rows, cols, (chunk, n) =>
+      tf.tidy(() => (trunk.predict(tf.tensor4d(chunk, [n, side, side, channels])) as tf.Tensor).dataSync() as Float32Array)),
   };
 }
 

@@ -11,11 +11,10 @@
  */
 import { AloccError } from '../errors';
 import { largeFloats, NativeKernels } from '../kernels/addon';
+import { blockLayout, LEAKY_RELU, maxPool2Same, RotationBlock, runBlock, writeBlockWeights } from './rotation-blocks';
 
 /** The quarter turns the net tells apart (src/models/rotation-net.ts TURNS, which imports tfjs). */
 const TURNS = 4;
-/** The addon's conv activation code for LeakyReLU (src/kernels/native.ts ACTIVATION). */
-const LEAKY_RELU = 3;
 /** Pictures a pass: their 4 turns make batches of 128, 16 MB of the first block's output at 64×64 (shrunk to 32×32). */
 const CHUNK = 32;
 
@@ -24,7 +23,7 @@ export interface CompiledRotationNet {
   /** The average-pooling factor before the blocks (1: none). */
   shrink: number;
   /** The four conv blocks: filter [kh, kw, ci, co] and bias with BatchNorm folded in, LeakyReLU's slope. Each is followed by a 2×2 stride-2 'same' max pool. */
-  blocks: { filter: Float32Array; bias: Float32Array; kh: number; kw: number; ci: number; co: number; alpha: number }[];
+  blocks: RotationBlock[];
   /** The logits: kernel [last block's co, units] and bias, after the global mean. */
   dense: { kernel: Float32Array; bias: Float32Array; units: number };
 }
@@ -127,40 +126,6 @@ function writeTurnedGroups(heap: Float32Array, src: number, stride: number, n: n
   }
 }
 
-/**
- * The max pool in JavaScript, for addons built before maxPool2 (native/ops.c max_pool2, the same numbers):
- * x [t, side, side, ch] → out [t, ⌈side/2⌉, ⌈side/2⌉, ch]: tfjs's 2×2 stride-2 'same' max pool, whose padding (at an
- * odd side, one row below and one column right) never wins, so the window is clipped at the border.
- */
-export function maxPool2Same(heap: Float32Array, x: number, t: number, side: number, ch: number, out: number): void {
-  const half = Math.ceil(side / 2);
-  let o = out;
-  for (let img = 0; img < t; img++) {
-    const base = x + img * side * side * ch;
-    for (let i = 0; i < half; i++) {
-      const r0 = 2 * i;
-      const r1 = Math.min(r0 + 1, side - 1);
-      for (let j = 0; j < half; j++) {
-        const c0 = 2 * j;
-        const c1 = Math.min(c0 + 1, side - 1);
-        const a = base + (r0 * side + c0) * ch;
-        const b = base + (r0 * side + c1) * ch;
-        const d = base + (r1 * side + c0) * ch;
-        const e = base + (r1 * side + c1) * ch;
-        for (let c = 0; c < ch; c++) {
-          const p = heap[a + c];
-          const q = heap[b + c];
-          const u = heap[d + c];
-          const v = heap[e + c];
-          const m1 = p > q ? p : q;
-          const m2 = u > v ? u : v;
-          heap[o++] = m1 > m2 ? m1 : m2;
-        }
-      }
-    }
-  }
-}
-
 /** small[out ..] ← the `n` pictures (side `side`, `ch` channels) average-pooled over p×p cells ('valid': side ⌊side/p⌋). */
 export function shrinkInto(pixels: Float32Array, n: number, side: number, ch: number, p: number, small: Float32Array, out = 0): void {
   const s = Math.floor(side / p);
@@ -198,20 +163,10 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
   const { shrink, blocks, dense } = net;
   if (dense.units !== TURNS) throw new AloccError(`the rotation net names ${dense.units} turns, not ${TURNS}; retrain`);
   if (blocks[0].ci !== channels) throw new AloccError(`the rotation net takes ${blocks[0].ci} channels, not the run's ${channels}; retrain`);
-  // Sides: the shrunk picture's ('valid' average pool), then halved (rounded up) by each block's pool.
-  const sides = [Math.floor(side / shrink)];
-  for (let i = 0; i < blocks.length; i++) sides.push(Math.ceil(sides[i] / 2));
-  if (sides[0] < 1) throw new AloccError(`pictures of side ${side} are smaller than the rotation net's shrink ${shrink}`);
-  // Per turned picture: the largest block input (A) and block output (B).
-  const perIn = Math.max(...blocks.map((b, i) => sides[i] * sides[i] * b.ci));
-  const perOut = Math.max(...blocks.map((b, i) => sides[i] * sides[i] * b.co));
-  // The heap: [filters and biases | A | B].
-  const weightOffsets: { filter: number; bias: number }[] = [];
-  let fixed = 0;
-  for (const b of blocks) {
-    weightOffsets.push({ filter: fixed, bias: fixed + b.filter.length });
-    fixed += b.filter.length + b.bias.length;
-  }
+  // The heap: [filters and biases | A | B], per turned picture the largest block input (A) and output (B).
+  const layout = blockLayout(blocks, side, shrink);
+  const { sides, perIn, perOut, weights: weightOffsets } = layout;
+  let fixed = layout.fixed;
   // The first block on the unturned pictures with its filters turned instead (turnedFilterBank): its conv's bias
   // and LeakyReLU are pointwise, and its 2×2 stride-2 max pool commutes with the quarter turns where the side is
   // even (at an odd side the clipped row and column move with the turn), as the shrink's does where its cells tile
@@ -231,10 +186,7 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
   let room = 0; // pictures (each 4 turned) the heap holds
   const grow = (n: number) => {
     const next = largeFloats(fixed + TURNS * n * (perIn + perOut) + n * perPooled);
-    blocks.forEach((b, i) => {
-      next.set(b.filter, weightOffsets[i].filter);
-      next.set(b.bias, weightOffsets[i].bias);
-    });
+    writeBlockWeights(next, blocks, layout);
     next.set(bank, bankOffsets.filter);
     next.set(bankBias, bankOffsets.bias);
     heap = next;
@@ -303,14 +255,7 @@ export function compiledRotationScorer(native: NativeKernels, net: CompiledRotat
     }
     // The blocks: conv (A → B) with BatchNorm and LeakyReLU, max pool (B → A).
     blocks.forEach((b, i) => {
-      if (i < first) return;
-      const s = sides[i];
-      const padTop = Math.floor((b.kh - 1) / 2); // tfjs's 'same' at stride 1: any extra row and column go below and right
-      const padLeft = Math.floor((b.kw - 1) / 2);
-      const params = Int32Array.from([t, s, s, b.ci, b.kh, b.kw, b.co, s, s, 1, 1, padTop, padLeft, a, weightOffsets[i].filter, bOff, weightOffsets[i].bias, LEAKY_RELU]);
-      native.conv(0, heap, params, b.alpha);
-      if (native.maxPool2) native.maxPool2(heap, Int32Array.from([t, s, b.co, bOff, a]));
-      else maxPool2Same(heap, bOff, t, s, b.co, a);
+      if (i >= first) runBlock(native, heap, b, weightOffsets[i], t, sides[i], a, bOff);
     });
     // Global mean, logits, log-softmax at each picture's own turn.
     const scores = new Float64Array(n);

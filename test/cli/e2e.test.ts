@@ -8,7 +8,8 @@ import { PNG } from 'pngjs';
 import { alocc, CLI, writeTestDigits } from '../helpers/cli';
 import { tempDir } from '../helpers/fixtures';
 import * as tf from '@tensorflow/tfjs';
-import { builtInTrainingImages } from '../../src/data/source';
+import { builtInTrainingImages, floatsOf } from '../../src/data/source';
+import { runCellSearch } from '../../src/run/cell-search-tfjs';
 import { openRun } from '../../src/run/open';
 import { calibrateCells, CellCalibration, trainingCellPart } from '../../src/score/cell-calibration';
 import { buildCellMemory, disposeCellMemory } from '../../src/score/cell-map';
@@ -94,6 +95,17 @@ test('train, score, plot-losses end to end through the built CLI', async () => {
       assert.ok(Math.abs(a - b) < 1e-4, `epoch ${e.epoch} ${what}: ${a} at load vs ${b} stored`);
     }
   }
+  // The maps at load, on the compiled kernels and with tfjs's ops (the tfjs engine without them), R's and the rotation
+  // net's cells read from the run folder by each: the same distances.
+  const opened = openRun(runDir);
+  const pictures = floatsOf(validation, 0, 8);
+  const [compiled, onTfjs] = [runCellSearch(opened), runCellSearch(opened, { compiled: false })];
+  const [a, b] = [compiled.distances(pictures, 8), onTfjs.distances(pictures, 8)];
+  compiled.dispose();
+  onTfjs.dispose();
+  opened.dispose();
+  assert.equal(a.length, 8 * 49);
+  assert.ok(a.every((v, i) => Math.abs(v - b[i]) < 1e-5), 'the compiled and the tfjs cell search agree');
 
   const out = path.join(work, 'chart.png');
   const p = alocc('plot-losses', '--checkpoint-dir', ckpt, '--out', out);

@@ -10,17 +10,9 @@ import {
   setNativeKernels,
   unregisterFastConvGradients,
 } from '../src/kernels';
-import { assertClose, values } from './helpers/numeric';
+import { assertClose, ConvCase, values } from './helpers/numeric';
 
-/** A convolution case: input and filter shapes, strides, padding. */
-interface Case {
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  strides: [number, number];
-  pad: 'same' | 'valid';
-}
-
-const CASES: Case[] = [
+const CASES: ConvCase[] = [
   { x: [2, 28, 28, 1], w: [5, 5, 1, 16], strides: [2, 2], pad: 'same' }, // the nets' first layer
   { x: [3, 7, 7, 32], w: [5, 5, 32, 64], strides: [2, 2], pad: 'same' }, // odd size, 7 → 4
   { x: [1, 9, 11, 3], w: [3, 3, 3, 4], strides: [1, 1], pad: 'valid' }, // batch 1
@@ -45,7 +37,7 @@ const CASES: Case[] = [
 type Grads = { dx: Float32Array; dw: Float32Array; db?: Float32Array };
 
 /** Gradients of Σ conv(x, w)·dyWeight on the active backend, through tf.conv2d or tf.fused.conv2d with bias + relu. */
-function gradients(c: Case, fused: boolean): Grads {
+function gradients(c: ConvCase, fused: boolean): Grads {
   return tf.tidy(() => {
     const x = tf.tensor4d(values(c.x, 1), c.x);
     const w = tf.tensor4d(values(c.w, 2), c.w);
@@ -84,7 +76,7 @@ const PATHS = [
   { name: 'cpu', backend: 'cpu', compiled: false },
 ] as const;
 
-function describeCase(c: Case): string {
+function describeCase(c: ConvCase): string {
   return `x ${c.x.join('×')} w ${c.w.join('×')} strides ${c.strides.join(',')} ${c.pad}`;
 }
 

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadNativeKernels, nativeStatus, registerFastConvGradients, setNativeIsa, unregisterFastConvGradients } from '../src/kernels';
-import { assertClose, values } from './helpers/numeric';
+import { assertClose, ConvCase, values } from './helpers/numeric';
 
 // native/conv-narrow.c's direct convolutions (one input channel; outputs a multiple of 8 narrower than the SIMD
 // width, which the input gradient of an 8-channel input becomes; few channels in and out) against stock tfjs cpu, at
@@ -21,13 +21,7 @@ async function atIsa<T>(isa: string | null, fn: () => T): Promise<T> {
   }
 }
 
-interface Case {
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  strides: [number, number];
-  pad: 'same' | 'valid';
-}
-const CASES: Case[] = [
+const CASES: ConvCase[] = [
   { x: [5, 28, 28, 1], w: [3, 3, 1, 8], strides: [1, 1], pad: 'same' }, // the rotation net's first conv
   { x: [3, 14, 14, 8], w: [3, 3, 8, 16], strides: [1, 1], pad: 'same' }, // its second: dx has 8 channels
   { x: [2, 7, 7, 16], w: [3, 3, 16, 8], strides: [1, 1], pad: 'valid' }, // 8 outputs from 16 channels
@@ -43,7 +37,7 @@ const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'leakyrelu'] as const;
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** The fused forward at each activation, then dx and dw of Σ y·r (r fixed values) through the plain conv. */
-function run(c: Case): Float32Array[] {
+function run(c: ConvCase): Float32Array[] {
   return tf.tidy(() => {
     const x = tf.tensor4d(values(size(c.x), 11), c.x);
     const w = tf.tensor4d(values(size(c.w), 12), c.w);

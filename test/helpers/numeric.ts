@@ -27,3 +27,11 @@ export function assertClose(actual: Float32Array, expected: Float32Array, what: 
   assert.ok(scale > 0, `${what}: reference is all zeros, the case tests nothing`);
   assert.ok(worst <= tolerance * scale, `${what}: max |difference| ${worst} exceeds ${tolerance} × max |reference| ${scale}`);
 }
+
+/** A convolution case for the kernels' tests: input and filter shapes (NHWC, HWIO), strides, padding. */
+export interface ConvCase {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  strides: [number, number];
+  pad: 'same' | 'valid';
+}

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rotationCellWeight } from '../score/cell-part';
 import { buildCellMemory, cellDistances, disposeCellMemory, leaveOneOutCellDistances } from '../score/cell-map';
-import { mapCellSide } from '../score/map-geometry';
+import { mapGridSide } from '../score/map-geometry';
 import { rotationCellsOfNet } from '../score/rotation-cells-tfjs';
 import { compiledRunCellSearch, RunCellSearch } from './cell-search';
 import type { OpenedRun } from './open';
@@ -15,7 +15,7 @@ function tfjsRunCellSearch(opened: OpenedRun): RunCellSearch {
   const { size, channels } = opened.preprocessing;
   const weight = rotationCellWeight(opened.config.train);
   if (weight > 0 && !opened.rotationNet) throw new Error(`${opened.dir}: the maps read the rotation net's cells but the run has no rotation net`);
-  const cells = Math.floor(size / mapCellSide(size));
+  const cells = mapGridSide(size);
   const part = weight > 0 ? rotationCellsOfNet(opened.rotationNet!, cells, cells, weight) : undefined;
   const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages(), { part });
   const { cellNeighbourhood } = opened.config.train;

@@ -8,7 +8,7 @@ import { ImageSet } from '../data/source';
 import { active, loadNativeKernels } from '../kernels/addon';
 import { rotationCellWeight } from '../score/cell-part';
 import { compiledCellSearch } from '../score/cell-search';
-import { mapCellSide } from '../score/map-geometry';
+import { mapGridSide } from '../score/map-geometry';
 import { compiledRotationCells } from '../score/rotation-cells';
 import { openKnnRun } from './open-knn';
 import { openRotationNet } from './open-rotation';
@@ -49,7 +49,7 @@ export function compiledRunCellSearch(at: RunAtEpoch, images: () => ImageSet): R
   const knn = openKnnRun(at);
   // The rotation net's cells beside R's (TrainConfig.cellRotationWeight), at R's cell grid.
   const weight = rotationCellWeight(at.run.config.train);
-  const cells = Math.floor(knn.side / mapCellSide(knn.side));
+  const cells = mapGridSide(knn.side);
   const { channels } = at.run.config.model;
   const part = weight > 0 ? compiledRotationCells(native, openRotationNet(at), knn.side, channels, cells, cells, weight) : undefined;
   const search = compiledCellSearch(native, knn.block, knn.side, knn.cellPooling, images(), part);

@@ -22,7 +22,7 @@ import { firstBlock } from './scorer';
 import { active } from '../kernels/addon';
 import { CellSearch, compiledCellSearch } from './cell-search';
 import { CellPart, rotationCellWeight } from './cell-part';
-import { mapCellSide } from './map-geometry';
+import { mapGridSide } from './map-geometry';
 import { trainingRotationCells } from './rotation-cells-tfjs';
 
 /**
@@ -33,7 +33,7 @@ export function trainingCellPart(train: Pick<TrainConfig, 'rotationPasses' | 'ce
   const weight = rotationCellWeight(train);
   if (weight === 0) return undefined;
   if (!rotation) throw new AloccError('cell calibration: the maps read the rotation net\'s cells, but there is no rotation net');
-  const cells = Math.floor(side / mapCellSide(side));
+  const cells = mapGridSide(side);
   return trainingRotationCells(rotation, cells, cells, weight);
 }
 

@@ -15,6 +15,11 @@ export function mapCellSide(imageSide: number): number {
   return 2 * poolSide(Math.ceil(imageSide / 2));
 }
 
+/** Cells along each side of the maps' grid for pictures of side `imageSide` (28: 7, 64: 8). */
+export function mapGridSide(imageSide: number): number {
+  return Math.floor(imageSide / mapCellSide(imageSide));
+}
+
 /** For each output index along one axis: the two source cells either side of it and the second one's weight. */
 function axisTable(from: number, to: number): { i0: Int32Array; i1: Int32Array; w: Float64Array } {
   const i0 = new Int32Array(to), i1 = new Int32Array(to), w = new Float64Array(to);

@@ -14,6 +14,7 @@ import { coreset } from '../score/coreset';
 import { batchesOf, disposeFeatureMemory, featureSpaceOf, FeatureMemory, memoryDistances, memoryFromBank } from '../score/feature-memory';
 import { OpenedRun } from '../run/open';
 import { createNets, disposeNets } from '../train/nets';
+import { setRStatistics } from '../train/epoch-end';
 import { allTurns } from '../models/rotation-net';
 import { combinedNovelty, RotationCombination, rotationNovelty, scaleOf } from '../score/rotation-score';
 import { floatsOf, ImageSet } from '../data/source';
@@ -37,7 +38,7 @@ export function untrainedControl(opened: OpenedRun): UntrainedControl {
   try {
     const pictures = opened.memoryImages();
     // R's only: the verdict's features are R's first block, and D's statistics would change no number here.
-    setBatchNormStatistics(nets.r, () => batchesOf(pictures));
+    setRStatistics(nets.r, pictures);
     const space = featureSpaceOf(nets, train);
     const chosen = coreset(space, pictures, train.memoryCoreset > 0 ? train.memoryCoreset : pictures.count, train.seed);
     memory = memoryFromBank(space, chosen.features, chosen.images.count, train.neighbours);

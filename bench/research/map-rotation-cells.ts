@@ -4,6 +4,7 @@
  * bench/research/map_features.py asked it of a PyTorch net trained apart; this asks it of a run's saved nets.
  *
  *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1] [--cell-k K] [--block B] [--sigma S]
+ *       [--pixel-weight V]
  *
  * RUN: a run folder (its best epoch unless --epoch); BENCH: a localisation benchmark (normal/, defective/, masks/ as
  * bench/localisation/build.ts writes it). Per weight w of the rotation part: the cell vector is [R's cells (unit) |
@@ -24,6 +25,7 @@ import { openRun } from '../../src/run/open';
 import { cellFeatures } from '../../src/score/cell-map';
 import { localScore } from '../../src/score/cell-scale';
 import { anomalyMapsFrom, gaussianSmooth, upsampleGrid } from '../../src/score/map-geometry';
+import { pixelCells } from '../../src/score/pixel-cells';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -60,12 +62,16 @@ async function main(): Promise<void> {
     masks.push(await readMask(path.join(bench, 'masks', path.basename(file)), { file, width: test.size, height: test.size }));
   }
   const block1 = opened.firstBlock();
+  // --pixel-weight V: each cell also holds its raw pixels × V/√(values), searched by Euclidean distance, so that a
+  // cell's distance/2 is (1 − cos of the network parts) + V²·(the pixels' mean squared difference)/2.
+  const pixelWeight = Number(flag('--pixel-weight', '0'));
   const cellsOf = (set: ImageSet, start: number, n: number, w: number) => tf.tidy(() => {
     const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
     const r = cellFeatures(x, block1, opened.config.train.cellPooling);
-    if (w === 0) return r;
-    const rot = rotationCells(net, x, r.shape[1], r.shape[2], block);
-    return tf.div(tf.concat([r, tf.mul(rot, w)], -1), Math.sqrt(1 + w * w)) as tf.Tensor4D;
+    const own = w === 0 ? r : tf.div(tf.concat([r, tf.mul(rotationCells(net, x, r.shape[1], r.shape[2], block), w)], -1), Math.sqrt(1 + w * w));
+    if (pixelWeight === 0) return own as tf.Tensor4D;
+    const pixels = pixelCells(x);
+    return tf.concat([own, tf.mul(pixels, pixelWeight / Math.sqrt(pixels.shape[3]))], -1) as tf.Tensor4D;
   });
   const memoryImages = opened.memoryImages();
   const topK = opened.config.train.localTopK;
@@ -83,6 +89,12 @@ async function main(): Promise<void> {
       const d = tf.tidy(() => {
         const q = cellsOf(test, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
         const products = tf.matMul(q, bank); // [G, n, m]
+        if (pixelWeight > 0) {
+          // Half the squared Euclidean distance: (|q|² + |m|²)/2 − q·m; the network parts are unit, so without pixels 1 − cos.
+          const half = tf.sub(tf.div(tf.add(tf.sum(tf.square(q), 2, true), tf.sum(tf.square(bank), 1, true)), 2), products);
+          const nearest = cellK === 1 ? tf.min(half, 2) : tf.neg(tf.mean(tf.topk(tf.neg(half), cellK).values, 2));
+          return nearest.transpose().dataSync() as Float32Array;
+        }
         const best = cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2);
         return tf.sub(1, best).transpose().dataSync() as Float32Array;
       });
@@ -98,7 +110,7 @@ async function main(): Promise<void> {
     bank.dispose();
     const r = localisationReport(pictures);
     const round = (v: number) => Math.round(v * 1e4) / 1e4;
-    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
   }
   opened.dispose();
   fs.writeSync(1, '');

@@ -4,7 +4,7 @@
  * bench/research/map_features.py asked it of a PyTorch net trained apart; this asks it of a run's saved nets.
  *
  *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1] [--cell-k K] [--block B] [--sigma S]
- *       [--pixel-weight V]
+ *       [--pixel-weight V] [--pixel-pool P]
  *
  * RUN: a run folder (its best epoch unless --epoch); BENCH: a localisation benchmark (normal/, defective/, masks/ as
  * bench/localisation/build.ts writes it). Per weight w of the rotation part: the cell vector is [R's cells (unit) |
@@ -65,12 +65,14 @@ async function main(): Promise<void> {
   // --pixel-weight V: each cell also holds its raw pixels × V/√(values), searched by Euclidean distance, so that a
   // cell's distance/2 is (1 − cos of the network parts) + V²·(the pixels' mean squared difference)/2.
   const pixelWeight = Number(flag('--pixel-weight', '0'));
+  const pixelPool = Number(flag('--pixel-pool', '1'));
   const cellsOf = (set: ImageSet, start: number, n: number, w: number) => tf.tidy(() => {
     const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
     const r = cellFeatures(x, block1, opened.config.train.cellPooling);
     const own = w === 0 ? r : tf.div(tf.concat([r, tf.mul(rotationCells(net, x, r.shape[1], r.shape[2], block), w)], -1), Math.sqrt(1 + w * w));
     if (pixelWeight === 0) return own as tf.Tensor4D;
-    const pixels = pixelCells(x);
+    // --pixel-pool P: the pictures averaged over P×P first (the same cell grid, P² times fewer values a cell).
+    const pixels = pixelCells(pixelPool > 1 ? (tf.avgPool(x, pixelPool, pixelPool, 'valid') as tf.Tensor4D) : x);
     return tf.concat([own, tf.mul(pixels, pixelWeight / Math.sqrt(pixels.shape[3]))], -1) as tf.Tensor4D;
   });
   const memoryImages = opened.memoryImages();
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
     bank.dispose();
     const r = localisationReport(pictures);
     const round = (v: number) => Math.round(v * 1e4) / 1e4;
-    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
   }
   opened.dispose();
   fs.writeSync(1, '');

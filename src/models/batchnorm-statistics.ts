@@ -31,7 +31,7 @@ function chainBetween(model: tf.LayersModel, from: tf.layers.Layer, to: tf.layer
  * normalisation (BatchNorm's initial mean 0, variance 1 would hand the control an unfair handicap).
  * `images` yields batches [b, s, s, c] in [0, 1]; it is called once per BatchNorm layer whose input is not kept from
  * the layer before (KEPT_INPUT_BYTES: the same ops on the same values, so the same statistics). `deeper`, where given,
- * yields the pictures for every layer after the first instead (a sample: see src/train/epoch-end.ts, rStatistics).
+ * yields the pictures for every layer after the first instead (a sample: src/train/epoch-end.ts, setRStatistics).
  * Returns the layers set.
  */
 export function setBatchNormStatistics(model: tf.LayersModel, images: () => Iterable<tf.Tensor4D>, deeper?: () => Iterable<tf.Tensor4D>): number {

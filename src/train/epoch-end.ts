@@ -111,10 +111,10 @@ export const DEEPER_STATISTICS_PICTURES = 1024;
 /**
  * R's BatchNorm statistics from `pictures` (the clean memory pictures): the first layer's from every one of them, the
  * deeper layers' from every k-th, at most DEEPER_STATISTICS_PICTURES. The knn verdict, the local score and the maps
- * read R's first block alone, so what they see is exact; the deeper layers serve the reconstruction's scores and
- * D(R(x)), and a thousand pictures give each of their channels 16,000 values or more (4×4 at 28×28), a mean to
- * within a hundredth of a standard deviation. Why: their convs were three quarters of this phase's 1.2 s an epoch on
- * the baseline instruction set (docs/performance.md).
+ * read R's first block alone, so what they see is exact; the deeper layers serve the reconstruction's scores,
+ * D(R(x)) and D's next steps (which take R's reconstructions in inference mode), and 1,024 pictures put each channel's
+ * mean within 0.03 of a standard deviation even counting a picture as one value. Why: their convs were three
+ * quarters of this phase's 1.2 s an epoch on the baseline instruction set (docs/performance.md).
  */
 export function setRStatistics(r: AloccNets['r'], pictures: ImageSet): void {
   const every = Math.ceil(pictures.count / DEEPER_STATISTICS_PICTURES);

@@ -118,12 +118,8 @@ export const DEEPER_STATISTICS_PICTURES = 1024;
  */
 export function setRStatistics(r: AloccNets['r'], pictures: ImageSet): void {
   const every = Math.ceil(pictures.count / DEEPER_STATISTICS_PICTURES);
-  if (every <= 1) {
-    setBatchNormStatistics(r, () => batchesOf(pictures));
-    return;
-  }
-  const sample = pickRows(pictures, Array.from({ length: Math.ceil(pictures.count / every) }, (_, i) => i * every));
-  setBatchNormStatistics(r, () => batchesOf(pictures), () => batchesOf(sample));
+  const sample = every > 1 ? pickRows(pictures, Array.from({ length: Math.ceil(pictures.count / every) }, (_, i) => i * every)) : null;
+  setBatchNormStatistics(r, () => batchesOf(pictures), sample ? () => batchesOf(sample) : undefined);
 }
 
 /**

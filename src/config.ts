@@ -206,6 +206,16 @@ export interface TrainConfig {
    */
   cellRotationWeight: number;
   /**
+   * Weight V of each map cell's own pixels beside the network's cells (src/score/cell-pixels.ts): a cell is [the
+   * network parts (unit) | V · its pixels / √values], searched by Euclidean distance, its distance (1 − cos of the
+   * network parts) + V² · (the pixels' mean squared difference) / 2. The network's cells round away a pasted patch's
+   * or a scar's exact colours and strokes, which the pixels keep; the network's cells keep telling a shifted stroke
+   * from a foreign one, which pixels alone cannot. Cells of more than 64 pixel values are averaged first (64×64×3: over
+   * 2×2). DEFAULT_CELL_PIXEL_WEIGHT says how it was chosen. 0: the network's cells alone, as runs of run-file version
+   * 10 and earlier.
+   */
+  cellPixelWeight: number;
+  /**
    * The rotation net (src/models/rotation-net.ts), a small classifier of its own trained beside R and D to tell which
    * of the four quarter turns was applied to a normal picture: passes over the epoch's training pictures it makes per
    * ALOCC epoch (0: no rotation net, and the rotation scores are not computed). docs/research.md, "A rotation
@@ -285,6 +295,12 @@ export const BUILT_IN_PREPROCESSING: PreprocessingConfig = { resize: 'contain', 
 /** A folder of pictures: stretched to the square, never inverted or framed. */
 export const FOLDER_PREPROCESSING: PreprocessingConfig = { resize: 'fill', invert: 'never', fit: 'none' };
 
+/**
+ * TrainConfig.cellPixelWeight's default. Measured on the localisation benchmark (bench/localisation), default
+ * recipe, seed 42, at V 0, 0.5, 1, 1.5, 2 and 3 (docs/research.md, "Raw pixels in the map cells"): FILL.
+ */
+export const DEFAULT_CELL_PIXEL_WEIGHT = 1.5;
+
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   epochs: 5,
   batchSize: 128,
@@ -305,6 +321,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   cellNeighbourhood: 'position',
   localTopK: 3,
   cellRotationWeight: 0.7,
+  cellPixelWeight: DEFAULT_CELL_PIXEL_WEIGHT,
   rotationPasses: 2,
   rotationBatchSize: 32,
   rotationFilters: 8,

@@ -10,7 +10,7 @@ test('the defaults and presets are the ones the README documents', () => {
   assert.deepEqual(DEFAULT_MODEL_CONFIG, { inputSize: 28, channels: 1, dfDim: 16, gfDim: 16 });
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, {
     epochs: 5, batchSize: 128, rAlpha: 10, learningRate: 0.0005, clipValue: 1, noiseStd: 0.155, bce: 'logits',
-    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knnRotation', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, cellNeighbourhood: 'position', localTopK: 3, cellRotationWeight: 0.7,
+    rStepsPerBatch: 2, validationFraction: 0.1, thresholdPercentile: 95, noveltyScore: 'knnRotation', neighbours: 10, cellPooling: 'mean-max', batchNormStatistics: 'pictures', memorySize: 4096, memoryCoreset: 1000, cellNeighbourhood: 'position', localTopK: 3, cellRotationWeight: 0.7, cellPixelWeight: 1.5,
     rotationPasses: 2, rotationBatchSize: 32, rotationFilters: 8, rotationLearningRate: 0.001, rotationAugment: 'none', rotationCap: 2,
     seed: 42, limit: 0,
   });

@@ -14,6 +14,7 @@ import { evaluate } from '../src/eval/evaluate';
 import { auroc } from '../src/eval/metrics';
 import { scoreImages } from '../src/score/scorer';
 import { anomalyMaps, buildCellMemory, disposeCellMemory } from '../src/score/cell-map';
+import { cellPixelsOf } from '../src/score/cell-pixels';
 import * as tf from '@tensorflow/tfjs';
 import { openRun } from '../src/run/open';
 import { runDirFor } from '../src/run/paths';
@@ -83,7 +84,7 @@ test('evaluate: AUROCs match the scorer, the baseline is a raw-pixel kNN, thresh
   assert.ok(Math.abs(byName.pixelKnn.auroc - auroc(brute, isNovel)) < 1e-3, `${byName.pixelKnn.auroc} vs ${auroc(brute, isNovel)}`);
   assert.ok(Math.abs(byName.pixelKnn.normal.mean - brute.filter((_, i) => !isNovel[i]).reduce((a, b) => a + b, 0) / normal) < 1e-4);
   // The local score: each picture's map made alone, its 3 largest cells averaged by hand; its own threshold's verdicts.
-  const cellMemory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, memory);
+  const cellMemory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, memory, { pixels: cellPixelsOf(run.config.train, 28, 1) });
   const local = Array.from({ length: 300 }, (_, i) => {
     const x = tf.tensor4d(floatsOf(testSet, i, 1), [1, 28, 28, 1]);
     const [m] = anomalyMaps(cellMemory, x, 'position');

@@ -14,6 +14,7 @@ import { runFilePath } from '../src/run/paths';
 import { readRunFile } from '../src/run/runfile-io';
 import { calibrateCells, CellCalibration } from '../src/score/cell-calibration';
 import { buildCellMemory, disposeCellMemory } from '../src/score/cell-map';
+import { cellPixelsOf } from '../src/score/cell-pixels';
 import { splitTraining } from '../src/train/dataset';
 import { writeTestDigits } from './helpers/cli';
 import { makeFakeRun, SMALL_MODEL } from './helpers/fake-run';
@@ -41,7 +42,7 @@ test('the stored calibration is that of the validation pictures against the cell
   assert.equal(stored.topK, 2);
   assert.ok(stored.local.threshold < 0.9 && stored.scale.cellThreshold < 0.9 && stored.local.threshold !== stored.scale.cellThreshold, JSON.stringify(stored));
   const opened = openRun(runDir);
-  const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages());
+  const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages(), { pixels: cellPixelsOf(opened.config.train, 28, 1) });
   try {
     // The run's validation pictures, split again from its config as training split them.
     const { validation } = splitTraining(builtInTrainingImages(opened.config.data), opened.config.train);

@@ -10,6 +10,7 @@ import { active, loadNativeKernels } from '../src/kernels/addon';
 import { mapScaleFrom, renderOverlayPng } from '../src/plot/overlay';
 import { openRun, OpenedRun } from '../src/run/open';
 import { anomalyMaps, anomalyMapsFrom, buildCellMemory, CellMemory, disposeCellMemory, leaveOneOutCellDistances, SCALE_PROBES } from '../src/score/cell-map';
+import { cellPixelsOf } from '../src/score/cell-pixels';
 import { runCellCalibration } from '../src/run/open-cells';
 import * as tf from '@tensorflow/tfjs';
 import { writeTestDigits } from './helpers/cli';
@@ -27,7 +28,7 @@ before(async () => {
   files = [...writeTestDigits(path.join(work, 'img'), 2, 2), ...writeTestDigits(path.join(work, 'img'), 7, 2)];
   await tf.setBackend('cpu');
   opened = openRun(runDir);
-  memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages());
+  memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages(), { pixels: cellPixelsOf(opened.config.train, 28, 1) });
 });
 after(() => {
   disposeCellMemory(memory);
@@ -35,7 +36,10 @@ after(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** Leave-one-out same-position distances by plain loops over the bank: probe j is image ⌊j·m/p⌋. */
+/**
+ * Leave-one-out same-position distances by plain loops over the bank: probe j is image ⌊j·m/p⌋; 1 − the cosine, or
+ * where the cells hold their pixels (the default), half the squared distance.
+ */
 function referenceLeaveOneOut(m: CellMemory, probes: number): number[] {
   const bank = m.bank.dataSync();
   const grid = m.rows * m.cols;
@@ -47,9 +51,13 @@ function referenceLeaveOneOut(m: CellMemory, probes: number): number[] {
       let best = Infinity;
       for (let i = 0; i < m.images; i++) {
         if (i === own) continue;
-        let dot = 0;
-        for (let f = 0; f < m.dims; f++) dot += bank[(own * grid + g) * m.dims + f] * bank[(i * grid + g) * m.dims + f];
-        best = Math.min(best, 1 - dot);
+        let dot = 0, sq = 0;
+        for (let f = 0; f < m.dims; f++) {
+          const [a, b] = [bank[(own * grid + g) * m.dims + f], bank[(i * grid + g) * m.dims + f]];
+          dot += a * b;
+          sq += (a - b) ** 2;
+        }
+        best = Math.min(best, m.pixels ? sq / 2 : 1 - dot);
       }
       out.push(best);
     }

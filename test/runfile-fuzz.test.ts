@@ -172,10 +172,11 @@ test('a run folder from an earlier alocc (run file version 2) gets one line sayi
   }
 });
 
-test('version-3 to 9 run folders open as version 10 with the settings they were made with', () => {
-  // None of them read the rotation net's cells in the maps; before 9, none had knnRotation's cap; before 8, no
-  // rotation net or its settings.
-  const { cellRotationWeight: _w, ...before10 } = validRun().config.train;
+test('version-3 to 10 run folders open as version 11 with the settings they were made with', () => {
+  // None of them read pixels in the maps; before 10, none read the rotation net's cells there; before 9, none had
+  // knnRotation's cap; before 8, no rotation net or its settings.
+  const { cellPixelWeight: _px, ...before11 } = validRun().config.train;
+  const { cellRotationWeight: _w, ...before10 } = before11;
   const { rotationCap: _c, ...before9 } = before10;
   const { rotationPasses: _p, rotationBatchSize: _b, rotationLearningRate: _l, rotationFilters: _f, rotationAugment: _g, ...before8 } = before9;
   // Version 3: before --memory-coreset (its memory is the stored sample), --cell-pooling (cell means),
@@ -183,7 +184,7 @@ test('version-3 to 9 run folders open as version 10 with the settings they were 
   const { memoryCoreset: _dropped, cellPooling: _none, batchNormStatistics: _moving, cellNeighbourhood: _n, localTopK: _k, ...train3 } = before8;
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: train3 } }));
   let run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.memoryCoreset, 0);
   assert.equal(run.config.train.cellPooling, 'mean');
   assert.equal(run.config.train.batchNormStatistics, 'moving');
@@ -193,7 +194,7 @@ test('version-3 to 9 run folders open as version 10 with the settings they were 
   const { cellPooling: _absent, batchNormStatistics: _moving4, cellNeighbourhood: _n4, localTopK: _k4, ...train4 } = { ...before8, memoryCoreset: 1000 };
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4, config: { ...validRun().config, train: train4 } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.memoryCoreset, 1000);
   assert.equal(run.config.train.cellPooling, 'mean');
   assert.equal(run.config.train.batchNormStatistics, 'moving');
@@ -201,21 +202,21 @@ test('version-3 to 9 run folders open as version 10 with the settings they were 
   const { batchNormStatistics: _moving5, cellNeighbourhood: _n5, localTopK: _k5, ...train5 } = { ...before8, cellPooling: 'mean-max' };
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 5, config: { ...validRun().config, train: train5 } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.cellPooling, 'mean-max');
   assert.equal(run.config.train.batchNormStatistics, 'moving');
   // Version 6: BatchNorm statistics recorded, no maps' settings and no cell calibration (the maps fall back).
   const { cellNeighbourhood: _n6, localTopK: _k6, ...train6 } = { ...before8, batchNormStatistics: 'pictures' };
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 6, config: { ...validRun().config, train: train6 } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.batchNormStatistics, 'pictures');
   assert.equal(run.config.train.cellNeighbourhood, 'position');
   assert.equal(run.config.train.localTopK, 3);
   // Version 7: every setting but the rotation net's (it had none).
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 7, config: { ...validRun().config, train: { ...before8, localTopK: 5 } } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.localTopK, 5);
   assert.equal(run.config.train.rotationPasses, 0);
   assert.equal(run.config.train.rotationBatchSize, 32);
@@ -225,31 +226,40 @@ test('version-3 to 9 run folders open as version 10 with the settings they were 
   // Version 8: the rotation net's settings, its knnRotation summed uncapped.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 8, config: { ...validRun().config, train: { ...before9, rotationFilters: 16 } } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.rotationFilters, 16);
   assert.equal(run.config.train.rotationCap, null);
   assert.equal(run.config.train.cellRotationWeight, 0);
   // Version 9: knnRotation capped, the maps on R's cells alone.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 9, config: { ...validRun().config, train: { ...before10, rotationCap: 3 } } }));
   run = readRunFile(runDir);
-  assert.equal(run.version, 10);
+  assert.equal(run.version, 11);
   assert.equal(run.config.train.rotationCap, 3);
   assert.equal(run.config.train.cellRotationWeight, 0);
+  assert.equal(run.config.train.cellPixelWeight, 0);
+  // Version 10: the rotation net's cells in the maps, no pixels.
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 10, config: { ...validRun().config, train: { ...before11, cellRotationWeight: 0.4 } } }));
+  run = readRunFile(runDir);
+  assert.equal(run.version, 11);
+  assert.equal(run.config.train.cellRotationWeight, 0.4);
+  assert.equal(run.config.train.cellPixelWeight, 0);
+  fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 10 }));
+  assert.throws(() => readRunFile(runDir), /version 10 is not supported \(expected 11\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 9 }));
-  assert.throws(() => readRunFile(runDir), /version 9 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 9 is not supported \(expected 11\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 8 }));
-  assert.throws(() => readRunFile(runDir), /version 8 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 8 is not supported \(expected 11\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 7 }));
-  assert.throws(() => readRunFile(runDir), /version 7 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 7 is not supported \(expected 11\)/);
   // A file that already names a field its version lacked is not one alocc wrote: refused like any other bad version.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 3, config: { ...validRun().config, train: { ...train3, memoryCoreset: 5 } } }));
-  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 3 is not supported \(expected 11\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 4 }));
-  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 4 is not supported \(expected 11\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 5 }));
-  assert.throws(() => readRunFile(runDir), /version 5 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 5 is not supported \(expected 11\)/);
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), version: 6 }));
-  assert.throws(() => readRunFile(runDir), /version 6 is not supported \(expected 10\)/);
+  assert.throws(() => readRunFile(runDir), /version 6 is not supported \(expected 11\)/);
   // An unknown neighbourhood is named.
   fs.writeFileSync(runFilePath(runDir), JSON.stringify({ ...validRun(), config: { ...validRun().config, train: { ...validRun().config.train, cellNeighbourhood: 'near' } } }));
   assert.throws(() => readRunFile(runDir), /config\.train\.cellNeighbourhood "near" is not one of position, pooled/);

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { rotationCellWeight } from '../score/cell-part';
+import { cellPixelsOf } from '../score/cell-pixels';
 import { buildCellMemory, cellDistances, disposeCellMemory, leaveOneOutCellDistances } from '../score/cell-map';
 import { mapGridSide } from '../score/map-geometry';
 import { rotationCellsOfNet } from '../score/rotation-cells-tfjs';
@@ -17,7 +18,8 @@ function tfjsRunCellSearch(opened: OpenedRun): RunCellSearch {
   if (weight > 0 && !opened.rotationNet) throw new Error(`${opened.dir}: the maps read the rotation net's cells but the run has no rotation net`);
   const cells = mapGridSide(size);
   const part = weight > 0 ? rotationCellsOfNet(opened.rotationNet!, cells, cells, weight) : undefined;
-  const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages(), { part });
+  const pixels = cellPixelsOf(opened.config.train, size, channels);
+  const memory = buildCellMemory(opened.firstBlock(), opened.config.train.cellPooling, opened.memoryImages(), { part, pixels });
   const { cellNeighbourhood } = opened.config.train;
   return {
     rows: memory.rows,

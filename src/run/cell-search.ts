@@ -7,6 +7,7 @@
 import { ImageSet } from '../data/source';
 import { active, loadNativeKernels } from '../kernels/addon';
 import { rotationCellWeight } from '../score/cell-part';
+import { cellPixelsOf } from '../score/cell-pixels';
 import { compiledCellSearch } from '../score/cell-search';
 import { mapGridSide } from '../score/map-geometry';
 import { compiledRotationCells } from '../score/rotation-cells';
@@ -52,6 +53,8 @@ export function compiledRunCellSearch(at: RunAtEpoch, images: () => ImageSet): R
   const cells = mapGridSide(knn.side);
   const { channels } = at.run.config.model;
   const part = weight > 0 ? compiledRotationCells(native, openRotationNet(at), knn.side, channels, cells, cells, weight) : undefined;
-  const search = compiledCellSearch(native, knn.block, knn.side, knn.cellPooling, images(), part);
+  // And the cells' own pixels (TrainConfig.cellPixelWeight).
+  const pixels = cellPixelsOf(at.run.config.train, knn.side, channels);
+  const search = compiledCellSearch(native, knn.block, knn.side, knn.cellPooling, images(), part, pixels);
   return search && { ...search, dispose: () => {} };
 }

@@ -39,24 +39,26 @@ export function readRunFile(runDir: string): RunFile {
 }
 
 /**
- * Versions 3 to 9 are read as 10, with the values their settings had before they existed: version 3 lacks
+ * Versions 3 to 10 are read as 11, with the values their settings had before they existed: version 3 lacks
  * config.train.memoryCoreset (its knn memory is the stored sample, which memoryCoreset 0 means), versions 3 and 4 lack
  * config.train.cellPooling (their knn features are the cells' means), 3 to 5 lack config.train.batchNormStatistics
  * (their networks keep training's moving averages), 3 to 6 lack config.train.cellNeighbourhood and localTopK
  * (their maps compared cells by position; 3 is the local score's k) and their epochs' cell calibration (the maps then
  * fall back to a calibration on the memory images, src/api/maps.ts), and all five lack the rotation net's settings
  * (they had none: rotationPasses 0); all six lack rotationCap (version 8's knnRotation summed its parts uncapped: null);
- * and all seven lack cellRotationWeight (their maps and stored cell calibrations read R's cells alone: 0).
+ * all seven lack cellRotationWeight (their maps and stored cell calibrations read R's cells alone: 0), and all
+ * eight lack cellPixelWeight (their maps read no pixels: 0).
  * Their checkpoints and memory files are what those settings made, so they score and map exactly as before.
  */
 function upgradeOlderVersions(parsed: unknown): void {
   const run = parsed as { format?: unknown; version?: unknown; config?: { train?: Record<string, unknown> } };
   const train = run?.config?.train;
   const v = run?.version;
-  if (run?.format !== 'alocc-run' || typeof v !== 'number' || v < 3 || v > 9 || typeof train !== 'object' || train === null) return;
+  if (run?.format !== 'alocc-run' || typeof v !== 'number' || v < 3 || v > 10 || typeof train !== 'object' || train === null) return;
   // A file that already names a field its version lacked is not one alocc wrote: left to be refused by its version.
   const lacked = [
-    'cellRotationWeight',
+    'cellPixelWeight',
+    ...(v <= 9 ? ['cellRotationWeight'] : []),
     ...(v <= 8 ? ['rotationCap'] : []),
     ...(v <= 7 ? ['rotationPasses', 'rotationBatchSize', 'rotationLearningRate', 'rotationFilters', 'rotationAugment'] : []),
     ...(v <= 6 ? ['cellNeighbourhood', 'localTopK'] : []), ...(v <= 5 ? ['batchNormStatistics'] : []), ...(v <= 4 ? ['cellPooling'] : []), ...(v === 3 ? ['memoryCoreset'] : []),
@@ -77,7 +79,8 @@ function upgradeOlderVersions(parsed: unknown): void {
     train.rotationAugment = 'none';
   }
   if (v <= 8) train.rotationCap = null;
-  train.cellRotationWeight = 0;
+  if (v <= 9) train.cellRotationWeight = 0;
+  train.cellPixelWeight = 0;
   run.version = RUN_FILE_VERSION;
 }
 

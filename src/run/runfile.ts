@@ -74,12 +74,12 @@ export interface EpochRecord {
 
 /**
  * The run file version this alocc writes and reads. Version 1 (alocc 0.1) needed MNIST to score; version 2 stored its
- * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 9 are read as 10
+ * knn memory in R's stride-2 features, which this version no longer computes. Versions 3 to 10 are read as 11
  * (runfile-io.ts): they lack settings whose values then were fixed, 6 lacks the epochs' cell calibration, 7 the
- * rotation net's settings (it had none) and the stored validation pictures, 8 knnRotation's cap (uncapped), and 9 the
- * rotation net's cells in the maps (none).
+ * rotation net's settings (it had none) and the stored validation pictures, 8 knnRotation's cap (uncapped), 9 the
+ * rotation net's cells in the maps (none), and 10 the pixels in the map cells (none).
  */
-export const RUN_FILE_VERSION = 10;
+export const RUN_FILE_VERSION = 11;
 
 /**
  * <run>/run.json: everything about a run, rewritten atomically after each epoch. With the checkpoints beside it, the
@@ -185,7 +185,7 @@ function configProblem(config: unknown): string | null {
   for (const k of ['rotationPasses']) if (!isCount(train[k], 0, 100)) return `config.train.${k} is not a whole number from 0 to 100`;
   if (!isCount(train.rotationBatchSize, 1)) return 'config.train.rotationBatchSize is not a whole number >= 1';
   if (!(ROTATION_AUGMENTS as readonly unknown[]).includes(train.rotationAugment)) return `config.train.rotationAugment ${JSON.stringify(train.rotationAugment)} is not one of ${ROTATION_AUGMENTS.join(', ')}`;
-  if ((train.cellRotationWeight as number) < 0) return 'config.train.cellRotationWeight is below 0';
+  for (const k of ['cellRotationWeight', 'cellPixelWeight']) if ((train[k] as number) < 0) return `config.train.${k} is below 0`;
   if (!isCount(train.rotationFilters, 1, MAX_FILTERS)) return `config.train.rotationFilters is not a width from 1 to ${MAX_FILTERS}`;
   if (train.rotationCap !== null && !(typeof train.rotationCap === 'number' && train.rotationCap > 0 && Number.isFinite(train.rotationCap))) {
     return 'config.train.rotationCap is neither null nor a number > 0';

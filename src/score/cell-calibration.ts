@@ -22,6 +22,7 @@ import { firstBlock } from './scorer';
 import { active } from '../kernels/addon';
 import { CellSearch, compiledCellSearch } from './cell-search';
 import { CellPart, rotationCellWeight } from './cell-part';
+import type { CellPixels } from './cell-pixels';
 import { mapGridSide } from './map-geometry';
 import { trainingRotationCells } from './rotation-cells-tfjs';
 
@@ -66,14 +67,15 @@ export function calibrateSearch(search: CellSearch, train: Pick<TrainConfig, 'ce
 /**
  * An epoch's calibration at training time: the validation pictures' cells against the cell memory the maps will use,
  * the stored memory images through R's first block with R's weights and BatchNorm statistics as they are saved now,
- * and through the rotation net's first blocks where the maps read them (`part`: trainingCellPart).
+ * and through the rotation net's first blocks where the maps read them (`part`: trainingCellPart), with the cells'
+ * pixels where the maps read them (`pixels`: cell-pixels.ts).
  * On the compiled kernels where they are built and the run searches by position, as the maps will at load
  * (src/score/cell-search.ts: about a hundred times faster than tfjs's ops, which took 7-9 s an epoch for 1,800 memory
  * images and 200 validation pictures); else with tfjs's ops.
  */
 export function calibrateRun(
   r: tf.LayersModel, train: Pick<TrainConfig, 'cellPooling' | 'cellNeighbourhood' | 'localTopK' | 'thresholdPercentile'>,
-  memoryImages: ImageSet, validation: ImageSet, part?: CellPart,
+  memoryImages: ImageSet, validation: ImageSet, part?: CellPart, pixels?: CellPixels,
 ): CellCalibration {
   if (validation.count < 1) throw new AloccError('cell calibration: no validation pictures');
   const opts = { neighbourhood: train.cellNeighbourhood, topK: train.localTopK, percentile: train.thresholdPercentile };
@@ -84,10 +86,10 @@ export function calibrateRun(
     if (native && train.cellNeighbourhood === 'position') {
       const [kh, kw, ci, co] = folded.filter.shape;
       const block = { filter: folded.filter.dataSync() as Float32Array, bias: folded.bias.dataSync() as Float32Array, alpha: folded.alpha, kh, kw, ci, co };
-      const search = compiledCellSearch(native, block, memoryImages.size, train.cellPooling, memoryImages, part);
+      const search = compiledCellSearch(native, block, memoryImages.size, train.cellPooling, memoryImages, part, pixels);
       if (search) return calibrateSearch(search, train, validation);
     }
-    const memory = buildCellMemory(folded, train.cellPooling, memoryImages, { part });
+    const memory = buildCellMemory(folded, train.cellPooling, memoryImages, { part, pixels });
     try {
       return calibrateCells(memory, validation, opts);
     } finally {

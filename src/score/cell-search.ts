@@ -7,15 +7,16 @@
  * (native/conv.c) and the cells' features through the pooled conv the knn verdict uses (native/pooled.c).
  *
  * One Float32Array the kernels address by offset: [filter | bias | the memory by position, [cells][m][f] | pictures |
- * their pooled features | their extra part's cells | one position's queries transposed | products | their columns'
- * maxima]. The memory is laid out by position once, so each position's rows are contiguous for the products. A
- * memory cell's f features are R's parts, then the extra part's (the rotation net's cells, cell-part.ts), where the
- * run has one.
+ * their pooled features | their extra part's cells | their pixel parts | one position's queries transposed | products |
+ * their columns' maxima]. The memory is laid out by position once, so each position's rows are contiguous for the
+ * products. A memory cell's f features are R's parts, then the extra part's (the rotation net's cells, cell-part.ts),
+ * where the run has one, then its pixels and −|m|²/2 (cell-pixels.ts), where the run's maps read them.
  */
 import { CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
 import { largeFloats, NativeKernels, rowProducts } from '../kernels/addon';
 import { CellPart, partLengths, scaleCells } from './cell-part';
+import { CellPixels, writePixelCells } from './cell-pixels';
 import type { CompiledKnnRun } from './knn-verdict';
 import { poolSide, QUERY_MULTIPLE } from './nearest';
 
@@ -34,15 +35,21 @@ function columnMax(heap: Float32Array, at: number, rows: number, stride: number,
 export interface CellSearch {
   rows: number;
   cols: number;
-  /** Features per cell: the first block's channels, twice that with the cells' maxima, and the extra part's. */
+  /**
+   * Features per cell: the first block's channels, twice that with the cells' maxima, the extra part's, and with
+   * pixels their values and one more (cell-pixels.ts).
+   */
   dims: number;
   images: number;
-  /** Each cell's distance (1 − cosine) to the nearest memory cell at its position: [n·rows·cols], as cellDistances. */
+  /**
+   * Each cell's distance to the nearest memory cell at its position: [n·rows·cols], as cellDistances (1 − cosine;
+   * with pixels, half the squared Euclidean distance).
+   */
   distances(pixels: Float32Array, count: number): Float32Array;
   /**
    * The same from the pictures' pooled first block as the knn verdict's kernel wrote it (KnnScorer's `pooled`: the
    * same kernel on the same block, so the same numbers), without running the conv again; `pixels` gives the pictures
-   * themselves, read only for the extra part's cells.
+   * themselves, read only for the extra part's and the pixel part's cells.
    */
   distancesFromPooled(pooled: Float32Array, count: number, pixels: () => Float32Array): Float32Array;
   /**
@@ -54,10 +61,13 @@ export interface CellSearch {
 
 /**
  * The memory images' cells, laid out by position, and the search over them; null where the kernels decline the
- * block (more output channels than they take). `part`: the rotation net's cells beside R's (cell-part.ts).
+ * block (more output channels than they take). `part`: the rotation net's cells beside R's (cell-part.ts); `pixels`:
+ * the cells' own pixels (cell-pixels.ts).
  */
-export function compiledCellSearch(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, set: ImageSet, part?: CellPart): CellSearch | null {
-  const memory = cellSearchMemory(native, block, side, cells, set.count, part);
+export function compiledCellSearch(
+  native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, set: ImageSet, part?: CellPart, pixels?: CellPixels,
+): CellSearch | null {
+  const memory = cellSearchMemory(native, block, side, cells, set.count, part, pixels);
   for (let start = 0; start < set.count; start += CHUNK) {
     const n = Math.min(CHUNK, set.count - start);
     if (!memory.addPictures(start, floatsOf(set, start, n), n)) return null;
@@ -74,23 +84,30 @@ export interface CellSearchMemory {
   /** Memory pictures start.. of n ≤ CHUNK pictures' pixels; false where the kernels decline the block. */
   addPictures(start: number, pixels: Float32Array, n: number): boolean;
   /**
-   * Memory picture k from its pooled first block as the kernel wrote it (one picture's floats); with an extra part,
-   * its cells come from addPartCells.
+   * Memory picture k from its pooled first block as the kernel wrote it (one picture's floats); with an extra part or
+   * pixels (`needsPictures`), the rest of its cells comes from addPartCells.
    */
   addPooled(k: number, raw: Float32Array): void;
-  /** The extra part's cells of memory pictures start.. of n pictures' pixels (no part: nothing to do). */
+  /** Whether pooled memory pictures need addPartCells: the run's cells have an extra part or pixels. */
+  needsPictures: boolean;
+  /** The extra part's and the pixel part's cells of memory pictures start.. of n pictures' pixels (neither: nothing to do). */
   addPartCells(start: number, pixels: Float32Array, n: number): void;
   search: CellSearch;
 }
 
-export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, images: number, part?: CellPart): CellSearchMemory {
+export function cellSearchMemory(
+  native: NativeKernels, block: CompiledKnnRun['block'], side: number, cells: CellPooling, images: number, part?: CellPart, px?: CellPixels,
+): CellSearchMemory {
   const { kh, kw, ci, co } = block;
   const pool = 2 * poolSide(Math.ceil(side / 2)); // cell-map.ts's cellSide
   const [rows, cols] = [Math.floor(side / pool), Math.floor(side / pool)];
   const grid = rows * cols;
   const parts = cells === 'mean-max' ? 2 : 1;
   const e = part ? part.dims : 0; // the extra part's features per cell, after R's parts
-  const dims = co * parts + e;
+  const v = px ? px.values : 0; // the pixel part's, after those
+  const net = co * parts + e; // the network parts' (unit length together)
+  const dims = net + (px ? v + 1 : 0); // and −|m|²/2 (1 in a query), cell-pixels.ts
+  if (px && px.cell !== pool) throw new RangeError(`cell search: pixel cells of ${px.cell} pixels, the search's of ${pool}`);
   const m = images;
   const per = side * side * ci;
   const f = grid * co * parts; // one picture's pooled features
@@ -98,7 +115,8 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
   const xAt = bankAt + grid * m * dims;
   const yAt = xAt + CHUNK * per;
   const eAt = yAt + CHUNK * f; // the extra part's cells of the pictures at yAt: [CHUNK][grid][e]
-  const qtAt = eAt + CHUNK * grid * e;
+  const pAt = eAt + CHUNK * grid * e; // the pixel part of the pictures at yAt: [CHUNK][grid][v]
+  const qtAt = pAt + CHUNK * grid * v;
   const q = Math.ceil(CHUNK / QUERY_MULTIPLE) * QUERY_MULTIPLE;
   const outAt = qtAt + dims * q;
   const bestAt = outAt + m * q;
@@ -117,6 +135,10 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       partCells(pixels, n);
     }
     return ok;
+  };
+  /** The pixel part of the n pictures, at pAt. */
+  const pixelCells = (pixels: Float32Array, n: number) => {
+    if (px) writePixelCells(pixels, n, side, px, heap, pAt);
   };
   /** The extra part's cells of the n pictures, at eAt, each of length lengths.extra. */
   const partCells = (pixels: Float32Array, n: number) => {
@@ -148,10 +170,21 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       }
     }
   };
-  /** The n pictures' extra cells at eAt into the bank as memory pictures start.. */
+  /**
+   * The n pictures' extra cells at eAt and pixel parts at pAt into the bank as memory pictures start.., each row
+   * then closed by −|m|²/2 where the cells have pixels (its network parts are in by now).
+   */
   const partToBank = (start: number, n: number) => {
     for (let i = 0; i < n; i++) {
-      for (let g = 0; g < grid; g++) heap.copyWithin(bankAt + (g * m + start + i) * dims + parts * co, eAt + (i * grid + g) * e, eAt + (i * grid + g + 1) * e);
+      for (let g = 0; g < grid; g++) {
+        const row = bankAt + (g * m + start + i) * dims;
+        heap.copyWithin(row + parts * co, eAt + (i * grid + g) * e, eAt + (i * grid + g + 1) * e);
+        if (!px) continue;
+        heap.copyWithin(row + net, pAt + (i * grid + g) * v, pAt + (i * grid + g + 1) * v);
+        let sum = 0;
+        for (let j = 0; j < net + v; j++) sum += heap[row + j] * heap[row + j];
+        heap[row + net + v] = -sum / 2;
+      }
     }
   };
 
@@ -161,6 +194,7 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
    */
   const search = (n: number, out: Float32Array, at: number, skip?: Int32Array) => {
     const best = new Float64Array(n);
+    const half = new Float64Array(n); // with pixels: each query cell's |q|²/2
     // The queries' columns padded for this pass's n only: a last, smaller pass multiplies no unused columns.
     const qn = Math.ceil(n / QUERY_MULTIPLE) * QUERY_MULTIPLE;
     for (let g = 0; g < grid; g++) {
@@ -171,6 +205,18 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
         }
         const from = eAt + (i * grid + g) * e;
         for (let j = 0; j < e; j++) heap[qtAt + (parts * co + j) * qn + i] = heap[from + j];
+        if (!px) continue;
+        // |q|² from the parts where they lie in a row (the transposed columns are a stride apart).
+        let sum = 0;
+        for (let h = 0; h < parts; h++) for (let j = 0, c = cellAt(i, g, h); j < co; j++) sum += heap[c + j] * heap[c + j];
+        for (let j = 0; j < e; j++) sum += heap[from + j] * heap[from + j];
+        const pixelsAt = pAt + (i * grid + g) * v;
+        for (let j = 0; j < v; j++) {
+          heap[qtAt + (net + j) * qn + i] = heap[pixelsAt + j];
+          sum += heap[pixelsAt + j] * heap[pixelsAt + j];
+        }
+        heap[qtAt + (net + v) * qn + i] = 1;
+        half[i] = sum / 2;
       }
       rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, qn, outAt);
       if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * qn + i] = -Infinity;
@@ -180,7 +226,9 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       } else {
         columnMax(heap, outAt, m, qn, n, best);
       }
-      for (let i = 0; i < n; i++) out[at + i * grid + g] = 1 - best[i];
+      // The largest q·m − |m|²/2 is the nearest cell; half the squared distance is |q|²/2 minus it (≥ 0 but for rounding).
+      if (px) for (let i = 0; i < n; i++) out[at + i * grid + g] = Math.max(0, half[i] - best[i]);
+      else for (let i = 0; i < n; i++) out[at + i * grid + g] = 1 - best[i];
     }
   };
 
@@ -190,7 +238,9 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
       const out = new Float32Array(count * grid);
       for (let start = 0; start < count; start += CHUNK) {
         const n = Math.min(CHUNK, count - start);
-        if (!pooled(pixels.subarray(start * per, (start + n) * per), n)) throw new Error('cell search: the compiled kernels declined the first block');
+        const chunk = pixels.subarray(start * per, (start + n) * per);
+        if (!pooled(chunk, n)) throw new Error('cell search: the compiled kernels declined the first block');
+        pixelCells(chunk, n);
         search(n, out, start * grid);
       }
       return out;
@@ -198,12 +248,16 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
     distancesFromPooled(features, count, pixels) {
       if (features.length !== count * f) throw new RangeError(`distancesFromPooled: ${features.length} values for ${count} pictures of ${f}`);
       const out = new Float32Array(count * grid);
-      const all = part ? pixels() : null;
+      const all = part || px ? pixels() : null;
       for (let start = 0; start < count; start += CHUNK) {
         const n = Math.min(CHUNK, count - start);
         heap.set(features.subarray(start * f, (start + n) * f), yAt);
         unitCells(n);
-        if (all) partCells(all.subarray(start * per, (start + n) * per), n);
+        if (all) {
+          const chunk = all.subarray(start * per, (start + n) * per);
+          partCells(chunk, n);
+          pixelCells(chunk, n);
+        }
         search(n, out, start * grid);
       }
       return out;
@@ -220,7 +274,8 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
           for (let g = 0; g < grid; g++) {
             const cell = bankAt + (g * m + id) * dims;
             for (let h = 0; h < parts; h++) heap.copyWithin(cellAt(i, g, h), cell + h * co, cell + (h + 1) * co);
-            heap.copyWithin(eAt + (i * grid + g) * e, cell + parts * co, cell + dims);
+            heap.copyWithin(eAt + (i * grid + g) * e, cell + parts * co, cell + net);
+            heap.copyWithin(pAt + (i * grid + g) * v, cell + net, cell + net + v);
           }
         });
         search(ids.length, out, start * grid, ids);
@@ -231,6 +286,7 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
   return {
     addPictures(start, pixels, n) {
       if (!pooled(pixels, n)) return false;
+      pixelCells(pixels, n);
       toBank(start, n);
       partToBank(start, n);
       return true;
@@ -249,11 +305,14 @@ export function cellSearchMemory(native: NativeKernels, block: CompiledKnnRun['b
         }
       }
     },
+    needsPictures: Boolean(part || px),
     addPartCells(start, pixels, n) {
-      if (!part) return;
+      if (!part && !px) return;
       for (let done = 0; done < n; done += CHUNK) {
         const k = Math.min(CHUNK, n - done);
-        partCells(pixels.subarray(done * per, (done + k) * per), k);
+        const chunk = pixels.subarray(done * per, (done + k) * per);
+        partCells(chunk, k);
+        pixelCells(chunk, k);
         partToBank(start + done, k);
       }
     },

@@ -13,6 +13,7 @@ import { bankRows, batchesOf, buildFeatureMemory, disposeFeatureMemory, FeatureM
 import { fromFloat16, toFloat16 } from '../score/float16';
 import { percentile, scoreImages } from '../score/scorer';
 import { calibrateRun, calibrateSearch, CellCalibration, trainingCellPart } from '../score/cell-calibration';
+import { cellPixelsOf } from '../score/cell-pixels';
 import { memoryCellsFromPass } from './memory-cells';
 import { combinedNovelty, rotationNoveltyAndAccuracy, scaleOf, ScoreScale } from '../score/rotation-score';
 import { floatsOf, ImageSet, pickRows } from '../data/source';
@@ -158,7 +159,9 @@ export function epochEnd(job: EpochEndJob, epoch: number, workspace: CoresetWork
   // The maps' cell memory from the coreset's pass over the training pictures, where it can be (./memory-cells.ts).
   // The rotation net's cells beside R's in the maps, where the run's maps read them (TrainConfig.cellRotationWeight).
   const part = trainingCellPart(config.train, nets.rotation?.net, job.memoryImages.size);
-  const memoryCells = timedPhase(phase('calibration'), () => memoryCellsFromPass(config.train, job.train, job.memoryImages, space, part));
+  // And the cells' own pixels (TrainConfig.cellPixelWeight).
+  const pixels = cellPixelsOf(config.train, job.memoryImages.size, job.memoryImages.channels);
+  const memoryCells = timedPhase(phase('calibration'), () => memoryCellsFromPass(config.train, job.train, job.memoryImages, space, part, pixels));
   const { stored, images, dims } = timedPhase(phase('memory'), () => {
     const { features, dims, images } = memoryAtEpoch(job, space, workspace, memoryCells?.visit);
     return { stored: toFloat16(features), images, dims };
@@ -183,7 +186,7 @@ export function epochEnd(job: EpochEndJob, epoch: number, workspace: CoresetWork
   // The local score's threshold and the maps' colour scale, from the validation pictures (src/score/cell-calibration.ts).
   const cells = timedPhase(phase('calibration'), () => {
     const search = memoryCells?.search();
-    return search ? calibrateSearch(search, config.train, job.validation) : calibrateRun(nets.r, config.train, job.memoryImages, job.validation, part);
+    return search ? calibrateSearch(search, config.train, job.validation) : calibrateRun(nets.r, config.train, job.memoryImages, job.validation, part, pixels);
   });
   if (!Number.isFinite(cells.local.threshold) || !Number.isFinite(cells.scale.cellThreshold)) {
     throw new AloccError(`training diverged: the validation pictures' cell distances are not finite after epoch ${epoch}; ${lastGood(epoch)}. Try a lower --lr`);

@@ -13,10 +13,11 @@ import { floatsOf, ImageSet } from '../data/source';
 import { active } from '../kernels/addon';
 import type { PooledRowVisitor } from '../score/coreset';
 import type { CellPart } from '../score/cell-part';
+import type { CellPixels } from '../score/cell-pixels';
 import { CellSearch, cellSearchMemory } from '../score/cell-search';
 import { FeatureSpace, memoryRows, spaceFirstBlock } from '../score/feature-memory';
 
-/** Memory pictures whose floats are made at once for the rotation net's cells (12 MB at 64×64×3). */
+/** Memory pictures whose floats are made at once for the rotation net's and the pixel cells (12 MB at 64×64×3). */
 const PART_CHUNK = 256;
 
 export interface MemoryCellsFromPass {
@@ -33,7 +34,7 @@ export interface MemoryCellsFromPass {
  */
 export function memoryCellsFromPass(
   train: Pick<TrainConfig, 'memoryCoreset' | 'memorySize' | 'seed' | 'cellNeighbourhood' | 'cellPooling'>,
-  trainSet: ImageSet, memoryImages: ImageSet, space: FeatureSpace, part?: CellPart,
+  trainSet: ImageSet, memoryImages: ImageSet, space: FeatureSpace, part?: CellPart, pixels?: CellPixels,
 ): MemoryCellsFromPass | null {
   const native = active();
   if (!native || train.cellNeighbourhood !== 'position' || train.memoryCoreset <= 0 || trainSet.count <= train.memoryCoreset) return null;
@@ -50,7 +51,7 @@ export function memoryCellsFromPass(
   if (!block) return null;
   const memoryIndex = new Int32Array(trainSet.count).fill(-1);
   rows.forEach((row, k) => (memoryIndex[row] = k));
-  const memory = cellSearchMemory(native, block, trainSet.size, train.cellPooling, rows.length, part);
+  const memory = cellSearchMemory(native, block, trainSet.size, train.cellPooling, rows.length, part, pixels);
   let added = 0;
   return {
     visit(row, raw) {
@@ -61,8 +62,9 @@ export function memoryCellsFromPass(
     },
     search() {
       if (added !== rows.length) return null;
-      // The rotation net's cells (cell-part.ts) are not in R's pass: the memory pictures through its first blocks.
-      for (let start = 0; part && start < memoryImages.count; start += PART_CHUNK) {
+      // The rotation net's cells (cell-part.ts) and the pixel cells (cell-pixels.ts) are not in R's pass: from the
+      // memory pictures.
+      for (let start = 0; memory.needsPictures && start < memoryImages.count; start += PART_CHUNK) {
         const n = Math.min(PART_CHUNK, memoryImages.count - start);
         memory.addPartCells(start, floatsOf(memoryImages, start, n), n);
       }

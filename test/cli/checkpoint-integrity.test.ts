@@ -197,7 +197,7 @@ test('a run file that is not JSON, is cut short or fails validation is refused b
     ['cut short', (t) => t.slice(0, t.length >> 1), /not valid JSON/],
     ['empty', () => '', /not valid JSON/],
     ['binary', () => '\u0000\u00ff\u0001', /not valid JSON/],
-    ['no epochs list', (t) => JSON.stringify({ ...JSON.parse(t), epochs: undefined }), /not an alocc run file \(version 10\): .*'epochs'/],
+    ['no epochs list', (t) => JSON.stringify({ ...JSON.parse(t), epochs: undefined }), /not an alocc run file \(version 11\): .*'epochs'/],
     ['epochs out of order', (t) => { const r: RunFile = JSON.parse(t); r.epochs.reverse(); return JSON.stringify(r); }, /out of order/],
     ['bad checksum', (t) => { const r: RunFile = JSON.parse(t); r.epochs[1].checksums['r/weights.bin'] = 'abc'; return JSON.stringify(r); }, /checksums/],
     ['absurd width', (t) => { const r: RunFile = JSON.parse(t); r.config.model.dfDim = 4096; return JSON.stringify(r); }, /dfDim is not a width from 1 to 256/],

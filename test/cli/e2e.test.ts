@@ -13,6 +13,7 @@ import { runCellSearch } from '../../src/run/cell-search-tfjs';
 import { openRun } from '../../src/run/open';
 import { calibrateCells, CellCalibration, trainingCellPart } from '../../src/score/cell-calibration';
 import { buildCellMemory, disposeCellMemory } from '../../src/score/cell-map';
+import { cellPixelsOf } from '../../src/score/cell-pixels';
 import { splitTraining } from '../../src/train/dataset';
 
 const work = tempDir('alocc-e2e-');
@@ -87,7 +88,7 @@ test('train, score, plot-losses end to end through the built CLI', async () => {
     const opened = openRun(runDir, { epoch: e.epoch });
     const part = trainingCellPart(run.config.train, opened.rotationNet, 28);
     assert.ok(part, 'the maps read the rotation net\'s cells');
-    const memory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, opened.memoryImages(), { part });
+    const memory = buildCellMemory(opened.firstBlock(), run.config.train.cellPooling, opened.memoryImages(), { part, pixels: cellPixelsOf(run.config.train, 28, 1) });
     const again = calibrateCells(memory, validation, { neighbourhood: 'position', topK: 3, percentile: 95 });
     disposeCellMemory(memory);
     opened.dispose();

@@ -171,7 +171,7 @@ test('a version-4 run (cell means, five neighbours) scores as before, on the com
   delete json.config.train.batchNormStatistics;
   delete json.config.train.cellNeighbourhood;
   delete json.config.train.localTopK;
-  for (const k of ['rotationPasses', 'rotationBatchSize', 'rotationLearningRate', 'rotationFilters', 'rotationAugment', 'rotationCap', 'cellRotationWeight']) delete json.config.train[k];
+  for (const k of ['rotationPasses', 'rotationBatchSize', 'rotationLearningRate', 'rotationFilters', 'rotationAugment', 'rotationCap', 'cellRotationWeight', 'cellPixelWeight']) delete json.config.train[k];
   delete json.validationPictures;
   fs.writeFileSync(file, JSON.stringify({ ...json, version: 4 }));
   const record = json.epochs.find((e: { epoch: number }) => e.epoch === json.bestEpoch);

@@ -8,6 +8,7 @@ import { setBatchNormStatistics } from '../../src/models/batchnorm-statistics';
 import { createNets, saveEpochCheckpoint } from '../../src/train/nets';
 import { EPOCH_CELLS_FILE, EPOCH_MEMORY_FILE, MEMORY_IMAGES_FILE, runDirFor } from '../../src/run/paths';
 import { calibrateRun } from '../../src/score/cell-calibration';
+import { cellPixelsOf } from '../../src/score/cell-pixels';
 import { EpochRecord, RUN_FILE_VERSION, RunFile } from '../../src/run/runfile';
 import { writeRunFile } from '../../src/run/runfile-io';
 import { bankRows, buildFeatureMemory, disposeFeatureMemory, memoryFromBank, rFeatureSpace } from '../../src/score/feature-memory';
@@ -58,7 +59,8 @@ export async function makeFakeRun(
   const runDir = runDirFor(checkpointDir, `digit-${digit}`);
   fs.mkdirSync(runDir, { recursive: true });
   fs.writeFileSync(path.join(runDir, MEMORY_IMAGES_FILE), train.pixels);
-  const calibration = cells ? calibrateRun(nets.r, config.train, train, held) : undefined;
+  // As training calibrates (src/train/epoch-end.ts): with the cells' pixels where the run's maps read them.
+  const calibration = cells ? calibrateRun(nets.r, config.train, train, held, undefined, cellPixelsOf(config.train, train.size, train.channels)) : undefined;
   const cellsFile: Record<string, Uint8Array> = calibration ? { [EPOCH_CELLS_FILE]: new TextEncoder().encode(JSON.stringify(calibration) + '\n') } : {};
   const records: EpochRecord[] = [];
   const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / held.count;

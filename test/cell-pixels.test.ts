@@ -15,7 +15,7 @@ import { buildCellMemory, cellDistances, disposeCellMemory, leaveOneOutCellDista
 import { cellSearchMemory, compiledCellSearch } from '../src/score/cell-search';
 import { compiledRotationCells } from '../src/score/rotation-cells';
 import { rotationCellsOfNet } from '../src/score/rotation-cells-tfjs';
-import { block, bruteCells, CO, pictures } from './helpers/brute-cells';
+import { block, bruteCells, CO, compiledBlockOf, pictures, pooledOf, unitVector } from './helpers/brute-cells';
 import { tempDir, useTestBackend } from './helpers/fixtures';
 import { savedRotationNet } from './helpers/rotation-net';
 
@@ -61,17 +61,13 @@ test('writePixelCells: each cell\'s pixels averaged over pool × pool squares, t
 });
 
 const sq = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0);
-const unit = (v: number[], length: number) => {
-  const norm = Math.hypot(...v);
-  return v.map((e) => (e / norm) * length);
-};
 
 test('the pixels in the map cells: half the squared distance to the nearest memory cell, on both engines, with and without the rotation net\'s cells', { skip }, async () => {
   await useTestBackend();
   const { net, dir, checksums } = await savedRotationNet(work, 28, 1, 4, 5);
   const folded = readRotationNet(dir, checksums);
   const b = block();
-  const compiledBlock = { filter: b.filter.dataSync() as Float32Array, bias: b.bias.dataSync() as Float32Array, alpha: b.alpha, kh: 5, kw: 5, ci: 1, co: CO };
+  const compiledBlock = compiledBlockOf(b);
   const memorySet = pictures(37, 28, 1);
   const querySet = pictures(5, 28, 2);
   const x = floatsOf(querySet);
@@ -101,7 +97,7 @@ test('the pixels in the map cells: half the squared distance to the nearest memo
           for (let dy = 0; dy < px.pool; dy++) for (let dx = 0; dx < px.pool; dx++) sum += img[(gy * 4 + iy * px.pool + dy) * 28 + gx * 4 + ix * px.pool + dx];
           pixels.push((sum / px.pool ** 2) * (px.weight / Math.sqrt(px.values)));
         }
-        const own = rotation > 0 ? unit(rot.slice(g * co, (g + 1) * co), lengths.extra) : [];
+        const own = rotation > 0 ? unitVector(rot.slice(g * co, (g + 1) * co), lengths.extra) : [];
         return [...cell.map((v) => v * lengths.r), ...own, ...pixels];
       });
     });
@@ -124,11 +120,11 @@ test('the pixels in the map cells: half the squared distance to the nearest memo
     const byPass = cellSearchMemory(native!, compiledBlock, 28, 'mean-max', 37, part, px);
     assert.equal(byPass.needsPictures, true);
     const memoryPixels = floatsOf(memorySet);
-    const pooled = pooledOf(compiledBlock, memoryPixels, 37);
+    const pooled = pooledOf(native!, compiledBlock, memoryPixels, 37);
     for (let k = 0; k < 37; k++) byPass.addPooled(k, pooled.subarray(k * 49 * 2 * CO, (k + 1) * 49 * 2 * CO));
     byPass.addPartCells(0, memoryPixels, 37);
     close(byPass.search.distances(x, 5), want, 'compiled, memory from the pass');
-    close(byPass.search.distancesFromPooled(pooledOf(compiledBlock, x, 5), 5, () => x), want, 'compiled, from the pooled block');
+    close(byPass.search.distancesFromPooled(pooledOf(native!, compiledBlock, x, 5), 5, () => x), want, 'compiled, from the pooled block');
     // tfjs's ops, by position and at any position.
     const tfjsPart = rotation > 0 ? rotationCellsOfNet(net, 7, 7, rotation) : undefined;
     const cellMemory = buildCellMemory(b, 'mean-max', memorySet, { part: tfjsPart, pixels: px, batchSize: 16 });
@@ -142,15 +138,3 @@ test('the pixels in the map cells: half the squared distance to the nearest memo
   }
   net.dispose();
 });
-
-/** The pooled first block of n pictures as the knn verdict's kernel writes it (KnnScorer's `pooled`). */
-function pooledOf(b: { filter: Float32Array; bias: Float32Array; alpha: number; co: number }, pixels: Float32Array, n: number): Float32Array {
-  const f = 49 * 2 * b.co;
-  const heap = new Float32Array(n * 784 + b.filter.length + b.co + n * f);
-  heap.set(pixels.subarray(0, n * 784));
-  heap.set(b.filter, n * 784);
-  heap.set(b.bias, n * 784 + b.filter.length);
-  const y = n * 784 + b.filter.length + b.co;
-  assert.ok(native!.pooledConv(heap, Int32Array.from([n, 28, 28, 1, 5, 5, b.co, 2, 2, 4, 0, n * 784, n * 784 + b.filter.length, y, 1]), b.alpha));
-  return heap.slice(y, y + n * f);
-}

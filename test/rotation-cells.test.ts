@@ -14,7 +14,7 @@ import { compiledCellSearch, cellSearchMemory } from '../src/score/cell-search';
 import { mapCellSide } from '../src/score/map-geometry';
 import { compiledRotationCells } from '../src/score/rotation-cells';
 import { foldedRotationNet, rotationCellsOfNet } from '../src/score/rotation-cells-tfjs';
-import { block, bruteCells, CO, pictures } from './helpers/brute-cells';
+import { block, bruteCells, CO, compiledBlockOf, pictures, pooledOf, unitVector } from './helpers/brute-cells';
 import { tempDir, useTestBackend } from './helpers/fixtures';
 import { savedRotationNet, uniform } from './helpers/rotation-net';
 
@@ -113,17 +113,13 @@ test('the rotation net\'s cells on the compiled kernels and on tfjs equal plain 
 });
 
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
-const unit = (v: number[], length: number) => {
-  const norm = Math.hypot(...v);
-  return v.map((e) => (e / norm) * length);
-};
 
 test('R\'s cells and the rotation net\'s in one search: each cell\'s nearest memory cell in both views at once, on both engines', { skip }, async () => {
   await useTestBackend();
   const { net, dir, checksums } = await savedRotationNet(work, 28, 1, 4, 5);
   const folded = readRotationNet(dir, checksums);
   const b = block();
-  const compiledBlock = { filter: b.filter.dataSync() as Float32Array, bias: b.bias.dataSync() as Float32Array, alpha: b.alpha, kh: 5, kw: 5, ci: 1, co: CO };
+  const compiledBlock = compiledBlockOf(b);
   const memorySet = pictures(37, 28, 1);
   const querySet = pictures(5, 28, 2);
   for (const weight of [1, 0.5]) {
@@ -133,7 +129,7 @@ test('R\'s cells and the rotation net\'s in one search: each cell\'s nearest mem
       const img = floatsOf(set, i, 1);
       const r = bruteCells(img, 28, b, 4, 'mean-max');
       const { cells, co } = bruteRotation(net, img, 28, 1);
-      return r.map((cell, g) => [...cell.map((v) => v * lengths.r), ...unit(cells.slice(g * co, (g + 1) * co), lengths.extra)]);
+      return r.map((cell, g) => [...cell.map((v) => v * lengths.r), ...unitVector(cells.slice(g * co, (g + 1) * co), lengths.extra)]);
     });
     const memory = vectors(memorySet), query = vectors(querySet);
     const want = query.flatMap((q) => q.map((cell, g) => 1 - Math.max(...memory.map((m) => dot(cell, m[g])))));
@@ -153,10 +149,10 @@ test('R\'s cells and the rotation net\'s in one search: each cell\'s nearest mem
     close(search.distances(x, 5), want, 'compiled distances');
     close(search.leaveOneOut(4), wantOut, 'compiled leave-one-out');
     // After leave-one-out, so that nothing of the queries' own cells is left in the search's buffers.
-    close(search.distancesFromPooled(pooledOf(compiledBlock, x, 5), 5, () => x), want, 'compiled distances from the pooled block');
+    close(search.distancesFromPooled(pooledOf(native!, compiledBlock, x, 5), 5, () => x), want, 'compiled distances from the pooled block');
     // The memory filled as training's pass fills it: R's pooled cells a picture at a time, the part's afterwards.
     const byPass = cellSearchMemory(native!, compiledBlock, 28, 'mean-max', 37, part);
-    const memoryPooled = pooledOf(compiledBlock, floatsOf(memorySet), 37);
+    const memoryPooled = pooledOf(native!, compiledBlock, floatsOf(memorySet), 37);
     for (let k = 0; k < 37; k++) byPass.addPooled(k, memoryPooled.subarray(k * 49 * 2 * CO, (k + 1) * 49 * 2 * CO));
     byPass.addPartCells(0, floatsOf(memorySet), 37);
     close(byPass.search.distances(x, 5), want, 'compiled, memory from the pass');
@@ -176,15 +172,3 @@ test('R\'s cells and the rotation net\'s in one search: each cell\'s nearest mem
   }
   net.dispose();
 });
-
-/** The pooled first block of n pictures as the knn verdict's kernel writes it (KnnScorer's `pooled`). */
-function pooledOf(b: { filter: Float32Array; bias: Float32Array; alpha: number; co: number }, pixels: Float32Array, n: number): Float32Array {
-  const f = 49 * 2 * b.co;
-  const heap = new Float32Array(n * 784 + b.filter.length + b.co + n * f);
-  heap.set(pixels.subarray(0, n * 784));
-  heap.set(b.filter, n * 784);
-  heap.set(b.bias, n * 784 + b.filter.length);
-  const y = n * 784 + b.filter.length + b.co;
-  assert.ok(native!.pooledConv(heap, Int32Array.from([n, 28, 28, 1, 5, 5, b.co, 2, 2, 4, 0, n * 784, n * 784 + b.filter.length, y, 1]), b.alpha));
-  return heap.slice(y, y + n * f);
-}

@@ -4,6 +4,7 @@ import { CellPooling } from '../../src/config';
 import { ImageSet } from '../../src/data/source';
 import { mulberry32 } from '../../src/data/random';
 import { FoldedFirstBlock } from '../../src/score/feature-memory';
+import type { NativeKernels } from '../../src/kernels/addon';
 
 export const CO = 6;
 export const ALPHA = 0.2;
@@ -61,3 +62,26 @@ export function bruteCells(img: Float32Array, s: number, b: FoldedFirstBlock, p:
   return out;
 }
 
+
+/** The pooled first block (5×5, 'mean-max') of n 28×28 grey pictures as the knn verdict's kernel writes it (KnnScorer's `pooled`). */
+export function pooledOf(native: NativeKernels, b: { filter: Float32Array; bias: Float32Array; alpha: number; co: number }, pixels: Float32Array, n: number): Float32Array {
+  const f = 49 * 2 * b.co;
+  const heap = new Float32Array(n * 784 + b.filter.length + b.co + n * f);
+  heap.set(pixels.subarray(0, n * 784));
+  heap.set(b.filter, n * 784);
+  heap.set(b.bias, n * 784 + b.filter.length);
+  const y = n * 784 + b.filter.length + b.co;
+  if (!native.pooledConv(heap, Int32Array.from([n, 28, 28, 1, 5, 5, b.co, 2, 2, 4, 0, n * 784, n * 784 + b.filter.length, y, 1]), b.alpha)) throw new Error('pooledOf: the kernels declined the block');
+  return heap.slice(y, y + n * f);
+}
+
+/** `v` scaled to length `length`. */
+export function unitVector(v: number[], length: number): number[] {
+  const norm = Math.hypot(...v);
+  return v.map((e) => (e / norm) * length);
+}
+
+/** The block as the compiled search takes it (flat filter and bias; 5×5, one input channel, CO outputs). */
+export function compiledBlockOf(b: FoldedFirstBlock): { filter: Float32Array; bias: Float32Array; alpha: number; kh: number; kw: number; ci: number; co: number } {
+  return { filter: b.filter.dataSync() as Float32Array, bias: b.bias.dataSync() as Float32Array, alpha: b.alpha, kh: 5, kw: 5, ci: 1, co: CO };
+}

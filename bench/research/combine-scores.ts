@@ -49,6 +49,7 @@ async function main() {
       return Array.from(t[name], (x) => (x - mean) / sd);
     };
     const [zk, zr, zl, zt] = [z('knn'), z('rotation'), z('local'), z('rotationTta')];
+    const cap = opened.config.train.rotationCap ?? Infinity;
     const acc = opened.record.rotationAccuracy ?? 0.25;
     const w = Math.max(0, (acc - 0.25) / 0.75);
     const novel = test.isNovel;
@@ -60,6 +61,9 @@ async function main() {
       knnRotAccW: auroc(zk.map((a, i) => a + w * zr[i]), novel),
       knnLocal: auroc(zk.map((a, i) => a + zl[i]), novel),
       knnRotLocal: auroc(zk.map((a, i) => a + zr[i] + zl[i]), novel),
+      // The product's knnRotation (the rotation part capped at the run's rotationCap) plus the local score.
+      knnRotCapLocal: auroc(zk.map((a, i) => a + Math.min(zr[i], cap) + zl[i]), novel),
+      knnRotCap: auroc(zk.map((a, i) => a + Math.min(zr[i], cap)), novel),
       maxKnnRot: auroc(zk.map((a, i) => Math.max(a, zr[i])), novel),
       accuracy: acc,
     };

@@ -1,5 +1,5 @@
+import { BackendChoice, BackendInfo } from './backend-choice';
 import * as tf from '@tensorflow/tfjs';
-import { BackendChoice, BackendInfo } from './config';
 import { AloccError, firstLine } from './errors';
 import { nativeStatus, registerFastConvGradients } from './kernels';
 

@@ -3,7 +3,8 @@
  * InvalidArgumentError (exit 2, one line). src/cli.ts wires them to the commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, ROTATION_AUGMENTS, BATCHNORM_STATISTICS, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
+import { BACKEND_CHOICES } from './backend-choice';
+import { ROTATION_AUGMENTS, BATCHNORM_STATISTICS, CELL_POOLINGS, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG as D, PRESET_NAMES, PRESETS, PresetName, RecipeSettings, TrainConfig, NOVELTY_SCORES } from './config';
 
 export function intIn(name: string, min: number, max: number) {
   return (value: string) => {

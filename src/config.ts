@@ -13,28 +13,6 @@ export interface ModelConfig {
   gfDim: number;
 }
 
-/** Where the tensors live (src/backend.ts): auto tries gpu, node, wasm, cpu in turn. Here so the CLI's option parsing loads no tfjs. */
-export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-
-/** The backend a command runs on; the line describing it is here too, so that a knn score (no tfjs) prints it. */
-export interface BackendInfo {
-  /** What the user asked for. */
-  requested: BackendChoice;
-  /** tfjs backend name now active: 'tensorflow' (native, GPU or CPU build), 'wasm' or 'cpu'. */
-  name: string;
-  /** Human label: 'gpu (tfjs-node-gpu)', 'node (tfjs-node)', 'wasm', 'cpu'. */
-  label: string;
-  /** Why each native backend tried before this one was skipped. */
-  skipped: string[];
-}
-
-/** The one stderr line that says which backend runs and why the native ones were skipped. */
-export function describeBackend(info: BackendInfo): string {
-  const why = info.skipped.length ? `; skipped: ${info.skipped.join('; ')}` : '';
-  return `backend: ${info.label}${why}`;
-}
-
 /** Where a run's normal images come from (`--dataset`, `--data`). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'folder'] as const;
 export type DatasetName = (typeof DATASETS)[number];

@@ -16,7 +16,7 @@ export { buildServer, DEFAULT_LIMITS } from './serve/server';
 export type { ServeLimits } from './serve/server';
 export { AloccError, UsageError, EXIT } from './errors';
 export { MAX_IMAGE_PIXELS } from './data/decode';
-export type { BackendChoice, BackendInfo } from './config';
+export type { BackendChoice, BackendInfo } from './backend-choice';
 export type { EvalReport } from './eval/evaluate';
 export type { EpochRecord, RunFile } from './run/runfile';
 export type { RunPreprocessing } from './run/select';

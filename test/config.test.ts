@@ -1,8 +1,9 @@
 // The settings a user reads in the README (defaults, presets, score names) and the comparison --resume makes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BACKEND_CHOICES, describeBackend } from '../src/backend-choice';
 import {
-  BACKEND_CHOICES, BUILT_IN_PREPROCESSING, configDifferences, DATASETS, describeBackend, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig, stepBatchSize,
+  BUILT_IN_PREPROCESSING, configDifferences, DATASETS, FASHION_CLASSES, DEFAULT_FOLDER_SIZE, DEFAULT_MODEL_CONFIG, DEFAULT_PRESET, DEFAULT_TRAIN_CONFIG, FOLDER_PREPROCESSING, MAX_INPUT_SIZE, MIN_INPUT_SIZE, NOVELTY_SCORES, PRESET_NAMES, PRESETS, RESUMABLE_CHANGES, RunConfig, stepBatchSize,
 } from '../src/config';
 import { RATED_SCORES } from '../src/score/registry';
 

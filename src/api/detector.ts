@@ -6,7 +6,7 @@ import { readCellCalibration } from '../run/open-cells';
 import type { CellCalibration } from '../score/cell-scale';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BackendChoice, BackendInfo } from '../config';
+import type { BackendChoice, BackendInfo } from '../backend-choice';
 import { PreprocessingConfig, NoveltyScore } from '../config';
 import { DecodedImage, DecodeOverrides } from '../data/decode';
 import { AloccError, firstLine } from '../errors';

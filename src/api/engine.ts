@@ -3,7 +3,7 @@
  * knn or knnRotation verdict without details on the default backend, the compiled kernels with R's first block (and the
  * rotation net) alone (compiled-engine.ts, which loads no TensorFlow.js: a cold knn or knnRotation score never does).
  */
-import type { BackendInfo } from '../config';
+import type { BackendInfo } from '../backend-choice';
 import type { RunMaps } from './maps';
 
 /** An engine's numbers for a batch of pictures. */

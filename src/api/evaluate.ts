@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { selectBackend } from '../backend';
-import { BackendChoice, BackendInfo } from '../config';
+import { BackendChoice, BackendInfo } from '../backend-choice';
 import { builtInTestImages, labelledFolders } from '../data/test-images';
 import { UsageError } from '../errors';
 import { evaluate as scoreTestImages, EvalReport } from '../eval/evaluate';

@@ -1,6 +1,6 @@
 /** The Detector's TensorFlow.js engine: the run's R and D (and its knn memory) on a tfjs backend. */
 import { selectBackend } from '../backend';
-import { BackendChoice } from '../config';
+import { BackendChoice } from '../backend-choice';
 import { openRun } from '../run/open';
 import { RunAtEpoch } from '../run/select';
 import { knnNovelty, scoreImages } from '../score/scorer';

@@ -4,7 +4,8 @@
  */
 import * as path from 'path';
 import { selectBackend } from '../backend';
-import { BackendChoice, RunConfig, stepBatchSize } from '../config';
+import { BackendChoice } from '../backend-choice';
+import { RunConfig, stepBatchSize } from '../config';
 import { AloccError, EXIT } from '../errors';
 import { sha256, writeFileAtomic } from '../fsutil';
 import { describeData, pickRows } from '../data/source';

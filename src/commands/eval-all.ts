@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { selectBackend } from '../backend';
-import { describeBackend, DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
+import { describeBackend } from '../backend-choice';
+import { DatasetName, FASHION_CLASSES, NoveltyScore } from '../config';
 import { AloccError, UsageError } from '../errors';
 import { EvalReport } from '../eval/evaluate';
 import { meanSd } from '../eval/metrics';

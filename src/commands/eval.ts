@@ -2,9 +2,9 @@
  * `alocc eval`: the library's evaluate (src/api/evaluate.ts) with its events drawn as the CLI's output: the backend
  * line and a progress bar on stderr, the summary or the JSON report on stdout.
  */
+import { BackendInfo, describeBackend } from '../backend-choice';
 import { SingleBar } from 'cli-progress';
 import { checkEvaluateOptions, evaluate, EvaluateOptions } from '../api/evaluate';
-import { BackendInfo, describeBackend } from '../config';
 import { EvalReport } from '../eval/evaluate';
 import { renderSummary, reportJson, ReportFiles } from '../eval/report';
 import { resolveRunDir, RunSelector } from '../run/select';

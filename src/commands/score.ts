@@ -1,8 +1,8 @@
+import { describeBackend } from '../backend-choice';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { DetectorOptions } from '../api/detector';
 import type { ScoreResult } from '../api/verdicts';
-import { describeBackend } from '../config';
 import { findImages } from '../data/files';
 import { Shard, shardMember } from '../data/shard';
 import { AloccError, firstLine, UsageError } from '../errors';

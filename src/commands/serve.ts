@@ -1,4 +1,4 @@
-import { BackendChoice, describeBackend } from '../config';
+import { BackendChoice, describeBackend } from '../backend-choice';
 import { loadDetector } from '../api/detector';
 import { AloccError, firstLine } from '../errors';
 import { buildServer, DEFAULT_LIMITS, ServeLimits } from '../serve/server';

@@ -2,7 +2,8 @@
  * What a training tells besides its batches and epochs, as data (for programs) and as the line `alocc train` prints
  * for each (the same words, so a program's log reads like the CLI's).
  */
-import { BackendInfo, describeBackend, RunConfig, NoveltyScore, stepBatchSize } from '../config';
+import { BackendInfo, describeBackend } from '../backend-choice';
+import { RunConfig, NoveltyScore, stepBatchSize } from '../config';
 import { scoreTitle } from '../score/registry';
 import { describeData } from '../data/source';
 import { FolderReport } from '../data/folder';

@@ -138,21 +138,23 @@ export function cellDistances(memory: CellMemory, x: tf.Tensor4D, neighbourhood:
       });
     }
     const flat = q.reshape([n * grid, dims]) as tf.Tensor2D;
+    // The memory cells' squared lengths, once for every slice of queries (only the Euclidean search reads them).
+    const bankSquares = euclid ? tf.tidy(() => tf.sum(tf.square(memory.bank), 1).reshape([1, -1])) : null;
     const out = new Float32Array(n * grid);
     const step = Math.max(1, Math.floor(MAX_PRODUCTS / (images * grid)));
     try {
       for (let start = 0; start < n * grid; start += step) {
         const size = Math.min(step, n * grid - start);
         const best = tf.tidy(() => {
-          const rows = flat.slice([start, 0], [size, dims]);
-          const qq = () => tf.sum(tf.square(rows), 1, true), mm = () => tf.sum(tf.square(memory.bank), 1).reshape([1, -1]);
-          return nearest(tf.matMul(rows, memory.bank, false, true), 1, euclid, qq, mm, null);
+          const slice = flat.slice([start, 0], [size, dims]);
+          return nearest(tf.matMul(slice, memory.bank, false, true), 1, euclid, () => tf.sum(tf.square(slice), 1, true), () => bankSquares!, null);
         });
         out.set(best.dataSync(), start);
         best.dispose();
       }
     } finally {
       flat.dispose();
+      bankSquares?.dispose();
     }
     return out;
   } finally {

@@ -182,6 +182,8 @@ export function leaveOneOutCellDistances(memory: CellMemory, probes = SCALE_PROB
   const bank = tf.tidy(() => memory.bank.reshape([images, grid, dims]));
   try {
     const byPosition = tf.tidy(() => bank.transpose([1, 2, 0])); // [G, f, m]
+    // The memory cells' squared lengths [G, 1, m], once for every chunk of probes (only the Euclidean search reads them).
+    const bankSquares = memory.pixels ? tf.tidy(() => tf.sum(tf.square(byPosition), 1, true)) : null;
     try {
       for (let start = 0; start < p; start += chunk) {
         const ids = picked.slice(start, start + chunk);
@@ -189,14 +191,14 @@ export function leaveOneOutCellDistances(memory: CellMemory, probes = SCALE_PROB
           const q = tf.gather(bank, tf.tensor1d(ids, 'int32')).transpose([1, 0, 2]); // [G, k, f]
           // A probe's own column kept out of the search: cosines are at most 1, so 4 off them does; a distance 1e9 up.
           const self = tf.mul(tf.oneHot(tf.tensor1d(ids, 'int32'), images), memory.pixels ? 1e9 : 4); // [k, m]
-          const qq = () => tf.sum(tf.square(q), 2, true), mm = () => tf.sum(tf.square(byPosition), 1, true);
-          return nearest(tf.matMul(q, byPosition), 2, Boolean(memory.pixels), qq, mm, self).transpose(); // [k, G]
+          return nearest(tf.matMul(q, byPosition), 2, Boolean(memory.pixels), () => tf.sum(tf.square(q), 2, true), () => bankSquares!, self).transpose(); // [k, G]
         });
         out.set(best.dataSync(), start * grid);
         best.dispose();
       }
     } finally {
       byPosition.dispose();
+      bankSquares?.dispose();
     }
   } finally {
     bank.dispose();

@@ -132,13 +132,9 @@ export function cellSearchMemory(
     const ok = native.pooledConv(heap, Int32Array.from([n, side, side, ci, kh, kw, co, Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2), pool, xAt, 0, block.filter.length, yAt, parts - 1]), block.alpha);
     if (ok) {
       unitCells(n);
-      partCells(pixels, n);
+      pictureCells(pixels, n);
     }
     return ok;
-  };
-  /** The pixel part of the n pictures, at pAt. */
-  const pixelCells = (pixels: Float32Array, n: number) => {
-    if (px) writePixelCells(pixels, n, side, px, heap, pAt);
   };
   /** The extra part's cells of the n pictures, at eAt, each of length lengths.extra. */
   const partCells = (pixels: Float32Array, n: number) => {
@@ -147,6 +143,11 @@ export function cellSearchMemory(
     if (raw.length !== n * grid * e) throw new RangeError(`cell search: the extra part gave ${raw.length} values for ${n} pictures of ${grid}×${e}`);
     heap.set(raw, eAt);
     scaleCells(heap, eAt, n * grid, e, lengths.extra);
+  };
+  /** What the n pictures' cells hold beside R's pooled block: the extra part's at eAt, the pixel part at pAt. */
+  const pictureCells = (pixels: Float32Array, n: number) => {
+    partCells(pixels, n);
+    if (px) writePixelCells(pixels, n, side, px, heap, pAt);
   };
   const unitCells = (n: number) => {
     for (let v = yAt, end = yAt + n * f; v < end; v += co) {
@@ -238,9 +239,7 @@ export function cellSearchMemory(
       const out = new Float32Array(count * grid);
       for (let start = 0; start < count; start += CHUNK) {
         const n = Math.min(CHUNK, count - start);
-        const chunk = pixels.subarray(start * per, (start + n) * per);
-        if (!pooled(chunk, n)) throw new Error('cell search: the compiled kernels declined the first block');
-        pixelCells(chunk, n);
+        if (!pooled(pixels.subarray(start * per, (start + n) * per), n)) throw new Error('cell search: the compiled kernels declined the first block');
         search(n, out, start * grid);
       }
       return out;
@@ -253,11 +252,7 @@ export function cellSearchMemory(
         const n = Math.min(CHUNK, count - start);
         heap.set(features.subarray(start * f, (start + n) * f), yAt);
         unitCells(n);
-        if (all) {
-          const chunk = all.subarray(start * per, (start + n) * per);
-          partCells(chunk, n);
-          pixelCells(chunk, n);
-        }
+        if (all) pictureCells(all.subarray(start * per, (start + n) * per), n);
         search(n, out, start * grid);
       }
       return out;
@@ -286,7 +281,6 @@ export function cellSearchMemory(
   return {
     addPictures(start, pixels, n) {
       if (!pooled(pixels, n)) return false;
-      pixelCells(pixels, n);
       toBank(start, n);
       partToBank(start, n);
       return true;
@@ -310,9 +304,7 @@ export function cellSearchMemory(
       if (!part && !px) return;
       for (let done = 0; done < n; done += CHUNK) {
         const k = Math.min(CHUNK, n - done);
-        const chunk = pixels.subarray(done * per, (done + k) * per);
-        partCells(chunk, k);
-        pixelCells(chunk, k);
+        pictureCells(pixels.subarray(done * per, (done + k) * per), k);
         partToBank(start + done, k);
       }
     },

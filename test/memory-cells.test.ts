@@ -14,6 +14,7 @@ import { active, loadNativeKernels } from '../src/kernels/addon';
 import { coreset, CoresetWorkspace, greedyCoreset, similarities } from '../src/score/coreset';
 import { lazyCoreset } from '../src/score/lazy-coreset';
 import { compiledCellSearch } from '../src/score/cell-search';
+import { cellPixelsOf } from '../src/score/cell-pixels';
 import { buildFeatureMemory, disposeFeatureMemory, featureSpaceOf, memoryRows, spaceFirstBlock } from '../src/score/feature-memory';
 import { createNets, disposeNets } from '../src/train/nets';
 import { memoryCellsFromPass } from '../src/train/memory-cells';
@@ -74,6 +75,12 @@ test("the maps' cell memory from the coreset's pass searches as one built from t
     const own = compiledCellSearch(active()!, spaceFirstBlock(space)!, 28, train.cellPooling, memoryImages)!;
     const validation = pictures(20, 3);
     assert.deepEqual(search.distances(floatsOf(validation), 20), own.distances(floatsOf(validation), 20));
+    // With the cells' pixels and no rotation net, the pass's memory takes the pixels from the memory pictures too.
+    const px = cellPixelsOf({ cellPixelWeight: 1.5 }, 28, 1);
+    const withPixels = memoryCellsFromPass(train, set, memoryImages, space, undefined, px)!;
+    coreset(space, set, train.memoryCoreset, train.seed, undefined, withPixels.visit);
+    const ownWithPixels = compiledCellSearch(active()!, spaceFirstBlock(space)!, 28, train.cellPooling, memoryImages, undefined, px)!;
+    assert.deepEqual(withPixels.search()!.distances(floatsOf(validation), 20), ownWithPixels.distances(floatsOf(validation), 20));
     // Memory pictures that are not those rows: the calibration runs its own pass.
     assert.equal(memoryCellsFromPass(train, set, pictures(200, 4), space), null);
     assert.equal(memoryCellsFromPass({ ...train, cellNeighbourhood: 'pooled' }, set, memoryImages, space), null);

@@ -4,14 +4,16 @@
  * bench/research/map_features.py asked it of a PyTorch net trained apart; this asks it of a run's saved nets.
  *
  *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1] [--cell-k K] [--block B] [--sigma S]
- *       [--pixel-weight V] [--pixel-pool P]
+ *       [--pixel-weight V] [--pixel-pool P] [--residual-weights U,…]
  *
  * RUN: a run folder (its best epoch unless --epoch); BENCH: a localisation benchmark (normal/, defective/, masks/ as
  * bench/localisation/build.ts writes it). Per weight w of the rotation part: the cell vector is [R's cells (unit) |
  * w · the rotation net's block-2 cells (unit)], the map and image score as `alocc eval --masks` computes them (the
  * run's local top-k). w = 0 is R's cells alone (the product's maps before run-file version 10). --cell-k: a cell's
  * distance is 1 − the mean of its K largest cosines with the memory's cells at its position (1: the nearest, as the
- * product). One JSON line per weight.
+ * product). --residual-weights: each cell's distance plus U · its mean squared reconstruction error, (x − R(x))² over
+ * the cell's pixels and channels (R in inference mode, the run's BatchNorm statistics); U 0 is the product's map;
+ * `residualOnly` rows rank by the error alone. One JSON line per weight (and per U).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -75,6 +77,14 @@ async function main(): Promise<void> {
     const pixels = pixelCells(pixelPool > 1 ? (tf.avgPool(x, pixelPool, pixelPool, 'valid') as tf.Tensor4D) : x);
     return tf.concat([own, tf.mul(pixels, pixelWeight / Math.sqrt(pixels.shape[3]))], -1) as tf.Tensor4D;
   });
+  const residualWeights = process.argv.includes('--residual-weights') ? flag('--residual-weights', '0').split(',').map(Number) : null;
+  /** [n, rows, cols] mean squared error of R's reconstruction over each cell. */
+  const residualCells = (set: ImageSet, start: number, n: number, rows: number, cols: number) => tf.tidy(() => {
+    const x = tf.tensor4d(floatsOf(set, start, n), [n, set.size, set.size, set.channels]);
+    const err = tf.mean(tf.square(tf.sub(x, opened.r.predict(x) as tf.Tensor4D)), -1, true) as tf.Tensor4D;
+    const side = Math.floor(set.size / rows);
+    return (tf.avgPool(err.slice([0, 0, 0, 0], [n, side * rows, side * cols, 1]), side, side, 'valid') as tf.Tensor4D).dataSync() as Float32Array;
+  });
   const memoryImages = opened.memoryImages();
   const topK = opened.config.train.localTopK;
   for (const w of weights) {
@@ -85,7 +95,8 @@ async function main(): Promise<void> {
     const grid = rows * cols;
     const bank = tf.tidy(() => tf.concat(parts).reshape([-1, grid, dims]).transpose([1, 2, 0])); // [G, f, m]
     tf.dispose(parts);
-    const pictures: ScoredPicture[] = [];
+    const variants = residualWeights ?? [null];
+    const byVariant = new Map<number | null | 'only', ScoredPicture[]>([...variants.map((u) => [u, []] as [number | null, ScoredPicture[]]), ...(residualWeights ? [['only', []] as ['only', ScoredPicture[]]] : [])]);
     for (let s = 0; s < test.count; s += 64) {
       const n = Math.min(64, test.count - s);
       const d = tf.tidy(() => {
@@ -100,19 +111,26 @@ async function main(): Promise<void> {
         const best = cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2);
         return tf.sub(1, best).transpose().dataSync() as Float32Array;
       });
-      const maps = sigma === null ? anomalyMapsFrom(d, n, rows, cols, test.size) : Array.from({ length: n }, (_, k) => {
-        const cells = d.slice(k * grid, (k + 1) * grid);
-        const up = upsampleGrid(cells, rows, cols, test.size, test.size);
-        return { cells, map: sigma === 0 ? up : gaussianSmooth(up, test.size, test.size, sigma), size: test.size };
-      });
-      maps.forEach((m, k) => pictures.push({
-        map: m.map, width: m.size, height: m.size, score: localScore(m.cells, topK), defective: Boolean(test.isNovel[s + k]), mask: masks[s + k],
-      }));
+      const residual = residualWeights ? residualCells(test, s, n, rows, cols) : null;
+      for (const [u, pictures] of byVariant) {
+        const dist = u === null ? d : u === 'only' ? residual! : d.map((v, i) => v + u * residual![i]);
+        const maps = sigma === null ? anomalyMapsFrom(dist, n, rows, cols, test.size) : Array.from({ length: n }, (_, k) => {
+          const cells = dist.slice(k * grid, (k + 1) * grid);
+          const up = upsampleGrid(cells, rows, cols, test.size, test.size);
+          return { cells, map: sigma === 0 ? up : gaussianSmooth(up, test.size, test.size, sigma), size: test.size };
+        });
+        maps.forEach((m, k) => pictures.push({
+          map: m.map, width: m.size, height: m.size, score: localScore(m.cells, topK), defective: Boolean(test.isNovel[s + k]), mask: masks[s + k],
+        }));
+      }
     }
     bank.dispose();
-    const r = localisationReport(pictures);
-    const round = (v: number) => Math.round(v * 1e4) / 1e4;
-    console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+    for (const [u, pictures] of byVariant) {
+      const r = localisationReport(pictures);
+      const round = (v: number) => Math.round(v * 1e4) / 1e4;
+      const residualField = u === null ? {} : u === 'only' ? { residualOnly: true } : { residualWeight: u };
+      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+    }
   }
   opened.dispose();
   fs.writeSync(1, '');

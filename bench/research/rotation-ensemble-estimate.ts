@@ -1,0 +1,61 @@
+/**
+ * Research probe (issue 22): would averaging several rotation nets' scores lift knnRotation on colour pictures? An
+ * estimate from runs that already exist: the same task trained at several seeds (each its own rotation net), the
+ * first run's knn part plus the mean of the runs' standardised rotation parts, capped as the product caps it.
+ *
+ *   npx tsx bench/research/rotation-ensemble-estimate.ts TASKS_DIR RUNS_DIR_SEED_A RUNS_DIR_SEED_B ...
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { selectBackend } from '../../src/backend';
+import { openRun } from '../../src/run/open';
+import { floatsOf } from '../../src/data/source';
+import { folderPreprocessing } from '../../src/data/folder';
+import { labelledFolders } from '../../src/data/test-images';
+import { scoreImages } from '../../src/score/scorer';
+import { scaleOf } from '../../src/score/rotation-score';
+import { auroc } from '../../src/eval/metrics';
+
+async function main() {
+  const [tasksDir, ...runDirs] = process.argv.slice(2);
+  await selectBackend('wasm');
+  const tasks = fs.readdirSync(runDirs[0]).filter((t) => runDirs.every((d) => fs.existsSync(path.join(d, t, 'run.json')))).sort();
+  const rows: Record<string, number>[] = [];
+  for (const task of tasks) {
+    const parts: { knn: number[]; rot: number[]; cap: number }[] = [];
+    let novel: ArrayLike<number> = [];
+    for (const dir of runDirs) {
+      const opened = openRun(path.join(dir, task));
+      const { size, channels } = opened.preprocessing;
+      const { test } = await labelledFolders(path.join(tasksDir, task, 'normal'), path.join(tasksDir, task, 'novel'), folderPreprocessing(size, channels, 'fill'));
+      novel = test.isNovel;
+      const val = opened.validationImages()!;
+      const t = scoreImages(opened, floatsOf(test), test.count, opened.preprocessing).novelty;
+      const v = scoreImages(opened, floatsOf(val), val.count, opened.preprocessing).novelty;
+      const z = (name: 'knn' | 'rotation') => { const { mean, sd } = scaleOf(v[name]); return Array.from(t[name], (x) => (x - mean) / sd); };
+      parts.push({ knn: z('knn'), rot: z('rotation'), cap: opened.config.train.rotationCap ?? 2 });
+      opened.dispose();
+    }
+    const n = novel.length;
+    const cap = parts[0].cap;
+    const sum = (f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+    const meanRot = sum((i) => parts.reduce((a, p) => a + p.rot[i], 0) / parts.length);
+    const meanCappedRot = sum((i) => parts.reduce((a, p) => a + Math.min(p.rot[i], cap), 0) / parts.length);
+    const meanKnn = sum((i) => parts.reduce((a, p) => a + p.knn[i], 0) / parts.length);
+    const a = (s: number[]) => auroc(s, novel);
+    const row: Record<string, number> = {
+      single: a(sum((i) => parts[0].knn[i] + Math.min(parts[0].rot[i], cap))),
+      singleRotation: a(parts[0].rot),
+      ensembleRotation: a(meanRot),
+      knnPlusMeanRotCapped: a(sum((i) => parts[0].knn[i] + Math.min(meanRot[i], cap))),
+      knnPlusMeanOfCapped: a(sum((i) => parts[0].knn[i] + meanCappedRot[i])),
+      meanKnnPlusMeanRotCapped: a(sum((i) => meanKnn[i] + Math.min(meanRot[i], cap))),
+    };
+    rows.push(row);
+    console.log(JSON.stringify({ task, ...Object.fromEntries(Object.entries(row).map(([k, x]) => [k, +x.toFixed(4)])) }));
+  }
+  const keys = Object.keys(rows[0]);
+  console.log(JSON.stringify({ task: 'mean', ...Object.fromEntries(keys.map((k) => [k, +(rows.reduce((s, r) => s + r[k], 0) / rows.length).toFixed(4)])) }));
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });

@@ -4,7 +4,7 @@
  * bench/research/map_features.py asked it of a PyTorch net trained apart; this asks it of a run's saved nets.
  *
  *   npx tsx bench/research/map-rotation-cells.ts RUN BENCH [--epoch E] [--weights 0,1] [--cell-k K] [--block B] [--sigma S]
- *       [--pixel-weight V] [--pixel-pool P] [--residual-weights U,…]
+ *       [--pixel-weight V] [--pixel-pool P] [--residual-weights U,…] [--radius N]
  *
  * RUN: a run folder (its best epoch unless --epoch); BENCH: a localisation benchmark (normal/, defective/, masks/ as
  * bench/localisation/build.ts writes it). Per weight w of the rotation part: the cell vector is [R's cells (unit) |
@@ -13,7 +13,8 @@
  * distance is 1 − the mean of its K largest cosines with the memory's cells at its position (1: the nearest, as the
  * product). --residual-weights: each cell's distance plus U · its mean squared reconstruction error, (x − R(x))² over
  * the cell's pixels and channels (R in inference mode, the run's BatchNorm statistics); U 0 is the product's map;
- * `residualOnly` rows rank by the error alone. One JSON line per weight (and per U).
+ * `residualOnly` rows rank by the error alone. --radius N: a cell's nearest memory cell at any position within N cells
+ * of its own (0, the product: the same position). One JSON line per weight (and per U).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     const side = Math.floor(set.size / rows);
     return (tf.avgPool(err.slice([0, 0, 0, 0], [n, side * rows, side * cols, 1]), side, side, 'valid') as tf.Tensor4D).dataSync() as Float32Array;
   });
+  const radius = Number(flag('--radius', '0'));
   const memoryImages = opened.memoryImages();
   const topK = opened.config.train.localTopK;
   for (const w of weights) {
@@ -101,15 +103,27 @@ async function main(): Promise<void> {
       const n = Math.min(64, test.count - s);
       const d = tf.tidy(() => {
         const q = cellsOf(test, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
-        const products = tf.matMul(q, bank); // [G, n, m]
-        if (pixelWeight > 0) {
-          // Half the squared Euclidean distance: (|q|² + |m|²)/2 − q·m; the network parts are unit, so without pixels 1 − cos.
-          const half = tf.sub(tf.div(tf.add(tf.sum(tf.square(q), 2, true), tf.sum(tf.square(bank), 1, true)), 2), products);
-          const nearest = cellK === 1 ? tf.min(half, 2) : tf.neg(tf.mean(tf.topk(tf.neg(half), cellK).values, 2));
-          return nearest.transpose().dataSync() as Float32Array;
+        // For each offset within the radius, the memory's cells at the shifted position (the same one where it leaves
+        // the grid, which the offset 0 already covers); the nearest over all offsets.
+        let nearest: tf.Tensor | null = null;
+        for (let dy = -radius; dy <= radius; dy++) for (let dx = -radius; dx <= radius; dx++) {
+          const at = Int32Array.from({ length: grid }, (_, g) => {
+            const [r, c] = [Math.floor(g / cols) + dy, (g % cols) + dx];
+            return r < 0 || r >= rows || c < 0 || c >= cols ? g : r * cols + c;
+          });
+          const shifted = dy === 0 && dx === 0 ? bank : tf.gather(bank, at);
+          const products = tf.matMul(q, shifted); // [G, n, m]
+          let here: tf.Tensor;
+          if (pixelWeight > 0) {
+            // Half the squared Euclidean distance: (|q|² + |m|²)/2 − q·m; the network parts are unit, so without pixels 1 − cos.
+            const half = tf.sub(tf.div(tf.add(tf.sum(tf.square(q), 2, true), tf.sum(tf.square(shifted), 1, true)), 2), products);
+            here = cellK === 1 ? tf.min(half, 2) : tf.neg(tf.mean(tf.topk(tf.neg(half), cellK).values, 2));
+          } else {
+            here = tf.sub(1, cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2));
+          }
+          nearest = nearest ? tf.minimum(nearest, here) : here;
         }
-        const best = cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2);
-        return tf.sub(1, best).transpose().dataSync() as Float32Array;
+        return nearest!.transpose().dataSync() as Float32Array;
       });
       const residual = residualWeights ? residualCells(test, s, n, rows, cols) : null;
       for (const [u, pictures] of byVariant) {
@@ -129,7 +143,7 @@ async function main(): Promise<void> {
       const r = localisationReport(pictures);
       const round = (v: number) => Math.round(v * 1e4) / 1e4;
       const residualField = u === null ? {} : u === 'only' ? { residualOnly: true } : { residualWeight: u };
-      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, radius, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
     }
   }
   opened.dispose();

@@ -170,3 +170,20 @@ export function largeFloats(n: number): Float32Array<ArrayBuffer> {
 export function rowProducts(native: NativeKernels, heap: Float32Array, at: number, rows: number, dims: number, filter: number, cols: number, out: number): void {
   native.conv(0, heap, Int32Array.from([1, rows, 1, dims, 1, 1, cols, rows, 1, 1, 1, 0, 0, at, filter, out, -1, 0]), 0);
 }
+
+/**
+ * best[i] = the largest of column i's `rows` values in the [rows][stride] matrix at `at`, for i < n: the addon's
+ * columnMax through heap[scratch, scratch + n) where it has one, else a loop here (addons built before it).
+ */
+export function columnMaxima(native: NativeKernels, heap: Float32Array, at: number, rows: number, stride: number, n: number, scratch: number, best: Float64Array): void {
+  if (native.columnMax) {
+    native.columnMax(heap, Int32Array.from([rows, n, stride, at, scratch]));
+    for (let i = 0; i < n; i++) best[i] = heap[scratch + i];
+    return;
+  }
+  best.fill(-Infinity, 0, n);
+  for (let r = 0; r < rows; r++) {
+    const row = at + r * stride;
+    for (let i = 0; i < n; i++) if (heap[row + i] > best[i]) best[i] = heap[row + i];
+  }
+}

@@ -14,7 +14,7 @@
  */
 import { CellPooling } from '../config';
 import { floatsOf, ImageSet } from '../data/source';
-import { largeFloats, NativeKernels, rowProducts } from '../kernels/addon';
+import { columnMaxima, largeFloats, NativeKernels, rowProducts } from '../kernels/addon';
 import { CellPart, partLengths, scaleCells } from './cell-part';
 import { CellPixels, writePixelCells } from './cell-pixels';
 import type { CompiledKnnRun } from './knn-verdict';
@@ -22,15 +22,6 @@ import { poolSide, QUERY_MULTIPLE } from './nearest';
 
 /** Pictures per pass: the products of a pass hold m × CHUNK floats (16 MB at 4,096 memory images). */
 const CHUNK = 256;
-
-/** best[i] = the largest of column i's `rows` values in the [rows][stride] matrix at `at` (addons without columnMax). */
-function columnMax(heap: Float32Array, at: number, rows: number, stride: number, n: number, best: Float64Array): void {
-  best.fill(-Infinity);
-  for (let r = 0; r < rows; r++) {
-    const row = at + r * stride;
-    for (let i = 0; i < n; i++) if (heap[row + i] > best[i]) best[i] = heap[row + i];
-  }
-}
 
 export interface CellSearch {
   rows: number;
@@ -221,12 +212,7 @@ export function cellSearchMemory(
       }
       rowProducts(native, heap, bankAt + g * m * dims, m, dims, qtAt, qn, outAt);
       if (skip) for (let i = 0; i < n; i++) if (skip[i] >= 0) heap[outAt + skip[i] * qn + i] = -Infinity;
-      if (native.columnMax) {
-        native.columnMax(heap, Int32Array.from([m, n, qn, outAt, bestAt]));
-        for (let i = 0; i < n; i++) best[i] = heap[bestAt + i];
-      } else {
-        columnMax(heap, outAt, m, qn, n, best);
-      }
+      columnMaxima(native, heap, outAt, m, qn, n, bestAt, best);
       // The largest q·m − |m|²/2 is the nearest cell; half the squared distance is |q|²/2 minus it (≥ 0 but for rounding).
       if (px) for (let i = 0; i < n; i++) out[at + i * grid + g] = Math.max(0, half[i] - best[i]);
       else for (let i = 0; i < n; i++) out[at + i * grid + g] = 1 - best[i];

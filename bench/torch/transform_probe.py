@@ -5,7 +5,9 @@ the last block's pooled features, for the rotation net's shape (4 x [3x3 conv, B
 w, 2w, 4w, 8w) trained from scratch on the task's normal training pictures. One JSON line per task.
 
 Sets: rot4 (quarter turns), perm6 (RGB channel orders), rot4perm6 (both, 24), rot4perm3 (turns x cyclic channel
-shifts, 12), rot4inv (turns x {picture, 1 - picture}, 8), rot4flip (turns x mirror, 8).
+shifts, 12), rot4inv (turns x {picture, 1 - picture}, 8), rot4flip (turns x mirror, 8), jig4 (the picture's 2x2
+tiles in four orders: as it is, left and right swapped, top and bottom swapped, both), rot4jig4 (turns x jig4, 16),
+rot4+jig4 (the four turns and jig4's three other orders, 7).
 
 Usage: transform_probe.py TASKDIR [--set rot4] [--size 32] [--width 8] [--epochs 10] [--seed 0] [--threads 1]
 """
@@ -17,7 +19,15 @@ from rot_curve import augment
 PERMS = list(itertools.permutations(range(3)))
 CYCLIC = [(0, 1, 2), (1, 2, 0), (2, 0, 1)]
 
+JIGSAW = [(0, 1, 2, 3), (1, 0, 3, 2), (2, 3, 0, 1), (3, 2, 1, 0)]
+
+def tiles_in(x, p):
+    h, w = x.shape[2] // 2, x.shape[3] // 2
+    t = [x[:, :, :h, :w], x[:, :, :h, w:], x[:, :, h:, :w], x[:, :, h:, w:]]
+    return torch.cat([torch.cat([t[p[0]], t[p[1]]], 3), torch.cat([t[p[2]], t[p[3]]], 3)], 2)
+
 def colour_ops(name):
+    if name.endswith('jig4'): return [lambda x, p=p: tiles_in(x, p) for p in JIGSAW]
     if name.endswith('perm6'): return [lambda x, p=p: x[:, list(p)] for p in PERMS]
     if name.endswith('perm3'): return [lambda x, p=p: x[:, list(p)] for p in CYCLIC]
     if name.endswith('inv'): return [lambda x: x, lambda x: 1 - x]
@@ -25,6 +35,8 @@ def colour_ops(name):
     return [lambda x: x]
 
 def transforms(x, name):
+    if name == 'rot4+jig4':  # the union: the four turns, then the three tile orders other than the picture's own (7)
+        return [torch.rot90(x, k, dims=[2, 3]) for k in range(4)] + [tiles_in(x, p) for p in JIGSAW[1:]]
     turns = range(4) if name.startswith('rot4') else range(1)
     return [torch.rot90(op(x), k, dims=[2, 3]) for op in colour_ops(name) for k in turns]
 
@@ -96,7 +108,10 @@ def main():
         row['geom+knn'] = round(auroc((z(s, sv).clamp(max=2) + z(d, dv)).numpy(), pos), 4)
         row['geom+knn_all'] = round(auroc((z(s, sv).clamp(max=2) + z(d2, dv2)).numpy(), pos), 4)
         row['val_acc'] = round(float(torch.stack([net(t).argmax(1) == k for k, t in enumerate(transforms(va, a.set))], 1).float().mean()), 4)
-        if a.dump: json.dump({'geom': s.tolist(), 'knn': d.tolist(), 'novel': pos.tolist()}, open(a.dump, 'w'))
+        if a.dump:
+            files = sorted(os.listdir(os.path.join(a.task, 'normal'))) + sorted(os.listdir(os.path.join(a.task, 'novel')))
+            json.dump({'geom': s.tolist(), 'knn': d.tolist(), 'novel': pos.tolist(), 'files': files,
+                       'geom_val_mean': float(sv.mean()), 'geom_val_sd': float(sv.std())}, open(a.dump, 'w'))
     print(json.dumps(row), flush=True)
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDetector } from '../src/api/detector';
+import { SCORE_CHUNK, ScoreResult } from '../src/api/verdicts';
 import { active, loadNativeKernels } from '../src/kernels/addon';
 import { mapScaleFrom, renderOverlayPng } from '../src/plot/overlay';
 import { openRun, OpenedRun } from '../src/run/open';
@@ -148,5 +149,27 @@ test('a detector on the compiled kernels makes the same maps as one on TensorFlo
   } finally {
     det.dispose();
     tfjs.dispose();
+  }
+});
+
+test('scoreFiles with maps over several chunks (overlays drawn by the pool\'s worker) gives what score(x, { map: true }) gives in one batch', async () => {
+  const many = Array.from({ length: 10 }, (_, d) => writeTestDigits(path.join(work, 'many'), d, Math.ceil((SCORE_CHUNK + 60) / 10))).flat();
+  const det = await loadDetector(runDir);
+  try {
+    const streamed: ScoreResult[] = [];
+    for await (const r of det.scoreFiles(many, { map: true })) {
+      assert.ok(!('error' in r), JSON.stringify(r));
+      streamed.push(r as ScoreResult);
+    }
+    const batch = await det.score(many, { map: true });
+    assert.deepEqual(streamed.map((r) => r.file), many);
+    streamed.forEach((r, i) => {
+      assert.equal(r.novelty, batch[i].novelty, `${r.file}: score`);
+      assert.deepEqual(r.map!.cells, batch[i].map!.cells, `${r.file}: cells`);
+      assert.deepEqual(r.local, batch[i].local, `${r.file}: local verdict`);
+      assert.ok(Buffer.from(r.map!.overlayPng).equals(Buffer.from(batch[i].map!.overlayPng)), `${r.file}: overlay`);
+    });
+  } finally {
+    det.dispose();
   }
 });

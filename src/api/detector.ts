@@ -15,9 +15,10 @@ import { EpochRecord } from '../run/runfile';
 import { preprocessingOf, RunAtEpoch, runAtEpoch, RunPreprocessing } from '../run/select';
 import { compiledEngine } from './compiled-engine';
 import type { Engine } from './engine';
-import type { RunMaps } from './maps';
+import { CellMap, RunMaps, withOverlay } from './maps';
+import { OverlayPool, overlayPool, renderInline } from '../plot/overlay-pool';
 import { decodeInput, ImageInput, inputName } from './input';
-import { pixelsOf, ScoreFailure, scoreFileStream, ScoreResult, verdictOf } from './verdicts';
+import { NamedImage, pixelsOf, ScoreFailure, scoreFileStream, ScoreResult, verdictOf } from './verdicts';
 
 /** What to compute beyond the verdict, per call. */
 export interface ScoreCallOptions {
@@ -101,6 +102,9 @@ function latestEval(runDir: string): Omit<EvalReport, 'examples'> | null {
   }
 }
 
+/** Fewer overlays than this are drawn on the calling thread: a worker's start (about 0.1 s) would cost more. */
+const POOLED_OVERLAYS_MIN = 32;
+
 /** The largest pixel buffer (floats) a detector keeps between chunks: 64 MB, a chunk of 256 pictures at 147×147×3. */
 const REUSED_PIXELS_MAX = 16 * 1024 * 1024;
 
@@ -115,6 +119,8 @@ export class Detector {
    * REUSED_PIXELS_MAX floats, so a service does not hold a huge chunk's memory.
    */
   private pixelBuffer?: Float32Array;
+  /** The worker that draws streamed chunks' overlays, started by the first chunk that has enough of them. */
+  private overlays?: OverlayPool;
   readonly backend: BackendInfo;
 
   constructor(at: RunAtEpoch, private readonly engine: Engine, opts: DetectorOptions) {
@@ -162,6 +168,13 @@ export class Detector {
   scoreDecoded(items: { name: string; image: DecodedImage }[], opts?: ScoreCallOptions): ScoreResult[];
   scoreDecoded(items: { name: string; image: DecodedImage }[], opts: ScoreCallOptions & { images: true }): ScoreWithImages[];
   scoreDecoded(items: { name: string; image: DecodedImage }[], opts: ScoreCallOptions & { images?: boolean } = {}): ScoreResult[] | ScoreWithImages[] {
+    const { results, maps } = this.scoreChunk(items, opts);
+    if (maps) renderInline(maps.map((m) => m.overlay)).forEach((png, i) => Object.assign(results[i], withOverlay(maps[i], png)));
+    return results;
+  }
+
+  /** The verdicts of decoded pictures and, with `map`, their maps with the overlays not yet drawn. */
+  private scoreChunk(items: NamedImage[], opts: ScoreCallOptions & { images?: boolean }): { results: ScoreResult[] | ScoreWithImages[]; maps?: CellMap[] } {
     this.checkOpen();
     const { size, channels } = this.pre;
     const per = size * size * channels;
@@ -178,7 +191,19 @@ export class Detector {
       if (!recon) return result;
       return { ...result, input: item.image.pixels, reconstruction: recon.slice(i * per, (i + 1) * per) };
     }) as ScoreResult[] | ScoreWithImages[];
-    if (maps) maps.maps(items, results, s.pooled).forEach(({ map, local }, i) => Object.assign(results[i], { local, map }));
+    return maps ? { results, maps: maps.cellMaps(items, results, s.pooled) } : { results };
+  }
+
+  /**
+   * A streamed chunk's results: with maps, the overlays are drawn by the overlay pool's worker while the caller
+   * scores the next chunk (src/plot/overlay-pool.ts); a chunk too small to be worth a thread draws them here.
+   */
+  private async scoreStreamed(items: NamedImage[], opts: ScoreCallOptions): Promise<ScoreResult[]> {
+    const { results, maps } = this.scoreChunk(items, opts);
+    if (!maps) return results;
+    const jobs = maps.map((m) => m.overlay);
+    const pngs = jobs.length < POOLED_OVERLAYS_MIN ? renderInline(jobs) : await (this.overlays ??= overlayPool()).render(jobs);
+    pngs.forEach((png, i) => Object.assign(results[i], withOverlay(maps[i], png)));
     return results;
   }
 
@@ -196,7 +221,7 @@ export class Detector {
    */
   scoreFiles(files: Iterable<string> | AsyncIterable<string>, opts: ScoreCallOptions & { concurrency?: number } = {}): AsyncGenerator<ScoreResult | ScoreFailure> {
     this.checkOpen();
-    return scoreFileStream(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides }, (chunk) => this.scoreDecoded(chunk, { details: opts.details, map: opts.map }));
+    return scoreFileStream(files, this.pre, { concurrency: opts.concurrency, overrides: this.overrides }, (chunk) => this.scoreStreamed(chunk, { details: opts.details, map: opts.map }));
   }
 
   /** Frees the networks and the knn memory; the detector cannot score afterwards. */
@@ -204,6 +229,7 @@ export class Detector {
     if (this.disposed) return;
     this.disposed = true;
     this.pixelBuffer = undefined;
+    this.overlays?.dispose();
     this.engine.dispose();
   }
 

@@ -7,7 +7,7 @@
  * paints equal distances in equal colours. Runs trained before that was stored (run-file version 6 and earlier) fall
  * back to the calibration these maps used then (src/run/open-cells.ts), from the memory images' own cells.
  */
-import { renderOverlayPng } from '../plot/overlay';
+import type { OverlayJob } from '../plot/overlay-pool';
 import { compiledRunCellSearch, memoryImagesOf, RunCellSearch } from '../run/cell-search';
 import { runCellCalibration } from '../run/open-cells';
 import { preprocessingOf, RunAtEpoch } from '../run/select';
@@ -18,14 +18,28 @@ import { pixelsOf } from './verdicts';
 import type { LocalVerdict, ScoreMap } from './verdicts';
 import type { NamedImage, ScoreResult } from './verdicts';
 
+/** A picture's map before its overlay is drawn: the cells and local verdict, and the overlay's drawing job. */
+export interface CellMap {
+  cells: number[][];
+  cellThreshold: number;
+  local: LocalVerdict;
+  overlay: OverlayJob;
+}
+
 export interface RunMaps {
   calibration: CellCalibration;
   /**
-   * The maps and local scores of decoded pictures with their results (for the overlay's caption), in order; `pooled`:
-   * their pooled first block from the compiled verdict, where it ran, so that the conv does not run twice.
+   * The maps and local scores of decoded pictures with their results (for the overlay's caption), in order, each
+   * overlay not yet drawn (renderInline or an OverlayPool draws them); `pooled`: their pooled first block from the
+   * compiled verdict, where it ran, so that the conv does not run twice.
    */
-  maps(items: NamedImage[], results: ScoreResult[], pooled?: Float32Array): { map: ScoreMap; local: LocalVerdict }[];
+  cellMaps(items: NamedImage[], results: ScoreResult[], pooled?: Float32Array): CellMap[];
   dispose(): void;
+}
+
+/** The map with its overlay's bytes, as results carry it. */
+export function withOverlay(m: CellMap, overlayPng: Uint8Array): { map: ScoreMap; local: LocalVerdict } {
+  return { map: { cells: m.cells, cellThreshold: m.cellThreshold, overlayPng }, local: m.local };
 }
 
 /** The maps over `search`, with the epoch's calibration (read, or for an older run computed, once here). */
@@ -42,20 +56,23 @@ export function mapsOver(search: RunCellSearch, at: RunAtEpoch): RunMaps {
   const threshold = calibration.local.threshold;
   return {
     calibration,
-    maps(items, results, pooled) {
+    cellMaps(items, results, pooled) {
       if (items.length === 0) return [];
       const pixels = () => pixelsOf(items, size * size * channels);
       const distances = pooled && search.distancesFromPooled ? search.distancesFromPooled(pooled, items.length, pixels) : search.distances(pixels(), items.length);
       return anomalyMapsFrom(distances, items.length, search.rows, search.cols, size).map((m, i) => {
         const local = localScore(m.cells, topK);
-        const map: ScoreMap = {
+        return {
           cells: Array.from({ length: m.rows }, (_, r) => Array.from(m.cells.subarray(r * m.cols, (r + 1) * m.cols))),
           cellThreshold: scale.cellThreshold,
-          overlayPng: renderOverlayPng({ pixels: items[i].image.pixels, size, channels }, m, scale, {
-            score: results[i].novelty, threshold: results[i].threshold, novel: results[i].verdict === 'novel',
-          }),
+          local: { score: local, threshold, verdict: local > threshold ? 'novel' : 'normal' },
+          overlay: {
+            picture: { pixels: items[i].image.pixels, size, channels },
+            anomaly: m,
+            scale,
+            caption: { score: results[i].novelty, threshold: results[i].threshold, novel: results[i].verdict === 'novel' },
+          },
         };
-        return { map, local: { score: local, threshold, verdict: local > threshold ? 'novel' : 'normal' } };
       });
     },
     dispose: () => search.dispose(),

@@ -90,9 +90,26 @@ export async function* scoreFileStream<T>(
   files: Iterable<string> | AsyncIterable<string>,
   pre: RunPreprocessing,
   opts: { concurrency?: number; overrides: DecodeOverrides },
-  scoreChunk: (items: NamedImage[]) => T[],
+  scoreChunk: (items: NamedImage[]) => T[] | Promise<T[]>,
 ): AsyncGenerator<T | ScoreFailure> {
   let chunk: NamedImage[] = [];
+  // One chunk ahead: chunk k + 1 is scored (synchronously, in scoreChunk) before chunk k's results are awaited, so
+  // work that scoreChunk leaves pending (the overlays a worker draws) overlaps the next chunk's scoring.
+  let pending: T[] | Promise<T[]> | null = null;
+  async function* advance(next: () => T[] | Promise<T[]>): AsyncGenerator<T> {
+    let started: T[] | Promise<T[]>;
+    try {
+      started = next();
+    } catch (err) {
+      if (pending) yield* await pending; // the chunk before keeps its results
+      pending = null;
+      throw err;
+    }
+    // Marked handled now: it is awaited only after the next chunk, and a rejection meanwhile must not end the process.
+    if (started instanceof Promise) started.catch(() => undefined);
+    if (pending) yield* await pending;
+    pending = started;
+  }
   for await (const outcome of decodeMany(files, pre, { concurrency: opts.concurrency, overrides: opts.overrides, deferred: true })) {
     if (outcome.error) {
       yield { file: outcome.file, error: outcome.error.message };
@@ -100,9 +117,12 @@ export async function* scoreFileStream<T>(
     }
     chunk.push({ name: outcome.file, image: outcome.image });
     if (chunk.length === SCORE_CHUNK) {
-      yield* scoreChunk(chunk);
+      const items = chunk;
       chunk = [];
+      yield* advance(() => scoreChunk(items));
     }
   }
-  if (chunk.length > 0) yield* scoreChunk(chunk);
+  if (chunk.length > 0) yield* advance(() => scoreChunk(chunk));
+  const last = pending as T[] | Promise<T[]> | null;
+  if (last) yield* await last;
 }

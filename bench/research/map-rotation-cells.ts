@@ -14,7 +14,8 @@
  * product). --residual-weights: each cell's distance plus U · its mean squared reconstruction error, (x − R(x))² over
  * the cell's pixels and channels (R in inference mode, the run's BatchNorm statistics); U 0 is the product's map;
  * `residualOnly` rows rank by the error alone. --radius N: a cell's nearest memory cell at any position within N cells
- * of its own (0, the product: the same position). One JSON line per weight (and per U).
+ * of its own (0, the product: the same position). --position-scale mean: each position's distances divided by the
+ * mean leave-one-out distance of the memory's own pictures there. One JSON line per weight (and per U).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -99,32 +100,51 @@ async function main(): Promise<void> {
     tf.dispose(parts);
     const variants = residualWeights ?? [null];
     const byVariant = new Map<number | null | 'only', ScoredPicture[]>([...variants.map((u) => [u, []] as [number | null, ScoredPicture[]]), ...(residualWeights ? [['only', []] as ['only', ScoredPicture[]]] : [])]);
+    /** Each cell's distance to its nearest memory cell (within the radius) for pictures s..s+n of `set`; `self`: set is the memory. */
+    const nearestOf = (set: ImageSet, s: number, n: number, self: boolean): Float32Array => tf.tidy(() => {
+      const q = cellsOf(set, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
+      // A memory picture probed against the memory: its own column out of every position's search.
+      const own = self ? tf.mul(tf.oneHot(tf.range(s, s + n, 1, 'int32'), memoryImages.count), 1e9).expandDims(0) : null;
+      // For each offset within the radius, the memory's cells at the shifted position (the same one where it leaves
+      // the grid, which the offset 0 already covers); the nearest over all offsets.
+      let nearest: tf.Tensor | null = null;
+      for (let dy = -radius; dy <= radius; dy++) for (let dx = -radius; dx <= radius; dx++) {
+        const at = Int32Array.from({ length: grid }, (_, g) => {
+          const [r, c] = [Math.floor(g / cols) + dy, (g % cols) + dx];
+          return r < 0 || r >= rows || c < 0 || c >= cols ? g : r * cols + c;
+        });
+        const shifted = dy === 0 && dx === 0 ? bank : tf.gather(bank, at);
+        const products = own ? tf.sub(tf.matMul(q, shifted), own) : tf.matMul(q, shifted); // [G, n, m]
+        let here: tf.Tensor;
+        if (pixelWeight > 0) {
+          // Half the squared Euclidean distance: (|q|² + |m|²)/2 − q·m; the network parts are unit, so without pixels 1 − cos.
+          const half = tf.sub(tf.div(tf.add(tf.sum(tf.square(q), 2, true), tf.sum(tf.square(shifted), 1, true)), 2), products);
+          here = cellK === 1 ? tf.min(half, 2) : tf.neg(tf.mean(tf.topk(tf.neg(half), cellK).values, 2));
+        } else {
+          here = tf.sub(1, cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2));
+        }
+        nearest = nearest ? tf.minimum(nearest, here) : here;
+      }
+      return nearest!.transpose().dataSync() as Float32Array;
+    });
+    // --position-scale: each position's distances divided by the mean of the memory's own leave-one-out distances there
+    // (PaDiM's per-position normalisation without its Gaussian), from up to 256 memory pictures.
+    const positionScale = flag('--position-scale', 'none');
+    let perPosition: Float32Array | null = null;
+    if (positionScale !== 'none') {
+      const probes = Math.min(256, memoryImages.count);
+      const loo = new Float64Array(grid);
+      for (let s = 0; s < probes; s += 64) {
+        const n = Math.min(64, probes - s);
+        const dd = nearestOf(memoryImages, s, n, true);
+        for (let k = 0; k < n * grid; k++) loo[k % grid] += dd[k] / probes;
+      }
+      perPosition = Float32Array.from(loo, (v) => Math.max(v, 1e-6));
+    }
     for (let s = 0; s < test.count; s += 64) {
       const n = Math.min(64, test.count - s);
-      const d = tf.tidy(() => {
-        const q = cellsOf(test, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
-        // For each offset within the radius, the memory's cells at the shifted position (the same one where it leaves
-        // the grid, which the offset 0 already covers); the nearest over all offsets.
-        let nearest: tf.Tensor | null = null;
-        for (let dy = -radius; dy <= radius; dy++) for (let dx = -radius; dx <= radius; dx++) {
-          const at = Int32Array.from({ length: grid }, (_, g) => {
-            const [r, c] = [Math.floor(g / cols) + dy, (g % cols) + dx];
-            return r < 0 || r >= rows || c < 0 || c >= cols ? g : r * cols + c;
-          });
-          const shifted = dy === 0 && dx === 0 ? bank : tf.gather(bank, at);
-          const products = tf.matMul(q, shifted); // [G, n, m]
-          let here: tf.Tensor;
-          if (pixelWeight > 0) {
-            // Half the squared Euclidean distance: (|q|² + |m|²)/2 − q·m; the network parts are unit, so without pixels 1 − cos.
-            const half = tf.sub(tf.div(tf.add(tf.sum(tf.square(q), 2, true), tf.sum(tf.square(shifted), 1, true)), 2), products);
-            here = cellK === 1 ? tf.min(half, 2) : tf.neg(tf.mean(tf.topk(tf.neg(half), cellK).values, 2));
-          } else {
-            here = tf.sub(1, cellK === 1 ? tf.max(products, 2) : tf.mean(tf.topk(products, cellK).values, 2));
-          }
-          nearest = nearest ? tf.minimum(nearest, here) : here;
-        }
-        return nearest!.transpose().dataSync() as Float32Array;
-      });
+      const raw = nearestOf(test, s, n, false);
+      const d = perPosition ? raw.map((v, k) => v / perPosition![k % grid]) : raw;
       const residual = residualWeights ? residualCells(test, s, n, rows, cols) : null;
       for (const [u, pictures] of byVariant) {
         const dist = u === null ? d : u === 'only' ? residual! : d.map((v, i) => v + u * residual![i]);
@@ -143,7 +163,7 @@ async function main(): Promise<void> {
       const r = localisationReport(pictures);
       const round = (v: number) => Math.round(v * 1e4) / 1e4;
       const residualField = u === null ? {} : u === 'only' ? { residualOnly: true } : { residualWeight: u };
-      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, radius, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, radius, positionScale, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
     }
   }
   opened.dispose();

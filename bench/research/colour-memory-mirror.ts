@@ -7,17 +7,12 @@
  *
  *   npx tsx bench/research/colour-memory-mirror.ts TASKS_DIR RUNS_DIR
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { selectBackend } from '../../src/backend';
-import { openRun } from '../../src/run/open';
 import { floatsOf, ImageSet } from '../../src/data/source';
-import { folderPreprocessing } from '../../src/data/folder';
-import { labelledFolders } from '../../src/data/test-images';
-import { knnNovelty, scoreImages } from '../../src/score/scorer';
+import { knnNovelty } from '../../src/score/scorer';
 import { buildFeatureMemory, disposeFeatureMemory } from '../../src/score/feature-memory';
-import { scaleOf } from '../../src/score/rotation-score';
 import { auroc } from '../../src/eval/metrics';
+import { openTaskRun, standardised, tasksIn, verdictParts } from './colour-task-runs';
 
 type Move = { mirror: boolean; dy: number; dx: number };
 
@@ -56,25 +51,21 @@ async function main() {
   const [tasksDir, runsDir] = process.argv.slice(2);
   await selectBackend('wasm');
   const rows: Record<string, number>[] = [];
-  for (const task of fs.readdirSync(runsDir).filter((t) => fs.existsSync(path.join(runsDir, t, 'run.json'))).sort()) {
-    const opened = openRun(path.join(runsDir, task));
-    const { size, channels } = opened.preprocessing;
-    const { test } = await labelledFolders(path.join(tasksDir, task, 'normal'), path.join(tasksDir, task, 'novel'), folderPreprocessing(size, channels, 'fill'));
-    const val = opened.validationImages()!;
+  for (const task of tasksIn(runsDir)) {
+    const run = await openTaskRun(tasksDir, runsDir, task);
+    const { opened, test, validation: val } = run;
     const memorySet = opened.memoryImages();
     const block = opened.firstBlock();
-    const cap = opened.config.train.rotationCap ?? 2;
-    const t = scoreImages(opened, floatsOf(test), test.count, opened.preprocessing).novelty;
-    const v = scoreImages(opened, floatsOf(val), val.count, opened.preprocessing).novelty;
-    const z = (tv: ArrayLike<number>, vv: ArrayLike<number>) => { const { mean, sd } = scaleOf(vv); return Array.from(tv, (x) => (x - mean) / sd); };
-    const rot = z(t.rotation, v.rotation).map((r) => Math.min(r, cap));
+    const parts = verdictParts(run);
+    const rot = parts.rotation.map((r) => Math.min(r, parts.cap));
     const row: Record<string, number> = { memory: opened.memory.images, stored: memorySet.count };
     const record = (name: string, knnT: ArrayLike<number>, knnV: ArrayLike<number>) => {
-      const zk = z(knnT, knnV);
+      const zk = standardised(knnT, knnV);
       row[`knn ${name}`] = auroc(knnT, test.isNovel);
       row[`knnRot ${name}`] = auroc(zk.map((k, i) => k + rot[i]), test.isNovel);
     };
-    record('run', t.knn, v.knn);
+    row['knn run'] = auroc(knnNovelty(opened.memory, floatsOf(test), test.count, test, block), test.isNovel);
+    row['knnRot run'] = auroc(parts.knn.map((k, i) => k + rot[i]), test.isNovel);
     for (const [name, moves] of Object.entries(VARIANTS)) {
       const memory = buildFeatureMemory(opened.memory.features, withCopies(memorySet, moves), opened.memory.k);
       try {

@@ -7,18 +7,14 @@
  *
  * Prints one JSON line per task and a mean line.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { selectBackend } from '../../src/backend';
-import { openRun } from '../../src/run/open';
 import { floatsOf } from '../../src/data/source';
-import { folderPreprocessing } from '../../src/data/folder';
-import { labelledFolders } from '../../src/data/test-images';
 import { scoreImages } from '../../src/score/scorer';
 import { cellScorer } from '../../src/eval/cell-scores';
 import { scaleOf } from '../../src/score/rotation-score';
 import { auroc } from '../../src/eval/metrics';
 import { rotationNovelty } from '../../src/score/rotation-score';
+import { openTaskRun, tasksIn } from './colour-task-runs';
 
 /** The pictures mirrored left-right (HWC, concatenated). */
 function mirrored(pixels: Float32Array, n: number, s: number, c: number): Float32Array {
@@ -31,11 +27,9 @@ async function main() {
   const [runsDir, tasksDir] = process.argv.slice(2);
   await selectBackend('wasm');
   const rows: Record<string, number>[] = [];
-  for (const task of fs.readdirSync(runsDir).filter((t) => fs.existsSync(path.join(runsDir, t, 'run.json'))).sort()) {
-    const opened = openRun(path.join(runsDir, task));
+  for (const task of tasksIn(runsDir)) {
+    const { opened, test, validation: val } = await openTaskRun(tasksDir, runsDir, task);
     const { size, channels } = opened.preprocessing;
-    const { test } = await labelledFolders(path.join(tasksDir, task, 'normal'), path.join(tasksDir, task, 'novel'), folderPreprocessing(size, channels, 'fill'));
-    const val = opened.validationImages()!;
     const cells = cellScorer(opened);
     const scores = (pixels: Float32Array, n: number) => {
       const s = scoreImages(opened, pixels, n, opened.preprocessing);

@@ -8,13 +8,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { selectBackend } from '../../src/backend';
-import { openRun } from '../../src/run/open';
-import { floatsOf } from '../../src/data/source';
-import { folderPreprocessing } from '../../src/data/folder';
-import { labelledFolders } from '../../src/data/test-images';
-import { scoreImages } from '../../src/score/scorer';
-import { scaleOf } from '../../src/score/rotation-score';
 import { auroc } from '../../src/eval/metrics';
+import { openTaskRun, verdictParts } from './colour-task-runs';
 
 async function main() {
   const [tasksDir, ...runDirs] = process.argv.slice(2);
@@ -25,16 +20,11 @@ async function main() {
     const parts: { knn: number[]; rot: number[]; cap: number }[] = [];
     let novel: ArrayLike<number> = [];
     for (const dir of runDirs) {
-      const opened = openRun(path.join(dir, task));
-      const { size, channels } = opened.preprocessing;
-      const { test } = await labelledFolders(path.join(tasksDir, task, 'normal'), path.join(tasksDir, task, 'novel'), folderPreprocessing(size, channels, 'fill'));
-      novel = test.isNovel;
-      const val = opened.validationImages()!;
-      const t = scoreImages(opened, floatsOf(test), test.count, opened.preprocessing).novelty;
-      const v = scoreImages(opened, floatsOf(val), val.count, opened.preprocessing).novelty;
-      const z = (name: 'knn' | 'rotation') => { const { mean, sd } = scaleOf(v[name]); return Array.from(t[name], (x) => (x - mean) / sd); };
-      parts.push({ knn: z('knn'), rot: z('rotation'), cap: opened.config.train.rotationCap ?? 2 });
-      opened.dispose();
+      const run = await openTaskRun(tasksDir, dir, task);
+      novel = run.test.isNovel;
+      const { knn, rotation, cap } = verdictParts(run);
+      parts.push({ knn, rot: rotation, cap });
+      run.opened.dispose();
     }
     const n = novel.length;
     const cap = parts[0].cap;

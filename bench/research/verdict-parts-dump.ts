@@ -10,29 +10,19 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { selectBackend } from '../../src/backend';
-import { openRun } from '../../src/run/open';
-import { floatsOf } from '../../src/data/source';
-import { folderPreprocessing } from '../../src/data/folder';
-import { labelledFolders } from '../../src/data/test-images';
-import { scoreImages } from '../../src/score/scorer';
-import { scaleOf } from '../../src/score/rotation-score';
+import { openTaskRun, tasksIn, verdictParts } from './colour-task-runs';
 
 async function main() {
   const [tasksDir, runsDir, outDir] = process.argv.slice(2);
   await selectBackend('wasm');
   fs.mkdirSync(outDir, { recursive: true });
-  for (const task of fs.readdirSync(runsDir).filter((t) => fs.existsSync(path.join(runsDir, t, 'run.json'))).sort()) {
-    const opened = openRun(path.join(runsDir, task));
-    const { size, channels } = opened.preprocessing;
-    const { test } = await labelledFolders(path.join(tasksDir, task, 'normal'), path.join(tasksDir, task, 'novel'), folderPreprocessing(size, channels, 'fill'));
-    const val = opened.validationImages()!;
-    const t = scoreImages(opened, floatsOf(test), test.count, opened.preprocessing).novelty;
-    const v = scoreImages(opened, floatsOf(val), val.count, opened.preprocessing).novelty;
-    const z = (name: 'knn' | 'rotation') => { const { mean, sd } = scaleOf(v[name]); return Array.from(t[name], (x) => (x - mean) / sd); };
-    const out = { files: test.files!.map((f) => path.basename(f)), novel: Array.from(test.isNovel), knn: z('knn'), rotation: z('rotation'), cap: opened.config.train.rotationCap ?? 2 };
+  for (const task of tasksIn(runsDir)) {
+    const run = await openTaskRun(tasksDir, runsDir, task);
+    const { test } = run;
+    const out = { files: test.files!.map((f) => path.basename(f)), novel: Array.from(test.isNovel), ...verdictParts(run) };
     fs.writeFileSync(path.join(outDir, `${task}.json`), JSON.stringify(out));
     console.log(task, test.count);
-    opened.dispose();
+    run.opened.dispose();
   }
 }
 

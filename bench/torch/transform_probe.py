@@ -111,7 +111,8 @@ def main():
         if a.dump:
             files = sorted(os.listdir(os.path.join(a.task, 'normal'))) + sorted(os.listdir(os.path.join(a.task, 'novel')))
             json.dump({'geom': s.tolist(), 'knn': d.tolist(), 'novel': pos.tolist(), 'files': files,
-                       'geom_val_mean': float(sv.mean()), 'geom_val_sd': float(sv.std())}, open(a.dump, 'w'))
+                       'geom_val_mean': float(sv.mean()), 'geom_val_sd': float(sv.std()),
+                       'knn_all': d2.tolist(), 'knn_all_val_mean': float(dv2.mean()), 'knn_all_val_sd': float(dv2.std())}, open(a.dump, 'w'))
     print(json.dumps(row), flush=True)
 
 if __name__ == '__main__':

@@ -8,16 +8,15 @@ import { DEFAULT_TRAIN_CONFIG } from '../src/config';
 import { floatsOf } from '../src/data/source';
 import { mulberry32 } from '../src/data/random';
 import { active, loadNativeKernels } from '../src/kernels/addon';
-import { readRotationNet } from '../src/run/open-rotation';
 import { CellPart, partLengths } from '../src/score/cell-part';
 import { CellPixels, cellPixelsOf, PIXEL_CELL_VALUES, pixelPool, writePixelCells } from '../src/score/cell-pixels';
 import { buildCellMemory, cellDistances, disposeCellMemory, leaveOneOutCellDistances } from '../src/score/cell-map';
 import { cellSearchMemory, compiledCellSearch } from '../src/score/cell-search';
 import { compiledRotationCells } from '../src/score/rotation-cells';
 import { rotationCellsOfNet } from '../src/score/rotation-cells-tfjs';
-import { block, bruteCells, CO, compiledBlockOf, pictures, pooledOf, unitVector } from './helpers/brute-cells';
+import { bruteCells, CO, pooledOf, unitVector } from './helpers/brute-cells';
 import { tempDir, useTestBackend } from './helpers/fixtures';
-import { savedRotationNet } from './helpers/rotation-net';
+import { cellSearchFixture } from './helpers/rotation-net';
 
 const work = tempDir('alocc-cell-pixels-');
 loadNativeKernels();
@@ -64,12 +63,7 @@ const sq = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v - b[i]) **
 
 test('the pixels in the map cells: half the squared distance to the nearest memory cell, on both engines, with and without the rotation net\'s cells', { skip }, async () => {
   await useTestBackend();
-  const { net, dir, checksums } = await savedRotationNet(work, 28, 1, 4, 5);
-  const folded = readRotationNet(dir, checksums);
-  const b = block();
-  const compiledBlock = compiledBlockOf(b);
-  const memorySet = pictures(37, 28, 1);
-  const querySet = pictures(5, 28, 2);
+  const { net, folded, b, compiledBlock, memorySet, querySet } = await cellSearchFixture(work);
   const x = floatsOf(querySet);
   // Whole 4×4 cells (16 values, as the product at 28×28) and 2×2 averages of them (4 values), weights 1.5 and 0.6.
   const cases: { px: CellPixels; rotation: number }[] = [

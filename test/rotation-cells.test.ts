@@ -14,9 +14,9 @@ import { compiledCellSearch, cellSearchMemory } from '../src/score/cell-search';
 import { mapCellSide } from '../src/score/map-geometry';
 import { compiledRotationCells } from '../src/score/rotation-cells';
 import { foldedRotationNet, rotationCellsOfNet } from '../src/score/rotation-cells-tfjs';
-import { block, bruteCells, CO, compiledBlockOf, pictures, pooledOf, unitVector } from './helpers/brute-cells';
+import { bruteCells, CO, pooledOf, unitVector } from './helpers/brute-cells';
 import { tempDir, useTestBackend } from './helpers/fixtures';
-import { savedRotationNet, uniform } from './helpers/rotation-net';
+import { cellSearchFixture, savedRotationNet, uniform } from './helpers/rotation-net';
 
 const work = tempDir('alocc-rotation-cells-');
 loadNativeKernels();
@@ -116,12 +116,7 @@ const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0)
 
 test('R\'s cells and the rotation net\'s in one search: each cell\'s nearest memory cell in both views at once, on both engines', { skip }, async () => {
   await useTestBackend();
-  const { net, dir, checksums } = await savedRotationNet(work, 28, 1, 4, 5);
-  const folded = readRotationNet(dir, checksums);
-  const b = block();
-  const compiledBlock = compiledBlockOf(b);
-  const memorySet = pictures(37, 28, 1);
-  const querySet = pictures(5, 28, 2);
+  const { net, folded, b, compiledBlock, memorySet, querySet } = await cellSearchFixture(work);
   for (const weight of [1, 0.5]) {
     const lengths = partLengths({ weight });
     // Each picture's 49 cell vectors by the loops: R's (unit) then the net's (unit · w), over √(1 + w²).

@@ -7,6 +7,8 @@ import { DEFAULT_MODEL_CONFIG } from '../../src/config';
 import { sha256 } from '../../src/fsutil';
 import { buildRotationNet } from '../../src/models/rotation-net';
 import { serializeModel } from '../../src/run/checkpoint';
+import { readRotationNet } from '../../src/run/open-rotation';
+import { block, compiledBlockOf, pictures } from './brute-cells';
 
 /** Deterministic numbers in [0, 1). */
 export function uniform(n: number, seed: number): Float32Array {
@@ -41,4 +43,14 @@ export async function savedRotationNet(work: string, size: number, channels: num
   fs.writeFileSync(path.join(dir, 'rotation', 'weights.bin'), bin);
   const checksums = { 'rotation/model.json': sha256(Buffer.from(json)), 'rotation/weights.bin': sha256(bin) };
   return { net, dir, checksums };
+}
+
+/**
+ * What the combined cell-search tests start from at 28×28: a saved rotation net (4 filters, seed 5) and its folded
+ * copy, R's test block as tfjs tensors and as the compiled kernels take it, 37 memory pictures and 5 queries.
+ */
+export async function cellSearchFixture(work: string) {
+  const { net, dir, checksums } = await savedRotationNet(work, 28, 1, 4, 5);
+  const b = block();
+  return { net, folded: readRotationNet(dir, checksums), b, compiledBlock: compiledBlockOf(b), memorySet: pictures(37, 28, 1), querySet: pictures(5, 28, 2) };
 }

@@ -15,7 +15,8 @@
  * the cell's pixels and channels (R in inference mode, the run's BatchNorm statistics); U 0 is the product's map;
  * `residualOnly` rows rank by the error alone. --radius N: a cell's nearest memory cell at any position within N cells
  * of its own (0, the product: the same position). --position-scale mean: each position's distances divided by the
- * mean leave-one-out distance of the memory's own pictures there. One JSON line per weight (and per U).
+ * mean leave-one-out distance of the memory's own pictures there. --loo-ratio: also print the memory pictures' mean
+ * leave-one-out distance within one cell over that at the same position (how position-variable the normal class is). One JSON line per weight (and per U).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -101,14 +102,14 @@ async function main(): Promise<void> {
     const variants = residualWeights ?? [null];
     const byVariant = new Map<number | null | 'only', ScoredPicture[]>([...variants.map((u) => [u, []] as [number | null, ScoredPicture[]]), ...(residualWeights ? [['only', []] as ['only', ScoredPicture[]]] : [])]);
     /** Each cell's distance to its nearest memory cell (within the radius) for pictures s..s+n of `set`; `self`: set is the memory. */
-    const nearestOf = (set: ImageSet, s: number, n: number, self: boolean): Float32Array => tf.tidy(() => {
+    const nearestOf = (set: ImageSet, s: number, n: number, self: boolean, within = radius): Float32Array => tf.tidy(() => {
       const q = cellsOf(set, s, n, w).reshape([n, grid, dims]).transpose([1, 0, 2]);
       // A memory picture probed against the memory: its own column out of every position's search.
       const own = self ? tf.mul(tf.oneHot(tf.range(s, s + n, 1, 'int32'), memoryImages.count), 1e9).expandDims(0) : null;
       // For each offset within the radius, the memory's cells at the shifted position (the same one where it leaves
       // the grid, which the offset 0 already covers); the nearest over all offsets.
       let nearest: tf.Tensor | null = null;
-      for (let dy = -radius; dy <= radius; dy++) for (let dx = -radius; dx <= radius; dx++) {
+      for (let dy = -within; dy <= within; dy++) for (let dx = -within; dx <= within; dx++) {
         const at = Int32Array.from({ length: grid }, (_, g) => {
           const [r, c] = [Math.floor(g / cols) + dy, (g % cols) + dx];
           return r < 0 || r >= rows || c < 0 || c >= cols ? g : r * cols + c;
@@ -141,6 +142,18 @@ async function main(): Promise<void> {
       }
       perPosition = Float32Array.from(loo, (v) => Math.max(v, 1e-6));
     }
+    // --loo-ratio: how much closer the memory's own pictures (up to 256, each against the others) come to the memory
+    // when a cell may match within one cell of its position: the mean leave-one-out distance at radius 1 over radius 0.
+    let looRatio: number | undefined;
+    if (process.argv.includes('--loo-ratio')) {
+      const probes = Math.min(256, memoryImages.count);
+      const mean = (within: number) => {
+        let sum = 0;
+        for (let s = 0; s < probes; s += 64) nearestOf(memoryImages, s, Math.min(64, probes - s), true, within).forEach((v) => (sum += v));
+        return sum / (probes * grid);
+      };
+      looRatio = mean(1) / mean(0);
+    }
     for (let s = 0; s < test.count; s += 64) {
       const n = Math.min(64, test.count - s);
       const raw = nearestOf(test, s, n, false);
@@ -163,7 +176,7 @@ async function main(): Promise<void> {
       const r = localisationReport(pictures);
       const round = (v: number) => Math.round(v * 1e4) / 1e4;
       const residualField = u === null ? {} : u === 'only' ? { residualOnly: true } : { residualWeight: u };
-      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, radius, positionScale, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
+      console.log(JSON.stringify({ run: runDir, epoch: opened.epoch, bench, block, cellK, sigma, weight: w, pixelWeight, pixelPool, radius, positionScale, looRatio, ...residualField, memory: memoryImages.count, image: round(r.imageAuroc), pixel: round(r.pixelAuroc), pro: round(r.pro), seconds: (Date.now() - t0) / 1000 }));
     }
   }
   opened.dispose();

@@ -37,9 +37,9 @@ export interface RunMaps {
   dispose(): void;
 }
 
-/** The map with its overlay's bytes, as results carry it. */
-export function withOverlay(m: CellMap, overlayPng: Uint8Array): { map: ScoreMap; local: LocalVerdict } {
-  return { map: { cells: m.cells, cellThreshold: m.cellThreshold, overlayPng }, local: m.local };
+/** Each result gets its map, with its overlay's bytes, and its local verdict (results, maps and pngs in one order). */
+export function attachOverlays(results: ScoreResult[], maps: CellMap[], pngs: Uint8Array[]): void {
+  maps.forEach((m, i) => Object.assign(results[i], { map: { cells: m.cells, cellThreshold: m.cellThreshold, overlayPng: pngs[i] } satisfies ScoreMap, local: m.local }));
 }
 
 /** The maps over `search`, with the epoch's calibration (read, or for an older run computed, once here). */

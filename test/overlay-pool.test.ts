@@ -62,6 +62,15 @@ test('overlayPool: a job it cannot draw rejects with the overlay\'s message; aft
   assert.deepEqual(renderInline(good).map((p) => Buffer.from(p)), inline(good));
 });
 
+test('overlayPool: a worker stopped with jobs in hand leaves them to this thread: the same bytes, none lost', { timeout: 20_000 }, async () => {
+  const pool = overlayPool();
+  const held = jobs(6, 6);
+  const pending = pool.render(held);
+  pool.dispose(); // terminates the worker before it can answer, as a crash would
+  (await pending).forEach((png, i) => assert.ok(Buffer.from(png).equals(inline(held)[i]), `overlay ${i}`));
+  assert.deepEqual(pool.drawn, { worker: 0, inline: 1 });
+});
+
 /** Digits written as PNGs: more than two chunks' worth. */
 function files(): string[] {
   const dir = path.join(work, 'digits');
